@@ -1,0 +1,3 @@
+from ci_deploy.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""The ``ci-deploy`` command line: a thin click group that loads each verb lazily.
+
+Start-up must stay fast (``--help`` / ``--version`` import neither kubernetes, jinja2 nor
+requests), so every verb lives in its own module under ``ci_deploy.commands`` and is imported
+only when invoked. A verb appears in ``--help`` once its module exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from ci_deploy import __version__
+from ci_deploy.errors import EXIT_BAD_INPUT, CiDeployError
+
+# verb -> (module under ci_deploy.commands, one-line help shown by ``ci-deploy --help``)
+VERBS: dict[str, tuple[str, str]] = {
+    "config": ("config", "Validate the configuration or show the effective one."),
+    "render": ("render", "Render manifests or CI pipelines from the configuration."),
+    "sandbox": ("sandbox", "Run the built-in local Kubernetes API (for rehearsals and tests)."),
+    "plan": ("plan", "Print the steps a deploy will execute."),
+    "deploy": ("deploy", "Deploy an image, watch the rollout, roll back on failure."),
+    "status": ("status", "Show the rollout state recorded in the cluster."),
+    "rollback": ("rollback", "Roll back to the previous stable revision."),
+    "promote": ("promote", "Advance a paused canary or blue-green rollout."),
+    "abort": ("abort", "Abort a rollout in progress and restore the stable revision."),
+    "verify": ("verify", "Run post-deploy verification (smoke tests, metric checks)."),
+    "build": ("build", "Build and push the application image."),
+    "scan": ("scan", "Scan an image or directory and gate on findings."),
+    "migrate": ("migrate", "Run database migrations safely."),
+    "notes": ("notes", "Write release notes."),
+}
+
+
+def _verb_available(module: str) -> bool:
+    return importlib.util.find_spec(f"ci_deploy.commands.{module}") is not None
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _) in VERBS.items() if _verb_available(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = VERBS.get(cmd_name)
+        if entry is None or not _verb_available(entry[0]):
+            return None
+        module = importlib.import_module(f"ci_deploy.commands.{entry[0]}")
+        command = getattr(module, "command", None)
+        if not isinstance(command, click.Command):  # a programming error, not user input
+            raise RuntimeError(f"ci_deploy.commands.{entry[0]} defines no click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from VERBS so that ``--help`` imports no verb module.
+        rows = [(name, VERBS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="ci-deploy")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default="ci-deploy.yml",
+    show_default=True,
+    envvar="CI_DEPLOY_CONFIG",
+    help="Configuration file.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str) -> None:
+    """ci-deploy: render, deploy, verify and roll back applications on Kubernetes.
+
+    The same engine runs as a GitHub Action, in GitLab CI, and here on the command line.
+    Exit codes: 0 ok, 1 deployment failed (rolled back), 2 bad input, 3 rollback failed.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning ci-deploy errors into messages and exit codes."""
+    try:
+        return cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False)
+    except CiDeployError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""A local Kubernetes API (REST over HTTP) with controllers, for rehearsals and tests."""

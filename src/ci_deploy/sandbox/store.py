@@ -1,0 +1,220 @@
+"""The sandbox's object store: versioned objects, an event history for watches, subscriptions.
+
+One global, monotonically increasing resourceVersion (as etcd's revision on a real server).
+Every change appends a WatchEvent to a bounded history; a watch from a resourceVersion older
+than the history answers 410 Gone, as a real API server does after compaction.
+
+Thread-safe: the HTTP server threads and the controllers share one Store and one lock.
+Objects handed out are deep copies; callers never mutate stored state in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One REST resource: ``apps/v1`` ``deployments`` of kind ``Deployment``."""
+
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # e.g. ("status", "scale")
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> str:
+        """Store key independent of version: ``apps/deployments``, ``/pods``."""
+        return f"{self.group}/{self.plural}"
+
+
+class StoreError(Exception):
+    """An API-level failure with the HTTP status and Kubernetes reason it maps to."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason  # NotFound, AlreadyExists, Conflict, Gone, Invalid, ...
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    resource_version: int
+    type: str  # ADDED | MODIFIED | DELETED
+    resource: str  # ResourceType.key
+    obj: Obj
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    """In-memory objects keyed by (resource key, namespace, name)."""
+
+    def __init__(self, history: int = 20_000) -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._objects: dict[tuple[str, str, str], Obj] = {}
+        self._rv = 0
+        self._history: deque[WatchEvent] = deque(maxlen=history)
+        self._subscribers: list[Callable[[WatchEvent], None]] = []
+
+    # -- versions -------------------------------------------------------------------------
+    @property
+    def resource_version(self) -> int:
+        with self.lock:
+            return self._rv
+
+    def oldest_watchable(self) -> int:
+        """The lowest resourceVersion a watch can start from without 410 Gone."""
+        with self.lock:
+            if len(self._history) < (self._history.maxlen or 0):
+                return 0
+            return self._history[0].resource_version - 1
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, resource: str, namespace: str, name: str) -> Obj:
+        with self.lock:
+            obj = self._objects.get((resource, namespace, name))
+            if obj is None:
+                raise StoreError(404, "NotFound", f'{resource.split("/")[-1]} "{name}" not found')
+            return copy.deepcopy(obj)
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        predicate: Callable[[Obj], bool] | None = None,
+    ) -> tuple[list[Obj], int]:
+        """Objects of ``resource`` (in ``namespace`` unless None), sorted by namespace/name."""
+        with self.lock:
+            items = [
+                copy.deepcopy(obj)
+                for (res, ns, _), obj in sorted(self._objects.items())
+                if res == resource
+                and (namespace is None or ns == namespace)
+                and (predicate is None or predicate(obj))
+            ]
+            return items, self._rv
+
+    # -- writes ---------------------------------------------------------------------------
+    def create(self, resource: str, obj: Obj) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        key = (resource, meta.get("namespace", ""), meta["name"])
+        with self.lock:
+            if key in self._objects:
+                raise StoreError(
+                    409,
+                    "AlreadyExists",
+                    f'{resource.split("/")[-1]} "{meta["name"]}" already exists',
+                )
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", now_iso())
+            meta.setdefault("generation", 1)
+            return self._commit(resource, key, obj, "ADDED")
+
+    def update(self, resource: str, obj: Obj, *, expect_rv: str | None = None) -> Obj:
+        """Replace a stored object; with ``expect_rv`` a stale version answers 409 Conflict."""
+        meta = obj["metadata"]
+        key = (resource, meta.get("namespace", ""), meta["name"])
+        with self.lock:
+            current = self._objects.get(key)
+            if current is None:
+                raise StoreError(
+                    404, "NotFound", f'{resource.split("/")[-1]} "{meta["name"]}" not found'
+                )
+            if expect_rv and expect_rv != current["metadata"]["resourceVersion"]:
+                raise StoreError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {resource.split("/")[-1]} '
+                    f'"{meta["name"]}": the object has been modified; please apply your '
+                    "changes to the latest version and try again",
+                )
+            meta["uid"] = current["metadata"]["uid"]
+            meta["creationTimestamp"] = current["metadata"]["creationTimestamp"]
+            if obj == current:
+                return copy.deepcopy(current)
+            return self._commit(resource, key, obj, "MODIFIED")
+
+    def delete(self, resource: str, namespace: str, name: str) -> Obj:
+        key = (resource, namespace, name)
+        with self.lock:
+            obj = self._objects.pop(key, None)
+            if obj is None:
+                raise StoreError(404, "NotFound", f'{resource.split("/")[-1]} "{name}" not found')
+            self._rv += 1
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            self._emit(WatchEvent(self._rv, "DELETED", resource, obj))
+            return copy.deepcopy(obj)
+
+    def _commit(self, resource: str, key: tuple[str, str, str], obj: Obj, kind: str) -> Obj:
+        self._rv += 1
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+        self._objects[key] = obj
+        self._emit(WatchEvent(self._rv, kind, resource, copy.deepcopy(obj)))
+        return copy.deepcopy(obj)
+
+    # -- watching -------------------------------------------------------------------------
+    def _emit(self, event: WatchEvent) -> None:
+        self._history.append(event)
+        self.changed.notify_all()
+        for callback in list(self._subscribers):
+            callback(event)
+
+    def subscribe(self, callback: Callable[[WatchEvent], None]) -> None:
+        """Call ``callback`` (under the store lock: keep it short, e.g. enqueue) on every change."""
+        with self.lock:
+            self._subscribers.append(callback)
+
+    def events_since(self, resource_version: int) -> Iterator[WatchEvent]:
+        """History after ``resource_version``; 410 Gone when it has been compacted away."""
+        with self.lock:
+            if resource_version < self.oldest_watchable():
+                raise StoreError(
+                    410,
+                    "Expired",
+                    f"too old resource version: {resource_version} ({self.oldest_watchable()})",
+                )
+            return iter([e for e in self._history if e.resource_version > resource_version])
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to restore the store (for ``--state-file``)."""
+        with self.lock:
+            return {
+                "resourceVersion": self._rv,
+                "objects": [
+                    {"resource": res, "object": copy.deepcopy(obj)}
+                    for (res, _, _), obj in sorted(self._objects.items())
+                ],
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self._objects.clear()
+            self._history.clear()
+            for entry in data.get("objects", []):
+                obj = entry["object"]
+                meta = obj["metadata"]
+                self._objects[(entry["resource"], meta.get("namespace", ""), meta["name"])] = obj
+            self._rv = int(data.get("resourceVersion", 0))
