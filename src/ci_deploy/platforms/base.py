@@ -1,0 +1,193 @@
+"""The platform protocol every step talks to, plus what all platforms share: redaction.
+
+A step never asks which CI it runs in. It reads inputs, writes outputs, masks secrets, opens log
+groups and reports problems through a :class:`Platform`; ``github.py``, ``gitlab.py`` and
+``local.py`` translate those verbs into each CI's conventions (modelled on GitHub's
+``@actions/core``: getInput, setOutput, setSecret, startGroup/endGroup, error/warning/notice,
+summary).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Protocol, TextIO, runtime_checkable
+
+# The rollout-state keys that job outputs mirror (DESIGN.md, "Rollout state — contract").
+OUTPUT_KEYS: tuple[str, ...] = (
+    "phase",
+    "revision",
+    "previous-revision",
+    "canary-weight",
+    "active-color",
+    "environment-url",
+    "state",
+)
+
+MASK = "***"
+
+# Lines of a multi-line secret shorter than this are not masked on their own: a line such as
+# "}" or "---" would otherwise blank out ordinary text everywhere. The whole value is always
+# masked.
+MIN_MASKED_LINE = 4
+
+
+class Redactor:
+    """Remembers secret values and replaces them with ``***`` in any text."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str) -> list[str]:
+        """Remember a secret; return the new values to mask (the value and its long lines)."""
+        values = [secret] if secret.strip() else []
+        if "\n" in secret or "\r" in secret:
+            for line in secret.splitlines():
+                line = line.strip()
+                if len(line) >= MIN_MASKED_LINE:
+                    values.append(line)
+        added = [v for v in dict.fromkeys(values) if v not in self._secrets]
+        self._secrets.update(added)
+        return added
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every remembered secret replaced by ``***``."""
+        # Longest first, so a secret that contains another is replaced whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._secrets
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+
+# One redactor per process, shared by every platform object detect_platform() hands out, so a
+# secret masked by one step is redacted in what any other step prints.
+PROCESS_REDACTOR = Redactor()
+
+
+def redact(text: str) -> str:
+    """Redact every secret masked so far in this process (for text printed outside a platform)."""
+    return PROCESS_REDACTOR.redact(text)
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """What a step may do with the CI it runs in (contracts §4)."""
+
+    name: str
+
+    def get_input(self, name: str) -> str | None:
+        """The value of an input of the action or template; None when unset or empty."""
+        ...
+
+    def set_outputs(self, outputs: Mapping[str, str]) -> None:
+        """Publish job outputs (keys such as ``phase``, ``previous-revision``)."""
+        ...
+
+    def mask(self, secret: str) -> None:
+        """Never show ``secret`` in any log from now on."""
+        ...
+
+    def group(self, title: str) -> AbstractContextManager[None]:
+        """A collapsible log section around the ``with`` block."""
+        ...
+
+    def error(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """Report an error, pointing at a file position when known."""
+        ...
+
+    def warning(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """Report a warning, pointing at a file position when known."""
+        ...
+
+    def notice(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """Report a notice, pointing at a file position when known."""
+        ...
+
+    def summary(self, markdown: str) -> None:
+        """Append Markdown to the job summary (where the CI has one)."""
+        ...
+
+    def log(self, line: str) -> None:
+        """Print one plain progress line."""
+        ...
+
+    def redact(self, text: str) -> str:
+        """``text`` with every masked secret replaced by ``***``."""
+        ...
+
+
+def location_text(file: str | None, line: int | None, col: int | None) -> str:
+    """``file:line:col`` with the known parts, or "" without a file."""
+    if not file:
+        return ""
+    text = file
+    if line is not None:
+        text += f":{line}"
+        if col is not None:
+            text += f":{col}"
+    return text
+
+
+class BasePlatform:
+    """Shared plumbing: a redactor and a stream, every printed line redacted and flushed."""
+
+    name = "base"
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        stream: TextIO | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        import os
+
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._stream = stream
+        self.redactor = PROCESS_REDACTOR if redactor is None else redactor
+        self._group_depth = 0
+
+    # -- output plumbing ---------------------------------------------------------------------
+    @property
+    def stream(self) -> TextIO:
+        """Where log lines go; resolved late so a replaced ``sys.stdout`` is honoured."""
+        return self._stream if self._stream is not None else self._default_stream()
+
+    def _default_stream(self) -> TextIO:
+        return sys.stdout
+
+    def redact(self, text: str) -> str:
+        """``text`` with every masked secret replaced by ``***``."""
+        return self.redactor.redact(text)
+
+    def _write(self, text: str) -> None:
+        # Flushed at once: CI logs are pipes (block-buffered), and lines from ci-deploy must
+        # interleave correctly with those of the tools it runs.
+        self.stream.write(self.redact(text) + "\n")
+        self.stream.flush()
+
+    def log(self, line: str) -> None:
+        """Print one plain progress line, redacted."""
+        self._write(line)
+
+    # -- defaults subclasses may keep --------------------------------------------------------
+    def mask(self, secret: str) -> None:
+        """Remember ``secret`` so that everything printed from now on hides it."""
+        self.redactor.add(secret)
+
+    def get_input(self, name: str) -> str | None:
+        """No inputs outside a CI."""
+        return None

@@ -1,0 +1,74 @@
+"""Plain local runs (a terminal, or a CI we do not know): readable text, outputs printed.
+
+Progress, groups and problems go to stderr, so stdout carries only data: the outputs as
+``key=value`` lines (and whatever a command prints on purpose, such as ``status --json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
+from typing import TextIO
+
+from ci_deploy.platforms.base import BasePlatform, location_text
+
+
+class LocalPlatform(BasePlatform):
+    """No CI: no inputs, outputs printed as ``key=value``, secrets still redacted."""
+
+    name = "local"
+
+    def _default_stream(self) -> TextIO:
+        return sys.stderr
+
+    def set_outputs(self, outputs: Mapping[str, str]) -> None:
+        """Print each output as ``key=value`` on stdout (newlines shown as ``\\n``)."""
+        out = sys.stdout
+        for name, value in outputs.items():
+            text = self.redact(value).replace("\r", "\\r").replace("\n", "\\n")
+            out.write(f"{name}={text}\n")
+        out.flush()
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A plain ``== title`` header line."""
+        self._write(f"{'  ' * self._group_depth}== {title}")
+        self._group_depth += 1
+        try:
+            yield
+        finally:
+            self._group_depth -= 1
+
+    def _report(
+        self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
+    ) -> None:
+        where = location_text(file, line, col)
+        self._write(f"{kind}: {where + ': ' if where else ''}{msg}")
+
+    def error(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """``error: file:line:col: msg``."""
+        self._report("error", msg, file, line, col)
+
+    def warning(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """``warning: file:line:col: msg``."""
+        self._report("warning", msg, file, line, col)
+
+    def notice(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """``notice: file:line:col: msg``."""
+        self._report("notice", msg, file, line, col)
+
+    def summary(self, markdown: str) -> None:
+        """Append to ``$CI_DEPLOY_SUMMARY`` when set; otherwise nothing (progress was shown)."""
+        target = self.environ.get("CI_DEPLOY_SUMMARY")
+        if not target:
+            return
+        text = self.redact(markdown)
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,74 @@
+"""Local platform and detection."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ci_deploy.platforms import OUTPUT_KEYS, Platform, Redactor, detect_platform, platform_named
+from ci_deploy.platforms.local import LocalPlatform
+
+
+def test_local_when_no_ci_variables() -> None:
+    assert detect_platform({}).name == "local"
+    assert detect_platform({"GITHUB_ACTIONS": "false", "CI": "true"}).name == "local"
+
+
+def test_override_by_ci_deploy_platform() -> None:
+    assert (
+        detect_platform({"GITHUB_ACTIONS": "true", "CI_DEPLOY_PLATFORM": "gitlab"}).name == "gitlab"
+    )
+    with pytest.raises(ValueError, match="unknown platform"):
+        platform_named("jenkins")
+
+
+@pytest.mark.parametrize("name", ["github", "gitlab", "local"])
+def test_every_platform_implements_the_protocol(name: str) -> None:
+    assert isinstance(platform_named(name, {}), Platform)
+
+
+def test_outputs_printed_as_key_value_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    p = LocalPlatform({}, redactor=Redactor())
+    p.set_outputs({"phase": "Succeeded", "state": '{"a":\n1}'})
+    captured = capsys.readouterr()
+    assert captured.out == 'phase=Succeeded\nstate={"a":\\n1}\n'
+    assert captured.err == ""
+
+
+def test_logs_and_problems_go_to_stderr_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    p = LocalPlatform({}, redactor=Redactor())
+    assert p.get_input("environment") is None
+    p.mask("hunter2-password")
+    with p.group("Apply"):
+        p.log("password=hunter2-password")
+        p.warning("slow", file="ci-deploy.yml", line=7, col=3)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "== Apply",
+        "password=***",
+        "warning: ci-deploy.yml:7:3: slow",
+    ]
+
+
+def test_platforms_share_the_process_redactor() -> None:
+    out = io.StringIO()
+    first = detect_platform({})
+    second = detect_platform({"GITHUB_ACTIONS": "true"}, stream=out)
+    first.mask("shared-secret-4242")
+    second.log("x shared-secret-4242 y")
+    assert out.getvalue() == "x *** y\n"
+    assert first.redact("shared-secret-4242") == "***"
+
+
+def test_output_keys_match_the_contract() -> None:
+    assert OUTPUT_KEYS == (
+        "phase",
+        "revision",
+        "previous-revision",
+        "canary-weight",
+        "active-color",
+        "environment-url",
+        "state",
+    )
