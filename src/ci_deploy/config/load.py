@@ -1,0 +1,152 @@
+"""Load ``ci-deploy.yml``: parse with positions, check against the schema, merge environments.
+
+All problems of a file are reported together in one ConfigError (exit 2), sorted by position.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ci_deploy.config import model, spec
+from ci_deploy.config.schema import INVALID, Context, walk
+from ci_deploy.errors import ConfigError, Location, Problem
+from ci_deploy.yamlfile import YamlDocument, load_yaml, load_yaml_file
+
+# Environment keys whose mappings merge key by key with ``defaults`` instead of replacing it.
+_MERGED_KEYS = ("env", "external_services", "resources")
+_STRATEGY_SECTIONS = {
+    "canary": ("canary", "canary_deployment"),
+    "blue_green": ("blue_green", "blue_green_deployment"),
+}
+
+
+def load_config(path: str | Path) -> model.Config:
+    """Load and validate a configuration file; raise ConfigError listing every problem."""
+    return config_from_document(load_yaml_file(path))
+
+
+def load_config_text(text: str, file: str = "ci-deploy.yml") -> model.Config:
+    """Like ``load_config`` for text already in memory (``file`` names it in messages)."""
+    return config_from_document(load_yaml(text, file))
+
+
+def config_from_document(doc: YamlDocument) -> model.Config:
+    """Validate a parsed document and build the typed configuration."""
+    if doc.data is None:
+        raise ConfigError(
+            [
+                Problem(
+                    Location(doc.file),
+                    "",
+                    "the file is empty; expected a mapping with app, image and environments",
+                )
+            ]
+        )
+    data, problems = walk(spec.CONFIG, doc)
+    ctx = Context(doc, problems)
+    if isinstance(doc.data, dict):
+        _check_strategy_references(doc.data, ctx)
+        _check_templates_folder(doc.data, ctx)
+    if data is not INVALID:
+        config = _assemble(data, doc, ctx)
+    if ctx.problems:
+        raise ConfigError(sorted(ctx.problems, key=_position))
+    return config
+
+
+def _position(problem: Problem) -> tuple[int, int]:
+    return problem.location.line or 0, problem.location.column or 0
+
+
+def _check_strategy_references(raw: dict[str, Any], ctx: Context) -> None:
+    """A strategy named at the top or in an environment must have its section configured."""
+    references: list[tuple[tuple[str, ...], Any]] = [(("strategy",), raw.get("strategy"))]
+    environments = raw.get("environments")
+    if isinstance(environments, dict):
+        for name, env in environments.items():
+            if isinstance(env, dict):
+                references.append((("environments", name, "strategy"), env.get("strategy")))
+    for path, value in references:
+        sections = _STRATEGY_SECTIONS.get(value) if isinstance(value, str) else None
+        if sections is None or any(raw.get(s) is not None for s in sections):
+            continue
+        ctx.error(
+            path,
+            f"expected a configured strategy, found '{value}' but there is no top-level"
+            f" '{sections[0]}:' (or '{sections[1]}:') section; add one or use 'rolling'",
+        )
+
+
+def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
+    manifests = raw.get("manifests")
+    templates = manifests.get("templates") if isinstance(manifests, dict) else None
+    if not isinstance(templates, str) or not templates.strip():
+        return
+    folder = Path(ctx.doc.file).parent / templates
+    if not folder.is_dir():
+        ctx.error(
+            ("manifests", "templates"),
+            f"expected a folder of templates (relative to the configuration file), found"
+            f" '{templates}', which is not a folder ({folder})",
+        )
+
+
+def _assemble(data: dict[str, Any], doc: YamlDocument, ctx: Context) -> model.Config:
+    app: str = data["app"]
+    default_strategy: model.StrategyName = data.get("strategy", "rolling")
+    defaults: dict[str, Any] = data.get("defaults", {})
+    environments = {
+        name: _environment(name, overlay, defaults, app, default_strategy, ctx)
+        for name, overlay in data["environments"].items()
+    }
+    manifests = dict(data.get("manifests", {}))
+    if "templates" in manifests:
+        manifests["templates"] = (Path(doc.file).parent / manifests["templates"]).resolve()
+    return model.Config(
+        source=doc.file,
+        app=app,
+        image=data["image"],
+        environments=environments,
+        strategy=default_strategy,
+        manifests=model.ManifestsConfig(**manifests),
+        rolling=data.get("rolling", model.RollingConfig()),
+        canary=data.get("canary"),
+        blue_green=data.get("blue_green"),
+        analysis=data.get("analysis", model.AnalysisConfig()),
+        notifications=data.get("notifications", model.NotificationsConfig()),
+        migrations=data.get("migrations"),
+    )
+
+
+def merge_environment(defaults: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Environment values win over defaults; env, external_services, resources merge per key."""
+    merged = dict(defaults)
+    for key, value in overlay.items():
+        if key in _MERGED_KEYS and key in defaults:
+            merged[key] = {**defaults[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _environment(
+    name: str,
+    overlay: dict[str, Any],
+    defaults: dict[str, Any],
+    app: str,
+    default_strategy: model.StrategyName,
+    ctx: Context,
+) -> model.EnvironmentConfig:
+    values = merge_environment(defaults, overlay)
+    namespace = values.pop("namespace", f"{app}-{name}")
+    if len(namespace) > 63:
+        ctx.error(
+            ("environments", name),
+            f"expected a namespace of at most 63 characters, found '{namespace}' (app name +"
+            f" '-' + environment name); set 'namespace' explicitly",
+            key=True,
+        )
+    resources = model.Resources(**values.pop("resources", {}))
+    values.setdefault("strategy", default_strategy)
+    return model.EnvironmentConfig(name=name, namespace=namespace, resources=resources, **values)

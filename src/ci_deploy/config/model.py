@@ -1,0 +1,241 @@
+"""The typed configuration: frozen dataclasses built by ``load_config`` from ``ci-deploy.yml``.
+
+Everything here is already validated; code that receives a ``Config`` never re-checks shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ci_deploy.config.values import Duration, Threshold
+from ci_deploy.errors import UserInputError
+
+StrategyName = Literal["rolling", "blue_green", "canary"]
+STRATEGIES: tuple[StrategyName, ...] = ("rolling", "blue_green", "canary")
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """Where the application image lives; the tag or digest comes with each deploy."""
+
+    repository: str
+
+
+@dataclass(frozen=True)
+class IngressConfig:
+    """An Ingress in front of the Service."""
+
+    host: str
+    class_name: str | None = None
+    path: str = "/"
+    tls_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    """The Gateway an HTTPRoute attaches to."""
+
+    name: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class HTTPRouteConfig:
+    """A Gateway API HTTPRoute in front of the Service."""
+
+    hostnames: tuple[str, ...]
+    parent_ref: ParentRef
+
+
+@dataclass(frozen=True)
+class HPAConfig:
+    """A HorizontalPodAutoscaler for the primary Deployment."""
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization: int = 80
+
+
+@dataclass(frozen=True)
+class ManifestsConfig:
+    """Which templates render the Kubernetes objects, and the values they need."""
+
+    templates: Path | None = None  # folder of user templates; None = the built-in ones
+    port: int = 8080
+    health_path: str = "/health"
+    ingress: IngressConfig | None = None
+    http_route: HTTPRouteConfig | None = None
+    hpa: HPAConfig | None = None
+
+
+@dataclass(frozen=True)
+class RollingConfig:
+    """Rolling update parameters (Kubernetes RollingUpdate semantics)."""
+
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+    progress_deadline: Duration = field(default_factory=lambda: Duration(600.0, "10m"))
+
+
+@dataclass(frozen=True)
+class CanaryStage:
+    """One step of a canary: send ``traffic_percentage`` to the new version, then judge it."""
+
+    name: str
+    traffic_percentage: float
+    duration: Duration | None = None
+    monitor_duration: Duration | None = None
+    success_criteria: dict[str, Threshold] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A rollback trigger: a metric rule (``error_rate > 0.5%``) or the manual trigger."""
+
+    metric: str
+    threshold: Threshold | None = None
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """Canary strategy: stages with increasing traffic, ending at 100%."""
+
+    stages: tuple[CanaryStage, ...]
+    rollback_triggers: tuple[Trigger, ...] = ()
+    traffic_router: str = "replicas"  # replicas | gateway-api | nginx-ingress
+
+
+@dataclass(frozen=True)
+class BlueGreenColor:
+    """Where one color runs (seed shape: cluster, load balancer target, database)."""
+
+    cluster: str | None = None
+    load_balancer_target: str | None = None
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class BlueGreenConfig:
+    """Blue-green strategy: deploy the idle color, check it, switch the Service, keep the old."""
+
+    environments: dict[str, BlueGreenColor] = field(default_factory=dict)
+    deployment_process: tuple[str, ...] = ()  # human-readable steps, for docs and notes
+    auto_promote: bool = True
+    scale_down_delay: Duration = field(default_factory=lambda: Duration(30.0, "30s"))
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """A Prometheus server and named PromQL queries (filled by the analysis issue)."""
+
+    address: str
+    queries: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Metric sources for canary judgement (thin: filled by a later issue)."""
+
+    prometheus: PrometheusConfig | None = None
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Slack incoming webhook; the URL itself is a secret read from ``webhook_url_env``."""
+
+    webhook_url_env: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class PagerDutyConfig:
+    """PagerDuty Events v2; the routing key is a secret read from ``routing_key_env``."""
+
+    routing_key_env: str
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    """Where deployment news goes (thin: filled by a later issue)."""
+
+    slack: SlackConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
+    github_deployments: bool = True
+
+
+@dataclass(frozen=True)
+class MigrationsConfig:
+    """How database migrations run (thin: filled by a later issue)."""
+
+    command: str | None = None
+    tool: str | None = None
+    timeout: Duration = field(default_factory=lambda: Duration(600.0, "10m"))
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Container resources as Kubernetes quantities (used as requests and limits)."""
+
+    cpu: str | None = None
+    memory: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """One environment, effective: defaults merged with the environment's own block."""
+
+    name: str
+    namespace: str
+    cluster: str | None = None
+    replicas: int = 1
+    resources: Resources = Resources()
+    log_level: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    external_services: dict[str, str] = field(default_factory=dict)
+    database: str | None = None
+    url: str | None = None
+    strategy: StrategyName = "rolling"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated ``ci-deploy.yml``."""
+
+    source: str
+    app: str
+    image: ImageConfig
+    environments: dict[str, EnvironmentConfig]  # effective, in file order
+    strategy: StrategyName = "rolling"  # the default when an environment names none
+    manifests: ManifestsConfig = ManifestsConfig()
+    rolling: RollingConfig = RollingConfig()
+    canary: CanaryConfig | None = None
+    blue_green: BlueGreenConfig | None = None
+    analysis: AnalysisConfig = AnalysisConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    migrations: MigrationsConfig | None = None
+
+    @property
+    def environment_names(self) -> list[str]:
+        """Environment names in the order of the file."""
+        return list(self.environments)
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The effective environment ``name``; an unknown name is a UserInputError (exit 2)."""
+        found = self.environments.get(name)
+        if found is not None:
+            return found
+        raise UserInputError(unknown_environment_message(name, self.environment_names, self.source))
+
+
+def unknown_environment_message(name: str, known: list[str], source: str) -> str:
+    """``unknown environment 'prod' in ci-deploy.yml (did you mean 'production'?); known: …``."""
+    import difflib
+
+    close = [k for k in known if k.startswith(name) or name.startswith(k)]
+    close = close or difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listed = ", ".join(known) if known else "none defined"
+    return f"unknown environment '{name}' in {source}{hint}; known environments: {listed}"

@@ -1,0 +1,294 @@
+"""A small declarative schema and the walker that checks YAML data against it.
+
+A schema is a tree of nodes: ``Scalar`` (a parse function), ``Record`` (fixed keys, each a
+``Field`` with type, required/default and doc), ``MapOf`` (free keys checked by a function) and
+``ListOf``. Walking collects every problem (never stops at the first) as ``Problem`` objects
+with file:line:col from the YAML document, so one run shows the user everything to fix.
+The same tree generates the reference tables in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ci_deploy.config.values import InvalidValue, describe
+from ci_deploy.errors import Problem
+from ci_deploy.yamlfile import KeyPath, YamlDocument, format_path
+
+
+class _Invalid:
+    """Marker for a value that failed validation (its problem is already recorded)."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+
+
+@dataclass
+class Context:
+    """The document being checked and the problems found so far."""
+
+    doc: YamlDocument
+    problems: list[Problem] = field(default_factory=list)
+
+    def error(
+        self, path: KeyPath, message: str, *, key: bool = False, suggestion: str | None = None
+    ) -> None:
+        """Record a problem at ``path`` (the key's position if ``key``, else the value's)."""
+        where = self.doc.location(path, key=key)
+        self.problems.append(Problem(where, format_path(path), message, suggestion))
+
+
+class Node(Protocol):
+    """One schema node: checks a raw value and returns the converted value or INVALID."""
+
+    @property
+    def type_name(self) -> str:
+        """How the expected type is named in messages and docs."""
+        ...
+
+    def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
+        """Return the converted value, or INVALID after recording problems in ``ctx``."""
+        ...
+
+
+Validator = Callable[[Any, Any, KeyPath, Context], None]
+"""Extra rule run on a valid converted value: (converted, raw, path, ctx) -> None."""
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A leaf value converted by ``parse`` (which raises InvalidValue)."""
+
+    type_name: str
+    parse: Callable[[Any], Any]
+
+    def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
+        try:
+            return self.parse(value)
+        except InvalidValue as exc:
+            ctx.error(path, exc.message)
+            return INVALID
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a Record: its node, whether it is required, its default and its doc."""
+
+    name: str
+    node: Node
+    doc: str
+    required: bool = False
+    default: str | None = None  # as shown in docs; the real default lives in the model
+    aliases: tuple[str, ...] = ()
+    example: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A mapping with fixed keys; unknown keys are problems with a did-you-mean suggestion.
+
+    ``build`` turns the converted fields (only those present) into the model object; without
+    it the record returns the dict of converted fields. ``secret_keys`` maps keys that would
+    put a secret into the file to the key that names an environment variable instead.
+    """
+
+    type_name: str
+    fields: tuple[Field, ...]
+    build: Callable[..., Any] | None = None
+    validators: tuple[Validator, ...] = ()
+    secret_keys: dict[str, str] = field(default_factory=dict)
+
+    def field_for(self, key: str) -> Field | None:
+        """The field named ``key`` or having ``key`` as an alias."""
+        for f in self.fields:
+            if key == f.name or key in f.aliases:
+                return f
+        return None
+
+    def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
+        if not isinstance(value, dict):
+            ctx.error(path, f"expected a mapping ({self.type_name}), found {describe(value)}")
+            return INVALID
+        out: dict[str, Any] = {}
+        seen_as: dict[str, str] = {}
+        ok = True
+        for key, raw in value.items():
+            child = (*path, key)
+            f = self.field_for(str(key))
+            if f is None:
+                self._unknown_key(str(key), child, ctx)
+                ok = False
+                continue
+            if f.name in seen_as:
+                ctx.error(
+                    child,
+                    f"'{key}' and '{seen_as[f.name]}' are the same setting; keep only one",
+                    key=True,
+                )
+                ok = False
+                continue
+            seen_as[f.name] = str(key)
+            if raw is None and not f.required:
+                continue  # an explicit null means "not set"
+            converted = f.node.check(raw, child, ctx)
+            if converted is INVALID:
+                ok = False
+            else:
+                out[f.name] = converted
+        for f in self.fields:
+            if f.required and f.name not in seen_as:
+                ctx.error(path, f"missing required key '{f.name}' ({f.doc})")
+                ok = False
+        if not ok:
+            return INVALID
+        for rule in self.validators:
+            before = len(ctx.problems)
+            rule(out, value, path, ctx)
+            if len(ctx.problems) > before:
+                return INVALID
+        return self.build(**out) if self.build is not None else out
+
+    def _unknown_key(self, key: str, path: KeyPath, ctx: Context) -> None:
+        if key in self.secret_keys:
+            instead = self.secret_keys[key]
+            ctx.error(
+                path,
+                f"secrets are never written in the configuration: store the value as a CI"
+                f" secret and give the name of the environment variable holding it with"
+                f" '{instead}'",
+                key=True,
+                suggestion=f"did you mean '{instead}'?",
+            )
+            return
+        names = [f.name for f in self.fields] + [a for f in self.fields for a in f.aliases]
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        if close:
+            ctx.error(
+                path, f"unknown key '{key}'", key=True, suggestion=f"did you mean '{close[0]}'?"
+            )
+        else:
+            allowed = ", ".join(f.name for f in self.fields)
+            ctx.error(path, f"unknown key '{key}'; expected one of: {allowed}", key=True)
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A mapping with free keys (checked by ``key_check``) and values of one node type."""
+
+    type_name: str
+    key_check: Callable[[str], None]
+    value: Node
+    min_items: int = 0
+    validators: tuple[Validator, ...] = ()
+
+    def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
+        if not isinstance(value, dict):
+            ctx.error(path, f"expected {self.type_name}, found {describe(value)}")
+            return INVALID
+        if len(value) < self.min_items:
+            ctx.error(path, f"expected at least {self.min_items} entry, found an empty mapping")
+            return INVALID
+        out: dict[str, Any] = {}
+        ok = True
+        for key, raw in value.items():
+            child = (*path, key)
+            try:
+                self.key_check(str(key))
+            except InvalidValue as exc:
+                ctx.error(child, exc.message, key=True)
+                ok = False
+                continue
+            converted = self.value.check(raw, child, ctx)
+            if converted is INVALID:
+                ok = False
+            else:
+                out[str(key)] = converted
+        if not ok:
+            return INVALID
+        for rule in self.validators:
+            before = len(ctx.problems)
+            rule(out, value, path, ctx)
+            if len(ctx.problems) > before:
+                return INVALID
+        return out
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list whose items share one node type; returned as a tuple."""
+
+    type_name: str
+    item: Node
+    min_items: int = 0
+    validators: tuple[Validator, ...] = ()
+
+    def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
+        if not isinstance(value, list):
+            ctx.error(path, f"expected {self.type_name}, found {describe(value)}")
+            return INVALID
+        if len(value) < self.min_items:
+            ctx.error(path, f"expected {self.type_name} with at least {self.min_items} item(s)")
+            return INVALID
+        items = [self.item.check(raw, (*path, i), ctx) for i, raw in enumerate(value)]
+        if any(item is INVALID for item in items):
+            return INVALID
+        out = tuple(items)
+        for rule in self.validators:
+            before = len(ctx.problems)
+            rule(out, value, path, ctx)
+            if len(ctx.problems) > before:
+                return INVALID
+        return out
+
+
+def walk(node: Node, doc: YamlDocument) -> tuple[Any, list[Problem]]:
+    """Check ``doc.data`` against ``node``; return the converted value and every problem."""
+    ctx = Context(doc)
+    result = node.check(doc.data, (), ctx)
+    return result, ctx.problems
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """One row of the generated configuration reference."""
+
+    key: str
+    type_name: str
+    required: bool
+    default: str | None
+    doc: str
+    example: str | None
+
+
+def reference_rows(node: Node, prefix: str = "") -> list[ReferenceRow]:
+    """Flatten a schema into documentation rows, one per key path (``a.b``, ``a.<name>.c``)."""
+    rows: list[ReferenceRow] = []
+    inner: Node | None = node
+    if isinstance(node, ListOf):
+        inner = node.item
+        prefix = f"{prefix}[]"
+    elif isinstance(node, MapOf):
+        inner = node.value
+        prefix = f"{prefix}.<name>" if prefix else "<name>"
+    if not isinstance(inner, (Record, ListOf, MapOf)):
+        return rows
+    if not isinstance(inner, Record):
+        return reference_rows(inner, prefix)
+    for f in inner.fields:
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if f.aliases:
+            key += " (alias: " + ", ".join(f.aliases) + ")"
+        rows.append(ReferenceRow(key, f.node.type_name, f.required, f.default, f.doc, f.example))
+        rows.extend(reference_rows(f.node, f"{prefix}.{f.name}" if prefix else f.name))
+    return rows
+
+
+def field_names(record: Record) -> Sequence[str]:
+    """The canonical key names of a record, in schema order."""
+    return [f.name for f in record.fields]

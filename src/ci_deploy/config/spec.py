@@ -1,0 +1,485 @@
+"""The schema of ``ci-deploy.yml``: every key, its type, default and doc, in one place.
+
+Sections marked "filled by a later issue" (analysis, notifications, migrations) are thin but
+strict: what they accept is validated, unknown keys are rejected.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ci_deploy.config import model
+from ci_deploy.config.parsers import (
+    ENV_VAR,
+    IDENTIFIER,
+    LOG_LEVELS,
+    SERVICE_NAME,
+    TRAFFIC_ROUTERS,
+    TriggerList,
+    choice,
+    dns_label,
+    hpa_rule,
+    integer,
+    key_dns_label,
+    key_pattern,
+    p_bool,
+    p_dns_subdomain,
+    p_env_value,
+    p_env_var_ref,
+    p_http_path,
+    p_repository,
+    p_steps,
+    p_string,
+    p_surge,
+    p_url,
+    stages_rule,
+)
+from ci_deploy.config.schema import Field, ListOf, MapOf, Node, Record, Scalar
+from ci_deploy.config.values import (
+    parse_duration,
+    parse_percentage,
+    parse_quantity,
+    parse_threshold,
+)
+
+ENV_VAR_WHAT = "an environment variable name (letters, digits, '_', not starting with a digit)"
+
+# --- the schema ---------------------------------------------------------------------------
+
+DURATION = Scalar("duration", parse_duration)
+STRING = Scalar("string", p_string)
+BOOL = Scalar("boolean", p_bool)
+THRESHOLD = Scalar("threshold", parse_threshold)
+STRING_MAP = MapOf("mapping of name to string", key_pattern(SERVICE_NAME, "a name"), STRING)
+
+RESOURCES = Record(
+    "resources",
+    (
+        Field(
+            "cpu", Scalar("Kubernetes quantity", parse_quantity), "CPU per pod", example='"250m"'
+        ),
+        Field(
+            "memory",
+            Scalar("Kubernetes quantity", parse_quantity),
+            "memory per pod",
+            example='"256Mi"',
+        ),
+    ),
+)
+
+
+def _environment_fields(*, overlay: bool) -> tuple[Field, ...]:
+    common = (
+        Field("cluster", STRING, "kube context name to deploy with", example="production"),
+        Field("replicas", Scalar("integer ≥ 0", integer(0)), "pod count", default="1", example="3"),
+        Field("resources", RESOURCES, "CPU and memory per pod (requests and limits)"),
+        Field(
+            "log_level",
+            Scalar("log level", choice(LOG_LEVELS)),
+            "passed to the app as LOG_LEVEL",
+            example="info",
+        ),
+        Field(
+            "env",
+            MapOf(
+                "mapping of env var name to string",
+                key_pattern(
+                    ENV_VAR,
+                    ENV_VAR_WHAT,
+                ),
+                Scalar("string", p_env_value),
+            ),
+            "container environment variables (merged with defaults)",
+            default="{}",
+        ),
+        Field(
+            "external_services",
+            STRING_MAP,
+            "service name → URL, given to the app (merged with defaults)",
+            default="{}",
+        ),
+        Field("database", STRING, "database name or reference", example="staging-db"),
+    )
+    if not overlay:
+        return common
+    return (
+        Field(
+            "namespace",
+            Scalar("DNS-1123 label", dns_label("a namespace")),
+            "Kubernetes namespace",
+            default="<app>-<environment>",
+        ),
+        *common,
+        Field(
+            "url",
+            Scalar("URL", p_url),
+            "public URL (the environment-url output)",
+            example="https://staging.example.com",
+        ),
+        Field(
+            "strategy",
+            Scalar("strategy", choice(model.STRATEGIES)),
+            "strategy for this environment",
+            default="top-level strategy",
+        ),
+    )
+
+
+ENVIRONMENT = Record("environment", _environment_fields(overlay=True))
+DEFAULTS = Record("environment defaults", _environment_fields(overlay=False))
+
+STAGE = Record(
+    "canary stage",
+    (
+        Field("name", STRING, "stage name, unique", required=True, example="initial"),
+        Field(
+            "traffic_percentage",
+            Scalar("percentage", lambda v: parse_percentage(v, allow_zero=False)),
+            "share of traffic sent to the new version (above 0, at most 100)",
+            required=True,
+            example="5",
+        ),
+        Field("duration", DURATION, "how long the stage runs before the next", example='"15m"'),
+        Field(
+            "monitor_duration",
+            DURATION,
+            "how long to keep watching after this stage",
+            example='"2h"',
+        ),
+        Field(
+            "success_criteria",
+            MapOf(
+                "mapping of metric to threshold",
+                key_pattern(IDENTIFIER, "a metric name (letters, digits, '_')"),
+                THRESHOLD,
+            ),
+            "metric → threshold that must hold during the stage",
+            default="{}",
+            example='{error_rate: "< 0.1%"}',
+        ),
+    ),
+    build=model.CanaryStage,
+)
+
+CANARY = Record(
+    "canary",
+    (
+        Field(
+            "stages",
+            ListOf("list of stages", STAGE, min_items=1, validators=(stages_rule,)),
+            "traffic steps; increasing, the last at 100",
+            required=True,
+        ),
+        Field("rollback_triggers", TriggerList(), "roll back as soon as one holds", default="[]"),
+        Field(
+            "traffic_router",
+            Scalar("router", choice(TRAFFIC_ROUTERS)),
+            "how traffic is split",
+            default="replicas",
+        ),
+    ),
+    build=model.CanaryConfig,
+)
+
+COLOR = Record(
+    "blue-green color",
+    (
+        Field("cluster", STRING, "kube context of this color", example="production-blue"),
+        Field(
+            "load_balancer_target",
+            STRING,
+            "load balancer target group",
+            example="blue-target-group",
+        ),
+        Field("database", STRING, "database of this color", example="prod-db-blue"),
+    ),
+    build=model.BlueGreenColor,
+)
+
+BLUE_GREEN = Record(
+    "blue_green",
+    (
+        Field(
+            "environments",
+            MapOf(
+                "mapping of color to settings",
+                key_pattern(re.compile(r"^(blue|green)$"), "blue or green"),
+                COLOR,
+            ),
+            "per-color settings (seed shape)",
+            default="{}",
+        ),
+        Field(
+            "deployment_process",
+            Scalar("list of strings", p_steps),
+            "the steps, as documentation (a list, or the seed's numbered text)",
+            default="[]",
+        ),
+        Field("auto_promote", BOOL, "switch traffic without a manual promote", default="true"),
+        Field(
+            "scale_down_delay",
+            DURATION,
+            "how long the old color stays up after the switch",
+            default="30s",
+        ),
+    ),
+    build=model.BlueGreenConfig,
+)
+
+ROLLING = Record(
+    "rolling",
+    (
+        Field(
+            "max_surge",
+            Scalar("pods or percentage", p_surge),
+            "extra pods during the update",
+            default="25%",
+        ),
+        Field(
+            "max_unavailable",
+            Scalar("pods or percentage", p_surge),
+            "pods that may be down",
+            default="25%",
+        ),
+        Field(
+            "progress_deadline",
+            DURATION,
+            "fail the rollout if no progress for this long",
+            default="10m",
+        ),
+    ),
+    build=model.RollingConfig,
+)
+
+INGRESS = Record(
+    "ingress",
+    (
+        Field(
+            "host",
+            Scalar("DNS name", p_dns_subdomain),
+            "host name",
+            required=True,
+            example="app.example.com",
+        ),
+        Field("class_name", STRING, "ingressClassName", example="nginx"),
+        Field("path", Scalar("URL path", p_http_path), "path prefix", default="/"),
+        Field("tls_secret", Scalar("DNS name", p_dns_subdomain), "Secret with the TLS certificate"),
+    ),
+    build=model.IngressConfig,
+)
+
+HTTP_ROUTE = Record(
+    "http_route",
+    (
+        Field(
+            "hostnames",
+            ListOf("list of DNS names", Scalar("DNS name", p_dns_subdomain), min_items=1),
+            "host names",
+            required=True,
+        ),
+        Field(
+            "parent_ref",
+            Record(
+                "parent_ref",
+                (
+                    Field(
+                        "name", Scalar("DNS name", p_dns_subdomain), "Gateway name", required=True
+                    ),
+                    Field(
+                        "namespace",
+                        Scalar("DNS-1123 label", dns_label("a namespace")),
+                        "Gateway namespace",
+                    ),
+                ),
+                build=model.ParentRef,
+            ),
+            "the Gateway to attach to",
+            required=True,
+        ),
+    ),
+    build=model.HTTPRouteConfig,
+)
+
+HPA = Record(
+    "hpa",
+    (
+        Field("min_replicas", Scalar("integer ≥ 1", integer(1)), "lower bound", required=True),
+        Field("max_replicas", Scalar("integer ≥ 1", integer(1)), "upper bound", required=True),
+        Field(
+            "cpu_utilization",
+            Scalar("integer 1–100", integer(1, 100)),
+            "target CPU %",
+            default="80",
+        ),
+    ),
+    build=model.HPAConfig,
+    validators=(hpa_rule,),
+)
+
+MANIFESTS = Record(
+    "manifests",
+    (
+        Field(
+            "templates",
+            STRING,
+            "folder of your own templates, relative to this file",
+            default="built-in templates",
+        ),
+        Field("port", Scalar("port", integer(1, 65535)), "container port", default="8080"),
+        Field(
+            "health_path",
+            Scalar("URL path", p_http_path),
+            "readiness/liveness probe path",
+            default="/health",
+        ),
+        Field("ingress", INGRESS, "render an Ingress"),
+        Field("http_route", HTTP_ROUTE, "render a Gateway API HTTPRoute"),
+        Field("hpa", HPA, "render a HorizontalPodAutoscaler"),
+    ),
+)
+
+ANALYSIS = Record(
+    "analysis (filled by a later issue)",
+    (
+        Field(
+            "prometheus",
+            Record(
+                "prometheus",
+                (
+                    Field(
+                        "address",
+                        Scalar("URL", p_url),
+                        "Prometheus base URL",
+                        required=True,
+                        example="http://prometheus:9090",
+                    ),
+                    Field(
+                        "queries",
+                        MapOf(
+                            "mapping of metric to PromQL",
+                            key_pattern(IDENTIFIER, "a metric name (letters, digits, '_')"),
+                            STRING,
+                        ),
+                        "metric name → PromQL query",
+                        default="{}",
+                    ),
+                ),
+                build=model.PrometheusConfig,
+            ),
+            "Prometheus metric source",
+        ),
+    ),
+    build=model.AnalysisConfig,
+)
+
+NOTIFICATIONS = Record(
+    "notifications (filled by a later issue)",
+    (
+        Field(
+            "slack",
+            Record(
+                "slack",
+                (
+                    Field(
+                        "webhook_url_env",
+                        Scalar("env var name", p_env_var_ref),
+                        "name of the env var holding the webhook URL",
+                        required=True,
+                        example="SLACK_WEBHOOK",
+                    ),
+                    Field("channel", STRING, "channel to post to", example="'#deployments'"),
+                ),
+                build=model.SlackConfig,
+                secret_keys={"webhook_url": "webhook_url_env", "webhook": "webhook_url_env"},
+            ),
+            "Slack incoming webhook",
+        ),
+        Field(
+            "pagerduty",
+            Record(
+                "pagerduty",
+                (
+                    Field(
+                        "routing_key_env",
+                        Scalar("env var name", p_env_var_ref),
+                        "name of the env var holding the routing key",
+                        required=True,
+                        example="PAGERDUTY_ROUTING_KEY",
+                    ),
+                ),
+                build=model.PagerDutyConfig,
+                secret_keys={"routing_key": "routing_key_env", "api_key": "routing_key_env"},
+            ),
+            "PagerDuty Events v2",
+        ),
+        Field("github_deployments", BOOL, "post GitHub deployments and statuses", default="true"),
+    ),
+    build=model.NotificationsConfig,
+)
+
+MIGRATIONS = Record(
+    "migrations (filled by a later issue)",
+    (
+        Field(
+            "command", STRING, "command that applies migrations", example='"alembic upgrade head"'
+        ),
+        Field("tool", STRING, "migration tool, for messages", example="alembic"),
+        Field("timeout", DURATION, "give up after this long", default="10m"),
+    ),
+    build=model.MigrationsConfig,
+)
+
+CONFIG: Node = Record(
+    "ci-deploy configuration",
+    (
+        Field(
+            "app",
+            Scalar("DNS-1123 label", dns_label("an app name")),
+            "application name (Deployment name, labels)",
+            required=True,
+            example="web-app",
+        ),
+        Field(
+            "image",
+            Record(
+                "image",
+                (
+                    Field(
+                        "repository",
+                        Scalar("image repository", p_repository),
+                        "image repository, no tag",
+                        required=True,
+                        example="registry.example.com/acme/web-app",
+                    ),
+                ),
+                build=model.ImageConfig,
+            ),
+            "the application image",
+            required=True,
+        ),
+        Field(
+            "strategy",
+            Scalar("strategy", choice(model.STRATEGIES)),
+            "default strategy",
+            default="rolling",
+        ),
+        Field("manifests", MANIFESTS, "how Kubernetes objects are rendered"),
+        Field("defaults", DEFAULTS, "settings every environment starts from"),
+        Field(
+            "environments",
+            MapOf(
+                "mapping of environment name to settings", key_dns_label, ENVIRONMENT, min_items=1
+            ),
+            "the environments",
+            required=True,
+        ),
+        Field("rolling", ROLLING, "rolling update settings"),
+        Field("canary", CANARY, "canary strategy", aliases=("canary_deployment",)),
+        Field("blue_green", BLUE_GREEN, "blue-green strategy", aliases=("blue_green_deployment",)),
+        Field("analysis", ANALYSIS, "metric sources (filled by a later issue)"),
+        Field(
+            "notifications", NOTIFICATIONS, "where deployment news goes (filled by a later issue)"
+        ),
+        Field("migrations", MIGRATIONS, "database migrations (filled by a later issue)"),
+    ),
+)
