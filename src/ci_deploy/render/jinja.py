@@ -1,0 +1,148 @@
+"""The sandboxed Jinja2 environment for manifest templates, and template errors as Problems.
+
+Templates are user input: any failure (syntax, undefined variable, sandbox violation, an
+exception raised while rendering) becomes a Problem naming the template file and line.
+jinja2 is imported inside these functions so that importing ci_deploy.render stays cheap.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ci_deploy.errors import Location, Problem
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
+
+TEMPLATE_SUFFIXES = (".yaml.j2", ".yml.j2", ".yaml", ".yml", ".j2")
+BUILTIN_PREFIX = "builtin"  # user templates may {% include "builtin/service.yaml.j2" %}
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """One template to render: its loader name, its path and how messages show it."""
+
+    name: str
+    path: Path
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path)
+
+
+def display_path(path: Path | str) -> str:
+    """A path relative to the working directory when below it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def list_templates(folder: Path) -> list[TemplateFile]:
+    """Top-level templates of ``folder`` in name order; ``_*`` files are partials (not rendered)."""
+    return [
+        TemplateFile(entry.name, entry)
+        for entry in sorted(folder.iterdir(), key=lambda p: p.name)
+        if entry.is_file()
+        and entry.name.endswith(TEMPLATE_SUFFIXES)
+        and not entry.name.startswith(("_", "."))
+    ]
+
+
+def _to_json(value: Any) -> str:
+    # JSON is YAML: a scalar, list or mapping written this way parses back exactly.
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot write a {type(value).__name__} into a manifest")
+
+
+def _to_yaml(value: Any) -> str:
+    from ci_deploy.render.yamlout import dump_object
+
+    return dump_object(value).rstrip("\n")
+
+
+def make_environment(user_dir: Path | None, builtin_dir: Path) -> SandboxedEnvironment:
+    """A sandboxed, strict environment: undefined names fail, nothing is HTML-escaped."""
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    builtin = FileSystemLoader(str(builtin_dir))
+    loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(user_dir if user_dir is not None else builtin_dir)),
+            PrefixLoader({BUILTIN_PREFIX: builtin}),
+        ]
+    )
+    env = SandboxedEnvironment(
+        loader=loader,
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,  # a line holding only {% if %} leaves no blank line in the YAML
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["to_json"] = _to_json
+    env.filters["to_yaml"] = _to_yaml
+    return env
+
+
+def render_template(
+    env: SandboxedEnvironment, template: TemplateFile, context: dict[str, Any]
+) -> str | Problem:
+    """The rendered text of ``template``, or the Problem that stopped it."""
+    import jinja2
+    from jinja2.exceptions import SecurityError
+
+    try:
+        return env.get_template(template.name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = Location(
+            display_path(exc.filename) if exc.filename else template.display, exc.lineno
+        )
+        return Problem(where, "", f"template syntax error: {exc.message}")
+    except jinja2.UndefinedError as exc:
+        return Problem(
+            _location(exc, template), "", f"undefined: {exc.message}", _suggest(exc, context)
+        )
+    except SecurityError as exc:
+        return Problem(_location(exc, template), "", f"blocked by the template sandbox: {exc}")
+    except jinja2.TemplateNotFound as exc:
+        return Problem(_location(exc, template), "", f"template not found: {exc.name}")
+    except Exception as exc:  # a template is user code: any error it raises is bad input
+        return Problem(_location(exc, template), "", f"template error: {type(exc).__name__}: {exc}")
+
+
+def _location(exc: BaseException, template: TemplateFile) -> Location:
+    """The innermost template frame of the traceback (jinja rewrites frames to template lines)."""
+    found = Location(template.display)
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(TEMPLATE_SUFFIXES) and os.path.isfile(filename):
+            found = Location(display_path(filename), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _suggest(exc: BaseException, context: dict[str, Any]) -> str | None:
+    match = re.match(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined", str(getattr(exc, "message", "")))
+    if match is None:
+        return None
+    close = difflib.get_close_matches(match.group(1), list(context), n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "template variables: " + ", ".join(sorted(context))

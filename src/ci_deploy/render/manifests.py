@@ -1,0 +1,289 @@
+"""Render the Kubernetes objects of one environment: templates → YAML → checked objects.
+
+Every problem of a run is collected (template errors, YAML errors, shape, namespace and label
+conflicts, duplicates, schema errors) and raised together as one ConfigError, so a user fixes
+them in one round and nothing is written or applied from a half-valid set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_deploy.errors import ConfigError, Location, Problem
+from ci_deploy.render.context import (
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    resolve_image,
+    template_context,
+)
+from ci_deploy.render.jinja import (
+    TemplateFile,
+    display_path,
+    list_templates,
+    make_environment,
+    render_template,
+)
+from ci_deploy.render.paths import template_dir
+from ci_deploy.render.validate import (
+    DEFAULT_KUBE_VERSION,
+    UnknownKind,
+    check_kube_version,
+    known_kinds_text,
+    schema_errors,
+)
+from ci_deploy.yamlfile import YamlDocument, format_path, load_yaml_documents
+
+if TYPE_CHECKING:
+    from ci_deploy.config import Config, EnvironmentConfig
+
+# Apply order (as Helm's install order): what others depend on first; unknown kinds last.
+KIND_ORDER = (
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret",
+    "ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding", "Service", "Deployment",
+    "StatefulSet", "Job", "CronJob", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+    "Ingress", "HTTPRoute",
+)  # fmt: skip
+# Cluster-wide objects are not per environment: one environment's deploy would change all.
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+        "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass", "GatewayClass",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
+        "RuntimeClass", "CSIDriver", "VolumeAttachment",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    """One rendered object and where it came from (for messages and file names)."""
+
+    obj: dict[str, Any]
+    template: str  # display path of the template
+    index: int  # 1-based document index within the template's output
+    document: YamlDocument
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind"))
+
+    @property
+    def name(self) -> str:
+        return str(self.obj.get("metadata", {}).get("name"))
+
+    def problem(self, path: tuple[str | int, ...], message: str) -> Problem:
+        """A Problem naming template, document index, kind/name and JSON path."""
+        where = f"document {self.index} ({self.kind}/{self.name})"
+        key = f"{where} {format_path(path)}" if path else where
+        line = self.document.location(path).line
+        suffix = f" (rendered line {line})" if line is not None else ""
+        return Problem(Location(self.template), key, message + suffix)
+
+
+def render_manifests(
+    cfg: Config,
+    env_name: str,
+    image: str | None = None,
+    *,
+    kube_version: str = DEFAULT_KUBE_VERSION,
+    allow_unknown_kinds: bool = False,
+) -> list[dict[str, Any]]:
+    """The validated Kubernetes objects of environment ``env_name``, in apply order.
+
+    Raises UserInputError / ConfigError (exit 2) naming template file and line, or the
+    template, document, object and JSON path of a schema error.
+    """
+    rendered = render_objects(
+        cfg, env_name, image, kube_version=kube_version, allow_unknown_kinds=allow_unknown_kinds
+    )
+    return [item.obj for item in rendered]
+
+
+def render_objects(
+    cfg: Config,
+    env_name: str,
+    image: str | None = None,
+    *,
+    kube_version: str = DEFAULT_KUBE_VERSION,
+    allow_unknown_kinds: bool = False,
+) -> list[RenderedObject]:
+    """As render_manifests, keeping each object's template and document index."""
+    env = cfg.environment(env_name)
+    version = check_kube_version(kube_version)
+    context = template_context(cfg, env, resolve_image(cfg, image))
+    problems: list[Problem] = []
+    items: list[RenderedObject] = []
+    for template, text in _render_all(cfg, context, problems):
+        items.extend(_parse(template, text, problems))
+    for item in items:
+        problems.extend(_stamp(item, cfg, env))
+    problems.extend(_duplicates(items))
+    if not problems:  # a missing Deployment is noise next to the errors that caused it
+        problems.extend(_primary_workload(cfg, items))
+    for item in items:
+        problems.extend(_schema(item, version, allow_unknown_kinds))
+    if problems:
+        raise ConfigError(problems)
+    return sorted(items, key=_apply_order)
+
+
+def _templates(cfg: Config) -> tuple[Path | None, list[TemplateFile]]:
+    user_dir = cfg.manifests.templates
+    folder = user_dir if user_dir is not None else template_dir()
+    where = Location(cfg.source)
+    if user_dir is not None and not user_dir.is_dir():
+        raise ConfigError(
+            [Problem(where, "manifests.templates", f"folder {display_path(user_dir)} not found")]
+        )
+    templates = list_templates(folder)
+    if not templates:
+        raise ConfigError(
+            [
+                Problem(
+                    where,
+                    "manifests.templates",
+                    f"no templates (*.yaml, *.yml, *.yaml.j2, *.j2) in {display_path(folder)}",
+                )
+            ]
+        )
+    return user_dir, templates
+
+
+def _render_all(
+    cfg: Config, context: dict[str, Any], problems: list[Problem]
+) -> list[tuple[TemplateFile, str]]:
+    user_dir, templates = _templates(cfg)
+    jinja_env = make_environment(user_dir, template_dir())
+    out: list[tuple[TemplateFile, str]] = []
+    for template in templates:
+        result = render_template(jinja_env, template, context)
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            out.append((template, result))
+    return out
+
+
+def _parse(template: TemplateFile, text: str, problems: list[Problem]) -> list[RenderedObject]:
+    try:
+        documents = load_yaml_documents(text, f"{template.display} (rendered)")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return []
+    items: list[RenderedObject] = []
+    for index, document in enumerate(documents, start=1):
+        if document.data is None:  # an empty document, e.g. a disabled optional object
+            continue
+        item = RenderedObject(document.data, template.display, index, document)
+        shape = _shape_problem(item)
+        if shape is not None:
+            problems.append(shape)
+        else:
+            items.append(item)
+    return items
+
+
+def _shape_problem(item: RenderedObject) -> Problem | None:
+    data = item.obj
+    where = Location(item.template)
+    key = f"document {item.index}"
+    if not isinstance(data, dict):
+        found = type(data).__name__
+        return Problem(where, key, f"expected a Kubernetes object (a mapping), found a {found}")
+    for field in ("apiVersion", "kind"):
+        if not isinstance(data.get(field), str) or not data[field]:
+            return Problem(
+                where, key, f"{field} is missing; every object needs apiVersion and kind"
+            )
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+        return Problem(where, f"{key} ({data['kind']})", "metadata.name is missing")
+    return None
+
+
+def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Problem]:
+    """Set namespace and ownership labels; a template that sets them differently is an error."""
+    if item.kind in CLUSTER_SCOPED:
+        return [
+            item.problem((), f"{item.kind} is cluster-scoped; ci-deploy manages namespaced "
+                         f"objects of one environment only (create it outside ci-deploy)")
+        ]  # fmt: skip
+    metadata: dict[str, Any] = item.obj["metadata"]
+    problems: list[Problem] = []
+    namespace = metadata.setdefault("namespace", env.namespace)
+    if namespace != env.namespace:
+        problems.append(
+            item.problem(
+                ("metadata", "namespace"),
+                f"is {namespace!r} but environment {env.name!r} deploys to namespace "
+                f"{env.namespace!r}; remove it (ci-deploy sets it)",
+            )
+        )
+    labels = metadata.setdefault("labels", {})
+    if not isinstance(labels, dict):
+        return problems  # the schema check reports the wrong type
+    for key, value in ((LABEL_NAME, cfg.app), (LABEL_MANAGED_BY, "ci-deploy")):
+        found = labels.setdefault(key, value)
+        if found != value:
+            path = ("metadata", "labels", key)
+            problems.append(item.problem(path, f"is {found!r}, expected {value!r}"))
+    return problems
+
+
+def _identity(item: RenderedObject) -> tuple[str, str, str]:
+    group = item.obj["apiVersion"].rpartition("/")[0]  # apps/v1 and apps/v1beta1 are one object
+    return group, item.kind, item.name
+
+
+def _duplicates(items: list[RenderedObject]) -> list[Problem]:
+    seen: dict[tuple[str, str, str], RenderedObject] = {}
+    problems: list[Problem] = []
+    for item in items:
+        first = seen.setdefault(_identity(item), item)
+        if first is not item:
+            problems.append(
+                item.problem(
+                    (), f"duplicate object: {item.kind}/{item.name} is also defined in "
+                        f"{first.template} document {first.index}",
+                )
+            )  # fmt: skip
+    return problems
+
+
+def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]:
+    if any(item.kind == "Deployment" and item.name == cfg.app for item in items):
+        return []
+    folder = cfg.manifests.templates
+    where = Location(display_path(folder) if folder is not None else cfg.source)
+    return [
+        Problem(
+            where,
+            "",
+            f"no Deployment named {cfg.app!r}: ci-deploy rolls out the Deployment named "
+            'after the app (include "builtin/deployment.yaml.j2" to reuse the built-in one)',
+        )
+    ]
+
+
+def _schema(item: RenderedObject, kube_version: str, allow_unknown: bool) -> list[Problem]:
+    try:
+        errors = schema_errors(item.obj, kube_version)
+    except UnknownKind:
+        if allow_unknown:
+            return []
+        return [
+            item.problem(
+                (),
+                f"no schema for {item.obj['apiVersion']} {item.kind}: ci-deploy validates "
+                f"{known_kinds_text(kube_version)} (--allow-unknown-kinds renders other kinds "
+                "unvalidated)",
+            )
+        ]
+    return [item.problem(path, message) for path, message in errors]
+
+
+def _apply_order(item: RenderedObject) -> tuple[int, str, int]:
+    rank = KIND_ORDER.index(item.kind) if item.kind in KIND_ORDER else len(KIND_ORDER)
+    return rank, item.template, item.index
