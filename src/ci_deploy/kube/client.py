@@ -1,0 +1,289 @@
+"""A typed, thin wrapper around the official ``kubernetes`` client.
+
+The ``kubernetes`` package is untyped and heavy, so it is imported lazily here and nowhere else
+in the engine; everything above this module sees plain ``dict`` objects (the JSON the API
+speaks), ``ApiError`` and ``NetworkError``. Requests go through the client's own ApiClient
+(auth, TLS and kubeconfig handling are the client's), with our retry helper around them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+
+Obj = dict[str, Any]
+Query = list[tuple[str, str]]
+
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sent as JSON
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """Where a kind lives in the REST API."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """Collection path, or object path when ``name`` is given."""
+        base = f"/api/{self.api_version}" if "/" not in self.api_version else ""
+        if not base:
+            base = f"/apis/{self.api_version}"
+        if self.namespaced:
+            if not namespace:
+                raise ValueError(f"{self.kind} is namespaced: a namespace is required")
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+# The kinds ci-deploy renders or reads. Unknown kinds are resolved through API discovery.
+KNOWN_KINDS: dict[tuple[str, str], ResourceKind] = {
+    (k.api_version, k.kind): k
+    for k in (
+        ResourceKind("v1", "Namespace", "namespaces", namespaced=False),
+        ResourceKind("v1", "Pod", "pods"),
+        ResourceKind("v1", "Service", "services"),
+        ResourceKind("v1", "ConfigMap", "configmaps"),
+        ResourceKind("v1", "Secret", "secrets"),
+        ResourceKind("v1", "ServiceAccount", "serviceaccounts"),
+        ResourceKind("v1", "Event", "events"),
+        ResourceKind("apps/v1", "Deployment", "deployments"),
+        ResourceKind("apps/v1", "ReplicaSet", "replicasets"),
+        ResourceKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+        ResourceKind("networking.k8s.io/v1", "Ingress", "ingresses"),
+        ResourceKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
+        ResourceKind("coordination.k8s.io/v1", "Lease", "leases"),
+        ResourceKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+    )
+}
+DEPLOYMENT = KNOWN_KINDS[("apps/v1", "Deployment")]
+REPLICASET = KNOWN_KINDS[("apps/v1", "ReplicaSet")]
+POD = KNOWN_KINDS[("v1", "Pod")]
+LEASE = KNOWN_KINDS[("coordination.k8s.io/v1", "Lease")]
+NAMESPACE = KNOWN_KINDS[("v1", "Namespace")]
+
+
+def _network_error_types() -> tuple[type[BaseException], ...]:
+    import urllib3
+
+    return (urllib3.exceptions.HTTPError, OSError)
+
+
+def _api_error(status: int, raw: bytes, headers: Any, what: str) -> ApiError:
+    """Build an ApiError from a non-2xx answer, keeping the API's own message."""
+    reason, message = "", raw.decode("utf-8", "replace").strip()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        reason = str(doc.get("reason") or "")
+        message = str(doc.get("message") or message)
+    retry_after: float | None = None
+    value = headers.get("Retry-After") if headers is not None else None
+    if value:
+        try:
+            retry_after = float(value)
+        except ValueError:
+            retry_after = None  # an HTTP date: fall back to our own backoff
+    return ApiError(status, reason or "Error", message, retry_after=retry_after, what=what)
+
+
+class WatchStream:
+    """One open watch response: yields decoded events; ``close()`` works from other threads."""
+
+    def __init__(self, response: Any, what: str) -> None:
+        self._response = response
+        self._what = what
+
+    def __iter__(self) -> Iterator[Obj]:
+        buffer = b""
+        errors = _network_error_types()
+        while True:
+            try:
+                chunk = self._response.read1(65536)
+            except errors as exc:
+                raise NetworkError(f"watch stream cut: {exc}", what=self._what) from exc
+            if not chunk:
+                return  # the server ended the watch (timeoutSeconds) or the stream was closed
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+
+    def close(self) -> None:
+        """Abort the stream; a thread blocked reading it returns."""
+        # Closing a half-dead connection must never raise.
+        with contextlib.suppress(Exception):
+            self._response.shutdown()
+        with contextlib.suppress(Exception):
+            self._response.release_conn()
+
+
+class KubeClient:
+    """JSON requests to one cluster, retried per policy."""
+
+    def __init__(self, api_client: Any, *, policy: RetryPolicy = DEFAULT_POLICY) -> None:
+        self._api = api_client
+        self.policy = policy
+
+    @property
+    def server(self) -> str:
+        return str(self._api.configuration.host)
+
+    def close(self) -> None:
+        self._api.close()
+
+    # -- single requests --------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: Query | None,
+        body: Any,
+        content_type: str | None,
+        timeout: float | tuple[float, float],
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        what = f"{method} {path}"
+        try:
+            request = self._api.param_serialize(
+                method,
+                path,
+                query_params=query or None,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            return self._api.call_api(*request, _request_timeout=timeout)
+        except _network_error_types() as exc:
+            raise NetworkError(str(exc), what=what) from exc
+
+    def request_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float = 30.0,
+    ) -> Obj:
+        """One request, no retry; returns the decoded JSON body ({} when empty)."""
+        what = f"{method} {path}"
+        response = self._send(method, path, query, body, content_type, timeout)
+        try:
+            raw = response.read()
+        except _network_error_types() as exc:
+            raise NetworkError(str(exc), what=what) from exc
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if not 200 <= response.status <= 299:
+            raise _api_error(response.status, raw or b"", response.getheaders(), what)
+        if not raw:
+            return {}
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise NetworkError(f"answer is not JSON: {raw[:200]!r}", what=what) from exc
+        return doc if isinstance(doc, dict) else {"items": doc}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float = 30.0,
+    ) -> Obj:
+        """A request with the retry policy applied (only for transient failures)."""
+        return call_with_retry(
+            lambda: self.request_once(
+                method, path, query=query, body=body, content_type=content_type, timeout=timeout
+            ),
+            policy=self.policy,
+        )
+
+    def get(self, path: str, query: Query | None = None) -> Obj:
+        return self.request("GET", path, query=query)
+
+    def get_or_none(self, path: str) -> Obj | None:
+        """GET, with None for 404."""
+        try:
+            return self.get(path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    # -- watches ----------------------------------------------------------------------------
+    def open_watch(self, path: str, query: Query, *, timeout_seconds: int) -> WatchStream:
+        """Open a watch (``?watch=1``); errors before the first byte raise ApiError."""
+        params = [*query, ("watch", "1"), ("timeoutSeconds", str(timeout_seconds))]
+        params.append(("allowWatchBookmarks", "true"))
+        what = f"WATCH {path}"
+        response = self._send("GET", path, params, None, None, (10.0, timeout_seconds + 30.0))
+        if not 200 <= response.status <= 299:
+            raw = response.read()
+            raise _api_error(response.status, raw or b"", response.getheaders(), what)
+        return WatchStream(response.response, what)
+
+    # -- kinds ------------------------------------------------------------------------------
+    def resolve_kind(self, api_version: str, kind: str) -> ResourceKind:
+        """The REST location of a kind: the built-in table, else API discovery."""
+        known = KNOWN_KINDS.get((api_version, kind))
+        if known is not None:
+            return known
+        prefix = "/api" if "/" not in api_version else "/apis"
+        doc = self.get(f"{prefix}/{api_version}")
+        for res in doc.get("resources", []):
+            if res.get("kind") == kind and "/" not in res.get("name", ""):
+                found = ResourceKind(api_version, kind, res["name"], bool(res.get("namespaced")))
+                KNOWN_KINDS[(api_version, kind)] = found
+                return found
+        raise ApiError(404, "NotFound", f"the server does not serve {kind} in {api_version}")
+
+
+def connect(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> KubeClient:
+    """A client for the cluster of ``context`` in ``kubeconfig`` (default: $KUBECONFIG, ~/.kube)."""
+    from kubernetes import config as kube_config
+    from kubernetes.client import Configuration
+
+    from ci_deploy.errors import UserInputError
+
+    configuration = Configuration()
+    try:
+        kube_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+    except (kube_config.ConfigException, OSError, TypeError, ValueError) as exc:
+        where = kubeconfig or "the default kubeconfig ($KUBECONFIG or ~/.kube/config)"
+        raise UserInputError(
+            f"cannot use {where}" + (f" context {context!r}" if context else "") + f": {exc}",
+            hint="pass --kubeconfig PATH and --context NAME of a reachable cluster",
+        ) from exc
+    # Our retry helper is the only retry layer: the client must not retry on its own.
+    configuration.retries = False
+    from kubernetes.client import ApiClient
+
+    return KubeClient(ApiClient(configuration), policy=policy)
