@@ -1,0 +1,215 @@
+"""The container entrypoint of the GitHub Action: action inputs → one ``ci-deploy`` command.
+
+The runner hands ``with:`` inputs to a Docker action as ``INPUT_<NAME>`` environment variables
+(never through a shell), so no input can inject a command. This module turns them into the
+argument list of the CLI and runs it in the same process, which also lets the secrets masked
+here be redacted by every later step.
+
+With arguments (``docker run IMAGE deploy --env staging``, or a GitLab job) the arguments are
+the command line and the inputs are not read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ci_deploy.errors import CiDeployError, UserInputError
+from ci_deploy.platforms import Platform, detect_platform
+
+# action input -> CLI option of the verb; passed only when set and only to verbs that take it.
+OPTION_INPUTS: dict[str, str] = {
+    "environment": "--env",
+    "image": "--image",
+    "strategy": "--strategy",
+    "context": "--context",
+    "namespace": "--namespace",
+    "timeout": "--timeout",
+}
+TRUE_WORDS = {"true", "yes", "1", "on"}
+FALSE_WORDS = {"false", "no", "0", "off"}
+KUBECONFIG_SECRET_KEYS = {
+    "token",
+    "password",
+    "client-key-data",
+    "client-certificate-data",
+    "id-token",
+    "refresh-token",
+    "access-token",
+    "client-secret",
+}
+
+
+@dataclass
+class Invocation:
+    """What to run: CLI arguments, extra environment, files to delete afterwards."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    temp_files: list[str] = field(default_factory=list)
+
+
+def kubeconfig_secrets(text: str) -> list[str]:
+    """Secret values inside a kubeconfig (tokens, passwords, key data), for masking."""
+    import yaml
+
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in KUBECONFIG_SECRET_KEYS and isinstance(value, str) and value:
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    with contextlib.suppress(yaml.YAMLError):  # not YAML: the whole value is masked anyway
+        walk(yaml.safe_load(text))
+    return found
+
+
+def _verb_options(verb_path: Sequence[str]) -> set[str]:
+    """The option strings (``--env`` …) the command ``ci-deploy <verb_path…>`` accepts."""
+    import click
+
+    from ci_deploy.cli import cli
+
+    command: click.Command = cli
+    ctx = click.Context(cli)
+    for word in verb_path:
+        if not isinstance(command, click.Group):
+            break
+        sub = command.get_command(ctx, word)
+        if sub is None:
+            break
+        command = sub
+    options: set[str] = set()
+    for param in command.params:
+        if isinstance(param, click.Option):
+            options.update(param.opts)
+            options.update(param.secondary_opts)
+    return options
+
+
+def _flag(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise UserInputError(f"input '{name}': expected true or false, found {value!r}")
+
+
+def _kubeconfig_file(value: str, platform: Platform, inv: Invocation) -> str:
+    """A path to the kubeconfig: the input itself if it names a file, else a 0600 temp file."""
+    if "\n" not in value and os.path.isfile(value):
+        return value
+    # Mask the credentials inside; masking every line of the file would hide ordinary words
+    # such as "users:" from the whole log. Content without recognisable credentials (not a
+    # kubeconfig?) is masked whole, line by line.
+    secrets = kubeconfig_secrets(value)
+    for secret in secrets or [value]:
+        platform.mask(secret)
+    fd, path = tempfile.mkstemp(prefix="ci-deploy-kubeconfig-", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp creates it 0600
+        fh.write(value)
+    inv.temp_files.append(path)
+    return path
+
+
+def invocation_from_inputs(platform: Platform) -> Invocation:
+    """Build the CLI invocation from the action inputs (``INPUT_*``)."""
+    token = platform.get_input("github-token")
+    if token:
+        platform.mask(token)
+    command_words = shlex.split(platform.get_input("command") or "deploy")
+    if not command_words:
+        raise UserInputError("input 'command': empty")
+    from ci_deploy.cli import VERBS
+
+    if command_words[0] not in VERBS:
+        raise UserInputError(
+            f"input 'command': unknown verb {command_words[0]!r}",
+            hint=f"one of: {', '.join(VERBS)}",
+        )
+    inv = Invocation(argv=[])
+    if token:
+        inv.env["GITHUB_TOKEN"] = token
+    config = platform.get_input("config")
+    if config:
+        inv.argv += ["--config", config]
+    inv.argv += command_words
+    accepted = _verb_options(command_words)
+    verb = " ".join(command_words)
+    for name, option in OPTION_INPUTS.items():
+        value = platform.get_input(name)
+        if value is None:
+            continue
+        if option not in accepted:
+            raise UserInputError(f"input '{name}' is not an option of `ci-deploy {verb}`")
+        inv.argv += [option, value]
+    kubeconfig = platform.get_input("kubeconfig")
+    if kubeconfig:
+        path = _kubeconfig_file(kubeconfig, platform, inv)
+        inv.env["KUBECONFIG"] = path
+        if "--kubeconfig" in accepted:
+            inv.argv += ["--kubeconfig", path]
+    dry_run = platform.get_input("dry-run")
+    if dry_run is not None and _flag("dry-run", dry_run):
+        if "--dry-run" not in accepted:
+            raise UserInputError(f"input 'dry-run' is not an option of `ci-deploy {verb}`")
+        inv.argv.append("--dry-run")
+    inv.argv += shlex.split(platform.get_input("args") or "")
+    return inv
+
+
+def run(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """Run one ``ci-deploy`` command (from ``argv`` or the action inputs); its exit code."""
+    from ci_deploy.cli import main as cli_main
+
+    platform = detect_platform(environ)
+    inv = Invocation(argv=list(argv))
+    try:
+        if not argv:
+            inv = invocation_from_inputs(platform)
+    except CiDeployError as exc:
+        platform.error(exc.message)
+        if exc.hint:
+            platform.log(f"  hint: {exc.hint}")
+        return exc.exit_code
+    saved = {key: os.environ.get(key) for key in inv.env}
+    os.environ.update(inv.env)
+    if not argv:  # show what the inputs became; the kubeconfig is a temp path, secrets masked
+        platform.log("ci-deploy " + shlex.join(inv.argv))
+    try:
+        cli_main(inv.argv)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        for key, value in saved.items():  # leave the process as found (matters in tests)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for path in inv.temp_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    return 0
+
+
+def main() -> None:
+    """Console entry: ``python -m ci_deploy.platforms.action [ARGS…]``."""
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The action entrypoint: INPUT_* variables → a ci-deploy command line, run in process."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ci_deploy.errors import UserInputError
+from ci_deploy.platforms import Redactor
+from ci_deploy.platforms.action import invocation_from_inputs, kubeconfig_secrets, run
+from ci_deploy.platforms.github import GitHubPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "web-app" / "ci-deploy.yml"
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "http://127.0.0.1:9", certificate-authority-data: UFVCTElD}
+users:
+- name: u
+  user: {token: tok-0123456789abcdef}
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+"""
+
+
+def github(inputs: dict[str, str], tmp_path: Path) -> tuple[GitHubPlatform, io.StringIO]:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out")}
+    env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+    out = io.StringIO()
+    return GitHubPlatform(env, stream=out, redactor=Redactor()), out
+
+
+def test_inputs_become_options_of_the_verb(tmp_path: Path) -> None:
+    platform, _ = github(
+        {
+            "command": "render manifests",
+            "config": str(EXAMPLE),
+            "environment": "staging",
+            "image": "registry.example.com/acme/web-app:1.2.3",
+            "strategy": "",
+            "dry-run": "false",
+            "args": "--kube-version '1.31'",
+        },
+        tmp_path,
+    )
+    inv = invocation_from_inputs(platform)
+    assert inv.argv == [
+        "--config",
+        str(EXAMPLE),
+        "render",
+        "manifests",
+        "--env",
+        "staging",
+        "--image",
+        "registry.example.com/acme/web-app:1.2.3",
+        "--kube-version",
+        "1.31",
+    ]
+
+
+def test_an_input_the_verb_does_not_take_is_bad_input(tmp_path: Path) -> None:
+    platform, _ = github({"command": "config validate", "image": "x:1"}, tmp_path)
+    with pytest.raises(
+        UserInputError, match="input 'image' is not an option of `ci-deploy config validate`"
+    ):
+        invocation_from_inputs(platform)
+
+
+def test_unknown_verb_and_bad_flag_are_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="unknown verb 'deplyo'"):
+        invocation_from_inputs(github({"command": "deplyo"}, tmp_path)[0])
+    platform, _ = github({"command": "config validate", "dry-run": "maybe"}, tmp_path)
+    with pytest.raises(UserInputError, match="expected true or false"):
+        invocation_from_inputs(platform)
+
+
+def test_kubeconfig_content_goes_to_a_private_file_and_its_token_is_masked(tmp_path: Path) -> None:
+    platform, out = github(
+        {"command": "config validate", "kubeconfig": KUBECONFIG, "github-token": "ghs_secret_1234"},
+        tmp_path,
+    )
+    inv = invocation_from_inputs(platform)
+    path = Path(inv.env["KUBECONFIG"])
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_text() == KUBECONFIG.strip()  # inputs are trimmed, as by the toolkit
+        assert inv.env["GITHUB_TOKEN"] == "ghs_secret_1234"
+        assert "ghs_secret_1234" not in inv.argv
+        lines = out.getvalue().splitlines()
+        assert "::add-mask::tok-0123456789abcdef" in lines
+        assert "::add-mask::ghs_secret_1234" in lines
+        assert not any("users:" in line for line in lines)  # only credentials are masked
+    finally:
+        path.unlink()
+
+
+def test_kubeconfig_secrets_finds_credentials_only() -> None:
+    assert kubeconfig_secrets(KUBECONFIG) == ["tok-0123456789abcdef"]
+    assert kubeconfig_secrets(": not yaml: [") == []
+
+
+def test_run_executes_the_command_and_reports_its_exit_code(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "INPUT_COMMAND": "config validate",
+        "INPUT_CONFIG": str(EXAMPLE),
+        "INPUT_KUBECONFIG": KUBECONFIG,
+    }
+    before = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
+    kube_before = os.environ.get("KUBECONFIG")
+    assert run([], env) == 0
+    bad = {**env, "INPUT_CONFIG": str(tmp_path / "missing.yml")}
+    assert run([], bad) == 2
+    captured = capfd.readouterr()
+    assert f"ci-deploy --config {EXAMPLE} config validate" in captured.out
+    shown = [line for line in (captured.out + captured.err).splitlines() if "tok-0123" in line]
+    assert shown == ["::add-mask::tok-0123456789abcdef"]  # the runner's mask command, nothing else
+    assert os.environ.get("KUBECONFIG") == kube_before  # the process environment is restored
+    after = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
+    assert not [n for n in after - before if n.startswith("ci-deploy-kubeconfig-")]
+
+
+def test_arguments_bypass_the_inputs(capfd: pytest.CaptureFixture[str]) -> None:
+    env = {"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "deplyo"}
+    assert run(["-c", str(EXAMPLE), "config", "validate"], env) == 0
+    assert "deplyo" not in capfd.readouterr().out
