@@ -85,10 +85,11 @@ def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
         return
     folder = Path(ctx.doc.file).parent / templates
     if not folder.is_dir():
+        why = "is not a folder" if folder.exists() else "does not exist"
         ctx.error(
             ("manifests", "templates"),
             f"expected a folder of templates (relative to the configuration file), found"
-            f" '{templates}', which is not a folder ({folder})",
+            f" '{templates}', which {why}",
         )
 
 

@@ -209,8 +209,8 @@ def stages_rule(stages: Any, raw: Any, path: KeyPath, ctx: Context) -> None:
         if stage.name in seen:
             ctx.error(
                 (*path, i, "name"),
-                f"expected a unique stage name, found '{stage.name}' again (also stage"
-                f" {seen[stage.name] + 1})",
+                f"expected a unique stage name, found '{stage.name}', already used by"
+                f" stages[{seen[stage.name]}]",
             )
         seen.setdefault(stage.name, i)
         if previous is not None and stage.traffic_percentage <= previous.traffic_percentage:

@@ -117,12 +117,13 @@ class Record:
             return INVALID
         out: dict[str, Any] = {}
         seen_as: dict[str, str] = {}
+        suggested: set[str] = set()  # a misspelt key already points at these
         ok = True
         for key, raw in value.items():
             child = (*path, key)
             f = self.field_for(str(key))
             if f is None:
-                self._unknown_key(str(key), child, ctx)
+                suggested.add(self._unknown_key(str(key), child, ctx))
                 ok = False
                 continue
             if f.name in seen_as:
@@ -143,8 +144,9 @@ class Record:
                 out[f.name] = converted
         for f in self.fields:
             if f.required and f.name not in seen_as:
-                ctx.error(path, f"missing required key '{f.name}' ({f.doc})")
                 ok = False
+                if f.name not in suggested:
+                    ctx.error(path, f"missing required key '{f.name}': {f.doc}")
         if not ok:
             return INVALID
         for rule in self.validators:
@@ -154,27 +156,29 @@ class Record:
                 return INVALID
         return self.build(**out) if self.build is not None else out
 
-    def _unknown_key(self, key: str, path: KeyPath, ctx: Context) -> None:
+    def _unknown_key(self, key: str, path: KeyPath, ctx: Context) -> str:
+        """Report an unknown key; return the key it was probably meant to be ("" if none)."""
         if key in self.secret_keys:
             instead = self.secret_keys[key]
             ctx.error(
                 path,
                 f"secrets are never written in the configuration: store the value as a CI"
-                f" secret and give the name of the environment variable holding it with"
-                f" '{instead}'",
+                f" secret and give the name of the environment variable holding it as"
+                f" '{instead}: NAME'",
                 key=True,
-                suggestion=f"did you mean '{instead}'?",
             )
-            return
+            return instead
         names = [f.name for f in self.fields] + [a for f in self.fields for a in f.aliases]
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         if close:
+            meant = self.field_for(close[0])
             ctx.error(
                 path, f"unknown key '{key}'", key=True, suggestion=f"did you mean '{close[0]}'?"
             )
-        else:
-            allowed = ", ".join(f.name for f in self.fields)
-            ctx.error(path, f"unknown key '{key}'; expected one of: {allowed}", key=True)
+            return meant.name if meant is not None else ""
+        allowed = ", ".join(f.name for f in self.fields)
+        ctx.error(path, f"unknown key '{key}'; expected one of: {allowed}", key=True)
+        return ""
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ class MapOf:
 
     def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(value, dict):
-            ctx.error(path, f"expected {self.type_name}, found {describe(value)}")
+            ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
             return INVALID
         if len(value) < self.min_items:
             ctx.error(path, f"expected at least {self.min_items} entry, found an empty mapping")
@@ -230,10 +234,10 @@ class ListOf:
 
     def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(value, list):
-            ctx.error(path, f"expected {self.type_name}, found {describe(value)}")
+            ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
             return INVALID
         if len(value) < self.min_items:
-            ctx.error(path, f"expected {self.type_name} with at least {self.min_items} item(s)")
+            ctx.error(path, f"expected a {self.type_name} with at least {self.min_items} item(s)")
             return INVALID
         items = [self.item.check(raw, (*path, i), ctx) for i, raw in enumerate(value)]
         if any(item is INVALID for item in items):

@@ -186,9 +186,13 @@ def parse_threshold(value: Any) -> Threshold:
         raise InvalidValue(f"expected a threshold ({THRESHOLD_FORMS}), found {describe(value)}")
     op, number, unit = match.group(1), float(match.group(2)), match.group(3) or ""
     if unit == "%" and not 0 <= number <= 100:
-        raise InvalidValue(f"expected a percentage from 0 to 100, found {describe(value)}")
+        raise InvalidValue(
+            f"expected a threshold with a percentage from 0 to 100, found {describe(value)}"
+        )
     if unit in ("ms", "s") and number < 0:
-        raise InvalidValue(f"expected a duration that is not negative, found {describe(value)}")
+        raise InvalidValue(
+            f"expected a threshold with a duration that is not negative, found {describe(value)}"
+        )
     return Threshold(op=op, value=number, unit=unit, text=text)
 
 
