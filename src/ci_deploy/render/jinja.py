@@ -7,6 +7,7 @@ jinja2 is imported inside these functions so that importing ci_deploy.render sta
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -63,6 +64,10 @@ def _to_json(value: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the missing variable
     if isinstance(value, (tuple, set, frozenset)):
         return list(value)
     raise TypeError(f"cannot write a {type(value).__name__} into a manifest")
@@ -139,10 +144,34 @@ def _location(exc: BaseException, template: TemplateFile) -> Location:
 
 
 def _suggest(exc: BaseException, context: dict[str, Any]) -> str | None:
-    match = re.match(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined", str(getattr(exc, "message", "")))
-    if match is None:
-        return None
-    close = difflib.get_close_matches(match.group(1), list(context), n=1)
-    if close:
-        return f"did you mean '{close[0]}'?"
-    return "template variables: " + ", ".join(sorted(context))
+    message = str(getattr(exc, "message", ""))
+    name = re.match(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined", message)
+    if name is not None:
+        if name.group(1) in context:  # defined, but not visible from an imported template
+            return 'import macros "with context" to use the template variables'
+        close = difflib.get_close_matches(name.group(1), list(context), n=1)
+        if close:
+            return f"did you mean '{close[0]}'?"
+        return "template variables: " + ", ".join(sorted(context))
+    attribute = re.search(r"has no attribute '([A-Za-z_][A-Za-z0-9_]*)'", message)
+    if attribute is not None:
+        close = difflib.get_close_matches(attribute.group(1), sorted(_field_names(context)), n=1)
+        if close:
+            return f"did you mean '{close[0]}'?"
+    return None
+
+
+def _field_names(value: Any, depth: int = 0) -> set[str]:
+    """Attribute names of the configuration objects reachable from the template variables."""
+    names: set[str] = set()
+    children: list[Any] = []
+    if isinstance(value, dict):
+        children = list(value.values())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            names.add(field.name)
+            children.append(getattr(value, field.name))
+    if depth < 4:
+        for child in children:
+            names |= _field_names(child, depth + 1)
+    return names
