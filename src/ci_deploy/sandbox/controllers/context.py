@@ -1,0 +1,147 @@
+"""What a controller sees: a read cache fed by store events, write helpers, timers, events.
+
+The cache plays the part of client-go informers: controllers read from it (cheap, no copies of
+the whole store) and write to the Store. Writes go through to the cache at once, so a
+controller never acts twice on its own stale view; other writers' changes arrive as events.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ci_deploy.sandbox.store import Obj, Store, StoreError, WatchEvent
+
+if TYPE_CHECKING:
+    from ci_deploy.sandbox.controllers.events import EventRecorder
+
+Key = tuple[str, str, str]  # (controller, namespace, name)
+
+DEPLOYMENTS = "apps/deployments"
+REPLICASETS = "apps/replicasets"
+PODS = "/pods"
+SERVICES = "/services"
+ENDPOINTS = "/endpoints"
+ENDPOINTSLICES = "discovery.k8s.io/endpointslices"
+HPAS = "autoscaling/horizontalpodautoscalers"
+EVENTS = "/events"
+
+# Resources the controllers read; everything else is ignored by the manager.
+WATCHED = (DEPLOYMENTS, REPLICASETS, PODS, SERVICES, ENDPOINTS, ENDPOINTSLICES, HPAS)
+
+
+def _rv(obj: Obj) -> int:
+    return int(obj.get("metadata", {}).get("resourceVersion") or 0)
+
+
+class Cache:
+    """Objects by resource, namespace and name; the dicts are shared: never mutate them."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, dict[str, Obj]]] = {res: {} for res in WATCHED}
+
+    def put(self, resource: str, obj: Obj) -> None:
+        """Store ``obj`` unless the cache already holds a newer version."""
+        meta = obj["metadata"]
+        bucket = self._data[resource].setdefault(meta.get("namespace", ""), {})
+        current = bucket.get(meta["name"])
+        if current is None or _rv(current) <= _rv(obj):
+            bucket[meta["name"]] = obj
+
+    def remove(self, resource: str, namespace: str, name: str, rv: int | None = None) -> None:
+        """Forget an object (unless a newer one with the same name was created since ``rv``)."""
+        bucket = self._data[resource].get(namespace, {})
+        current = bucket.get(name)
+        if current is not None and (rv is None or _rv(current) <= rv):
+            del bucket[name]
+
+    def apply(self, event: WatchEvent) -> None:
+        """Fold one store event into the cache."""
+        meta = event.obj["metadata"]
+        if event.type == "DELETED":
+            self.remove(
+                event.resource, meta.get("namespace", ""), meta["name"], event.resource_version
+            )
+        else:
+            self.put(event.resource, event.obj)
+
+    def get(self, resource: str, namespace: str, name: str) -> Obj | None:
+        """The cached object or None."""
+        return self._data[resource].get(namespace, {}).get(name)
+
+    def list(self, resource: str, namespace: str) -> list[Obj]:
+        """Objects of ``resource`` in ``namespace``, sorted by name."""
+        bucket = self._data[resource].get(namespace, {})
+        return [bucket[name] for name in sorted(bucket)]
+
+    def namespaces(self, resource: str) -> builtins.list[str]:
+        """Namespaces holding at least one object of ``resource``."""
+        return sorted(ns for ns, bucket in self._data[resource].items() if bucket)
+
+
+class Context:
+    """The handle every reconcile function receives."""
+
+    def __init__(
+        self,
+        store: Store,
+        cache: Cache,
+        schedule: Callable[[Key, float], None],
+        pod_ready_delay: float,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.schedule = schedule
+        self.pod_ready_delay = pod_ready_delay
+        self.events: EventRecorder | None = None
+        self.ip_counter = 0
+
+    @staticmethod
+    def now() -> float:
+        """Wall-clock seconds (the timestamps in objects are wall-clock too)."""
+        return time.time()
+
+    def create(self, resource: str, obj: Obj) -> Obj:
+        """Create in the store and the cache."""
+        created = self.store.create(resource, obj)
+        self.cache.put(resource, created)
+        return created
+
+    def update(self, resource: str, obj: Obj) -> Obj:
+        """Replace an object read from the cache; 409 when someone changed it meanwhile."""
+        updated = self.store.update(resource, obj, expect_rv=obj["metadata"].get("resourceVersion"))
+        self.cache.put(resource, updated)
+        return updated
+
+    def update_spec(self, resource: str, obj: Obj) -> Obj:
+        """Replace an object whose spec changed: bump metadata.generation as the API server does."""
+        obj["metadata"]["generation"] = int(obj["metadata"].get("generation") or 1) + 1
+        return self.update(resource, obj)
+
+    def delete(self, resource: str, namespace: str, name: str) -> None:
+        """Delete from the store and the cache; an object already gone is fine."""
+        try:
+            self.store.delete(resource, namespace, name)
+        except StoreError as err:
+            if err.code != 404:
+                raise
+        self.cache.remove(resource, namespace, name)
+
+    def record(self, involved: Obj, kind: str, reason: str, message: str, component: str) -> None:
+        """Record a core/v1 Event about ``involved`` (``kind`` is Normal or Warning)."""
+        if self.events is not None:
+            self.events.record(involved, kind, reason, message, component)
+
+    def next_pod_ip(self) -> str:
+        """A fake, unique-per-manager pod address in 10.244.0.0/16 (never routed anywhere)."""
+        self.ip_counter += 1
+        n = self.ip_counter
+        return f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
+
+
+def mutable(obj: Obj) -> Obj:
+    """A private copy of a cached object, safe to change and write back."""
+    return copy.deepcopy(obj)

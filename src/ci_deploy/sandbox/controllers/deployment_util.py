@@ -1,0 +1,236 @@
+"""Pure helpers of the Deployment controller: template hash, revisions, replica arithmetic, status.
+
+They follow kubernetes/pkg/controller/deployment/util (read for semantics, not copied).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+from ci_deploy.sandbox.controllers.common import (
+    condition,
+    get_condition,
+    parse_time,
+    scaled_value,
+    set_condition,
+    spec_int,
+)
+from ci_deploy.sandbox.store import Obj
+
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+# Annotations a Deployment does not pass on to its ReplicaSets (annotationsToSkip).
+SKIPPED_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        DESIRED_REPLICAS,
+        MAX_REPLICAS,
+        "deprecated.deployment.rollback.to",
+    }
+)
+ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+NO_DEADLINE = 2**31 - 1  # progressDeadlineSeconds = MaxInt32 disables the deadline
+
+
+def template_hash(template: Obj, collision_count: int | None = None) -> str:
+    """A stable hash of the pod template, encoded like rand.SafeEncodeString of a uint32."""
+    text = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    if collision_count:
+        text += f"#{collision_count}"
+    value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+    return "".join(ALPHANUMS[ord(ch) % len(ALPHANUMS)] for ch in str(value))
+
+
+def without_hash(template: Obj) -> Obj:
+    """The template without the pod-template-hash label (for EqualIgnoreHash)."""
+    plain = copy.deepcopy(template)
+    labels = (plain.get("metadata") or {}).get("labels")
+    if labels is not None:
+        labels.pop(HASH_LABEL, None)
+    return plain
+
+
+def same_template(a: Obj, b: Obj) -> bool:
+    """Templates equal apart from the pod-template-hash label."""
+    return without_hash(a) == without_hash(b)
+
+
+def revision_of(rs: Obj) -> int:
+    """The ReplicaSet's deployment.kubernetes.io/revision (0 when absent or unparsable)."""
+    text = (rs["metadata"].get("annotations") or {}).get(REVISION, "")
+    return int(text) if str(text).isdigit() else 0
+
+
+def by_creation(rss: list[Obj]) -> list[Obj]:
+    """Oldest first (ties broken by name), as controller.ReplicaSetsByCreationTimestamp."""
+    return sorted(
+        rss, key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"])
+    )
+
+
+def replicas(obj: Obj) -> int:
+    """spec.replicas with the API default of 1."""
+    return spec_int(obj.get("spec") or {}, "replicas", 1)
+
+
+def status_int(obj: Obj, key: str) -> int:
+    """An integer status field (absent means 0)."""
+    return int((obj.get("status") or {}).get(key) or 0)
+
+
+def is_recreate(d: Obj) -> bool:
+    """The Deployment uses the Recreate strategy."""
+    return bool((d["spec"].get("strategy") or {}).get("type") == "Recreate")
+
+
+def fenceposts(d: Obj) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) resolved against spec.replicas; never both zero."""
+    rolling = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+    desired = replicas(d)
+    surge = scaled_value(rolling.get("maxSurge"), desired, round_up=True, default="25%")
+    unavailable = scaled_value(
+        rolling.get("maxUnavailable"), desired, round_up=False, default="25%"
+    )
+    if surge == 0 and unavailable == 0:
+        unavailable = 1  # the API forbids both zero; the controller uses 1 (ResolveFenceposts)
+    return surge, unavailable
+
+
+def max_surge(d: Obj) -> int:
+    """How many pods above spec.replicas a rollout may run."""
+    return 0 if is_recreate(d) else fenceposts(d)[0]
+
+
+def max_unavailable(d: Obj) -> int:
+    """How many pods below spec.replicas may be unavailable during a rollout."""
+    desired = replicas(d)
+    if is_recreate(d) or desired == 0:
+        return 0
+    return min(fenceposts(d)[1], desired)
+
+
+def new_rs_replicas(d: Obj, all_rss: list[Obj], new_rs: Obj | None) -> int:
+    """How far the new ReplicaSet may be scaled now (NewRSNewReplicas)."""
+    desired = replicas(d)
+    if is_recreate(d):
+        return desired
+    current_new = replicas(new_rs) if new_rs is not None else 0
+    # Kubernetes sums spec.replicas; counting pods still present (status.replicas) as well
+    # keeps the number of existing pods within replicas + maxSurge at every moment.
+    current = sum(max(replicas(rs), status_int(rs, "replicas")) for rs in all_rss)
+    max_total = desired + max_surge(d)
+    if current >= max_total:
+        return current_new
+    return current_new + min(max_total - current, max(desired - current_new, 0))
+
+
+def progress_deadline(d: Obj) -> int | None:
+    """spec.progressDeadlineSeconds, or None when the deadline is disabled."""
+    value = d["spec"].get("progressDeadlineSeconds", 600)
+    return None if value is None or int(value) >= NO_DEADLINE else int(value)
+
+
+def calculate_status(d: Obj, all_rss: list[Obj], new_rs: Obj | None, now: str) -> Obj:
+    """Replica counts and the Available condition (calculateStatus)."""
+    previous = d.get("status") or {}
+    available = sum(status_int(rs, "availableReplicas") for rs in all_rss)
+    desired = replicas(d)
+    status: Obj = {
+        "observedGeneration": int(d["metadata"].get("generation") or 1),
+        "replicas": sum(status_int(rs, "replicas") for rs in all_rss),
+        "updatedReplicas": status_int(new_rs, "replicas") if new_rs is not None else 0,
+        "readyReplicas": sum(status_int(rs, "readyReplicas") for rs in all_rss),
+        "availableReplicas": available,
+        "unavailableReplicas": max(desired - available, 0),
+    }
+    status = {k: v for k, v in status.items() if v}  # omitempty, as the real API
+    if previous.get("collisionCount") is not None:
+        status["collisionCount"] = previous["collisionCount"]
+    status["conditions"] = copy.deepcopy(previous.get("conditions") or [])
+    if available >= desired - max_unavailable(d):
+        cond = condition(
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            now,
+        )
+    else:
+        cond = condition(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            now,
+        )
+    set_condition(status, cond)
+    return status
+
+
+def is_complete(d: Obj, status: Obj) -> bool:
+    """All replicas updated and available, and the latest spec observed (DeploymentComplete)."""
+    desired = replicas(d)
+    return (
+        int(status.get("updatedReplicas") or 0) == desired
+        and int(status.get("replicas") or 0) == desired
+        and int(status.get("availableReplicas") or 0) == desired
+        and int(status.get("observedGeneration") or 0) >= int(d["metadata"].get("generation") or 1)
+    )
+
+
+def is_progressing(d: Obj, new: Obj) -> bool:
+    """The new status shows progress against the stored one (DeploymentProgressing)."""
+    old = d.get("status") or {}
+
+    def get(s: Obj, key: str) -> int:
+        return int(s.get(key) or 0)
+
+    old_old = get(old, "replicas") - get(old, "updatedReplicas")
+    new_old = get(new, "replicas") - get(new, "updatedReplicas")
+    return (
+        get(new, "updatedReplicas") > get(old, "updatedReplicas")
+        or new_old < old_old
+        or get(new, "readyReplicas") > get(old, "readyReplicas")
+        or get(new, "availableReplicas") > get(old, "availableReplicas")
+    )
+
+
+def deadline_passed(d: Obj, status: Obj, now: float) -> bool:
+    """The Progressing condition has not moved for progressDeadlineSeconds (DeploymentTimedOut)."""
+    deadline = progress_deadline(d)
+    cond = get_condition(status, "Progressing")
+    if deadline is None or cond is None:
+        return False
+    if cond.get("reason") == "ProgressDeadlineExceeded":
+        return True
+    if cond.get("reason") == "NewReplicaSetAvailable":
+        return False
+    since = parse_time(cond.get("lastUpdateTime"))
+    return since is not None and since + deadline < now
+
+
+def rs_annotations(d: Obj, rs: Obj, revision: int, *, created: bool) -> bool:
+    """Copy the Deployment's annotations and the revision onto ``rs``; True when changed.
+
+    A ReplicaSet brought back by a rollback gets the next revision number, and its former
+    number is kept in deployment.kubernetes.io/revision-history, as the real controller does.
+    """
+    annotations: dict[str, str] = rs["metadata"].setdefault("annotations", {})
+    before = dict(annotations)
+    for key, value in (d["metadata"].get("annotations") or {}).items():
+        if key not in SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    old = revision_of(rs)
+    if old < revision:
+        annotations[REVISION] = str(revision)
+        if old and not created:
+            history = [h for h in annotations.get(REVISION_HISTORY, "").split(",") if h]
+            annotations[REVISION_HISTORY] = ",".join([*history, str(old)])
+    return annotations != before
