@@ -1,0 +1,66 @@
+"""``ci-deploy deploy --env ENV --image IMG``: apply, watch, roll back on failure.
+
+Exit codes: 0 deployed (or already deployed), 1 failed and rolled back (also: cancelled, lock
+not obtained), 2 bad input (nothing changed), 3 the rollback failed too: a human must act.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ci_deploy.commands._rollout_options import (
+    cluster_options,
+    duration_seconds,
+    environment_option,
+)
+
+
+@click.command("deploy")
+@environment_option
+@click.option("--image", required=True, help="Image to deploy: REPO:TAG, REPO@DIGEST, or :TAG.")
+@click.option("--timeout", default="10m", show_default=True, help="Give up the rollout after.")
+@click.option(
+    "--lock-timeout", default="5m", show_default=True, help="Wait this long for the lock."
+)
+@click.option("--no-rollback", is_flag=True, help="On failure, leave the failed rollout in place.")
+@click.option(
+    "--no-rollback-on-cancel", is_flag=True, help="On SIGTERM/SIGINT, stop without rolling back."
+)
+@click.option("--lock-ttl", default="30s", hidden=True, help="Lease duration (tests).")
+@cluster_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    environment: str,
+    image: str,
+    timeout: str,
+    lock_timeout: str,
+    no_rollback: bool,
+    no_rollback_on_cancel: bool,
+    lock_ttl: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Deploy IMAGE to ENV: apply, watch the rollout, roll back automatically on failure."""
+    from ci_deploy.kube.cancel import CancelToken
+    from ci_deploy.platforms import detect_platform
+    from ci_deploy.rollout.deploy import DeployOptions, deploy
+    from ci_deploy.rollout.signals import cancel_on_signals
+
+    opts = DeployOptions(
+        config_path=ctx.obj["config_path"],
+        environment=environment,
+        image=image,
+        timeout=duration_seconds(timeout, "--timeout"),
+        kubeconfig=kubeconfig,
+        context=context,
+        lock_timeout=duration_seconds(lock_timeout, "--lock-timeout"),
+        rollback=not no_rollback,
+        rollback_on_cancel=not no_rollback_on_cancel,
+        lock_ttl=duration_seconds(lock_ttl, "--lock-ttl"),
+    )
+    platform = detect_platform()
+    cancel, urgent = CancelToken(), CancelToken()
+    with cancel_on_signals(cancel, urgent):
+        record = deploy(opts, platform, cancel, urgent)
+    platform.log(f"{record.phase}: {record.revision} in {record.environment}")

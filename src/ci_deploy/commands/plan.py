@@ -1,0 +1,40 @@
+"""``ci-deploy plan --env ENV [--image IMG]``: print the steps a deploy would execute."""
+
+from __future__ import annotations
+
+import click
+
+from ci_deploy.commands._rollout_options import (
+    cluster_options,
+    duration_seconds,
+    environment_option,
+)
+
+
+@click.command("plan")
+@environment_option
+@click.option("--image", default=None, help="Image to plan for (default: the live one).")
+@click.option("--timeout", default="10m", show_default=True, help="Rollout timeout.")
+@cluster_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    environment: str,
+    image: str | None,
+    timeout: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Print the plan of a deploy: the same function `deploy` executes; changes nothing."""
+    from ci_deploy.rollout.deploy import DeployOptions, build_plan
+
+    opts = DeployOptions(
+        config_path=ctx.obj["config_path"],
+        environment=environment,
+        image=image,
+        timeout=duration_seconds(timeout, "--timeout"),
+        kubeconfig=kubeconfig,
+        context=context,
+    )
+    plan, _ = build_plan(opts)
+    click.echo(plan.render())

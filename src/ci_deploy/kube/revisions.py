@@ -1,0 +1,80 @@
+"""Revisions of a Deployment: its ReplicaSets, their pod templates, and restoring one exactly.
+
+A rollback here replaces the Deployment's pod template with a template we recorded (or the one
+of a chosen ReplicaSet revision), instead of ``kubectl rollout undo``'s "whatever came before",
+which after a failed rollout can be the broken revision itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from ci_deploy.kube.client import DEPLOYMENT, REPLICASET, KubeClient, Obj
+from ci_deploy.kube.errors import ApiError
+from ci_deploy.kube.health import REVISION_ANNOTATION, strip_hash
+
+RESTORE_FIELD_MANAGER = "ci-deploy"
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One ReplicaSet of a Deployment, as ``kubectl rollout history`` lists it."""
+
+    number: int
+    replicaset: str
+    image: str
+    template: Obj
+
+
+def pod_template(deployment: Obj) -> Obj:
+    """A deep copy of the Deployment's pod template."""
+    return copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
+
+
+def template_image(template: Obj) -> str:
+    """The image of the first container (the application's)."""
+    containers = ((template.get("spec") or {}).get("containers")) or []
+    return str(containers[0].get("image", "")) if containers else ""
+
+
+def revisions(client: KubeClient, deployment: Obj) -> list[Revision]:
+    """The Deployment's ReplicaSets as revisions, oldest first."""
+    meta = deployment["metadata"]
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    doc = client.get(REPLICASET.path(meta["namespace"]), [("labelSelector", selector)])
+    found: list[Revision] = []
+    for rs in doc.get("items") or []:
+        owners = rs["metadata"].get("ownerReferences") or []
+        if not any(o.get("uid") == meta.get("uid") for o in owners):
+            continue
+        number = (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
+        if number is None or not str(number).isdigit():
+            continue
+        template = strip_hash(rs["spec"]["template"])
+        found.append(
+            Revision(int(number), rs["metadata"]["name"], template_image(template), template)
+        )
+    return sorted(found, key=lambda r: r.number)
+
+
+def restore_template(
+    client: KubeClient, namespace: str, name: str, template: Obj, *, attempts: int = 5
+) -> Obj:
+    """Replace the Deployment's pod template with ``template`` (PUT with resourceVersion)."""
+    path = DEPLOYMENT.path(namespace, name)
+    last: ApiError | None = None
+    for _ in range(attempts):
+        deployment = client.get(path)
+        deployment["spec"]["template"] = copy.deepcopy(template)
+        try:
+            return client.request(
+                "PUT", path, body=deployment, query=[("fieldManager", RESTORE_FIELD_MANAGER)]
+            )
+        except ApiError as exc:
+            if not exc.is_conflict:
+                raise
+            last = exc  # the controller updated status meanwhile: re-read, replace again
+    assert last is not None
+    raise last

@@ -1,0 +1,302 @@
+"""``deploy`` end to end: validate and render, lock, observe, plan, execute, recover, report.
+
+Everything that can be wrong with the input (configuration, environment, image, templates) is
+found before the lock is taken or the cluster is touched (exit 2, nothing changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, NoReturn
+
+from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
+from ci_deploy.kube.cancel import CancelToken
+from ci_deploy.kube.client import NAMESPACE, KubeClient, connect
+from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.health import WaitingTracker, assess
+from ci_deploy.kube.lease import LeaseLock, LockCancelled, LockTimeout, current_holder
+from ci_deploy.kube.revisions import pod_template, restore_template, template_image
+from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.platforms import Platform
+from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
+from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
+from ci_deploy.rollout.progress import Progress
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """The arguments of ``ci-deploy deploy`` (and ``plan``)."""
+
+    config_path: str
+    environment: str
+    image: str | None
+    timeout: float = 600.0
+    kubeconfig: str | None = None
+    context: str | None = None
+    lock_timeout: float = 300.0
+    rollback: bool = True
+    rollback_on_cancel: bool = True
+    lock_ttl: float = 30.0
+    fail_fast_grace: float = 3.0
+    cancel_grace: float = 60.0  # how long a rollback after a cancel may wait for health
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated config and rendered objects: nothing touched the cluster yet."""
+
+    target: Target
+    objects: list[Obj]
+    kube_context: str | None
+
+
+def prepare(opts: DeployOptions) -> Prepared:
+    """Load the config, pick the environment, render and validate (exit 2 on any error)."""
+    from ci_deploy.config import load_config
+    from ci_deploy.render import render_manifests
+
+    cfg = load_config(opts.config_path)
+    env = cfg.environment(opts.environment)
+    image = opts.image
+    if image is not None and image.startswith((":", "@")):
+        image = f"{cfg.image.repository}{image}"  # `--image :1.2.3` means the configured repo
+    if image is None:
+        raise UserInputError("no image given", hint="pass --image REPOSITORY:TAG or @DIGEST")
+    objects = render_manifests(cfg, env.name, image=image)
+    names = tuple(f"{o['kind']} {o['metadata']['name']}" for o in objects)
+    target = Target(
+        app=cfg.app,
+        environment=env.name,
+        namespace=env.namespace,
+        strategy=env.strategy,
+        image=image,
+        objects=names,
+        manifests_digest=manifests_digest(objects),
+        timeout=opts.timeout,
+        environment_url=env.url,
+    )
+    return Prepared(target, objects, opts.context or env.cluster)
+
+
+def observe(client: KubeClient, namespace: str, app: str) -> tuple[Observed, StateStore]:
+    """The live Deployment and its state record, as the plan needs them."""
+    store = StateStore(client, namespace, app)
+    record, deployment = store.read()
+    if deployment is None:
+        return Observed(deployment_exists=False, record=record), store
+    template = pod_template(deployment)
+    healthy = assess(deployment, [], [], WaitingTracker(), 0.0).done
+    observed = Observed(
+        deployment_exists=True,
+        live_template=template,
+        live_image=template_image(template),
+        live_healthy=healthy,
+        record=record,
+    )
+    return observed, store
+
+
+def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
+    """What ``plan`` prints: the same function ``deploy`` runs, without taking the lock.
+
+    Without an image the plan is made for the live one (what a redeploy would do).
+    """
+    from ci_deploy.config import load_config
+
+    cfg = load_config(opts.config_path)
+    env = cfg.environment(opts.environment)
+    client = connect(opts.kubeconfig, opts.context or env.cluster)
+    try:
+        observed, _ = observe(client, env.namespace, cfg.app)
+        if opts.image is None:
+            if observed.live_image is None:
+                raise UserInputError(
+                    f"nothing is deployed in {env.namespace} yet", hint="pass --image"
+                )
+            opts = replace(opts, image=observed.live_image)
+        prepared = prepare(opts)
+        return make_plan(prepared.target, observed), prepared
+    finally:
+        client.close()
+
+
+def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, str]:
+    """Job outputs (DESIGN.md contract): the same keys on every platform."""
+    return {
+        "phase": record.phase,
+        "revision": record.revision,
+        "previous-revision": record.previous_revision or "",
+        "canary-weight": "" if record.canary_weight is None else str(record.canary_weight),
+        "active-color": record.active_color or "",
+        "environment-url": environment_url or "",
+        "state": record.to_json(with_template=False),
+    }
+
+
+def ensure_namespace(client: KubeClient, namespace: str) -> None:
+    """Create the namespace if it is missing (the lock lives in it)."""
+    if client.get_or_none(NAMESPACE.path(None, namespace)) is not None:
+        return
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    try:
+        client.request("POST", NAMESPACE.path(None), body=body)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+
+
+@contextmanager
+def deploy_lock(
+    client: KubeClient, target: Target, opts: DeployOptions, cancel: CancelToken, progress: Progress
+) -> Iterator[LeaseLock]:
+    """Hold the Lease ``ci-deploy-<app>`` for the block; LockTimeout → exit 1 naming the holder."""
+    ensure_namespace(client, target.namespace)
+    lock = LeaseLock(
+        client, target.namespace, f"ci-deploy-{target.app}", current_holder(), ttl=opts.lock_ttl
+    )
+    try:
+        lock.acquire(opts.lock_timeout, cancelled=cancel.event, on_wait=progress.line)
+    except LockTimeout as exc:
+        raise DeploymentFailed(str(exc), hint="wait for that deploy or cancel it") from exc
+    except LockCancelled as exc:
+        raise DeploymentFailed(str(exc)) from exc
+    lock.start_renewing()
+    progress.line(f"lock {target.namespace}/{lock.name} taken")
+    try:
+        yield lock
+    finally:
+        try:
+            lock.release()
+        except (ApiError, NetworkError) as exc:
+            progress.line(f"could not release the lock (it expires in {opts.lock_ttl:.0f}s): {exc}")
+
+
+def deploy(
+    opts: DeployOptions,
+    platform: Platform,
+    cancel: CancelToken,
+    urgent: CancelToken,
+) -> StateRecord:
+    """Run a deploy; returns the final record or raises DeploymentFailed / RollbackFailed."""
+    prepared = prepare(opts)
+    t = prepared.target
+    progress = Progress(platform)
+    client = connect(opts.kubeconfig, prepared.kube_context)
+    record: StateRecord | None = None
+    try:
+        with deploy_lock(client, t, opts, cancel, progress) as lock:
+            observed, store = observe(client, t.namespace, t.app)
+            plan = make_plan(t, observed)
+            with platform.group("Plan"):
+                for line in plan.render().splitlines():
+                    progress.line(line)
+            if plan.noop_reason:
+                record = observed.record
+                assert record is not None
+                return record
+            record = StateRecord(
+                app=t.app,
+                environment=t.environment,
+                strategy=t.strategy,
+                phase="Progressing",
+                revision=t.image,
+                previous_revision=plan.previous_image,
+                previous_template=plan.previous_template,
+                manifests_digest=t.manifests_digest,
+                run_url=lock.holder.url,
+                status_ids=dict(observed.record.status_ids) if observed.record else {},
+            )
+            ctx = RolloutContext(
+                client=client,
+                namespace=t.namespace,
+                deployment=t.app,
+                objects=prepared.objects,
+                store=store,
+                record=record,
+                progress=progress,
+                cancel=cancel,
+                lock_lost=lock.lost,
+                fail_fast_grace=opts.fail_fast_grace,
+                deployment_exists=observed.deployment_exists,
+            )
+            try:
+                with platform.group(f"Rollout of {t.image}"):
+                    record = execute(plan, ctx)
+                return record
+            except StepFailed as failure:
+                try:
+                    with platform.group("Recovery"):
+                        recover(ctx, plan, failure, opts, urgent)
+                finally:
+                    record = ctx.record
+    finally:
+        progress.close()
+        client.close()
+        if record is not None:
+            platform.set_outputs(outputs_of(record, t.environment_url))
+
+
+def recover(
+    ctx: RolloutContext,
+    plan: Plan,
+    failure: StepFailed,
+    opts: DeployOptions,
+    urgent: CancelToken,
+) -> NoReturn:
+    """After a failed step: roll back to the recorded stable template, or say why not."""
+    reason = failure.message
+    app = f"{ctx.namespace}/{ctx.deployment}"
+    ctx.progress.line(f"rollout of {ctx.record.revision} stopped: {reason}")
+    if failure.kind == "lost":
+        raise DeploymentFailed(
+            f"{reason}; another deploy took over {app}, so this one stops without rolling back"
+        )
+    cancelled = failure.kind == "cancelled"
+    if cancelled and not opts.rollback_on_cancel:
+        ctx.set_phase("Aborted", f"{reason}; left as is (--no-rollback-on-cancel)")
+        raise DeploymentFailed(f"{reason}; {app} was left as is (--no-rollback-on-cancel)")
+    if not cancelled and not opts.rollback:
+        ctx.set_phase("Failed", f"{reason}; not rolled back (--no-rollback)")
+        raise DeploymentFailed(f"{reason}; not rolled back (--no-rollback)")
+    if plan.previous_template is None:
+        ctx.set_phase("Failed", f"{reason}; first deploy, nothing to roll back to")
+        raise RollbackFailed(
+            f"the first deploy of {app} failed ({reason}) and there is no previous revision "
+            "to roll back to",
+            hint=f"fix the image and deploy again, or remove it: kubectl -n {ctx.namespace} "
+            f"delete deployment {ctx.deployment}",
+        )
+    previous = plan.previous_image
+    if not ctx.applied:
+        ctx.set_phase("Failed" if not cancelled else "Aborted", f"{reason}; nothing was changed")
+        raise DeploymentFailed(f"{reason}; nothing was changed")
+    ctx.progress.line(f"rolling back {app} to {previous}")
+    ctx.save(step="rollback", message=f"rolling back: {reason}")
+    try:
+        restore_template(ctx.client, ctx.namespace, ctx.deployment, plan.previous_template)
+    except (ApiError, NetworkError) as exc:
+        ctx.set_phase("Failed", f"{reason}; rollback could not be applied: {exc}")
+        raise RollbackFailed(
+            f"{reason}; the rollback to {previous} could not be applied: {exc}",
+            hint=f"restore it by hand: kubectl -n {ctx.namespace} rollout history "
+            f"deployment/{ctx.deployment}, then rollout undo --to-revision=N",
+        ) from exc
+    timeout = min(opts.cancel_grace, opts.timeout) if cancelled else opts.timeout
+    result, message, _ = ctx.watch(timeout, urgent if cancelled else ctx.cancel)
+    if result == "done":
+        ctx.set_phase("RolledBack", f"{reason}; rolled back to {previous}")
+        raise DeploymentFailed(f"{reason}; rolled back to {previous}")
+    if result == "cancelled" or (cancelled and result == "timeout"):
+        ctx.set_phase("Aborted", f"{reason}; rollback to {previous} applied, not yet confirmed")
+        raise DeploymentFailed(f"{reason}; rollback to {previous} applied, not yet confirmed")
+    ctx.set_phase("Failed", f"{reason}; rollback to {previous} failed: {message}")
+    raise RollbackFailed(
+        f"{reason}; the rollback to {previous} failed too: {message}",
+        hint=f"a human must act: kubectl -n {ctx.namespace} describe deployment {ctx.deployment}"
+        f" and get pods -l app.kubernetes.io/name={ctx.deployment}; then deploy a known-good"
+        " image",
+    )

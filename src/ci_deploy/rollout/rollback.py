@@ -1,0 +1,127 @@
+"""``rollback`` on demand: restore the recorded stable template, or a chosen revision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
+from ci_deploy.kube.cancel import CancelToken
+from ci_deploy.kube.client import connect
+from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.revisions import pod_template, restore_template, revisions, template_image
+from ci_deploy.kube.state import StateRecord, StateStore, utc_now
+from ci_deploy.kube.watch import selector_text, wait_for_rollout
+from ci_deploy.platforms import Platform
+from ci_deploy.rollout.deploy import DeployOptions, deploy_lock, outputs_of
+from ci_deploy.rollout.plan import Obj, Target
+from ci_deploy.rollout.progress import Progress
+
+
+@dataclass(frozen=True)
+class RollbackChoice:
+    """Which template to restore, and why."""
+
+    template: Obj
+    image: str
+    why: str
+
+
+def choose_template(
+    record: StateRecord | None, deployment: Obj, history: list[tuple[int, str, Obj]], to: int | None
+) -> RollbackChoice | None:
+    """The template to restore (None: already there). Pure: history is (number, image, template)."""
+    live = pod_template(deployment)
+    if to is not None:
+        for number, image, template in history:
+            if number == to:
+                return RollbackChoice(template, image, f"revision {to}")
+        known = ", ".join(str(n) for n, _, _ in history) or "none"
+        raise UserInputError(f"there is no revision {to}; known revisions: {known}")
+    if record is not None and record.phase == "RolledBack":
+        return None
+    if record is not None and record.previous_template:
+        return RollbackChoice(
+            record.previous_template, record.previous_revision or "?", "the recorded stable one"
+        )
+    older = [h for h in history if h[2] != live]
+    if not older:
+        raise UserInputError("there is no previous revision to roll back to")
+    number, image, template = older[-1]
+    return RollbackChoice(template, image, f"revision {number} (the one before the live one)")
+
+
+def rollback(
+    opts: DeployOptions, to_revision: int | None, platform: Platform, cancel: CancelToken
+) -> StateRecord | None:
+    """Roll ``opts.environment`` back; returns the new record (None: nothing to do)."""
+    from ci_deploy.config import load_config
+
+    cfg = load_config(opts.config_path)
+    env = cfg.environment(opts.environment)
+    client = connect(opts.kubeconfig, opts.context or env.cluster)
+    progress = Progress(platform)
+    target = Target(cfg.app, env.name, env.namespace, env.strategy, "", (), "", opts.timeout)
+    try:
+        with deploy_lock(client, target, opts, cancel, progress):
+            store = StateStore(client, env.namespace, cfg.app)
+            record, deployment = store.read()
+            if deployment is None:
+                raise UserInputError(f"there is no deployment {cfg.app} in {env.namespace}")
+            history = [(r.number, r.image, r.template) for r in revisions(client, deployment)]
+            choice = choose_template(record, deployment, history, to_revision)
+            if choice is None:
+                progress.line(f"{cfg.app} in {env.name} is already rolled back; nothing to do")
+                return record
+            live_image = template_image(pod_template(deployment))
+            progress.line(
+                f"rolling back {env.namespace}/{cfg.app} to {choice.image} ({choice.why})"
+            )
+            if record is None:
+                record = StateRecord(cfg.app, env.name, env.strategy, "Progressing", live_image)
+            record = record.with_changes(
+                phase="Progressing",
+                step="rollback",
+                revision=live_image,
+                previous_revision=choice.image,
+                previous_template=choice.template,
+                finished_at=None,
+                message=f"rollback on demand to {choice.image}",
+            )
+            store.write(record)
+            try:
+                restore_template(client, env.namespace, cfg.app, choice.template)
+            except (ApiError, NetworkError) as exc:
+                raise RollbackFailed(f"the rollback could not be applied: {exc}") from exc
+            outcome = wait_for_rollout(
+                client,
+                env.namespace,
+                cfg.app,
+                selector_text(deployment),
+                timeout=opts.timeout,
+                cancel=cancel,
+                on_progress=lambda s: progress.update(s.message),
+                fail_fast_grace=opts.fail_fast_grace,
+            )
+            done = outcome.result == "done"
+            record = record.with_changes(
+                phase="RolledBack" if done else "Failed",
+                finished_at=utc_now(),
+                message=f"rolled back on demand to {choice.image}"
+                if done
+                else f"rollback to {choice.image} failed: {outcome.message}",
+            )
+            store.write(record)
+            platform.set_outputs(outputs_of(record, env.url))
+            if outcome.result == "cancelled":
+                raise DeploymentFailed(f"rollback cancelled: {outcome.message}")
+            if not done:
+                raise RollbackFailed(
+                    f"the rollback to {choice.image} failed: {outcome.message}",
+                    hint=f"a human must act: kubectl -n {env.namespace} describe deployment "
+                    f"{cfg.app}",
+                )
+            progress.line(f"rolled back to {choice.image}")
+            return record
+    finally:
+        progress.close()
+        client.close()
