@@ -208,8 +208,8 @@ CASES: list[Case] = [
         "no-environments",
         "empty environments mapping",
         config("environments: {}\n"),
-        "error: ci-deploy.yml:4:15: environments: expected at least 1 entry, found an empty"
-        " mapping",
+        "error: ci-deploy.yml:4:15: environments: expected a mapping of environment name to"
+        " settings with at least one entry, found an empty mapping",
     ),
     Case(
         "env-name-not-dns",

@@ -196,7 +196,11 @@ class MapOf:
             ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
             return INVALID
         if len(value) < self.min_items:
-            ctx.error(path, f"expected at least {self.min_items} entry, found an empty mapping")
+            ctx.error(
+                path,
+                f"expected a {self.type_name} with {_at_least(self.min_items)},"
+                f" found {_count(value, 'mapping')}",
+            )
             return INVALID
         out: dict[str, Any] = {}
         ok = True
@@ -237,7 +241,11 @@ class ListOf:
             ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
             return INVALID
         if len(value) < self.min_items:
-            ctx.error(path, f"expected a {self.type_name} with at least {self.min_items} item(s)")
+            ctx.error(
+                path,
+                f"expected a {self.type_name} with {_at_least(self.min_items)},"
+                f" found {_count(value, 'list')}",
+            )
             return INVALID
         items = [self.item.check(raw, (*path, i), ctx) for i, raw in enumerate(value)]
         if any(item is INVALID for item in items):
@@ -249,6 +257,14 @@ class ListOf:
             if len(ctx.problems) > before:
                 return INVALID
         return out
+
+
+def _at_least(count: int) -> str:
+    return "at least one entry" if count == 1 else f"at least {count} entries"
+
+
+def _count(items: dict[Any, Any] | list[Any], kind: str) -> str:
+    return f"an empty {kind}" if not items else f"{len(items)}"
 
 
 def walk(node: Node, doc: YamlDocument) -> tuple[Any, list[Problem]]:
