@@ -33,21 +33,29 @@ def object_ref(obj: Obj) -> str:
     return f"{obj.get('kind')} {ns}{meta.get('name')}"
 
 
-def apply_object(client: KubeClient, obj: Obj, *, field_manager: str = FIELD_MANAGER) -> Obj:
+def apply_object(
+    client: KubeClient, obj: Obj, *, field_manager: str = FIELD_MANAGER, conflict_attempts: int = 5
+) -> Obj:
     """Server-side apply one object; returns the object as stored."""
     kind = client.resolve_kind(str(obj["apiVersion"]), str(obj["kind"]))
     meta = obj.get("metadata") or {}
     path = kind.path(meta.get("namespace"), meta["name"])
-    try:
-        return client.request(
-            "PATCH",
-            path,
-            query=[("fieldManager", field_manager), ("force", "true")],
-            body=obj,
-            content_type=APPLY_PATCH,
-        )
-    except ApiError as exc:
-        raise ApplyError(object_ref(obj), exc) from exc
+    for attempt in range(1, conflict_attempts + 1):
+        try:
+            return client.request(
+                "PATCH",
+                path,
+                query=[("fieldManager", field_manager), ("force", "true")],
+                body=obj,
+                content_type=APPLY_PATCH,
+            )
+        except ApiError as exc:
+            # An apply carries no resourceVersion, so a Conflict only means "the object moved
+            # under the server's feet": the same apply again is safe.
+            if exc.is_conflict and attempt < conflict_attempts:
+                continue
+            raise ApplyError(object_ref(obj), exc) from exc
+    raise AssertionError("unreachable")
 
 
 def apply_objects(

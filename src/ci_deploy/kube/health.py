@@ -49,7 +49,9 @@ class WaitingTracker:
     first_seen: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def age(self, pod: str, container: str, reason: str, now: float) -> float:
-        key = (pod, container, reason)
+        # Keyed by container, not reason: ErrImagePull turning into ImagePullBackOff is one
+        # failure that persists, not a new one.
+        key = (pod, container, "fatal")
         return now - self.first_seen.setdefault(key, now)
 
 

@@ -264,7 +264,7 @@ class LeaseLock:
 
     def renew(self) -> None:
         """Push renewTime forward; sets ``lost`` if the lease is no longer ours."""
-        for _ in range(3):
+        for _ in range(5):
             lease = self._held or self.client.get_or_none(self._path)
             if (
                 lease is None
@@ -290,7 +290,7 @@ class LeaseLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        for _ in range(3):
+        for _ in range(10):
             lease = self.client.get_or_none(self._path)
             if lease is None:
                 return

@@ -60,7 +60,7 @@ def revisions(client: KubeClient, deployment: Obj) -> list[Revision]:
 
 
 def restore_template(
-    client: KubeClient, namespace: str, name: str, template: Obj, *, attempts: int = 5
+    client: KubeClient, namespace: str, name: str, template: Obj, *, attempts: int = 10
 ) -> Obj:
     """Replace the Deployment's pod template with ``template`` (PUT with resourceVersion)."""
     path = DEPLOYMENT.path(namespace, name)

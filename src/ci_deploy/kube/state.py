@@ -145,7 +145,7 @@ class StateStore:
         self._seen_text = (meta.get("annotations") or {}).get(STATE_ANNOTATION)
         self._seen_rv = meta.get("resourceVersion")
 
-    def write(self, record: StateRecord, *, attempts: int = 5) -> None:
+    def write(self, record: StateRecord, *, attempts: int = 10) -> None:
         """Store ``record``; StateError if another writer changed the record since our read."""
         text = record.to_json()
         for _ in range(attempts):

@@ -18,7 +18,7 @@ from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import WaitingTracker, assess
 from ci_deploy.kube.lease import LeaseLock, LockCancelled, LockTimeout, current_holder
 from ci_deploy.kube.revisions import pod_template, restore_template, template_image
-from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.kube.state import StateError, StateRecord, StateStore
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
@@ -183,9 +183,27 @@ def deploy(
 ) -> StateRecord:
     """Run a deploy; returns the final record or raises DeploymentFailed / RollbackFailed."""
     prepared = prepare(opts)
-    t = prepared.target
     progress = Progress(platform)
     client = connect(opts.kubeconfig, prepared.kube_context)
+    try:
+        return _deploy_locked(opts, prepared, client, platform, progress, cancel, urgent)
+    except (ApiError, NetworkError, StateError) as exc:
+        raise DeploymentFailed(f"Kubernetes API: {exc}") from exc
+    finally:
+        progress.close()
+        client.close()
+
+
+def _deploy_locked(
+    opts: DeployOptions,
+    prepared: Prepared,
+    client: KubeClient,
+    platform: Platform,
+    progress: Progress,
+    cancel: CancelToken,
+    urgent: CancelToken,
+) -> StateRecord:
+    t = prepared.target
     record: StateRecord | None = None
     try:
         with deploy_lock(client, t, opts, cancel, progress) as lock:
@@ -234,8 +252,6 @@ def deploy(
                 finally:
                     record = ctx.record
     finally:
-        progress.close()
-        client.close()
         if record is not None:
             platform.set_outputs(outputs_of(record, t.environment_url))
 

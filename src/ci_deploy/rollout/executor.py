@@ -14,8 +14,9 @@ from typing import Any
 from ci_deploy.kube.apply import ApplyError, apply_objects
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import KubeClient
+from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import REVISION_ANNOTATION, RolloutStatus
-from ci_deploy.kube.state import Phase, StateRecord, StateStore, utc_now
+from ci_deploy.kube.state import Phase, StateError, StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import selector_text, wait_for_rollout
 from ci_deploy.rollout.plan import Apply, Plan, Record, RecordStable, Step, WaitForRollout
 from ci_deploy.rollout.progress import Progress
@@ -142,6 +143,9 @@ def execute(plan: Plan, ctx: RolloutContext) -> StateRecord:
         if handler is None:
             raise StepFailed("failed", f"step {step.name} is not supported by this version")
         ctx.progress.line(f"step {number}/{total}: {step.describe()}")
-        ctx.save(step=f"{number}/{total} {step.name}")
-        handler(step, ctx)
+        try:
+            ctx.save(step=f"{number}/{total} {step.name}")
+            handler(step, ctx)
+        except (ApiError, NetworkError, StateError) as exc:
+            raise StepFailed("failed", f"step {step.name}: {exc}") from exc
     return ctx.record
