@@ -234,12 +234,12 @@ CASES: list[Case] = [
         f" {DNS_LABEL}, found a string ('shop staging')",
     ),
     Case(
-        "namespace-too-long",
-        "default namespace <app>-<environment> over 63 characters",
+        "instance-too-long",
+        "<app>-<environment> over 63 characters",
         config("environments:\n  " + "e" * 60 + ": {}\n"),
-        "error: ci-deploy.yml:5:3: environments." + "e" * 60 + ": expected a namespace of at"
-        " most 63 characters, found 'shop-" + "e" * 60 + "' (app name + '-' + environment"
-        " name); set 'namespace' explicitly",
+        "error: ci-deploy.yml:5:3: environments." + "e" * 60 + ": expected app name + '-' +"
+        " environment name to fit in 63 characters (it names the default namespace and labels"
+        " every object), found 65 characters; shorten the environment name",
     ),
     Case(
         "cpu-invalid",

@@ -140,14 +140,17 @@ def _environment(
     ctx: Context,
 ) -> model.EnvironmentConfig:
     values = merge_environment(defaults, overlay)
-    namespace = values.pop("namespace", f"{app}-{name}")
-    if len(namespace) > 63:
+    instance = f"{app}-{name}"
+    if len(instance) > 63:
+        # it labels every object (app.kubernetes.io/instance) and is the default namespace
         ctx.error(
             ("environments", name),
-            f"expected a namespace of at most 63 characters, found '{namespace}' (app name +"
-            f" '-' + environment name); set 'namespace' explicitly",
+            f"expected app name + '-' + environment name to fit in 63 characters (it names the"
+            f" default namespace and labels every object), found {len(instance)} characters;"
+            f" shorten the environment name",
             key=True,
         )
+    namespace = values.pop("namespace", instance)
     resources = model.Resources(**values.pop("resources", {}))
     values.setdefault("strategy", default_strategy)
     return model.EnvironmentConfig(name=name, namespace=namespace, resources=resources, **values)

@@ -190,6 +190,7 @@ class MapOf:
     value: Node
     min_items: int = 0
     validators: tuple[Validator, ...] = ()
+    key_doc: str = "<name>"  # how the free key is written in the reference
 
     def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(value, dict):
@@ -295,7 +296,7 @@ def reference_rows(node: Node, prefix: str = "") -> list[ReferenceRow]:
         prefix = f"{prefix}[]"
     elif isinstance(node, MapOf):
         inner = node.value
-        prefix = f"{prefix}.<name>" if prefix else "<name>"
+        prefix = f"{prefix}.{node.key_doc}" if prefix else node.key_doc
     if not isinstance(inner, (Record, ListOf, MapOf)):
         return rows
     if not isinstance(inner, Record):
@@ -304,7 +305,8 @@ def reference_rows(node: Node, prefix: str = "") -> list[ReferenceRow]:
         key = f"{prefix}.{f.name}" if prefix else f.name
         if f.aliases:
             key += " (alias: " + ", ".join(f.aliases) + ")"
-        rows.append(ReferenceRow(key, f.node.type_name, f.required, f.default, f.doc, f.example))
+        type_name = "mapping" if isinstance(f.node, Record) else f.node.type_name
+        rows.append(ReferenceRow(key, type_name, f.required, f.default, f.doc, f.example))
         rows.extend(reference_rows(f.node, f"{prefix}.{f.name}" if prefix else f.name))
     return rows
 

@@ -76,7 +76,7 @@ def _environment_fields(*, overlay: bool) -> tuple[Field, ...]:
         Field(
             "log_level",
             Scalar("log level", choice(LOG_LEVELS)),
-            "passed to the app as LOG_LEVEL",
+            "application log level (the built-in templates set LOG_LEVEL)",
             example="info",
         ),
         Field(
@@ -89,16 +89,21 @@ def _environment_fields(*, overlay: bool) -> tuple[Field, ...]:
                 ),
                 Scalar("string", p_env_value),
             ),
-            "container environment variables (merged with defaults)",
+            "container environment variables; merged with defaults, win over derived ones",
             default="{}",
         ),
         Field(
             "external_services",
             STRING_MAP,
-            "service name → URL, given to the app (merged with defaults)",
+            "service name → URL (the built-in templates set <NAME>_URL); merged with defaults",
             default="{}",
         ),
-        Field("database", STRING, "database name or reference", example="staging-db"),
+        Field(
+            "database",
+            STRING,
+            "database name (the built-in templates set DATABASE_NAME)",
+            example="staging-db",
+        ),
     )
     if not overlay:
         return common
@@ -205,6 +210,7 @@ BLUE_GREEN = Record(
                 "mapping of color to settings",
                 key_pattern(re.compile(r"^(blue|green)$"), "blue or green"),
                 COLOR,
+                key_doc="<blue|green>",
             ),
             "per-color settings (seed shape)",
             default="{}",
@@ -468,7 +474,11 @@ CONFIG: Node = Record(
         Field(
             "environments",
             MapOf(
-                "mapping of environment name to settings", key_dns_label, ENVIRONMENT, min_items=1
+                "mapping of environment name to settings",
+                key_dns_label,
+                ENVIRONMENT,
+                min_items=1,
+                key_doc="<environment>",
             ),
             "the environments",
             required=True,
