@@ -145,3 +145,21 @@ def test_macro_imported_without_context_gets_a_hint(tmp_path: Path) -> None:
         "tpl/_m.j2:1: undefined: 'app' is undefined "
         '(import macros "with context" to use the template variables)'
     )
+
+
+def test_empty_namespace_and_labels_are_filled_in(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "a.yaml.j2": '{% include "builtin/deployment.yaml.j2" %}',
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace:\n"
+            "  labels:\n",
+        },
+    )
+    objects = render_manifests(load_config(config), "dev", "registry.example.com/api:1")
+    config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert config_map["metadata"] == {
+        "name": "c",
+        "namespace": "api-dev",
+        "labels": {"app.kubernetes.io/name": "api", "app.kubernetes.io/managed-by": "ci-deploy"},
+    }

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ci_deploy.errors import UserInputError
+from ci_deploy.render.validate import DEFAULT_KUBE_VERSION
 
 
 @click.group("render")
@@ -31,7 +32,7 @@ def command() -> None:
 )
 @click.option(
     "--kube-version",
-    default="1.32",
+    default=DEFAULT_KUBE_VERSION,
     show_default=True,
     help="Kubernetes version whose schemas the objects are validated against.",
 )

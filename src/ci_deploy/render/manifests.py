@@ -212,7 +212,9 @@ def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Pr
         ]  # fmt: skip
     metadata: dict[str, Any] = item.obj["metadata"]
     problems: list[Problem] = []
-    namespace = metadata.setdefault("namespace", env.namespace)
+    if metadata.get("namespace") is None:  # absent or `namespace:` left empty
+        metadata["namespace"] = env.namespace
+    namespace = metadata["namespace"]
     if namespace != env.namespace:
         problems.append(
             item.problem(
@@ -221,7 +223,9 @@ def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Pr
                 f"{env.namespace!r}; remove it (ci-deploy sets it)",
             )
         )
-    labels = metadata.setdefault("labels", {})
+    if metadata.get("labels") is None:
+        metadata["labels"] = {}
+    labels = metadata["labels"]
     if not isinstance(labels, dict):
         return problems  # the schema check reports the wrong type
     for key, value in ((LABEL_NAME, cfg.app), (LABEL_MANAGED_BY, "ci-deploy")):
