@@ -703,8 +703,10 @@ def markdown_table() -> str:
     for case in CASES:
         with tempfile.TemporaryDirectory() as tmp:
             outcome = run_case(case, Path(tmp))
-        message = outcome.stderr.strip().replace("|", "\\|").replace("\n", "<br>")
-        rows.append(f"| `{case.id}` | {case.what} | `exit {outcome.exit_code}` {message} |")
+        lines = outcome.stderr.strip().replace("|", "\\|").splitlines()
+        message = "<br>".join(f"`{line}`" for line in lines)
+        what = case.what.replace("|", "\\|")
+        rows.append(f"| `{case.id}` | {what} | exit {outcome.exit_code}: {message} |")
     return "\n".join(rows)
 
 

@@ -15,13 +15,6 @@ EXAMPLE = ROOT / "examples" / "web-app" / "ci-deploy.yml"
 SEED_BLOCKS = Path(__file__).parent / "data" / "seed_blocks.yml"
 
 
-@pytest.fixture(autouse=True)
-def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests describe local runs; the GitHub case sets the variable itself."""
-    for name in ("GITHUB_ACTIONS", "GITLAB_CI", "CI_DEPLOY_PLATFORM", "CI_DEPLOY_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_validate_prints_one_ok_line(tmp_path: Path) -> None:
     outcome = run_cli(("-c", str(EXAMPLE), "config", "validate"), tmp_path)
     assert outcome.exit_code == 0

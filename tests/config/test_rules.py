@@ -171,3 +171,14 @@ def test_problems_carry_location_key_path_and_suggestion() -> None:
     assert problem.key_path == "environments.staging.replcas"
     assert problem.message == "unknown key 'replcas'"
     assert problem.suggestion == "did you mean 'replicas'?"
+
+
+def test_a_secret_pasted_into_an_env_var_field_is_not_echoed() -> None:
+    secret = "xoxb-1234-abcd-SECRET"
+    found = problems(HEAD + ONE_ENV + f"notifications:\n  slack:\n    webhook_url_env: {secret}\n")
+    assert found == [
+        "ci-deploy.yml:8:22: notifications.slack.webhook_url_env: expected the name of an"
+        " environment variable holding the secret (letters, digits and '_', e.g. SLACK_WEBHOOK),"
+        " found a string of 21 characters (not shown: it may be a secret)"
+    ]
+    assert secret not in "".join(found)

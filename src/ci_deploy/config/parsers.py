@@ -116,9 +116,15 @@ def p_env_var_ref(value: Any) -> str:
             " store it as a CI secret and name its variable here"
         )
     if not isinstance(value, str) or not ENV_VAR.fullmatch(value):
+        # the value is not echoed: people paste the secret itself here
+        found = (
+            f"a string of {len(value)} characters (not shown: it may be a secret)"
+            if isinstance(value, str)
+            else describe(value)
+        )
         raise InvalidValue(
             "expected the name of an environment variable holding the secret (letters, digits"
-            f" and '_', e.g. SLACK_WEBHOOK), found {describe(value)}"
+            f" and '_', e.g. SLACK_WEBHOOK), found {found}"
         )
     return value
 
