@@ -88,6 +88,20 @@ CASES: list[ErrorCase] = [
         "'__class__' of 'str' object is unsafe.",
     ),
     ErrorCase(
+        "sandbox-path",
+        "file access through a configuration path",
+        _with_deployment("steal.yaml.j2", "x: {{ manifests.templates.read_text() }}\n"),
+        "error: templates/steal.yaml.j2:1: blocked by the template sandbox: access to attribute "
+        "'read_text' of 'PosixPath' object is unsafe.",
+    ),
+    ErrorCase(
+        "sandbox-mutation",
+        "changing a shared value (`labels.update`)",
+        _with_deployment("mut.yaml.j2", "{% set _ = labels.update({'team': 'x'}) %}\nx: 1\n"),
+        "error: templates/mut.yaml.j2:1: blocked by the template sandbox: access to attribute "
+        "'update' of 'dict' object is unsafe.",
+    ),
+    ErrorCase(
         "runtime-exception",
         "template raises (division by zero)",
         _with_deployment("math.yaml.j2", "a: 1\nb: {{ env.replicas / 0 }}\n"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -79,10 +80,26 @@ def _to_yaml(value: Any) -> str:
     return dump_object(value).rstrip("\n")
 
 
+@functools.cache
+def _sandbox_class() -> type[SandboxedEnvironment]:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class ManifestSandbox(ImmutableSandboxedEnvironment):
+        """Jinja's sandbox, immutable (a template cannot change the values the next one sees),
+        and without file access through the Path objects in the configuration."""
+
+        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+            if isinstance(obj, PurePath):  # read_text, write_text, unlink, open …
+                return False
+            result: bool = super().is_safe_attribute(obj, attr, value)
+            return result
+
+    return ManifestSandbox
+
+
 def make_environment(user_dir: Path | None, builtin_dir: Path) -> SandboxedEnvironment:
     """A sandboxed, strict environment: undefined names fail, nothing is HTML-escaped."""
     from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
 
     builtin = FileSystemLoader(str(builtin_dir))
     loader = ChoiceLoader(
@@ -91,7 +108,7 @@ def make_environment(user_dir: Path | None, builtin_dir: Path) -> SandboxedEnvir
             PrefixLoader({BUILTIN_PREFIX: builtin}),
         ]
     )
-    env = SandboxedEnvironment(
+    env = _sandbox_class()(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=False,
