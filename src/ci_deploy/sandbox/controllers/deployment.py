@@ -28,7 +28,14 @@ CONDITION_ORDER = {"Available": 0, "Progressing": 1, "ReplicaFailure": 2}
 
 
 class DeploymentController:
-    """Reconciles one Deployment at a time; holds no state of its own."""
+    """Reconciles one Deployment at a time.
+
+    It remembers, per Deployment uid, the exact moment of the last progress: the condition's
+    lastUpdateTime has one-second resolution, too coarse for short progress deadlines.
+    """
+
+    def __init__(self) -> None:
+        self._progress_at: dict[str, tuple[str, float]] = {}
 
     def reconcile(self, ctx: Context, namespace: str, name: str) -> None:
         """One sync of a Deployment."""
@@ -281,7 +288,8 @@ class DeploymentController:
         if "collisionCount" in working:
             status["collisionCount"] = working["collisionCount"]
         if rollout:
-            self._progress(d, status, new, now_text, now)
+            moved = self._progress(d, status, new, now_text, now)
+            self._note_progress(d, status, moved, now)
         if du.is_complete(d, status) and rollout:
             new_uid = new["metadata"]["uid"] if new is not None else ""
             self._cleanup(ctx, d, [rs for rs in rss if rs["metadata"]["uid"] != new_uid])
@@ -296,38 +304,49 @@ class DeploymentController:
             ctx.update(DEPLOYMENTS, fresh)
         self._arm_deadline(ctx, d, status, now)
 
-    def _progress(self, d: Obj, status: Obj, new: Obj | None, now_text: str, now: float) -> None:
-        """The Progressing condition (syncRolloutStatus)."""
+    def _progress(self, d: Obj, status: Obj, new: Obj | None, now_text: str, now: float) -> bool:
+        """Update the Progressing condition (syncRolloutStatus); True when progress was seen."""
         if du.progress_deadline(d) is None:
-            return
+            return False
         rs_name = new["metadata"]["name"] if new is not None else ""
         current = get_condition(status, "Progressing")
         if du.is_complete(d, status):
             if current is None or current.get("reason") != "NewReplicaSetAvailable":
                 msg = f'ReplicaSet "{rs_name}" has successfully progressed.'
-                set_condition(
-                    status,
-                    condition("Progressing", "True", "NewReplicaSetAvailable", msg, now_text),
-                    refresh=True,
-                )
+                cond = condition("Progressing", "True", "NewReplicaSetAvailable", msg, now_text)
+                set_condition(status, cond, refresh=True)
+                return True
         elif du.is_progressing(d, status):
             msg = f'ReplicaSet "{rs_name}" is progressing.'
-            set_condition(
-                status,
-                condition("Progressing", "True", "ReplicaSetUpdated", msg, now_text),
-                refresh=True,
-            )
+            cond = condition("Progressing", "True", "ReplicaSetUpdated", msg, now_text)
+            set_condition(status, cond, refresh=True)
+            return True
         elif current is not None and current.get("reason") == "DeploymentPaused":
             msg = "Deployment is resumed"
-            set_condition(
-                status, condition("Progressing", "Unknown", "DeploymentResumed", msg, now_text)
-            )
-        elif du.deadline_passed(d, status, now):
+            cond = condition("Progressing", "Unknown", "DeploymentResumed", msg, now_text)
+            set_condition(status, cond)
+            return True
+        elif du.deadline_passed(d, status, now, self._since(d, current)):
             msg = f'ReplicaSet "{rs_name}" has timed out progressing.'
-            set_condition(
-                status,
-                condition("Progressing", "False", "ProgressDeadlineExceeded", msg, now_text),
-            )
+            cond = condition("Progressing", "False", "ProgressDeadlineExceeded", msg, now_text)
+            set_condition(status, cond)
+        return False
+
+    def _since(self, d: Obj, cond: Obj | None) -> float | None:
+        """When the Progressing condition last moved, as exactly as this process knows it."""
+        if cond is None:
+            return None
+        text = cond.get("lastUpdateTime")
+        known = self._progress_at.get(d["metadata"]["uid"])
+        if known is not None and known[0] == text:
+            return known[1]
+        return parse_time(text)
+
+    def _note_progress(self, d: Obj, status: Obj, moved: bool, now: float) -> None:
+        before = get_condition(d.get("status") or {}, "Progressing")
+        after = get_condition(status, "Progressing")
+        if after is not None and (moved or before != after):
+            self._progress_at[d["metadata"]["uid"]] = (after.get("lastUpdateTime", ""), now)
 
     def _arm_deadline(self, ctx: Context, d: Obj, status: Obj, now: float) -> None:
         """Wake up when the progress deadline would pass, if the rollout is still going."""
@@ -337,7 +356,7 @@ class DeploymentController:
             return
         if cond.get("reason") in ("ProgressDeadlineExceeded", "DeploymentPaused"):
             return
-        since = parse_time(cond.get("lastUpdateTime"))
+        since = self._since(d, cond)
         if since is not None:
             meta = d["metadata"]
             due = since + deadline + 0.05 - now

@@ -8,11 +8,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from typing import Any
 
 from ci_deploy.sandbox.controllers.common import (
     condition,
     get_condition,
-    parse_time,
     scaled_value,
     set_condition,
     spec_int,
@@ -39,9 +39,23 @@ ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 NO_DEADLINE = 2**31 - 1  # progressDeadlineSeconds = MaxInt32 disables the deadline
 
 
+def canonical(value: Any) -> Any:
+    """``value`` without nulls and empty maps or lists.
+
+    The real controller compares decoded Go structs, where ``creationTimestamp: null`` (as
+    ``kubectl rollout undo`` sends it), an empty map and an absent field are all the same.
+    """
+    if isinstance(value, dict):
+        pairs = ((k, canonical(v)) for k, v in value.items())
+        return {k: v for k, v in pairs if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def template_hash(template: Obj, collision_count: int | None = None) -> str:
     """A stable hash of the pod template, encoded like rand.SafeEncodeString of a uint32."""
-    text = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(canonical(template), sort_keys=True, separators=(",", ":"))
     if collision_count:
         text += f"#{collision_count}"
     value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
@@ -49,12 +63,13 @@ def template_hash(template: Obj, collision_count: int | None = None) -> str:
 
 
 def without_hash(template: Obj) -> Obj:
-    """The template without the pod-template-hash label (for EqualIgnoreHash)."""
+    """The template without the pod-template-hash label, in canonical form (EqualIgnoreHash)."""
     plain = copy.deepcopy(template)
     labels = (plain.get("metadata") or {}).get("labels")
     if labels is not None:
         labels.pop(HASH_LABEL, None)
-    return plain
+    result: Obj = canonical(plain)
+    return result
 
 
 def same_template(a: Obj, b: Obj) -> bool:
@@ -202,8 +217,8 @@ def is_progressing(d: Obj, new: Obj) -> bool:
     )
 
 
-def deadline_passed(d: Obj, status: Obj, now: float) -> bool:
-    """The Progressing condition has not moved for progressDeadlineSeconds (DeploymentTimedOut)."""
+def deadline_passed(d: Obj, status: Obj, now: float, since: float | None) -> bool:
+    """No progress for progressDeadlineSeconds since ``since`` (DeploymentTimedOut)."""
     deadline = progress_deadline(d)
     cond = get_condition(status, "Progressing")
     if deadline is None or cond is None:
@@ -212,7 +227,6 @@ def deadline_passed(d: Obj, status: Obj, now: float) -> bool:
         return True
     if cond.get("reason") == "NewReplicaSetAvailable":
         return False
-    since = parse_time(cond.get("lastUpdateTime"))
     return since is not None and since + deadline < now
 
 
