@@ -173,7 +173,20 @@ def test_without_image_the_repository_latest_tag_is_used() -> None:
     assert container(objects)["image"] == "registry.example.com/acme/web-app:latest"
 
 
-@pytest.mark.parametrize("image", ["", "web app:1", "team/App:1", "app:", "app@sha256:xyz"])
+@pytest.mark.parametrize(
+    ("given", "runs"),
+    [
+        (":1.2.4", "registry.example.com/acme/web-app:1.2.4"),
+        ("@sha256:" + "b" * 64, "registry.example.com/acme/web-app@sha256:" + "b" * 64),
+        ("other.example.com:5000/x/y:2", "other.example.com:5000/x/y:2"),
+    ],
+)
+def test_image_tag_or_digest_alone_uses_the_configured_repository(given: str, runs: str) -> None:
+    objects = render_manifests(load_config(EXAMPLE), "staging", given)
+    assert container(objects)["image"] == runs
+
+
+@pytest.mark.parametrize("image", ["", ":", "web app:1", "team/App:1", "app:", "app@sha256:xyz"])
 def test_invalid_image_reference_is_bad_input(image: str) -> None:
     with pytest.raises(UserInputError, match="is not a valid image reference") as info:
         render_manifests(load_config(EXAMPLE), "staging", image)

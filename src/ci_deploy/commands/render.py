@@ -23,7 +23,11 @@ def command() -> None:
 
 @command.command("manifests")
 @click.option("--env", "env_name", required=True, help="Environment to render (e.g. staging).")
-@click.option("--image", help="Image reference to run [default: <image.repository>:latest].")
+@click.option(
+    "--image",
+    help="Image to run: REPOSITORY:TAG, REPOSITORY@DIGEST, or :TAG / @DIGEST of the configured "
+    "repository [default: <image.repository>:latest].",
+)
 @click.option(
     "-o",
     "--output-dir",

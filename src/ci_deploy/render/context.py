@@ -31,10 +31,16 @@ _IMAGE_RE = re.compile(
 
 
 def resolve_image(cfg: Config, image: str | None) -> str:
-    """The image to run: ``image`` if given (validated), else ``<repository>:latest``."""
-    chosen = image if image is not None else f"{cfg.image.repository}:latest"
+    """The image to run (validated): ``image``; ``:TAG`` / ``@DIGEST`` alone mean the configured
+    repository with that tag or digest (as ``deploy --image`` takes them); none: ``:latest``."""
+    if image is None:
+        image_given, chosen = False, f"{cfg.image.repository}:latest"
+    elif image.startswith((":", "@")):
+        image_given, chosen = True, f"{cfg.image.repository}{image}"
+    else:
+        image_given, chosen = True, image
     if not _IMAGE_RE.match(chosen):
-        source = "--image" if image is not None else f"image.repository in {cfg.source}"
+        source = "--image" if image_given else f"image.repository in {cfg.source}"
         raise UserInputError(
             f"{source}: {chosen!r} is not a valid image reference "
             "(expected e.g. registry.example.com/team/app:1.2.3 or app@sha256:<digest>)"
