@@ -529,6 +529,20 @@ CASES: list[Case] = [
         " or false, found a string ('yes')",
     ),
     Case(
+        "router-without-route",
+        "gateway-api traffic router without manifests.http_route",
+        canary(
+            """\
+            - name: all
+              traffic_percentage: 100
+            """,
+            "  traffic_router: gateway-api\n",
+        ),
+        "error: ci-deploy.yml:11:19: canary.traffic_router: expected 'manifests.http_route' to"
+        " be configured for traffic_router 'gateway-api' (the HTTPRoute carries the traffic"
+        " weights), found none; add it or use traffic_router: replicas",
+    ),
+    Case(
         "max-surge",
         'max_surge: "150%"',
         config(STAGING + "rolling:\n  max_surge: 150%\n"),

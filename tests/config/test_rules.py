@@ -182,3 +182,14 @@ def test_a_secret_pasted_into_an_env_var_field_is_not_echoed() -> None:
         " found a string of 21 characters (not shown: it may be a secret)"
     ]
     assert secret not in "".join(found)
+
+
+def test_weighted_router_with_its_object_is_accepted() -> None:
+    cfg = load_config_text(
+        HEAD
+        + ONE_ENV
+        + "manifests:\n  ingress: {host: shop.example.com}\n"
+        + CANARY
+        + "  traffic_router: nginx-ingress\n"
+    )
+    assert cfg.canary is not None and cfg.canary.traffic_router == "nginx-ingress"

@@ -50,6 +50,7 @@ def config_from_document(doc: YamlDocument) -> model.Config:
         _check_templates_folder(doc.data, ctx)
     if data is not INVALID:
         config = _assemble(data, doc, ctx)
+        _check_traffic_router(config, ctx)
     if ctx.problems:
         raise ConfigError(sorted(ctx.problems, key=_position))
     return config
@@ -90,6 +91,28 @@ def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
             ("manifests", "templates"),
             f"expected a folder of templates (relative to the configuration file), found"
             f" '{templates}', which {why}",
+        )
+
+
+# traffic router → (manifests key it needs, what that object does for the router)
+_ROUTER_NEEDS = {
+    "gateway-api": ("http_route", "the HTTPRoute carries the traffic weights"),
+    "nginx-ingress": ("ingress", "the canary Ingress carries the traffic weight"),
+}
+
+
+def _check_traffic_router(config: model.Config, ctx: Context) -> None:
+    """A weighted router needs the object it sets weights on."""
+    if config.canary is None or config.canary.traffic_router not in _ROUTER_NEEDS:
+        return
+    needed, why = _ROUTER_NEEDS[config.canary.traffic_router]
+    if getattr(config.manifests, needed) is None:
+        section = "canary_deployment" if "canary_deployment" in ctx.doc.data else "canary"
+        ctx.error(
+            (section, "traffic_router"),
+            f"expected 'manifests.{needed}' to be configured for traffic_router"
+            f" '{config.canary.traffic_router}' ({why}), found none; add it or use"
+            " traffic_router: replicas",
         )
 
 

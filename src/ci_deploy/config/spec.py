@@ -179,7 +179,10 @@ CANARY = Record(
         Field(
             "traffic_router",
             Scalar("router", choice(TRAFFIC_ROUTERS)),
-            "how traffic is split",
+            (
+                "how traffic is split: replicas (pod ratio), gateway-api (needs"
+                " manifests.http_route), nginx-ingress (needs manifests.ingress)"
+            ),
             default="replicas",
         ),
     ),
