@@ -14,7 +14,7 @@ import copy
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -86,8 +86,8 @@ class Store:
     def oldest_watchable(self) -> int:
         """The lowest resourceVersion a watch can start from without 410 Gone."""
         with self.lock:
-            if len(self._history) < (self._history.maxlen or 0):
-                return 0
+            if not self._history:
+                return self._rv
             return self._history[0].resource_version - 1
 
     # -- reads ----------------------------------------------------------------------------
@@ -145,7 +145,7 @@ class Store:
                 raise StoreError(
                     409,
                     "Conflict",
-                    f'Operation cannot be fulfilled on {resource.split("/")[-1]} '
+                    f"Operation cannot be fulfilled on {resource.split('/')[-1]} "
                     f'"{meta["name"]}": the object has been modified; please apply your '
                     "changes to the latest version and try again",
                 )
@@ -197,6 +197,19 @@ class Store:
                     f"too old resource version: {resource_version} ({self.oldest_watchable()})",
                 )
             return iter([e for e in self._history if e.resource_version > resource_version])
+
+    def events_after(self, resource_version: int) -> Sequence[WatchEvent]:
+        """Like :meth:`events_since` as a list, found by index (history versions are contiguous)."""
+        with self.lock:
+            oldest = self.oldest_watchable()
+            if resource_version < oldest:
+                raise StoreError(
+                    410, "Expired", f"too old resource version: {resource_version} ({oldest})"
+                )
+            if not self._history:
+                return []
+            start = max(0, resource_version - self._history[0].resource_version + 1)
+            return [self._history[i] for i in range(start, len(self._history))]
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to restore the store (for ``--state-file``)."""
