@@ -1,0 +1,234 @@
+"""Defaulting: fill what a real API server fills, so responses are complete objects.
+
+The official Python client validates responses against its models, and kubectl's printers and
+``rollout`` read defaulted fields (``spec.strategy``, ``revisionHistoryLimit``, ...). The values
+are the upstream defaults (``pkg/apis/*/v1/defaults.go``) for the fields ci-deploy and its tests
+touch. Defaulting is idempotent: applying it to a defaulted object changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Obj = dict[str, Any]
+
+_CLUSTER_IPS = itertools.count(10)
+_IP_LOCK = threading.Lock()
+
+
+def apply_defaults(kind: str, obj: Obj) -> Obj:
+    """Fill defaults of ``kind`` into ``obj`` in place and return it."""
+    obj.setdefault("metadata", {})
+    handler = _BY_KIND.get(kind)
+    if handler is not None:
+        handler(obj)
+    return obj
+
+
+def initial_status(kind: str) -> Obj | None:
+    """The status a freshly created object of ``kind`` carries (status is not user-settable)."""
+    if kind == "ReplicaSet":
+        return {"replicas": 0}
+    if kind in ("Deployment",):
+        return {}
+    if kind == "Pod":
+        return {"phase": "Pending", "qosClass": "BestEffort"}
+    if kind in ("Service", "Ingress"):
+        return {"loadBalancer": {}}
+    if kind == "HorizontalPodAutoscaler":
+        return {"currentReplicas": 0, "desiredReplicas": 0}
+    if kind == "Namespace":
+        return {"phase": "Active"}
+    return None
+
+
+def allocate_cluster_ip() -> str:
+    """A fresh service ClusterIP in 10.96.0.0/16."""
+    with _IP_LOCK:
+        n = next(_CLUSTER_IPS)
+    return f"10.96.{(n >> 8) & 0xFF}.{n & 0xFF}"
+
+
+# -- pods ------------------------------------------------------------------------------------
+def _container(container: Obj) -> None:
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("resources", {})
+    image = str(container.get("image", ""))
+    tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
+    if "@" in image:
+        tag = "digest"
+    container.setdefault("imagePullPolicy", "Always" if tag in ("", "latest") else "IfNotPresent")
+    for port in container.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+    for env in container.get("env") or []:
+        field_ref = (env.get("valueFrom") or {}).get("fieldRef")
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+    for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = container.get(probe_name)
+        if isinstance(probe, dict):
+            _probe(probe)
+
+
+def _probe(probe: Obj) -> None:
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    http_get = probe.get("httpGet")
+    if isinstance(http_get, dict):
+        http_get.setdefault("scheme", "HTTP")
+
+
+def _volume(volume: Obj) -> None:
+    for source in ("configMap", "secret"):
+        if isinstance(volume.get(source), dict):
+            volume[source].setdefault("defaultMode", 420)
+
+
+def pod_spec(spec: Obj) -> None:
+    """Defaults of a PodSpec (in a Pod or in a pod template)."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for container in itertools.chain(
+        spec.get("containers") or [], spec.get("initContainers") or []
+    ):
+        if isinstance(container, dict):
+            _container(container)
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, dict):
+            _volume(volume)
+
+
+def _template(spec: Obj) -> None:
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {})
+        if isinstance(template.get("spec"), dict):
+            pod_spec(template["spec"])
+
+
+def _pod(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec)
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("priority", 0)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+# -- workloads -------------------------------------------------------------------------------
+def _deployment(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _template(spec)
+
+
+def _replica_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    _template(spec)
+    status = obj.get("status")
+    if isinstance(status, dict):
+        status.setdefault("replicas", 0)
+
+
+# -- networking ------------------------------------------------------------------------------
+def _service(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = allocate_cluster_ip()
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        if "port" in port:
+            port.setdefault("targetPort", port["port"])
+
+
+def _ingress(obj: Obj) -> None:
+    obj.setdefault("spec", {})
+
+
+def _hpa(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ]
+    status = obj.get("status")
+    if isinstance(status, dict):
+        status.setdefault("desiredReplicas", 0)
+
+
+def _endpoint_slice(obj: Obj) -> None:
+    obj.setdefault("endpoints", [])
+    for port in obj.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+
+
+# -- core ------------------------------------------------------------------------------------
+def _namespace(obj: Obj) -> None:
+    meta = obj["metadata"]
+    if "name" in meta:
+        meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj.setdefault("status", {}).setdefault("phase", "Active")
+
+
+def _secret(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict):
+        data = obj.setdefault("data", {}) or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
+
+
+def _event(obj: Obj) -> None:
+    obj.setdefault("involvedObject", {})
+    obj.setdefault("type", "Normal")
+
+
+_BY_KIND: dict[str, Callable[[Obj], None]] = {
+    "Pod": _pod,
+    "Deployment": _deployment,
+    "ReplicaSet": _replica_set,
+    "Service": _service,
+    "Ingress": _ingress,
+    "HorizontalPodAutoscaler": _hpa,
+    "EndpointSlice": _endpoint_slice,
+    "Namespace": _namespace,
+    "Secret": _secret,
+    "Event": _event,
+}

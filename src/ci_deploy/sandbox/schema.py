@@ -1,0 +1,174 @@
+"""The Kubernetes object schemas the sandbox validates, patches and publishes with.
+
+They come from the JSON schemas bundled in the ``kubernetes-validate`` package (generated from
+the upstream OpenAPI document, with the ``x-kubernetes-*`` list and patch extensions kept), for
+the Kubernetes minor version the sandbox reports in ``/version``. One source serves four uses:
+strict field validation, strategic merge patch merge keys, server-side apply list semantics and
+the ``/openapi/v3`` documents kubectl reads.
+
+Kinds without a bundled schema (the Gateway API's HTTPRoute, a CRD on a real cluster) are
+permissive: every field is accepted, lists are atomic.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Schema = dict[str, Any]
+
+KUBE_MINOR = "32"
+_DEFS_PREFIX = "#/$defs/"
+
+
+@functools.cache
+def definitions() -> dict[str, Schema]:
+    """All named definitions (``io.k8s.api.apps.v1.Deployment`` → schema), loaded once."""
+    import kubernetes_validate  # a runtime dependency; only its data files are used
+
+    root = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    path = root / f"v1.{KUBE_MINOR}.0-local" / "_definitions.json"
+    with path.open(encoding="utf-8") as handle:
+        defs: dict[str, Schema] = json.load(handle)["$defs"]
+    return defs
+
+
+@functools.cache
+def _gvk_index() -> dict[tuple[str, str, str], str]:
+    index: dict[tuple[str, str, str], str] = {}
+    for name, schema in definitions().items():
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            index.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
+    return index
+
+
+def definition_name(group: str, version: str, kind: str) -> str | None:
+    """The definition name of a kind, or None when no schema is bundled (permissive kind)."""
+    return _gvk_index().get((group, version, kind))
+
+
+def for_kind(group: str, version: str, kind: str) -> Schema | None:
+    """The schema of a kind, or None for a permissive kind."""
+    name = definition_name(group, version, kind)
+    return definitions()[name] if name else None
+
+
+def resolve(schema: Schema) -> Schema:
+    """Follow a ``$ref`` to its definition (one level; definitions do not chain refs)."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
+        return definitions()[ref[len(_DEFS_PREFIX) :]]
+    return schema
+
+
+def child(schema: Schema | None, key: str) -> Schema | None:
+    """Schema of field ``key`` of an object schema; None when permissive or unknown.
+
+    Use :func:`knows_field` to tell an unknown field from a permissive one.
+    """
+    if schema is None:
+        return None
+    props = schema.get("properties")
+    if props and key in props:
+        return resolve(props[key])
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        return resolve(extra)
+    return None
+
+
+def knows_field(schema: Schema | None, key: str) -> bool:
+    """Whether an object schema accepts a field named ``key``."""
+    if schema is None or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return True
+    if key in schema.get("properties", {}):
+        return True
+    extra = schema.get("additionalProperties")
+    return extra is not False and (extra is not None or "properties" not in schema)
+
+
+def items(schema: Schema | None) -> Schema | None:
+    """Schema of the items of an array schema."""
+    if schema is None or "items" not in schema:
+        return None
+    return resolve(schema["items"])
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """How a list field merges: ``map`` lists are keyed, ``set`` lists hold unique scalars."""
+
+    list_type: str  # "atomic" | "map" | "set"
+    keys: tuple[str, ...] = ()
+    patch_merge_key: str | None = None
+    patch_strategy: str = ""  # "merge", "replace", "retainKeys", "merge,retainKeys", ""
+
+
+def list_info(schema: Schema | None) -> ListInfo:
+    """Merge semantics of a list field from its ``x-kubernetes-*`` extensions."""
+    if schema is None:
+        return ListInfo("atomic")
+    return ListInfo(
+        list_type=schema.get("x-kubernetes-list-type", "atomic"),
+        keys=tuple(schema.get("x-kubernetes-list-map-keys", ())),
+        patch_merge_key=schema.get("x-kubernetes-patch-merge-key"),
+        patch_strategy=schema.get("x-kubernetes-patch-strategy", ""),
+    )
+
+
+def is_map_schema(schema: Schema | None) -> bool:
+    """Whether a schema is a free-form string map (labels, data) rather than a struct."""
+    return schema is not None and "properties" not in schema and "additionalProperties" in schema
+
+
+def unknown_fields(obj: Any, schema: Schema | None, path: str = "") -> list[str]:
+    """Dotted paths of fields in ``obj`` that ``schema`` does not define (strict decoding)."""
+    found: list[str] = []
+    if schema is None:
+        return found
+    if isinstance(obj, dict):
+        if "properties" not in schema and "additionalProperties" not in schema:
+            return found
+        for key, value in obj.items():
+            where = f"{path}.{key}" if path else key
+            if not knows_field(schema, key):
+                found.append(where)
+                continue
+            found.extend(unknown_fields(value, child(schema, key), where))
+    elif isinstance(obj, list):
+        item_schema = items(schema)
+        for index, value in enumerate(obj):
+            found.extend(unknown_fields(value, item_schema, f"{path}[{index}]"))
+    return found
+
+
+def drop_fields(obj: Any, paths: list[str]) -> None:
+    """Remove the fields named by :func:`unknown_fields` paths (``fieldValidation=Ignore``)."""
+    for path in paths:
+        _drop(obj, path)
+
+
+def _drop(obj: Any, path: str) -> None:
+    node = obj
+    parts = _split(path)
+    for part in parts[:-1]:
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def _split(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in path.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(int(index))
+            rest = rest.lstrip("[")
+    return parts

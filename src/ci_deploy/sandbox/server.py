@@ -1,0 +1,175 @@
+"""The sandbox HTTP server: stdlib ThreadingHTTPServer, HTTP/1.1 keep-alive, no Nagle.
+
+:class:`SandboxServer` owns everything one sandbox runs: the store (optionally loaded from a
+state file), the API dispatcher, fault injection, the garbage collector, the controllers
+(``ci_deploy.sandbox.controllers.ControllerManager``, when that module exists) and the
+kubeconfig. ``start()`` serves on a background thread; ``stop()`` ends watches, stops the
+threads and saves the state file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ci_deploy.sandbox import defaults
+from ci_deploy.sandbox.api import Api, Request, Response
+from ci_deploy.sandbox.faults import Faults
+from ci_deploy.sandbox.gc import GarbageCollector
+from ci_deploy.sandbox.kubeconfig import write_kubeconfig
+from ci_deploy.sandbox.state import load_state, save_state
+from ci_deploy.sandbox.store import Store, StoreError
+
+log = logging.getLogger("ci_deploy.sandbox")
+
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_CONTROLLERS_MODULE = "ci_deploy.sandbox.controllers"
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # open keep-alive connections and watches must not block exit
+    api: Api
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: one connection serves many requests
+    disable_nagle_algorithm = True  # without it each small response waits ~40 ms for an ACK
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        req = Request.parse(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
+        try:
+            resp = self.server.api.handle(req)
+        except Exception:  # a bug must answer 500 (as upstream), not drop the connection
+            log.exception("sandbox: %s %s failed", self.command, self.path)
+            from ci_deploy.sandbox.api import error_response
+
+            resp = error_response(StoreError(500, "InternalError", "internal error in the sandbox"))
+        if resp.stream is not None:
+            self._send_stream(resp)
+        else:
+            self._send(resp)
+
+    def _headers(self, resp: Response) -> None:
+        self.send_response(resp.code)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Cache-Control", "no-cache, private")
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+
+    def _send(self, resp: Response) -> None:
+        payload = resp.payload()
+        self._headers(resp)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _send_stream(self, resp: Response) -> None:
+        self._headers(resp)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        assert resp.stream is not None
+        try:
+            for chunk in resp.stream:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class SandboxServer:
+    """One sandbox: store, HTTP API, garbage collector and controllers."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        kubeconfig: Path | None = None,
+        state_file: Path | None = None,
+        pod_ready_delay: float = 0.5,
+        faults: Faults | None = None,
+        controllers: bool = True,
+    ) -> None:
+        self.store = Store()
+        self.state_file = state_file
+        if state_file is not None:
+            load_state(self.store, state_file)
+        ensure_namespaces(self.store)
+        self.faults = faults if faults is not None else Faults()
+        self.api = Api(self.store, self.faults)
+        self.httpd = _HTTPServer((host, port), _Handler)
+        self.httpd.api = self.api
+        bound_host, bound_port = self.httpd.server_address[:2]
+        self.url = f"http://{bound_host!s}:{bound_port}"
+        self.kubeconfig = write_kubeconfig(kubeconfig, self.url) if kubeconfig else None
+        self.gc = GarbageCollector(self.store)
+        self.pod_ready_delay = pod_ready_delay
+        self.controllers: Any = None
+        self._want_controllers = controllers
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the collector, the controllers and the HTTP thread."""
+        self.gc.start()
+        if self._want_controllers and importlib.util.find_spec(_CONTROLLERS_MODULE) is not None:
+            module = importlib.import_module(_CONTROLLERS_MODULE)
+            self.controllers = module.ControllerManager(
+                self.store, pod_ready_delay=self.pod_ready_delay
+            )
+            self.controllers.start()
+        self._thread = threading.Thread(target=self._serve, name="sandbox-http", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.05)  # shutdown() waits for one poll
+
+    def stop(self) -> None:
+        """End watches, stop serving, stop controllers and collector, save the state file."""
+        self.api.stopping = True
+        with self.store.changed:
+            self.store.changed.notify_all()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self.controllers is not None:
+            self.controllers.stop()
+        self.gc.stop()
+        if self.state_file is not None:
+            save_state(self.store, self.state_file)
+
+
+def ensure_namespaces(store: Store) -> None:
+    """Create the namespaces every cluster has (default, kube-system, …) when missing."""
+    for name in INITIAL_NAMESPACES:
+        try:
+            store.get("/namespaces", "", name)
+        except StoreError:
+            obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            store.create("/namespaces", defaults.apply_defaults("Namespace", obj))

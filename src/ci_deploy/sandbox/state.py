@@ -1,0 +1,29 @@
+"""Persistence of the sandbox's objects across restarts (``--state-file``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ci_deploy.sandbox.store import Store
+
+
+def load_state(store: Store, path: Path) -> bool:
+    """Restore ``store`` from ``path`` when it exists; returns whether it did."""
+    if not path.exists():
+        return False
+    with path.open(encoding="utf-8") as handle:
+        store.restore(json.load(handle))
+    return True
+
+
+def save_state(store: Store, path: Path) -> None:
+    """Write the store's snapshot to ``path`` atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(store.snapshot(), handle, separators=(",", ":"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
