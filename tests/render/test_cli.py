@@ -135,3 +135,31 @@ def test_render_group_lists_its_verbs(capsys: pytest.CaptureFixture[str]) -> Non
     assert "manifests" in out
     has_pipeline_module = (ROOT / "src" / "ci_deploy" / "commands" / "render_pipeline.py").exists()
     assert ("pipeline" in out.split("Commands:")[1]) == has_pipeline_module
+
+
+def test_kube_version_and_unknown_kinds_options_reach_the_renderer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "a.yaml.j2").write_text(
+        '{% include "builtin/deployment.yaml.j2" %}\n---\n'
+        "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "ci-deploy.yml"
+    config.write_text(
+        "app: api\nimage: {repository: registry.example.com/api}\n"
+        "manifests: {templates: tpl}\nenvironments:\n  dev: {}\n",
+        encoding="utf-8",
+    )
+    base = ["-c", str(config), "render", "manifests", "--env", "dev", "--image", ":1"]
+    code, _, err = run(base, capsys)
+    assert code == 2 and "no schema for monitoring.coreos.com/v1 ServiceMonitor" in err
+    code, out, err = run([*base, "--allow-unknown-kinds", "--kube-version", "1.30"], capsys)
+    assert code == 0, err
+    assert [d["kind"] for d in yaml.safe_load_all(out)] == ["Deployment", "ServiceMonitor"]
+    code, _, err = run([*base, "--kube-version", "1.99"], capsys)
+    assert code == 2
+    assert err == (
+        "error: --kube-version '1.99': schemas exist for Kubernetes 1.25 to 1.37 (e.g. 1.32)\n"
+    )
