@@ -127,12 +127,24 @@ def pod_failure(pod: Obj, tracker: WaitingTracker, now: float) -> tuple[str | No
     return None, recheck
 
 
-def deadline_exceeded(deployment: Obj) -> str | None:
-    """The Progressing=False/ProgressDeadlineExceeded message, if the controller set it."""
-    for cond in (deployment.get("status") or {}).get("conditions") or []:
+def deadline_condition(deployment: Obj | None) -> Obj | None:
+    """The Progressing condition with reason ProgressDeadlineExceeded, if present."""
+    for cond in ((deployment or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-            return str(cond.get("message") or "progress deadline exceeded")
+            return dict(cond)
     return None
+
+
+def deadline_exceeded(deployment: Obj, stale: Obj | None = None) -> str | None:
+    """The ProgressDeadlineExceeded message, unless it is ``stale``.
+
+    The controller leaves a timed-out condition in place until the new template makes
+    progress, so the condition seen just before our change (``stale``) says nothing about it.
+    """
+    cond = deadline_condition(deployment)
+    if cond is None or cond == stale:
+        return None
+    return str(cond.get("message") or "progress deadline exceeded")
 
 
 def assess(
@@ -141,6 +153,7 @@ def assess(
     pods: Iterable[Obj],
     tracker: WaitingTracker,
     now: float,
+    stale_deadline: Obj | None = None,
 ) -> RolloutStatus:
     """Where the rollout of ``deployment`` stands, from the objects the watches have seen."""
     spec = deployment.get("spec") or {}
@@ -154,7 +167,7 @@ def assess(
     observed = int(status.get("observedGeneration") or 0)
     if observed < generation:
         return RolloutStatus(False, None, "waiting for the deployment controller", **counts)
-    exceeded = deadline_exceeded(deployment)
+    exceeded = deadline_exceeded(deployment, stale_deadline)
     if exceeded:
         return RolloutStatus(False, f"progress deadline exceeded: {exceeded}", exceeded, **counts)
     recheck: float | None = None

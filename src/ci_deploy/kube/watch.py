@@ -193,6 +193,7 @@ def wait_for_rollout(
     on_progress: Callable[[RolloutStatus], None] | None = None,
     fail_fast_grace: float = 3.0,
     extra_stop: threading.Event | None = None,
+    stale_deadline: Obj | None = None,
 ) -> RolloutOutcome:
     """Watch Deployment ``name``, its ReplicaSets and pods until the rollout ends."""
     events: queue.Queue[Event | None] = queue.Queue()
@@ -239,7 +240,12 @@ def wait_for_rollout(
                 recheck = None
                 continue
             last = assess(
-                deployment, cache.all("replicasets"), cache.all("pods"), tracker, time.monotonic()
+                deployment,
+                cache.all("replicasets"),
+                cache.all("pods"),
+                tracker,
+                time.monotonic(),
+                stale_deadline,
             )
             recheck = last.recheck_in
             if on_progress is not None:

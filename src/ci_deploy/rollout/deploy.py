@@ -293,6 +293,7 @@ def recover(
     ctx.progress.line(f"rolling back {app} to {previous}")
     ctx.save(step="rollback", message=f"rolling back: {reason}")
     try:
+        ctx.before_change()
         restore_template(ctx.client, ctx.namespace, ctx.deployment, plan.previous_template)
     except (ApiError, NetworkError) as exc:
         ctx.set_phase("Failed", f"{reason}; rollback could not be applied: {exc}")

@@ -13,9 +13,9 @@ from typing import Any
 
 from ci_deploy.kube.apply import ApplyError, apply_objects
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.client import KubeClient
+from ci_deploy.kube.client import DEPLOYMENT, KubeClient
 from ci_deploy.kube.errors import ApiError, NetworkError
-from ci_deploy.kube.health import REVISION_ANNOTATION, RolloutStatus
+from ci_deploy.kube.health import REVISION_ANNOTATION, RolloutStatus, deadline_condition
 from ci_deploy.kube.state import Phase, StateError, StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import selector_text, wait_for_rollout
 from ci_deploy.rollout.plan import Apply, Plan, Record, RecordStable, Step, WaitForRollout
@@ -48,6 +48,7 @@ class RolloutContext:
     lock_lost: threading.Event | None = None
     fail_fast_grace: float = 3.0
     applied: bool = False
+    stale_deadline: Obj | None = None  # a timed-out condition present before our change
     deployment_exists: bool = False
     step_log: list[str] = field(default_factory=list)
 
@@ -60,6 +61,11 @@ class RolloutContext:
     def set_phase(self, phase: Phase, message: str, *, final: bool = True) -> None:
         extra: dict[str, Any] = {"finished_at": utc_now()} if final else {}
         self.save(phase=phase, message=message, **extra)
+
+    def before_change(self) -> None:
+        """Note the Deployment's timed-out condition (if any) before we change its template."""
+        current = self.client.get_or_none(DEPLOYMENT.path(self.namespace, self.deployment))
+        self.stale_deadline = deadline_condition(current)
 
     def watch(self, timeout: float, cancel: CancelToken) -> tuple[str, str, RolloutStatus | None]:
         """Wait for the Deployment's rollout; (result, message, last status)."""
@@ -74,6 +80,7 @@ class RolloutContext:
             on_progress=lambda s: self.progress.update(s.message),
             fail_fast_grace=self.fail_fast_grace,
             extra_stop=self.lock_lost,
+            stale_deadline=self.stale_deadline,
         )
         if outcome.deployment is not None:
             revision = (outcome.deployment["metadata"].get("annotations") or {}).get(
@@ -99,6 +106,7 @@ def _record_stable(step: Step, ctx: RolloutContext) -> None:
 
 def _apply(step: Step, ctx: RolloutContext) -> None:
     assert isinstance(step, Apply)
+    ctx.before_change()
     try:
         apply_objects(ctx.client, ctx.objects)
     except ApplyError as exc:

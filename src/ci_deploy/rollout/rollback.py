@@ -8,6 +8,7 @@ from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import connect
 from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.health import deadline_condition
 from ci_deploy.kube.revisions import pod_template, restore_template, revisions, template_image
 from ci_deploy.kube.state import StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import selector_text, wait_for_rollout
@@ -88,6 +89,7 @@ def rollback(
                 message=f"rollback on demand to {choice.image}",
             )
             store.write(record)
+            stale = deadline_condition(deployment)
             try:
                 restore_template(client, env.namespace, cfg.app, choice.template)
             except (ApiError, NetworkError) as exc:
@@ -101,6 +103,7 @@ def rollback(
                 cancel=cancel,
                 on_progress=lambda s: progress.update(s.message),
                 fail_fast_grace=opts.fail_fast_grace,
+                stale_deadline=stale,
             )
             done = outcome.result == "done"
             record = record.with_changes(
