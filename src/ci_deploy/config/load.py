@@ -48,10 +48,10 @@ def config_from_document(doc: YamlDocument) -> model.Config:
     if isinstance(doc.data, dict):
         _check_strategy_references(doc.data, ctx)
         _check_templates_folder(doc.data, ctx)
-    if data is not INVALID:
-        config = _assemble(data, doc, ctx)
+    config = _assemble(data, doc, ctx) if data is not INVALID else None
+    if config is not None:
         _check_traffic_router(config, ctx)
-    if ctx.problems:
+    if ctx.problems or config is None:  # INVALID always comes with a recorded problem
         raise ConfigError(sorted(ctx.problems, key=_position))
     return config
 
