@@ -18,7 +18,7 @@ from ci_deploy.errors import ConfigError, Location, Problem
 KeyPath = tuple[str | int, ...]
 
 try:  # the C loader is several times faster; fall back when libyaml is absent
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,misc]
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
@@ -101,9 +101,7 @@ def _build(
             result[key] = _build(value_node, child, doc, constructor, problems)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*path, i), doc, constructor, problems) for i, item in enumerate(node.value)
-        ]
+        return [_build(v, (*path, i), doc, constructor, problems) for i, v in enumerate(node.value)]
     return constructor.construct_object(node, deep=True)
 
 
