@@ -1,7 +1,8 @@
 """The schema of ``ci-deploy.yml``: every key, its type, default and doc, in one place.
 
 Sections marked "filled by a later issue" (analysis, notifications, migrations) are thin but
-strict: what they accept is validated, unknown keys are rejected.
+strict: what they accept is validated, unknown keys are rejected. The file is long on purpose:
+it is one declarative table, and docs/configuration.md's reference is generated from it.
 """
 
 from __future__ import annotations
