@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ci_deploy import __version__
-from ci_deploy.errors import EXIT_BAD_INPUT, CiDeployError
+from ci_deploy.errors import EXIT_BAD_INPUT, CiDeployError, ConfigError
 
 # verb -> (module under ci_deploy.commands, one-line help shown by ``ci-deploy --help``)
 VERBS: dict[str, tuple[str, str]] = {
@@ -86,11 +86,31 @@ def cli(ctx: click.Context, config_path: str) -> None:
     ctx.obj["config_path"] = config_path
 
 
+def _annotate(exc: ConfigError) -> None:
+    """On GitHub, also report each problem as an annotation on the file (any verb)."""
+    from ci_deploy.platforms import detect_platform
+
+    platform = detect_platform()
+    if platform.name != "github":
+        return
+    for problem in exc.problems:
+        key = f"{problem.key_path}: " if problem.key_path else ""
+        extra = f" ({problem.suggestion})" if problem.suggestion else ""
+        platform.error(
+            f"{key}{problem.message}{extra}",
+            file=problem.location.file,
+            line=problem.location.line,
+            col=problem.location.column,
+        )
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning ci-deploy errors into messages and exit codes."""
     try:
         return cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False)
     except CiDeployError as exc:
+        if isinstance(exc, ConfigError):
+            _annotate(exc)
         click.echo(exc.render(), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

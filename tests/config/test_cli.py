@@ -116,3 +116,19 @@ def test_no_annotations_outside_github(tmp_path: Path) -> None:
     assert outcome.exit_code == 2
     assert outcome.stdout == ""
     assert "::error" not in outcome.stderr
+
+
+def test_every_verb_that_loads_the_config_annotates_on_github(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    (tmp_path / "ci-deploy.yml").write_text(
+        "app: shop\nimage: {repository: registry.example.com/acme/shop}\n"
+        "environments:\n  staging:\n    replica: 2\n"
+    )
+    outcome = run_cli(("render", "manifests", "--env", "staging"), tmp_path)
+    assert outcome.exit_code == 2
+    assert outcome.stdout.splitlines() == [
+        "::error file=ci-deploy.yml,line=5,col=5::environments.staging.replica: unknown key"
+        " 'replica' (did you mean 'replicas'?)",
+    ]
