@@ -318,3 +318,36 @@ def test_scaling_replicas_adds_and_removes_pods(store: Store) -> None:
     assert wait_until(lambda: len(pods(store, "web")) == 1)
     [rs] = replicasets(store, "web")
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "1"
+
+
+def test_orphaned_replicaset_is_adopted_by_a_recreated_deployment(store: Store) -> None:
+    store.create("apps/deployments", deployment("web", "nginx:1"))
+    wait_until(lambda: rolled_out(store, "web"))
+    [rs] = replicasets(store, "web")
+    pod_names = {p["metadata"]["name"] for p in pods(store, "web")}
+    # What `kubectl delete deployment web --cascade=orphan` leaves behind.
+    rs["metadata"]["ownerReferences"] = []
+    store.update("apps/replicasets", rs)
+    store.delete("apps/deployments", NS, "web")
+    again = store.create("apps/deployments", deployment("web", "nginx:1"))
+    d = wait_until(lambda: rolled_out(store, "web"))
+    [adopted] = replicasets(store, "web")
+    assert adopted["metadata"]["uid"] == rs["metadata"]["uid"]
+    assert adopted["metadata"]["ownerReferences"][0]["uid"] == again["metadata"]["uid"]
+    assert {p["metadata"]["name"] for p in pods(store, "web")} == pod_names
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+
+
+def test_min_ready_seconds_delays_availability(store: Store) -> None:
+    start = time.monotonic()
+    store.create("apps/deployments", deployment("web", "nginx:1", 2, minReadySeconds=2))
+
+    def status() -> Obj:
+        return store.get("apps/deployments", NS, "web").get("status") or {}
+
+    wait_until(lambda: status().get("readyReplicas") == 2)
+    assert not status().get("availableReplicas")
+    wait_until(lambda: rolled_out(store, "web"))
+    assert time.monotonic() - start >= 1.0  # timestamps have one-second resolution
+    [rs] = replicasets(store, "web")
+    assert rs["spec"]["minReadySeconds"] == 2

@@ -6,9 +6,11 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+from ci_deploy.sandbox.controllers.context import Context, mutable
 from ci_deploy.sandbox.store import Obj, now_iso
 
 __all__ = [
+    "adopt_orphans",
     "condition",
     "controller_of",
     "get_condition",
@@ -47,6 +49,25 @@ def is_owned_by(obj: Obj, owner_uid: str) -> bool:
     """True when ``obj``'s controller ownerReference points at ``owner_uid``."""
     ref = controller_of(obj)
     return ref is not None and ref.get("uid") == owner_uid
+
+
+def adopt_orphans(ctx: Context, owner: Obj, resource: str) -> None:
+    """Make ``owner`` the controller of matching objects that have none (ClaimReplicaSets/Pods).
+
+    After ``kubectl delete --cascade=orphan`` and a re-apply, the new owner takes the orphans
+    over instead of starting a second set beside them.
+    """
+    meta = owner["metadata"]
+    selector = (owner.get("spec") or {}).get("selector")
+    for obj in ctx.cache.list(resource, meta.get("namespace", "")):
+        child = obj["metadata"]
+        if controller_of(obj) is not None or child.get("deletionTimestamp"):
+            continue
+        if matches_selector(child.get("labels"), selector):
+            fresh = mutable(obj)
+            refs = [*(child.get("ownerReferences") or []), owner_reference(owner)]
+            fresh["metadata"]["ownerReferences"] = refs
+            ctx.update(resource, fresh)
 
 
 def matches_selector(labels: dict[str, str] | None, selector: Obj | None) -> bool:

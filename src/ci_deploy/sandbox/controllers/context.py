@@ -135,6 +135,12 @@ class Context:
         if self.events is not None:
             self.events.record(involved, kind, reason, message, component)
 
+    def note_pod_ip(self, ip: str) -> None:
+        """Skip past an address already in use (pods restored from a state file)."""
+        parts = ip.split(".")
+        if len(parts) == 4 and parts[:2] == ["10", "244"] and all(p.isdigit() for p in parts):
+            self.ip_counter = max(self.ip_counter, int(parts[2]) * 250 + int(parts[3]) - 2)
+
     def next_pod_ip(self) -> str:
         """A fake, unique-per-manager pod address in 10.244.0.0/16 (never routed anywhere)."""
         self.ip_counter += 1

@@ -12,6 +12,7 @@ import copy
 
 from ci_deploy.sandbox.controllers import deployment_util as du
 from ci_deploy.sandbox.controllers.common import (
+    adopt_orphans,
     condition,
     get_condition,
     is_owned_by,
@@ -35,14 +36,19 @@ class DeploymentController:
     """
 
     def __init__(self) -> None:
-        self._progress_at: dict[str, tuple[str, float]] = {}
+        # (namespace, name) -> (uid, lastUpdateTime text, exact time)
+        self._progress_at: dict[tuple[str, str], tuple[str, str, float]] = {}
 
     def reconcile(self, ctx: Context, namespace: str, name: str) -> None:
         """One sync of a Deployment."""
         d = ctx.cache.get(DEPLOYMENTS, namespace, name)
-        if d is None or d["metadata"].get("deletionTimestamp") or not d["spec"].get("template"):
+        if d is None:
+            self._progress_at.pop((namespace, name), None)
+            return
+        if d["metadata"].get("deletionTimestamp") or not d["spec"].get("template"):
             return
         status: Obj = copy.deepcopy(d.get("status") or {})
+        adopt_orphans(ctx, d, REPLICASETS)
         rss = [
             rs
             for rs in ctx.cache.list(REPLICASETS, namespace)
@@ -337,16 +343,19 @@ class DeploymentController:
         if cond is None:
             return None
         text = cond.get("lastUpdateTime")
-        known = self._progress_at.get(d["metadata"]["uid"])
-        if known is not None and known[0] == text:
-            return known[1]
+        meta = d["metadata"]
+        known = self._progress_at.get((meta.get("namespace", ""), meta["name"]))
+        if known is not None and known[:2] == (meta["uid"], text):
+            return known[2]
         return parse_time(text)
 
     def _note_progress(self, d: Obj, status: Obj, moved: bool, now: float) -> None:
         before = get_condition(d.get("status") or {}, "Progressing")
         after = get_condition(status, "Progressing")
         if after is not None and (moved or before != after):
-            self._progress_at[d["metadata"]["uid"]] = (after.get("lastUpdateTime", ""), now)
+            meta = d["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            self._progress_at[key] = (meta["uid"], after.get("lastUpdateTime", ""), now)
 
     def _arm_deadline(self, ctx: Context, d: Obj, status: Obj, now: float) -> None:
         """Wake up when the progress deadline would pass, if the rollout is still going."""

@@ -87,6 +87,8 @@ class ControllerManager:
             items, _ = self.store.list(resource)
             for obj in items:
                 self._cache.put(resource, obj)
+                if resource == PODS:
+                    self._ctx.note_pod_ip((obj.get("status") or {}).get("podIP") or "")
                 dirty |= self._keys_for(resource, obj)
         self._thread = threading.Thread(
             target=self._run, args=(dirty,), name="sandbox-controllers", daemon=True

@@ -6,6 +6,7 @@ import copy
 import random
 
 from ci_deploy.sandbox.controllers.common import (
+    adopt_orphans,
     is_owned_by,
     owner_reference,
     parse_time,
@@ -38,6 +39,13 @@ def pod_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
             since = parse_time(cond.get("lastTransitionTime"))
             return since is not None and since + min_ready_seconds <= now
     return False
+
+
+def _ready_since(pod: Obj) -> float:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return parse_time(cond.get("lastTransitionTime")) or 0.0
+    return 0.0
 
 
 def owned_pods(ctx: Context, rs: Obj) -> list[Obj]:
@@ -75,6 +83,7 @@ class ReplicaSetController:
         rs = ctx.cache.get(REPLICASETS, namespace, name)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return
+        adopt_orphans(ctx, rs, PODS)
         pods = owned_pods(ctx, rs)
         want = spec_int(rs["spec"], "replicas", 1)
         if len(pods) < want:
@@ -156,12 +165,12 @@ class ReplicaSetController:
         }
         # The real controller leaves zero counts out (omitempty); replicas is always present.
         status = {k: v for k, v in status.items() if v or k == "replicas"}
-        if min_ready > 0:
-            waiting = [p for p in pods if pod_ready(p) and not pod_available(p, min_ready, now)]
-            if waiting:
-                ctx.schedule(
-                    ("replicaset", rs["metadata"]["namespace"], rs["metadata"]["name"]), 1.0
-                )
+        waiting = [p for p in pods if pod_ready(p) and not pod_available(p, min_ready, now)]
+        if waiting:  # look again when the first of them has been ready for minReadySeconds
+            since = min(_ready_since(p) for p in waiting)
+            meta = rs["metadata"]
+            due = max(since + min_ready - now, 0.0) + 0.05
+            ctx.schedule(("replicaset", meta.get("namespace", ""), meta["name"]), due)
         if status == (rs.get("status") or {}):
             return
         fresh = mutable(rs)
