@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.sandbox import defaults, managed, resources, table, validation
+from ci_deploy.sandbox import defaults, managed, resources, schema, table, validation
 from ci_deploy.sandbox.api import Request, Response, Target, error_response
 from ci_deploy.sandbox.selectors import parse_field_selector, parse_label_selector
 from ci_deploy.sandbox.store import ResourceType, Store, StoreError, now_iso
@@ -257,6 +257,7 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
                 new["status"] = status
     else:
         _keep_system_metadata(ctx, old, new)
+    schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
     defaults.apply_defaults(rt.kind, new)
     validation.validate(rt, new)
     if operation == "Update":

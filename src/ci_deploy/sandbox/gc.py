@@ -43,8 +43,12 @@ def orphan_dependents(store: Store, owner_uid: str) -> None:
         for rt in resources.RESOURCES:
             items, _ = store.list(rt.key, None, lambda o: owner_uid in owner_uids(o))
             for obj in items:
-                refs = obj["metadata"]["ownerReferences"]
-                obj["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
+                meta = obj["metadata"]
+                refs = [r for r in meta["ownerReferences"] if r.get("uid") != owner_uid]
+                if refs:
+                    meta["ownerReferences"] = refs
+                else:
+                    del meta["ownerReferences"]
                 store.update(rt.key, obj)
 
 
@@ -103,10 +107,17 @@ class GarbageCollector:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued deletion has been processed (for tests); False on timeout."""
+        done = self._queue.all_tasks_done
+        with done:
+            return done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout)
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
+                self._queue.task_done()
                 return
             try:
                 with self.store.lock:
@@ -116,6 +127,8 @@ class GarbageCollector:
                         self._finish_terminating(item[1])
             except Exception:  # keep collecting; one bad object must not stop the collector
                 log.exception("garbage collector failed on %s", item)
+            finally:
+                self._queue.task_done()
 
     def _collect_orphans(self, owner_uid: str) -> None:
         for ref in list(self._dependents.pop(owner_uid, set())):

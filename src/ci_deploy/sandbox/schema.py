@@ -172,3 +172,23 @@ def _split(path: str) -> list[str | int]:
             parts.append(int(index))
             rest = rest.lstrip("[")
     return parts
+
+
+def prune_empty(obj: Any, node_schema: Schema | None) -> Any:
+    """Drop nulls, empty lists and empty string maps, as Go's ``omitempty`` encoding does.
+
+    Empty structs (``securityContext: {}``, ``resources: {}``) are kept, as upstream does.
+    """
+    if isinstance(obj, dict):
+        for key in list(obj):
+            sub = child(node_schema, key)
+            value = prune_empty(obj[key], sub)
+            if value is None or value == [] or (value == {} and is_map_schema(sub)):
+                del obj[key]
+            else:
+                obj[key] = value
+    elif isinstance(obj, list):
+        item_schema = items(node_schema)
+        for index, value in enumerate(obj):
+            obj[index] = prune_empty(value, item_schema)
+    return obj

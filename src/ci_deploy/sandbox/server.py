@@ -117,8 +117,9 @@ class SandboxServer:
         pod_ready_delay: float = 0.5,
         faults: Faults | None = None,
         controllers: bool = True,
+        history: int = 20_000,
     ) -> None:
-        self.store = Store()
+        self.store = Store(history=history)
         self.state_file = state_file
         if state_file is not None:
             load_state(self.store, state_file)

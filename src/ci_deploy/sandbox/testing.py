@@ -31,11 +31,13 @@ def running_sandbox(
     *,
     state_file: Path | None = None,
     controllers: bool = True,
+    history: int = 20_000,
 ) -> Iterator[SandboxHandle]:
     """Serve a sandbox on a free loopback port for the duration of the block.
 
     The kubeconfig is written to ``tmp_path / "kubeconfig"``; everything started is stopped
-    on exit (and the state file saved when one is given).
+    on exit (and the state file saved when one is given). ``history`` bounds the event history
+    (watches from an older resourceVersion get 410 Gone).
     """
     faults = Faults(FaultSettings(seed=seed))
     server = SandboxServer(
@@ -44,6 +46,7 @@ def running_sandbox(
         pod_ready_delay=pod_ready_delay,
         faults=faults,
         controllers=controllers,
+        history=history,
     )
     server.start()
     try:
