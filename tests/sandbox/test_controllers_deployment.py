@@ -81,7 +81,7 @@ def replicasets(store: Store, name: str) -> list[Obj]:
 
 def pods(store: Store, name: str) -> list[Obj]:
     items, _ = store.list("/pods", NS)
-    return [p for p in items if p["metadata"]["labels"].get("app") == name]
+    return [p for p in items if (p["metadata"].get("labels") or {}).get("app") == name]
 
 
 def condition(d: Obj, kind: str) -> Obj:
@@ -351,3 +351,29 @@ def test_min_ready_seconds_delays_availability(store: Store) -> None:
     assert time.monotonic() - start >= 1.0  # timestamps have one-second resolution
     [rs] = replicasets(store, "web")
     assert rs["spec"]["minReadySeconds"] == 2
+
+
+def test_restored_settled_cluster_is_left_as_it_is(store: Store) -> None:
+    store.create("apps/deployments", deployment("web", "nginx:1"))
+    wait_until(lambda: rolled_out(store, "web"))
+    snapshot = store.snapshot()
+    restored = Store()
+    restored.restore(snapshot)
+    manager = ControllerManager(restored, pod_ready_delay=DELAY)
+    manager.start()
+    try:
+        assert manager.wait_idle()
+        assert restored.resource_version == snapshot["resourceVersion"]  # nothing rewritten
+        restored.create(
+            "/pods",
+            {
+                "metadata": {"name": "extra", "namespace": NS},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+            },
+        )
+        extra = wait_until(
+            lambda: (restored.get("/pods", NS, "extra").get("status") or {}).get("podIP")
+        )
+        assert extra not in {p["status"]["podIP"] for p in pods(restored, "web")}
+    finally:
+        manager.stop()
