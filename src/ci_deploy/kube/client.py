@@ -108,19 +108,22 @@ class WatchStream:
 
     def __iter__(self) -> Iterator[Obj]:
         buffer = b""
-        errors = _network_error_types()
         while True:
             try:
                 chunk = self._response.read1(65536)
-            except errors as exc:
-                raise NetworkError(f"watch stream cut: {exc}", what=self._what) from exc
+            except Exception as exc:  # urllib3, http.client and socket errors alike: a cut
+                raise NetworkError(f"watch stream cut: {exc!r}", what=self._what) from exc
             if not chunk:
                 return  # the server ended the watch (timeoutSeconds) or the stream was closed
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                if line.strip():
+                if not line.strip():
+                    continue
+                try:
                     yield json.loads(line)
+                except ValueError as exc:
+                    raise NetworkError(f"watch stream garbled: {line[:80]!r}") from exc
 
     def close(self) -> None:
         """Abort the stream; a thread blocked reading it returns."""

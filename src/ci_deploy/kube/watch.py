@@ -82,6 +82,12 @@ class ResourceWatcher:
         return str((doc.get("metadata") or {}).get("resourceVersion") or "")
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug or an unexpected answer: tell the consumer, never hang
+            self.events.put(Event(self.kind.plural, "ERROR", error=exc))
+
+    def _loop(self) -> None:
         failures = 0
         try:
             rv = self._list()

@@ -137,16 +137,21 @@ def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, st
     }
 
 
-def ensure_namespace(client: KubeClient, namespace: str) -> None:
+def ensure_namespace(client: KubeClient, namespace: str, *, attempts: int = 5) -> None:
     """Create the namespace if it is missing (the lock lives in it)."""
-    if client.get_or_none(NAMESPACE.path(None, namespace)) is not None:
-        return
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    try:
-        client.request("POST", NAMESPACE.path(None), body=body)
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
+    for _ in range(attempts):
+        if client.get_or_none(NAMESPACE.path(None, namespace)) is not None:
+            return
+        try:
+            client.request("POST", NAMESPACE.path(None), body=body)
+            return
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            if not exc.is_conflict:
+                return  # AlreadyExists: someone created it meanwhile
+    raise DeploymentFailed(f"could not create namespace {namespace}")
 
 
 @contextmanager

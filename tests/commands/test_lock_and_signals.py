@@ -1,0 +1,118 @@
+"""One deploy at a time (Lease), and SIGTERM/SIGINT mid-rollout."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+IMAGE = "registry.example.com/acme/web-app"
+RUN = {
+    "GITHUB_SERVER_URL": "https://github.example.com",
+    "GITHUB_REPOSITORY": "acme/web-app",
+    "GITHUB_RUN_ID": "4242",
+}
+
+
+def holder_of(engine: Any) -> str:
+    lease = engine.lease()
+    return str((lease or {}).get("spec", {}).get("holderIdentity") or "")
+
+
+def test_second_deploy_waits_then_fails_naming_the_holder(engine_factory: Any) -> None:
+    engine = engine_factory(pod_ready_delay=0.5)  # ":slow" becomes ready after 5 s
+    assert engine.deploy("1.0.0").returncode == 0
+    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow", **RUN)
+    try:
+        engine.wait_until(lambda: "actions/runs/4242" in holder_of(engine))
+        started = time.monotonic()
+        second = engine.deploy("2.0.0", "--lock-timeout", "1s")
+        waited = time.monotonic() - started
+        assert second.returncode == 1, second.stderr
+        assert waited >= 1.0, "it did wait for the lock"
+        assert "https://github.example.com/acme/web-app/actions/runs/4242" in second.stderr
+        assert "waiting up to" in second.stderr
+    finally:
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert engine.record().revision == f"{IMAGE}:slow"
+
+
+def test_a_waiting_deploy_proceeds_when_the_holder_finishes(engine_factory: Any) -> None:
+    engine = engine_factory(pod_ready_delay=0.3)
+    assert engine.deploy("1.0.0").returncode == 0
+    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow")
+    try:
+        engine.wait_until(lambda: "pid" in holder_of(engine))
+        second = engine.deploy("2.0.0", "--lock-timeout", "60s")
+        assert second.returncode == 0, second.stderr
+    finally:
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    record = engine.record()
+    assert record.revision == f"{IMAGE}:2.0.0"
+    assert record.previous_revision == f"{IMAGE}:slow", "the second ran after the first"
+
+
+def test_lease_of_a_killed_deploy_is_taken_over_after_its_ttl(engine_factory: Any) -> None:
+    engine = engine_factory(pod_ready_delay=0.3)
+    assert engine.deploy("1.0.0").returncode == 0
+    first = engine.start(
+        "deploy", "--env", "staging", "--image", f"{IMAGE}:neverready", "--lock-ttl", "2s"
+    )
+    engine.wait_until(lambda: "pid" in holder_of(engine))
+    first.kill()  # SIGKILL: no cleanup, the lease stays until its TTL runs out
+    first.communicate(timeout=10)
+    started = time.monotonic()
+    second = engine.deploy("2.0.0", "--lock-timeout", "30s")
+    assert second.returncode == 0, second.stderr
+    assert time.monotonic() - started < 20
+    assert int(engine.lease()["spec"]["leaseTransitions"]) >= 2
+    # The interrupted rollout's record said Progressing with the stable template: 1.0.0.
+    assert engine.record().previous_revision == f"{IMAGE}:1.0.0"
+
+
+def _wait_for_step(engine: Any, step: str) -> None:
+    engine.wait_until(
+        lambda: (r := engine.record()) is not None and step in r.step and r.phase == "Progressing"
+    )
+
+
+def test_sigterm_mid_rollout_rolls_back_and_releases_the_lock(engine_factory: Any) -> None:
+    engine = engine_factory(pod_ready_delay=0.2)
+    assert engine.deploy("1.0.0").returncode == 0
+    proc = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:neverready")
+    _wait_for_step(engine, "wait-rollout")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "cancelled by SIGTERM" in err
+    record = engine.record()
+    assert record.phase == "RolledBack"
+    assert engine.live_image() == f"{IMAGE}:1.0.0"
+    assert holder_of(engine) == "", "lock released"
+    assert "phase=RolledBack" in out
+    # Nothing is left half-done: the next deploy starts cleanly.
+    rerun = engine.deploy("1.0.0")
+    assert rerun.returncode == 0, rerun.stderr
+
+
+def test_sigint_with_no_rollback_on_cancel_keeps_the_rollout_and_records_aborted(
+    engine_factory: Any,
+) -> None:
+    engine = engine_factory(pod_ready_delay=0.2)
+    assert engine.deploy("1.0.0").returncode == 0
+    proc = engine.start(
+        "deploy", "--env", "staging", "--image", f"{IMAGE}:neverready", "--no-rollback-on-cancel"
+    )
+    _wait_for_step(engine, "wait-rollout")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert engine.record().phase == "Aborted"
+    assert engine.live_image() == f"{IMAGE}:neverready"
+    assert holder_of(engine) == ""
+    # The next deploy knows the stable template from the record and can still roll back to it.
+    again = engine.deploy("crashloop")
+    assert again.returncode == 1
+    assert engine.live_image() == f"{IMAGE}:1.0.0"
