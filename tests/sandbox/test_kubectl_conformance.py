@@ -210,7 +210,7 @@ def test_server_side_apply_conflicts_unless_forced(
     record(
         "apply --server-side after another manager set spec.replicas",
         "exit 1, conflict naming the manager and .spec.replicas; object unchanged",
-        f"exit {conflict.returncode}: {conflict.stderr.strip().splitlines()[0][:90]}",
+        f"exit {conflict.returncode}: {conflict.stderr.strip().splitlines()[0][:140]}",
     )
 
     forced = kubectl("apply", "--server-side", "--force-conflicts", "-f", path)
