@@ -82,6 +82,7 @@ def group_version_document(doc_path: str) -> Obj | None:
         else:
             roots.append(name)
         list_name = schema.definition_name(rt.group, rt.version, f"{rt.kind}List") or name
+        roots.append(list_name)
         paths.update(_resource_paths(rt, name, list_name))
     roots += ["io.k8s.api.autoscaling.v1.Scale", "io.k8s.apimachinery.pkg.apis.meta.v1.Status"]
     schemas = {n: _convert(schema.definitions()[n]) for n in sorted(_closure(roots))}

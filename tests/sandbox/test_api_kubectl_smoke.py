@@ -1,0 +1,186 @@
+"""Quick kubectl checks of the API layer: get (Table), apply, apply --server-side, diff, delete.
+
+The full conformance suite with controllers is ``test_kubectl_conformance.py``; these check the
+REST behaviours kubectl relies on, with outcomes asserted on the stored objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_deploy.sandbox.testing import SandboxHandle
+
+pytestmark = pytest.mark.kubectl
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:IMAGE_TAG
+        ports: [{containerPort: 80}]
+"""
+
+
+class Kubectl:
+    def __init__(self, sandbox: SandboxHandle, tmp_path: Path) -> None:
+        binary = os.environ.get("KUBECTL") or shutil.which("kubectl")
+        assert binary, "kubectl is missing: scripts/setup.d/20-kubectl.sh installs it"
+        self.base = [
+            binary,
+            "--kubeconfig",
+            str(sandbox.kubeconfig),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+        self.tmp_path = tmp_path
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=60)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def manifest(self, tag: str, replicas: int = 2) -> str:
+        path = self.tmp_path / f"web-{tag}-{replicas}.yaml"
+        path.write_text(
+            MANIFEST.replace("IMAGE_TAG", tag).replace("replicas: 2", f"replicas: {replicas}")
+        )
+        return str(path)
+
+
+@pytest.fixture
+def kubectl(sandbox: SandboxHandle, tmp_path: Path) -> Kubectl:
+    return Kubectl(sandbox, tmp_path)
+
+
+def _stored(sandbox: SandboxHandle) -> dict[str, Any]:
+    return sandbox.store.get("apps/deployments", "default", "web")
+
+
+def test_apply_create_noop_change(sandbox: SandboxHandle, kubectl: Kubectl) -> None:
+    assert (
+        kubectl("apply", "-f", kubectl.manifest("1.25")).stdout.strip()
+        == "deployment.apps/web created"
+    )
+    first = _stored(sandbox)
+    assert "kubectl.kubernetes.io/last-applied-configuration" in first["metadata"]["annotations"]
+    assert (
+        kubectl("apply", "-f", kubectl.manifest("1.25")).stdout.strip()
+        == "deployment.apps/web unchanged"
+    )
+    assert _stored(sandbox)["metadata"]["generation"] == 1
+    assert (
+        kubectl("apply", "-f", kubectl.manifest("1.26")).stdout.strip()
+        == "deployment.apps/web configured"
+    )
+    changed = _stored(sandbox)
+    assert changed["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.26"
+    assert changed["metadata"]["generation"] == 2
+
+
+def test_apply_rejects_unknown_fields_with_strict_validation(
+    sandbox: SandboxHandle, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        MANIFEST.replace("IMAGE_TAG", "1").replace("  replicas: 2", "  replicas: 2\n  replicaz: 3")
+    )
+    result = kubectl("apply", "-f", str(bad), check=False)
+    assert result.returncode == 1
+    assert 'unknown field "spec.replicaz"' in result.stderr
+    with pytest.raises(Exception, match="not found"):
+        _stored(sandbox)
+
+
+def test_get_prints_server_side_columns(sandbox: SandboxHandle, kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", kubectl.manifest("1.25", replicas=0))
+    lines = kubectl("get", "deployments").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert lines[1].split()[:4] == ["web", "0/0", "0", "0"]
+    wide = kubectl("get", "deployments", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[5:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide[1].split()[5:] == ["web", "nginx:1.25", "app=web"]
+    as_json = json.loads(kubectl("get", "deployment", "web", "-o", "json").stdout)
+    assert (
+        as_json["kind"] == "Deployment"
+        and as_json["metadata"]["uid"] == _stored(sandbox)["metadata"]["uid"]
+    )
+    namespaces = kubectl("get", "namespaces", "-o", "name").stdout.split()
+    assert "namespace/default" in namespaces and "namespace/kube-system" in namespaces
+
+
+def test_server_side_apply_conflict_and_force(sandbox: SandboxHandle, kubectl: Kubectl) -> None:
+    assert (
+        "serverside-applied"
+        in kubectl("apply", "--server-side", "-f", kubectl.manifest("1.25")).stdout
+    )
+    kubectl("scale", "deployment/web", "--replicas=3")
+    conflict = kubectl("apply", "--server-side", "-f", kubectl.manifest("1.26"), check=False)
+    assert conflict.returncode == 1
+    assert "Apply failed with 1 conflict" in conflict.stderr and ".spec.replicas" in conflict.stderr
+    assert _stored(sandbox)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", kubectl.manifest("1.26"))
+    stored = _stored(sandbox)
+    assert stored["spec"]["replicas"] == 2
+    assert stored["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.26"
+    managers = {(m["manager"], m["operation"]) for m in stored["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers
+
+
+def test_diff_shows_the_change_and_leaves_the_object_alone(
+    sandbox: SandboxHandle, kubectl: Kubectl
+) -> None:
+    kubectl("apply", "-f", kubectl.manifest("1.25", replicas=0))
+    before = _stored(sandbox)
+    result = kubectl("diff", "-f", kubectl.manifest("1.26", replicas=0), check=False)
+    assert result.returncode == 1  # differences found
+    removed = [
+        line for line in result.stdout.splitlines() if line.startswith("-") and "image:" in line
+    ]
+    added = [
+        line for line in result.stdout.splitlines() if line.startswith("+") and "image:" in line
+    ]
+    assert [line.split()[-1] for line in removed] == ["nginx:1.25"]
+    assert [line.split()[-1] for line in added] == ["nginx:1.26"]
+    assert _stored(sandbox) == before
+    same = kubectl("diff", "-f", kubectl.manifest("1.25", replicas=0), check=False)
+    assert same.returncode == 0 and same.stdout == ""
+
+
+def test_delete_removes_owned_replicasets_and_pods(
+    sandbox: SandboxHandle, kubectl: Kubectl
+) -> None:
+    kubectl("apply", "-f", kubectl.manifest("1.25"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(sandbox.store.list("/pods", "default")[0]) < 2:
+        time.sleep(0.05)
+    assert len(sandbox.store.list("/pods", "default")[0]) == 2
+    assert kubectl("delete", "deployment", "web").stdout.strip() == 'deployment.apps "web" deleted'
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        sandbox.store.list("apps/replicasets", "default")[0]
+        or sandbox.store.list("/pods", "default")[0]
+    ):
+        time.sleep(0.05)
+    assert sandbox.store.list("apps/replicasets", "default")[0] == []
+    assert sandbox.store.list("/pods", "default")[0] == []

@@ -1,0 +1,157 @@
+"""``ci-deploy sandbox serve`` as a process, the kubeconfig it writes, the state file."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+import yaml
+
+from ci_deploy.sandbox.kubeconfig import write_kubeconfig
+from ci_deploy.sandbox.testing import running_sandbox
+
+READY = re.compile(
+    r"^ci-deploy sandbox: serving (http://127\.0\.0\.1:\d+) "
+    r"\(kubeconfig: (.+), context ci-deploy-sandbox\)$"
+)
+
+
+@contextmanager
+def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ci_deploy", "sandbox", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().rstrip("\n")  # blocks until the ready line is flushed
+        match = READY.match(line)
+        assert match, (
+            f"unexpected ready line {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+        )
+        yield proc, match.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_serve_prints_ready_line_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    kubeconfig, state = tmp_path / "kc.yaml", tmp_path / "state.json"
+    with serve("--kubeconfig", str(kubeconfig), "--state-file", str(state)) as (proc, url):
+        assert requests.get(url + "/version", timeout=5).json()["major"] == "1"
+        config = yaml.safe_load(kubeconfig.read_text())
+        assert config["current-context"] == "ci-deploy-sandbox"
+        assert config["clusters"] == [{"name": "ci-deploy-sandbox", "cluster": {"server": url}}]
+        resp = requests.post(
+            url + "/api/v1/namespaces/default/configmaps",
+            json={"metadata": {"name": "kept"}, "data": {"a": "1"}},
+            timeout=5,
+        )
+        assert resp.status_code == 201
+        uid = resp.json()["metadata"]["uid"]
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0
+        assert f"ci-deploy sandbox: stopped, state saved to {state}" in out
+    assert state.exists()
+    with serve("--kubeconfig", str(kubeconfig), "--state-file", str(state)) as (proc, url):
+        kept = requests.get(url + "/api/v1/namespaces/default/configmaps/kept", timeout=5).json()
+        assert kept["metadata"]["uid"] == uid and kept["data"] == {"a": "1"}
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+        assert proc.returncode == 0
+
+
+def test_serve_on_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ci_deploy",
+                "sandbox",
+                "serve",
+                "--port",
+                str(port),
+                "--kubeconfig",
+                str(tmp_path / "kc"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_state_file_survives_restart_in_process(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with running_sandbox(tmp_path, state_file=state, controllers=False) as sb:
+        created = requests.post(
+            sb.url + "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+            json={"metadata": {"name": "lock"}, "spec": {"holderIdentity": "job-1"}},
+            timeout=5,
+        ).json()
+        rv = int(created["metadata"]["resourceVersion"])
+    assert not list(tmp_path.glob(".state.json.*.tmp"))  # written atomically, no leftovers
+    with running_sandbox(tmp_path, state_file=state, controllers=False) as sb:
+        lease = requests.get(
+            sb.url + "/apis/coordination.k8s.io/v1/namespaces/default/leases/lock", timeout=5
+        ).json()
+        assert lease["spec"]["holderIdentity"] == "job-1"
+        assert lease["metadata"]["uid"] == created["metadata"]["uid"]
+        lease["spec"]["holderIdentity"] = "job-2"
+        updated = requests.put(
+            sb.url + "/apis/coordination.k8s.io/v1/namespaces/default/leases/lock",
+            json=lease,
+            timeout=5,
+        ).json()
+        assert int(updated["metadata"]["resourceVersion"]) > rv
+        watch = requests.get(
+            sb.url + "/apis/coordination.k8s.io/v1/leases",
+            params={"watch": "true", "resourceVersion": "1"},
+            stream=True,
+            timeout=5,
+        )
+        first = next(line for line in watch.iter_lines() if line)
+        assert b'"code":410' in first  # history does not survive a restart
+        watch.close()
+
+
+def test_kubeconfig_merges_into_an_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "prod", "cluster": {"server": "https://prod.example"}}],
+                "users": [{"name": "prod", "user": {}}],
+                "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
+                "current-context": "prod",
+            }
+        )
+    )
+    write_kubeconfig(path, "http://127.0.0.1:1234")
+    write_kubeconfig(path, "http://127.0.0.1:5678")
+    config = yaml.safe_load(path.read_text())
+    assert [c["name"] for c in config["clusters"]] == ["prod", "ci-deploy-sandbox"]
+    assert config["clusters"][1]["cluster"]["server"] == "http://127.0.0.1:5678"
+    assert [c["name"] for c in config["contexts"]] == ["prod", "ci-deploy-sandbox"]
+    assert config["current-context"] == "ci-deploy-sandbox"
+    assert os.access(path, os.R_OK)
