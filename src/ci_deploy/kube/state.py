@@ -100,7 +100,7 @@ class StateRecord:
 
     def with_changes(self, **changes: Any) -> StateRecord:
         """A copy with ``changes`` and a fresh ``updated_at``."""
-        return replace(self, **changes, updated_at=utc_now())
+        return replace(self, **{"updated_at": utc_now(), **changes})
 
 
 def _camel(name: str) -> str:

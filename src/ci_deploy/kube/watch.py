@@ -96,8 +96,18 @@ class ResourceWatcher:
             return
         while not self._stopped.is_set():
             try:
-                rv = self._follow(rv)
-                failures = 0
+                opened = time.monotonic()
+                rv, delivered = self._follow(rv)
+                if self._stopped.is_set():
+                    return
+                self.reconnects += 1  # the stream ended or was cut: resume from rv
+                if delivered or time.monotonic() - opened > 1.0:
+                    failures = 0
+                    continue
+                # An empty stream that ended at once: back off instead of spinning.
+                failures += 1
+                if self._stopped.wait(self.client.policy.delay(failures, None)):
+                    return
             except (ApiError, NetworkError) as exc:
                 if isinstance(exc, ApiError) and exc.status == 410:
                     self.relists += 1
@@ -117,8 +127,8 @@ class ResourceWatcher:
                 if self._stopped.wait(delay):
                     return
 
-    def _follow(self, rv: str) -> str:
-        """Read one watch stream to its end; returns the resourceVersion to resume from."""
+    def _follow(self, rv: str) -> tuple[str, int]:
+        """Read one watch stream to its end: (resourceVersion to resume from, events seen)."""
         stream = self.client.open_watch(
             self.kind.path(self.namespace),
             [*self.query, ("resourceVersion", rv)],
@@ -126,9 +136,10 @@ class ResourceWatcher:
         )
         with self._stream_lock:
             self._stream = stream
+        delivered = 0
         if self._stopped.is_set():
             stream.close()
-            return rv
+            return rv, delivered
         try:
             for event in stream:
                 kind = event.get("type")
@@ -139,16 +150,15 @@ class ResourceWatcher:
                 new_rv = (obj.get("metadata") or {}).get("resourceVersion")
                 if new_rv:
                     rv = str(new_rv)
+                delivered += 1
                 if kind == "BOOKMARK":
                     continue
                 self.events.put(Event(self.kind.plural, str(kind), [obj]))
         except NetworkError:
-            if self._stopped.is_set():
-                return rv
-            self.reconnects += 1  # a cut stream: resume from rv at once
+            return rv, delivered  # a cut stream: the caller resumes from rv
         finally:
             stream.close()
-        return rv
+        return rv, delivered
 
 
 class Cache:
