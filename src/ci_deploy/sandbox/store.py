@@ -5,12 +5,17 @@ Every change appends a WatchEvent to a bounded history; a watch from a resourceV
 than the history answers 410 Gone, as a real API server does after compaction.
 
 Thread-safe: the HTTP server threads and the controllers share one Store and one lock.
-Objects handed out are deep copies; callers never mutate stored state in place.
+Objects handed out by get/list/create/update/delete are copies the caller may change. Stored
+objects are immutable: a write replaces the whole object, so ``WatchEvent.obj`` is the stored
+object itself, shared with every subscriber (read-only: never mutate it). Stored copies intern
+their keys and short strings, which keeps thousands of similar objects small.
 """
 
 from __future__ import annotations
 
-import copy
+import hashlib
+import json
+import sys
 import threading
 import uuid
 from collections import deque
@@ -20,6 +25,48 @@ from datetime import datetime, timezone
 from typing import Any
 
 Obj = dict[str, Any]
+_INTERN_MAX = 64  # strings up to this length are interned in stored objects
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, scalars); much faster than copy.deepcopy."""
+    if type(value) is dict:
+        return {k: clone(v) for k, v in value.items()}
+    if type(value) is list:
+        return [clone(v) for v in value]
+    return value
+
+
+_SHARED: dict[bytes, Any] = {}  # digest of canonical JSON → one stored value
+_SHARED_MAX = 10_000
+
+
+def _shared(value: Any) -> Any:
+    """One stored copy per distinct value: objects of one shape share managedFields trees."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+    hit = _SHARED.get(digest)
+    if hit is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        hit = _SHARED[digest] = _frozen(value)
+    return hit
+
+
+def _frozen(value: Any) -> Any:
+    """A copy for storage: like :func:`clone`, with keys and short strings interned."""
+    if isinstance(value, dict):
+        if "fieldsV1" in value:  # a managedFields entry: its field tree is often repeated
+            return {
+                sys.intern(str(k)): _shared(v) if k == "fieldsV1" else _frozen(v)
+                for k, v in value.items()
+            }
+        return {sys.intern(str(k)): _frozen(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_frozen(v) for v in value]
+    if type(value) is str and len(value) <= _INTERN_MAX:
+        return sys.intern(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -56,6 +103,8 @@ class StoreError(Exception):
 
 @dataclass(frozen=True)
 class WatchEvent:
+    """One change; ``obj`` is the stored object itself (shared: read-only)."""
+
     resource_version: int
     type: str  # ADDED | MODIFIED | DELETED
     resource: str  # ResourceType.key
@@ -73,6 +122,8 @@ class Store:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._objects: dict[tuple[str, str, str], Obj] = {}
+        # the same objects by resource, so a list does not scan every resource
+        self._by_resource: dict[str, dict[tuple[str, str], Obj]] = {}
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._subscribers: list[Callable[[WatchEvent], None]] = []
@@ -96,7 +147,7 @@ class Store:
             obj = self._objects.get((resource, namespace, name))
             if obj is None:
                 raise StoreError(404, "NotFound", f'{resource.split("/")[-1]} "{name}" not found')
-            return copy.deepcopy(obj)
+            return clone(obj)  # type: ignore[no-any-return]
 
     def list(
         self,
@@ -106,17 +157,22 @@ class Store:
     ) -> tuple[list[Obj], int]:
         """Objects of ``resource`` (in ``namespace`` unless None), sorted by namespace/name."""
         with self.lock:
+            bucket = self._by_resource.get(resource, {})
             items = [
-                copy.deepcopy(obj)
-                for (res, ns, _), obj in sorted(self._objects.items())
-                if res == resource
-                and (namespace is None or ns == namespace)
-                and (predicate is None or predicate(obj))
+                clone(bucket[where])
+                for where in sorted(bucket)
+                if (namespace is None or where[0] == namespace)
+                and (predicate is None or predicate(bucket[where]))
             ]
             return items, self._rv
 
     # -- writes ---------------------------------------------------------------------------
-    def create(self, resource: str, obj: Obj) -> Obj:
+    def create(self, resource: str, obj: Obj, *, shared: bool = False) -> Obj:
+        """Store a new object (409 AlreadyExists); returns it as stored.
+
+        With ``shared=True`` the returned dict is the stored object itself (read-only: for
+        callers that only serialize it), saving a copy.
+        """
         meta = obj.setdefault("metadata", {})
         key = (resource, meta.get("namespace", ""), meta["name"])
         with self.lock:
@@ -129,10 +185,15 @@ class Store:
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", now_iso())
             meta.setdefault("generation", 1)
-            return self._commit(resource, key, obj, "ADDED")
+            return self._commit(resource, key, obj, "ADDED", shared)
 
-    def update(self, resource: str, obj: Obj, *, expect_rv: str | None = None) -> Obj:
-        """Replace a stored object; with ``expect_rv`` a stale version answers 409 Conflict."""
+    def update(
+        self, resource: str, obj: Obj, *, expect_rv: str | None = None, shared: bool = False
+    ) -> Obj:
+        """Replace a stored object; with ``expect_rv`` a stale version answers 409 Conflict.
+
+        ``shared`` as for :meth:`create`.
+        """
         meta = obj["metadata"]
         key = (resource, meta.get("namespace", ""), meta["name"])
         with self.lock:
@@ -152,28 +213,32 @@ class Store:
             meta["uid"] = current["metadata"]["uid"]
             meta["creationTimestamp"] = current["metadata"]["creationTimestamp"]
             if obj == current:
-                return copy.deepcopy(current)
-            return self._commit(resource, key, obj, "MODIFIED")
+                return current if shared else clone(current)
+            return self._commit(resource, key, obj, "MODIFIED", shared)
 
     def delete(self, resource: str, namespace: str, name: str) -> Obj:
         key = (resource, namespace, name)
         with self.lock:
             obj = self._objects.pop(key, None)
+            self._by_resource.get(resource, {}).pop((namespace, name), None)
             if obj is None:
                 raise StoreError(404, "NotFound", f'{resource.split("/")[-1]} "{name}" not found')
             self._rv += 1
-            obj = copy.deepcopy(obj)
-            obj["metadata"]["resourceVersion"] = str(self._rv)
+            # a new top level around the shared, immutable rest of the stored object
+            obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
             self._emit(WatchEvent(self._rv, "DELETED", resource, obj))
-            return copy.deepcopy(obj)
+            return clone(obj)  # type: ignore[no-any-return]
 
-    def _commit(self, resource: str, key: tuple[str, str, str], obj: Obj, kind: str) -> Obj:
+    def _commit(
+        self, resource: str, key: tuple[str, str, str], obj: Obj, kind: str, shared: bool = False
+    ) -> Obj:
         self._rv += 1
-        obj = copy.deepcopy(obj)
+        obj = _frozen(obj)
         obj["metadata"]["resourceVersion"] = str(self._rv)
         self._objects[key] = obj
-        self._emit(WatchEvent(self._rv, kind, resource, copy.deepcopy(obj)))
-        return copy.deepcopy(obj)
+        self._by_resource.setdefault(key[0], {})[key[1:]] = obj
+        self._emit(WatchEvent(self._rv, kind, resource, obj))
+        return obj if shared else clone(obj)
 
     # -- watching -------------------------------------------------------------------------
     def _emit(self, event: WatchEvent) -> None:
@@ -217,7 +282,7 @@ class Store:
             return {
                 "resourceVersion": self._rv,
                 "objects": [
-                    {"resource": res, "object": copy.deepcopy(obj)}
+                    {"resource": res, "object": clone(obj)}
                     for (res, _, _), obj in sorted(self._objects.items())
                 ],
             }
@@ -225,9 +290,13 @@ class Store:
     def restore(self, data: dict[str, Any]) -> None:
         with self.lock:
             self._objects.clear()
+            self._by_resource.clear()
             self._history.clear()
             for entry in data.get("objects", []):
-                obj = entry["object"]
+                obj = _frozen(entry["object"])
                 meta = obj["metadata"]
-                self._objects[(entry["resource"], meta.get("namespace", ""), meta["name"])] = obj
+                where = (meta.get("namespace", ""), meta["name"])
+                full_key = (entry["resource"], where[0], where[1])
+                self._objects[full_key] = obj
+                self._by_resource.setdefault(entry["resource"], {})[where] = obj
             self._rv = int(data.get("resourceVersion", 0))
