@@ -291,7 +291,8 @@ class LeaseLock:
         if self._thread is not None:
             self._thread.join(timeout=5)
         for _ in range(10):
-            lease = self.client.get_or_none(self._path)
+            # The lease as we last renewed it saves a GET; a conflict means re-reading.
+            lease = self._held or self.client.get_or_none(self._path)
             if lease is None:
                 return
             spec = dict(lease.get("spec") or {})
@@ -307,3 +308,4 @@ class LeaseLock:
             except ApiError as exc:
                 if not exc.is_conflict:
                     raise
+                self._held = None

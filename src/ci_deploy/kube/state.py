@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
-from ci_deploy.kube.client import DEPLOYMENT, MERGE_PATCH, KubeClient, Obj
+from ci_deploy.kube.client import DEPLOYMENT, JSON_PATCH, MERGE_PATCH, KubeClient, Obj
 from ci_deploy.kube.errors import ApiError
 
 STATE_ANNOTATION = "ci-deploy.dev/state"
@@ -146,32 +146,28 @@ class StateStore:
         self._seen_rv = meta.get("resourceVersion")
 
     def write(self, record: StateRecord, *, attempts: int = 10) -> None:
-        """Store ``record``; StateError if another writer changed the record since our read."""
+        """Store ``record``; StateError if another writer changed the record since our read.
+
+        Once a record exists, a JSON patch tests that the annotation still holds what we last
+        saw and replaces it, so status updates by controllers never make us re-read. The first
+        record is created with a merge patch that carries the resourceVersion we read.
+        """
         text = record.to_json()
         for _ in range(attempts):
             if self._seen_rv is None:
                 self.read()
                 if self._seen_rv is None:
                     raise StateError(f"deployment {self.namespace}/{self.name} does not exist")
-            patch = {
-                "metadata": {
-                    "resourceVersion": self._seen_rv,
-                    "annotations": {STATE_ANNOTATION: text},
-                }
-            }
             try:
-                written = self.client.request(
-                    "PATCH",
-                    self._path,
-                    query=[("fieldManager", STATE_FIELD_MANAGER)],
-                    body=patch,
-                    content_type=MERGE_PATCH,
-                )
+                written = self._patch(text)
             except ApiError as exc:
-                if not exc.is_conflict:
+                if exc.status not in (409, 422):
                     raise
                 before = self._seen_text
                 _, current = self.read()
+                if current is None:
+                    gone = f"deployment {self.namespace}/{self.name} was deleted"
+                    raise StateError(gone) from exc
                 if self._seen_text == text:
                     return  # our earlier attempt landed; only its answer was lost
                 if self._seen_text != before:
@@ -179,13 +175,32 @@ class StateStore:
                         f"the rollout state of {self.namespace}/{self.name} was changed by "
                         "another process while this one was running"
                     ) from exc
-                if current is None:
-                    gone = f"deployment {self.namespace}/{self.name} was deleted"
-                    raise StateError(gone) from exc
-                continue  # only other fields changed (e.g. status): retry on the new version
+                if exc.status == 422 and before is not None:
+                    raise  # the test held, so the patch was refused for another reason
+                continue  # a conflict on other fields (e.g. status): try again
             self._remember(written)
             return
         raise StateError(f"could not record the rollout state of {self.namespace}/{self.name}")
+
+    def _patch(self, text: str) -> Obj:
+        query = [("fieldManager", STATE_FIELD_MANAGER)]
+        if self._seen_text is not None:
+            pointer = "/metadata/annotations/" + STATE_ANNOTATION.replace("~", "~0").replace(
+                "/", "~1"
+            )
+            ops = [
+                {"op": "test", "path": pointer, "value": self._seen_text},
+                {"op": "replace", "path": pointer, "value": text},
+            ]
+            return self.client.request(
+                "PATCH", self._path, query=query, body=ops, content_type=JSON_PATCH
+            )
+        patch = {
+            "metadata": {"resourceVersion": self._seen_rv, "annotations": {STATE_ANNOTATION: text}}
+        }
+        return self.client.request(
+            "PATCH", self._path, query=query, body=patch, content_type=MERGE_PATCH
+        )
 
 
 def parse_phase(value: str) -> Phase:

@@ -152,8 +152,11 @@ def execute(plan: Plan, ctx: RolloutContext) -> StateRecord:
             raise StepFailed("failed", f"step {step.name} is not supported by this version")
         ctx.progress.line(f"step {number}/{total}: {step.describe()}")
         try:
-            ctx.save(step=f"{number}/{total} {step.name}")
-            handler(step, ctx)
+            if isinstance(step, Record):
+                ctx.record = ctx.record.with_changes(step=f"{number}/{total} {step.name}")
+            else:
+                ctx.save(step=f"{number}/{total} {step.name}")
+            handler(step, ctx)  # a Record step writes once, with its final phase
         except (ApiError, NetworkError, StateError) as exc:
             raise StepFailed("failed", f"step {step.name}: {exc}") from exc
     return ctx.record
