@@ -37,11 +37,18 @@ print(json.dumps(out))
 def test_github_run_writes_outputs_that_the_next_process_reads(engine: Any, tmp_path: Path) -> None:
     output = tmp_path / "github_output"
     output.touch()
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}
+    summary = tmp_path / "step_summary.md"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
     assert engine.deploy("1.0.0", **env).returncode == 0
     failed = engine.deploy("crashloop", **env)
     assert failed.returncode == 1
     assert "::group::" in failed.stdout + failed.stderr
+    assert "::error::" in failed.stdout + failed.stderr  # an annotation on the run
+    assert "### ci-deploy: web-app to staging: RolledBack" in summary.read_text()
     read = subprocess.run(
         [sys.executable, "-c", READ_GITHUB_OUTPUT, str(output)],
         capture_output=True,

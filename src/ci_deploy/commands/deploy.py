@@ -42,6 +42,7 @@ def command(
     context: str | None,
 ) -> None:
     """Deploy IMAGE to ENV: apply, watch the rollout, roll back automatically on failure."""
+    from ci_deploy.errors import DeploymentFailed, RollbackFailed
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
     from ci_deploy.rollout.deploy import DeployOptions, deploy
@@ -61,6 +62,11 @@ def command(
     )
     platform = detect_platform()
     cancel, urgent = CancelToken(), CancelToken()
-    with cancel_on_signals(cancel, urgent):
-        record = deploy(opts, platform, cancel, urgent)
+    try:
+        with cancel_on_signals(cancel, urgent):
+            record = deploy(opts, platform, cancel, urgent)
+    except (DeploymentFailed, RollbackFailed) as exc:
+        if platform.name == "github":  # an annotation on the run; cli.main prints the message
+            platform.error(exc.message)
+        raise
     platform.log(f"{record.phase}: {record.revision} in {record.environment}")

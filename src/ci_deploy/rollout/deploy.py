@@ -137,6 +137,21 @@ def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, st
     }
 
 
+def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
+    """A short job summary (GitHub step summary; printed or appended elsewhere)."""
+    rows = [
+        ("phase", record.phase),
+        ("image", f"`{record.revision}`"),
+        ("previous stable", f"`{record.previous_revision}`" if record.previous_revision else "-"),
+        ("message", record.message.replace("|", "\\|") or "-"),
+    ]
+    if environment_url:
+        rows.append(("environment", environment_url))
+    lines = [f"### ci-deploy: {record.app} to {record.environment}: {record.phase}", ""]
+    lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    return "\n".join(lines) + "\n"
+
+
 def ensure_namespace(client: KubeClient, namespace: str, *, attempts: int = 5) -> None:
     """Create the namespace if it is missing (the lock lives in it)."""
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
@@ -259,6 +274,7 @@ def _deploy_locked(
     finally:
         if record is not None:
             platform.set_outputs(outputs_of(record, t.environment_url))
+            platform.summary(summary_markdown(record, t.environment_url))
 
 
 def recover(
@@ -283,6 +299,8 @@ def recover(
     if not cancelled and not opts.rollback:
         ctx.set_phase("Failed", f"{reason}; not rolled back (--no-rollback)")
         raise DeploymentFailed(f"{reason}; not rolled back (--no-rollback)")
+    if plan.previous_template is None and not ctx.deployment_exists:
+        raise DeploymentFailed(f"{reason}; nothing was deployed (first deploy)")
     if plan.previous_template is None:
         ctx.set_phase("Failed", f"{reason}; first deploy, nothing to roll back to")
         raise RollbackFailed(
