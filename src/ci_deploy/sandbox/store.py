@@ -154,12 +154,18 @@ class Store:
         resource: str,
         namespace: str | None = None,
         predicate: Callable[[Obj], bool] | None = None,
+        *,
+        shared: bool = False,
     ) -> tuple[list[Obj], int]:
-        """Objects of ``resource`` (in ``namespace`` unless None), sorted by namespace/name."""
+        """Objects of ``resource`` (in ``namespace`` unless None), sorted by namespace/name.
+
+        With ``shared=True`` the items are the stored objects themselves (read-only).
+        """
         with self.lock:
             bucket = self._by_resource.get(resource, {})
+            copy: Callable[[Obj], Obj] = (lambda o: o) if shared else clone
             items = [
-                clone(bucket[where])
+                copy(bucket[where])
                 for where in sorted(bucket)
                 if (namespace is None or where[0] == namespace)
                 and (predicate is None or predicate(bucket[where]))
