@@ -266,10 +266,11 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
         return old  # a no-op write neither bumps resourceVersion nor emits an event
     if ctx.dry_run:
         return new
+    # the result is only serialized into the response: take the stored object, not a copy
     if old is None:
-        return ctx.store.create(rt.key, new)
+        return ctx.store.create(rt.key, new, shared=True)
     new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-    return ctx.store.update(rt.key, new)
+    return ctx.store.update(rt.key, new, shared=True)
 
 
 def _keep_system_metadata(ctx: Ctx, old: Obj, new: Obj) -> None:
@@ -393,7 +394,7 @@ def list_objects(ctx: Ctx) -> Response:
     # only the latest state is kept: an exact older version is gone
     if query.get("resourceVersionMatch") == "Exact" and rv_param and rv_param != current_rv:
         raise StoreError(410, "Expired", f"too old resource version: {rv_param} ({current_rv})")
-    items, rv = ctx.store.list(ctx.rt.key, ctx.namespace, predicate_for(ctx))
+    items, rv = ctx.store.list(ctx.rt.key, ctx.namespace, predicate_for(ctx), shared=True)
     items, list_meta = paging.page(ctx, items, rv)
     if table.wants_table(ctx.req):
         return ctx.respond(200, table.to_table(ctx.rt, items, ctx.req, list_meta))

@@ -64,13 +64,26 @@ def resolve(schema: Schema) -> Schema:
     return schema
 
 
+_CHILDREN: dict[tuple[int, str], Schema | None] = {}
+
+
 def child(schema: Schema | None, key: str) -> Schema | None:
     """Schema of field ``key`` of an object schema; None when permissive or unknown.
 
-    Use :func:`knows_field` to tell an unknown field from a permissive one.
+    Use :func:`knows_field` to tell an unknown field from a permissive one. Memoized by the
+    schema's identity: schemas are loaded once and never change.
     """
     if schema is None:
         return None
+    memo = (id(schema), key)
+    if memo not in _CHILDREN:
+        if len(_CHILDREN) > 100_000:  # field names come from requests: bound the memo
+            _CHILDREN.clear()
+        _CHILDREN[memo] = _child(schema, key)
+    return _CHILDREN[memo]
+
+
+def _child(schema: Schema, key: str) -> Schema | None:
     props = schema.get("properties")
     if props and key in props:
         return resolve(props[key])

@@ -45,7 +45,7 @@ def stream(ctx: Ctx) -> Response:
     initial: list[Obj] = []
     with ctx.store.lock:
         if rv_param in ("", "0"):
-            initial, start_rv = ctx.store.list(ctx.rt.key, ctx.namespace, predicate)
+            initial, start_rv = ctx.store.list(ctx.rt.key, ctx.namespace, predicate, shared=True)
         else:
             try:
                 start_rv = int(rv_param)
