@@ -214,6 +214,22 @@ def deploy(
         client.close()
 
 
+def start_record(t: Target, plan: Plan, observed: Observed, run_url: str | None) -> StateRecord:
+    """The record of a rollout that is about to start."""
+    return StateRecord(
+        app=t.app,
+        environment=t.environment,
+        strategy=t.strategy,
+        phase="Progressing",
+        revision=t.image,
+        previous_revision=plan.previous_image,
+        previous_template=plan.previous_template,
+        manifests_digest=t.manifests_digest,
+        run_url=run_url,
+        status_ids=dict(observed.record.status_ids) if observed.record else {},
+    )
+
+
 def _deploy_locked(
     opts: DeployOptions,
     prepared: Prepared,
@@ -236,18 +252,7 @@ def _deploy_locked(
                 record = observed.record
                 assert record is not None
                 return record
-            record = StateRecord(
-                app=t.app,
-                environment=t.environment,
-                strategy=t.strategy,
-                phase="Progressing",
-                revision=t.image,
-                previous_revision=plan.previous_image,
-                previous_template=plan.previous_template,
-                manifests_digest=t.manifests_digest,
-                run_url=lock.holder.url,
-                status_ids=dict(observed.record.status_ids) if observed.record else {},
-            )
+            record = start_record(t, plan, observed, lock.holder.url)
             ctx = RolloutContext(
                 client=client,
                 namespace=t.namespace,

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.client import connect
+from ci_deploy.kube.client import KubeClient, connect
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import deadline_condition
 from ci_deploy.kube.revisions import pod_template, restore_template, revisions, template_image
 from ci_deploy.kube.state import StateRecord, StateStore, utc_now
-from ci_deploy.kube.watch import selector_text, wait_for_rollout
+from ci_deploy.kube.watch import RolloutOutcome, selector_text, wait_for_rollout
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.deploy import DeployOptions, deploy_lock, outputs_of
 from ci_deploy.rollout.plan import Obj, Target
@@ -54,7 +54,7 @@ def choose_template(
 def rollback(
     opts: DeployOptions, to_revision: int | None, platform: Platform, cancel: CancelToken
 ) -> StateRecord | None:
-    """Roll ``opts.environment`` back; returns the new record (None: nothing to do)."""
+    """Roll ``opts.environment`` back; returns the new record (None: nothing recorded)."""
     from ci_deploy.config import load_config
 
     cfg = load_config(opts.config_path)
@@ -73,53 +73,15 @@ def rollback(
             if choice is None:
                 progress.line(f"{cfg.app} in {env.name} is already rolled back; nothing to do")
                 return record
-            live_image = template_image(pod_template(deployment))
-            progress.line(
-                f"rolling back {env.namespace}/{cfg.app} to {choice.image} ({choice.why})"
+            record, outcome = _restore(
+                client, store, record, deployment, choice, target, opts, cancel, progress
             )
-            if record is None:
-                record = StateRecord(cfg.app, env.name, env.strategy, "Progressing", live_image)
-            record = record.with_changes(
-                phase="Progressing",
-                step="rollback",
-                revision=live_image,
-                previous_revision=choice.image,
-                previous_template=choice.template,
-                finished_at=None,
-                message=f"rollback on demand to {choice.image}",
-            )
-            store.write(record)
-            stale = deadline_condition(deployment)
-            try:
-                restore_template(client, env.namespace, cfg.app, choice.template)
-            except (ApiError, NetworkError) as exc:
-                raise RollbackFailed(f"the rollback could not be applied: {exc}") from exc
-            outcome = wait_for_rollout(
-                client,
-                env.namespace,
-                cfg.app,
-                selector_text(deployment),
-                timeout=opts.timeout,
-                cancel=cancel,
-                on_progress=lambda s: progress.update(s.message),
-                fail_fast_grace=opts.fail_fast_grace,
-                stale_deadline=stale,
-            )
-            done = outcome.result == "done"
-            record = record.with_changes(
-                phase="RolledBack" if done else "Failed",
-                finished_at=utc_now(),
-                message=f"rolled back on demand to {choice.image}"
-                if done
-                else f"rollback to {choice.image} failed: {outcome.message}",
-            )
-            store.write(record)
             platform.set_outputs(outputs_of(record, env.url))
             if outcome.result == "cancelled":
                 raise DeploymentFailed(f"rollback cancelled: {outcome.message}")
-            if not done:
+            if outcome.result != "done":
                 raise RollbackFailed(
-                    f"the rollback to {choice.image} failed: {outcome.message}",
+                    record.message,
                     hint=f"a human must act: kubectl -n {env.namespace} describe deployment "
                     f"{cfg.app}",
                 )
@@ -128,3 +90,61 @@ def rollback(
     finally:
         progress.close()
         client.close()
+
+
+def _restore(
+    client: KubeClient,
+    store: StateStore,
+    record: StateRecord | None,
+    deployment: Obj,
+    choice: RollbackChoice,
+    target: Target,
+    opts: DeployOptions,
+    cancel: CancelToken,
+    progress: Progress,
+) -> tuple[StateRecord, RolloutOutcome]:
+    """Restore ``choice``, wait for it, and record the result."""
+    live_image = template_image(pod_template(deployment))
+    where = f"{target.namespace}/{target.app}"
+    progress.line(f"rolling back {where} to {choice.image} ({choice.why})")
+    if record is None:
+        record = StateRecord(
+            target.app, target.environment, target.strategy, "Progressing", live_image
+        )
+    record = record.with_changes(
+        phase="Progressing",
+        step="rollback",
+        revision=live_image,
+        previous_revision=choice.image,
+        previous_template=choice.template,
+        finished_at=None,
+        message=f"rollback on demand to {choice.image}",
+    )
+    store.write(record)
+    stale = deadline_condition(deployment)
+    try:
+        restore_template(client, target.namespace, target.app, choice.template)
+    except (ApiError, NetworkError) as exc:
+        raise RollbackFailed(f"the rollback could not be applied: {exc}") from exc
+    outcome = wait_for_rollout(
+        client,
+        target.namespace,
+        target.app,
+        selector_text(deployment),
+        timeout=opts.timeout,
+        cancel=cancel,
+        on_progress=lambda s: progress.update(s.message),
+        fail_fast_grace=opts.fail_fast_grace,
+        stale_deadline=stale,
+    )
+    done = outcome.result == "done"
+    message = (
+        f"rolled back on demand to {choice.image}"
+        if done
+        else f"rollback to {choice.image} failed: {outcome.message}"
+    )
+    record = record.with_changes(
+        phase="RolledBack" if done else "Failed", finished_at=utc_now(), message=message
+    )
+    store.write(record)
+    return record, outcome
