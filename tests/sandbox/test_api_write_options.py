@@ -192,3 +192,35 @@ def test_update_moves_field_ownership_to_the_writer(sandbox: SandboxHandle) -> N
     )
     managers = {m["manager"]: m["fieldsV1"] for m in resp.json()["metadata"]["managedFields"]}
     assert managers == {"alice": {"f:data": {"f:a": {}}}, "bob": {"f:data": {"f:b": {}}}}
+
+
+def test_protobuf_bodies_are_refused_with_415(sandbox: SandboxHandle) -> None:
+    resp = requests.post(
+        sandbox.url + CM,
+        data=b"k8s\x00\n\x0f\n\x02v1\x12\tConfigMap",
+        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+        timeout=5,
+    )
+    assert resp.status_code == 415 and resp.json()["reason"] == "UnsupportedMediaType"
+    assert "kubectl apply -f" in resp.json()["message"]
+
+
+def test_a_client_may_rewrite_managed_fields(sandbox: SandboxHandle) -> None:
+    created = requests.post(
+        sandbox.url + CM,
+        params={"fieldManager": "old"},
+        json={"metadata": {"name": "m"}, "data": {"a": "1"}},
+        timeout=5,
+    ).json()
+    entry = dict(created["metadata"]["managedFields"][0], manager="renamed", operation="Apply")
+    ops = [{"op": "replace", "path": "/metadata/managedFields", "value": [entry]}]
+    resp = requests.patch(
+        sandbox.url + CM + "/m",
+        params={"fieldManager": "kubectl"},
+        data=json.dumps(ops),
+        headers={"Content-Type": "application/json-patch+json"},
+        timeout=5,
+    )
+    assert [(m["manager"], m["operation"]) for m in resp.json()["metadata"]["managedFields"]] == [
+        ("renamed", "Apply")
+    ]

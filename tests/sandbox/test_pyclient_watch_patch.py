@@ -300,3 +300,15 @@ def test_dynamic_client_server_side_apply(bare_sandbox: SandboxHandle) -> None:
     assert result.spec.template.spec.containers[0].image == "nginx:1.26"
     assert result.metadata.generation == 2
     api_client.close()
+
+
+def test_server_side_apply_of_the_same_configuration_is_a_no_op(api: client.ApiClient) -> None:
+    _apply(api, _applied("nginx:1.25"), "ci-deploy").read()
+    before = (
+        client.AppsV1Api(api).read_namespaced_deployment("web", "default").metadata.resource_version
+    )
+    _apply(api, _applied("nginx:1.25"), "ci-deploy").read()
+    after = (
+        client.AppsV1Api(api).read_namespaced_deployment("web", "default").metadata.resource_version
+    )
+    assert after == before

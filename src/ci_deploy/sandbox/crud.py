@@ -127,6 +127,14 @@ def decode_body(req: Request) -> Any:
     if not req.body:
         return None
     ctype = req.header("Content-Type")
+    if "protobuf" in ctype or "cbor" in ctype:
+        raise StoreError(
+            415,
+            "UnsupportedMediaType",
+            f"the sandbox accepts JSON and YAML request bodies only, not {ctype.split(';')[0]} "
+            "(kubectl's typed generators such as 'kubectl create deployment' send protobuf; "
+            "use 'kubectl apply -f' or 'kubectl create -f' with a manifest)",
+        )
     try:
         return json.loads(req.body)
     except ValueError as exc:
@@ -226,6 +234,11 @@ def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+def entries_of(obj: Obj) -> Any:
+    """An object's managedFields (None when it has none)."""
+    return (obj.get("metadata") or {}).get("managedFields")
+
+
 def _strip_volatile(obj: Obj) -> Obj:
     out = dict(obj)
     meta = dict(out.get("metadata") or {})
@@ -260,9 +273,16 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
     defaults.apply_defaults(rt.kind, new)
     validation.validate(rt, new)
+    sent_fields = meta.get("managedFields")
+    rewritten = (  # a client may rewrite managedFields itself (kubectl's CSA → SSA upgrade)
+        operation == "Update"
+        and old is not None
+        and sent_fields is not None
+        and sent_fields != entries_of(old)
+    )
     if operation == "Update":
         managed.record_update(old, new, ctx.manager, rt.api_version, ctx.sub)
-    if old is not None and _strip_volatile(new) == _strip_volatile(old):
+    if old is not None and not rewritten and _strip_volatile(new) == _strip_volatile(old):
         return old  # a no-op write neither bumps resourceVersion nor emits an event
     if ctx.dry_run:
         return new

@@ -177,6 +177,9 @@ def record_update(
     if old is None:
         changed = set(new_flat)
     current = entries(old) if old is not None else []
+    sent = (new.get("metadata") or {}).get("managedFields")
+    if sent is not None and sent != current:
+        current = list(sent)  # the client rewrote managedFields (e.g. kubectl's CSA upgrade)
     mine_key = (manager, "Update", subresource or "")
     result: list[Obj] = []
     mine: FieldSet = set()
