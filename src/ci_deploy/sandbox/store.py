@@ -103,12 +103,17 @@ class StoreError(Exception):
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """One change; ``obj`` is the stored object itself (shared: read-only)."""
+    """One change; ``obj`` is the stored object itself (shared: read-only).
+
+    ``prev`` is the object before a MODIFIED change (None otherwise): a watch with a selector
+    turns a change that makes an object stop (or start) matching into DELETED (or ADDED).
+    """
 
     resource_version: int
     type: str  # ADDED | MODIFIED | DELETED
     resource: str  # ResourceType.key
     obj: Obj
+    prev: Obj | None = None
 
 
 def now_iso() -> str:
@@ -241,9 +246,10 @@ class Store:
         self._rv += 1
         obj = _frozen(obj)
         obj["metadata"]["resourceVersion"] = str(self._rv)
+        prev = self._objects.get(key)
         self._objects[key] = obj
         self._by_resource.setdefault(key[0], {})[key[1:]] = obj
-        self._emit(WatchEvent(self._rv, kind, resource, obj))
+        self._emit(WatchEvent(self._rv, kind, resource, obj, prev))
         return obj if shared else clone(obj)
 
     # -- watching -------------------------------------------------------------------------
