@@ -206,3 +206,34 @@ def test_watch_across_namespaces_sees_each_namespace(sandbox: SandboxHandle) -> 
         for e in _events(resp, 5)
     ]
     assert seen == [("default", "one"), ("second", "two")]
+
+
+def test_watch_with_selector_turns_label_changes_into_added_and_deleted(
+    sandbox: SandboxHandle,
+) -> None:
+    _create(sandbox.url, "flip", {"track": "canary"})
+    rv = str(sandbox.store.resource_version)
+    resp = requests.get(
+        sandbox.url + CONFIGMAPS,
+        params={
+            "watch": "true",
+            "resourceVersion": rv,
+            "labelSelector": "track=stable",
+            "timeoutSeconds": "2",
+        },
+        stream=True,
+        timeout=5,
+    )
+    for track in ("stable", "stable", "canary"):
+        patch = {"metadata": {"labels": {"track": track}}, "data": {"n": str(time.monotonic())}}
+        requests.patch(
+            sandbox.url + CONFIGMAPS + "/flip",
+            data=json.dumps(patch),
+            headers={"Content-Type": "application/merge-patch+json"},
+            timeout=5,
+        )
+    events = _events(resp, 3)
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    assert events[2]["object"]["metadata"]["labels"] == {
+        "track": "stable"
+    }  # the last matching state

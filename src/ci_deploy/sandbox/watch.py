@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ci_deploy.sandbox.api import Response, status_object
-from ci_deploy.sandbox.store import StoreError
+from ci_deploy.sandbox.store import StoreError, WatchEvent
 
 if TYPE_CHECKING:
     from ci_deploy.sandbox.crud import Ctx
@@ -85,6 +85,20 @@ class _Watcher:
             return False
         return self.predicate is None or bool(self.predicate(obj))
 
+    def _translate(self, event: WatchEvent) -> tuple[str | None, Obj]:
+        """The event this watch sends for a store event (None: nothing), as upstream's cacher."""
+        now = self._matches(event.obj)
+        if event.type != "MODIFIED" or event.prev is None:
+            return (event.type if now else None), event.obj
+        before = self._matches(event.prev)
+        if now and before:
+            return "MODIFIED", event.obj
+        if now:
+            return "ADDED", event.obj
+        if before:
+            return "DELETED", event.prev
+        return None, event.obj
+
     def _bookmark(self) -> bytes:
         rt = self.ctx.rt
         obj = {
@@ -135,9 +149,12 @@ class _Watcher:
                 return
             for event in events:
                 self.rv = event.resource_version
-                if event.resource != key or not self._matches(event.obj):
+                if event.resource != key:
                     continue
-                yield _line(event.type, event.obj)
+                kind, obj = self._translate(event)
+                if kind is None:
+                    continue
+                yield _line(kind, obj)
                 self.sent += 1
                 if self._cut():
                     return
