@@ -168,3 +168,29 @@ def test_state_annotation_survives_a_later_server_side_apply(engine) -> None:  #
 
 def test_merge_patch_content_type_constant_is_the_json_merge_patch() -> None:
     assert MERGE_PATCH == "application/merge-patch+json"
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(engine) -> None:  # type: ignore[no-untyped-def]
+    assert engine.deploy("1.0.0").returncode == 0
+    rv = engine.deployment()["metadata"]["resourceVersion"]
+    result = engine.deploy("2.0.0", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "1. record stable revision: registry.example.com/acme/web-app:1.0.0" in result.stderr
+    assert "the API server accepted all 3 objects; nothing was changed" in result.stderr
+    assert engine.deployment()["metadata"]["resourceVersion"] == rv
+    assert engine.live_image() == f"{IMAGE}:1.0.0"
+
+
+def test_namespace_and_strategy_overrides(engine) -> None:  # type: ignore[no-untyped-def]
+    result = engine.deploy("1.0.0", "--namespace", "web-app-preview")
+    assert result.returncode == 0, result.stderr
+    preview = engine.client.get(DEPLOYMENT.path("web-app-preview", "web-app"))
+    assert preview["metadata"]["namespace"] == "web-app-preview"
+    status = engine.run("status", "--env", "staging", "--namespace", "web-app-preview")
+    assert "Succeeded" in status.stdout
+    bad = engine.deploy("1.0.0", "--namespace", "Not_A_Label")
+    assert bad.returncode == 2
+    assert "--namespace" in bad.stderr
+    canary = engine.deploy("1.0.0", "--strategy", "canary")
+    assert canary.returncode == 2
+    assert "strategy 'canary' is not available" in canary.stderr

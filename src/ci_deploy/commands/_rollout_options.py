@@ -36,3 +36,17 @@ def cluster_options(fn: F) -> F:
         envvar="KUBECONFIG",
         help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).",
     )(fn)
+
+
+def override_options(fn: F) -> F:
+    """--namespace and --strategy: override the environment's settings for this run."""
+    fn = click.option(
+        "--strategy", default=None, help="Override the environment's strategy for this run."
+    )(fn)
+    return namespace_option(fn)
+
+
+def namespace_option(fn: F) -> F:
+    return click.option(
+        "--namespace", default=None, help="Override the environment's namespace for this run."
+    )(fn)

@@ -12,6 +12,7 @@ from ci_deploy.commands._rollout_options import (
     cluster_options,
     duration_seconds,
     environment_option,
+    override_options,
 )
 
 
@@ -26,7 +27,11 @@ from ci_deploy.commands._rollout_options import (
 @click.option(
     "--no-rollback-on-cancel", is_flag=True, help="On SIGTERM/SIGINT, stop without rolling back."
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan, let the API server validate; change nothing."
+)
 @click.option("--lock-ttl", default="30s", hidden=True, help="Lease duration (tests).")
+@override_options
 @cluster_options
 @click.pass_context
 def command(
@@ -37,7 +42,10 @@ def command(
     lock_timeout: str,
     no_rollback: bool,
     no_rollback_on_cancel: bool,
+    dry_run: bool,
     lock_ttl: str,
+    namespace: str | None,
+    strategy: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -45,10 +53,10 @@ def command(
     from ci_deploy.errors import DeploymentFailed, RollbackFailed
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
-    from ci_deploy.rollout.deploy import DeployOptions, deploy
+    from ci_deploy.rollout import deploy as engine
     from ci_deploy.rollout.signals import cancel_on_signals
 
-    opts = DeployOptions(
+    opts = engine.DeployOptions(
         config_path=ctx.obj["config_path"],
         environment=environment,
         image=image,
@@ -59,12 +67,17 @@ def command(
         rollback=not no_rollback,
         rollback_on_cancel=not no_rollback_on_cancel,
         lock_ttl=duration_seconds(lock_ttl, "--lock-ttl"),
+        namespace=namespace,
+        strategy=strategy,
     )
     platform = detect_platform()
+    if dry_run:
+        engine.dry_run(opts, platform)
+        return
     cancel, urgent = CancelToken(), CancelToken()
     try:
         with cancel_on_signals(cancel, urgent):
-            record = deploy(opts, platform, cancel, urgent)
+            record = engine.deploy(opts, platform, cancel, urgent)
     except (DeploymentFailed, RollbackFailed) as exc:
         if platform.name == "github":  # an annotation on the run; cli.main prints the message
             platform.error(exc.message)

@@ -8,6 +8,7 @@ from ci_deploy.commands._rollout_options import (
     cluster_options,
     duration_seconds,
     environment_option,
+    override_options,
 )
 
 
@@ -15,6 +16,7 @@ from ci_deploy.commands._rollout_options import (
 @environment_option
 @click.option("--image", default=None, help="Image to plan for (default: the live one).")
 @click.option("--timeout", default="10m", show_default=True, help="Rollout timeout.")
+@override_options
 @cluster_options
 @click.pass_context
 def command(
@@ -22,6 +24,8 @@ def command(
     environment: str,
     image: str | None,
     timeout: str,
+    namespace: str | None,
+    strategy: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -35,6 +39,8 @@ def command(
         timeout=duration_seconds(timeout, "--timeout"),
         kubeconfig=kubeconfig,
         context=context,
+        namespace=namespace,
+        strategy=strategy,
     )
     plan, _ = build_plan(opts)
     click.echo(plan.render())

@@ -8,6 +8,7 @@ from ci_deploy.commands._rollout_options import (
     cluster_options,
     duration_seconds,
     environment_option,
+    namespace_option,
 )
 
 
@@ -18,6 +19,7 @@ from ci_deploy.commands._rollout_options import (
 @click.option(
     "--lock-timeout", default="5m", show_default=True, help="Wait this long for the lock."
 )
+@namespace_option
 @cluster_options
 @click.pass_context
 def command(
@@ -26,6 +28,7 @@ def command(
     to_revision: int | None,
     timeout: str,
     lock_timeout: str,
+    namespace: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -44,6 +47,7 @@ def command(
         kubeconfig=kubeconfig,
         context=context,
         lock_timeout=duration_seconds(lock_timeout, "--lock-timeout"),
+        namespace=namespace,
     )
     platform = detect_platform()
     cancel, urgent = CancelToken(), CancelToken()

@@ -34,18 +34,26 @@ def object_ref(obj: Obj) -> str:
 
 
 def apply_object(
-    client: KubeClient, obj: Obj, *, field_manager: str = FIELD_MANAGER, conflict_attempts: int = 5
+    client: KubeClient,
+    obj: Obj,
+    *,
+    field_manager: str = FIELD_MANAGER,
+    conflict_attempts: int = 5,
+    dry_run: bool = False,
 ) -> Obj:
-    """Server-side apply one object; returns the object as stored."""
+    """Server-side apply one object; returns the object as stored (or as it would be)."""
     kind = client.resolve_kind(str(obj["apiVersion"]), str(obj["kind"]))
     meta = obj.get("metadata") or {}
     path = kind.path(meta.get("namespace"), meta["name"])
+    query = [("fieldManager", field_manager), ("force", "true")]
+    if dry_run:
+        query.append(("dryRun", "All"))  # the server validates and admits, then stores nothing
     for attempt in range(1, conflict_attempts + 1):
         try:
             return client.request(
                 "PATCH",
                 path,
-                query=[("fieldManager", field_manager), ("force", "true")],
+                query=query,
                 body=obj,
                 content_type=APPLY_PATCH,
             )
@@ -64,17 +72,20 @@ def apply_objects(
     *,
     field_manager: str = FIELD_MANAGER,
     workers: int = 8,
+    dry_run: bool = False,
 ) -> list[Obj]:
     """Apply every object; results in input order. The first refusal raises ApplyError."""
     results: dict[int, Obj] = {}
     first = [i for i, o in enumerate(objects) if o.get("kind") == "Namespace"]
     rest = [i for i in range(len(objects)) if i not in set(first)]
     for i in first:
-        results[i] = apply_object(client, objects[i], field_manager=field_manager)
+        results[i] = apply_object(client, objects[i], field_manager=field_manager, dry_run=dry_run)
     if rest:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(rest)))) as pool:
             futures = {
-                i: pool.submit(apply_object, client, objects[i], field_manager=field_manager)
+                i: pool.submit(
+                    apply_object, client, objects[i], field_manager=field_manager, dry_run=dry_run
+                )
                 for i in rest
             }
             for i, future in futures.items():

@@ -6,12 +6,14 @@ found before the lock is taken or the cluster is touched (exit 2, nothing change
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
+from ci_deploy.kube.apply import ApplyError, apply_objects
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import NAMESPACE, KubeClient, connect
 from ci_deploy.kube.errors import ApiError, NetworkError
@@ -24,7 +26,11 @@ from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
 from ci_deploy.rollout.progress import Progress
 
+if TYPE_CHECKING:
+    from ci_deploy.config import Config, EnvironmentConfig
+
 Obj = dict[str, Any]
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class DeployOptions:
     lock_ttl: float = 30.0
     fail_fast_grace: float = 3.0
     cancel_grace: float = 60.0  # how long a rollback after a cancel may wait for health
+    namespace: str | None = None  # overrides the environment's namespace
+    strategy: str | None = None  # overrides the environment's strategy
 
 
 @dataclass(frozen=True)
@@ -54,13 +62,37 @@ class Prepared:
     kube_context: str | None
 
 
-def prepare(opts: DeployOptions) -> Prepared:
-    """Load the config, pick the environment, render and validate (exit 2 on any error)."""
-    from ci_deploy.config import load_config
-    from ci_deploy.render import render_manifests
+def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
+    """The configuration and the chosen environment, with --namespace / --strategy applied."""
+    from ci_deploy.config import STRATEGIES, load_config
 
     cfg = load_config(opts.config_path)
     env = cfg.environment(opts.environment)
+    changes: dict[str, Any] = {}
+    if opts.namespace:
+        if not DNS_LABEL.fullmatch(opts.namespace):
+            raise UserInputError(
+                f"--namespace: expected a DNS-1123 label (lower case letters, digits, '-', at "
+                f"most 63 characters), found {opts.namespace!r}"
+            )
+        changes["namespace"] = opts.namespace
+    if opts.strategy:
+        if opts.strategy not in STRATEGIES:
+            raise UserInputError(
+                f"--strategy: expected one of {', '.join(STRATEGIES)}, found {opts.strategy!r}"
+            )
+        changes["strategy"] = opts.strategy
+    if changes:
+        env = replace(env, **changes)
+        cfg = replace(cfg, environments={**cfg.environments, env.name: env})
+    return cfg, env
+
+
+def prepare(opts: DeployOptions) -> Prepared:
+    """Load the config, pick the environment, render and validate (exit 2 on any error)."""
+    from ci_deploy.render import render_manifests
+
+    cfg, env = load_environment(opts)
     image = opts.image
     if image is not None and image.startswith((":", "@")):
         image = f"{cfg.image.repository}{image}"  # `--image :1.2.3` means the configured repo
@@ -105,10 +137,7 @@ def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
 
     Without an image the plan is made for the live one (what a redeploy would do).
     """
-    from ci_deploy.config import load_config
-
-    cfg = load_config(opts.config_path)
-    env = cfg.environment(opts.environment)
+    cfg, env = load_environment(opts)
     client = connect(opts.kubeconfig, opts.context or env.cluster)
     try:
         observed, _ = observe(client, env.namespace, cfg.app)
@@ -120,6 +149,37 @@ def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
             opts = replace(opts, image=observed.live_image)
         prepared = prepare(opts)
         return make_plan(prepared.target, observed), prepared
+    finally:
+        client.close()
+
+
+def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
+    """Print the plan and have the API server validate every object (dryRun=All); no change."""
+    prepared = prepare(opts)
+    t = prepared.target
+    client = connect(opts.kubeconfig, prepared.kube_context)
+    try:
+        observed, _ = observe(client, t.namespace, t.app)
+        plan = make_plan(t, observed)
+        for line in plan.render().splitlines():
+            platform.log(line)
+        if client.get_or_none(NAMESPACE.path(None, t.namespace)) is None:
+            platform.log(
+                f"dry run: namespace {t.namespace} does not exist yet (a deploy creates it); "
+                "the objects were validated offline only"
+            )
+            return plan
+        try:
+            apply_objects(client, prepared.objects, dry_run=True)
+        except ApplyError as exc:
+            raise DeploymentFailed(f"dry run: the API server refused {exc}") from exc
+        platform.log(
+            f"dry run: the API server accepted all {len(prepared.objects)} objects; "
+            "nothing was changed"
+        )
+        return plan
+    except (ApiError, NetworkError, StateError) as exc:
+        raise DeploymentFailed(f"Kubernetes API: {exc}") from exc
     finally:
         client.close()
 

@@ -13,7 +13,7 @@ from ci_deploy.kube.revisions import pod_template, restore_template, revisions, 
 from ci_deploy.kube.state import StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import RolloutOutcome, selector_text, wait_for_rollout
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.deploy import DeployOptions, deploy_lock, outputs_of
+from ci_deploy.rollout.deploy import DeployOptions, deploy_lock, load_environment, outputs_of
 from ci_deploy.rollout.plan import Obj, Target
 from ci_deploy.rollout.progress import Progress
 
@@ -55,10 +55,7 @@ def rollback(
     opts: DeployOptions, to_revision: int | None, platform: Platform, cancel: CancelToken
 ) -> StateRecord | None:
     """Roll ``opts.environment`` back; returns the new record (None: nothing recorded)."""
-    from ci_deploy.config import load_config
-
-    cfg = load_config(opts.config_path)
-    env = cfg.environment(opts.environment)
+    cfg, env = load_environment(opts)
     client = connect(opts.kubeconfig, opts.context or env.cluster)
     progress = Progress(platform)
     target = Target(cfg.app, env.name, env.namespace, env.strategy, "", (), "", opts.timeout)

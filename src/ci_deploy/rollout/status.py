@@ -8,6 +8,7 @@ from typing import Any
 from ci_deploy.kube.client import connect
 from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.rollout.deploy import DeployOptions, load_environment
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,10 @@ class Status:
         }
 
 
-def read_status(
-    config_path: str, environment: str, kubeconfig: str | None, context: str | None
-) -> Status:
-    """Read the record of ``environment`` from its cluster."""
-    from ci_deploy.config import load_config
-
-    cfg = load_config(config_path)
-    env = cfg.environment(environment)
-    client = connect(kubeconfig, context or env.cluster)
+def read_status(opts: DeployOptions) -> Status:
+    """Read the record of ``opts.environment`` from its cluster."""
+    cfg, env = load_environment(opts)
+    client = connect(opts.kubeconfig, opts.context or env.cluster)
     try:
         record, deployment = StateStore(client, env.namespace, cfg.app).read()
     finally:
