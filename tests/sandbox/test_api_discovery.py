@@ -198,3 +198,48 @@ def test_table_json_is_plain_list_without_table_accept(sandbox: SandboxHandle) -
     _deploy(sandbox)
     body = json.loads(requests.get(sandbox.url + "/apis/apps/v1/deployments", timeout=5).content)
     assert body["kind"] == "DeploymentList"
+
+
+def test_watch_as_table_for_kubectl_get_watch(sandbox: SandboxHandle) -> None:
+    rv = str(sandbox.store.resource_version)
+    resp = requests.get(
+        sandbox.url + "/apis/apps/v1/namespaces/default/deployments",
+        params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "2"},
+        headers={"Accept": TABLE_ACCEPT},
+        stream=True,
+        timeout=5,
+    )
+    _deploy(sandbox)
+    requests.patch(
+        sandbox.url + "/apis/apps/v1/namespaces/default/deployments/web",
+        data=json.dumps({"spec": {"replicas": 1}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+        timeout=5,
+    )
+    events = []
+    for line in resp.iter_lines():
+        if line:
+            events.append(json.loads(line))
+        if len(events) == 2:
+            break
+    resp.close()
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED"]
+    assert all(e["object"]["kind"] == "Table" for e in events)
+    assert events[0]["object"]["columnDefinitions"][0]["name"] == "Name"
+    assert events[1]["object"]["columnDefinitions"] == []  # only the first event carries them
+    assert events[1]["object"]["rows"][0]["cells"][:2] == ["web", "0/1"]
+
+
+def test_pod_log_subresource_is_read_only_text(sandbox: SandboxHandle) -> None:
+    pods = sandbox.url + "/api/v1/namespaces/default/pods"
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "app:1"}]}}
+    requests.post(pods, json=pod, timeout=5)
+    resp = requests.get(pods + "/p/log", timeout=5)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/plain"
+    assert "simulated container app (image app:1)" in resp.text
+    assert requests.get(pods + "/p/log", params={"container": "nope"}, timeout=5).status_code == 400
+    assert requests.put(pods + "/p/log", json={}, timeout=5).status_code == 405
+    core = {
+        r["name"]: r for r in requests.get(sandbox.url + "/api/v1", timeout=5).json()["resources"]
+    }
+    assert core["pods/log"]["verbs"] == ["get"]

@@ -80,6 +80,10 @@ def _verb(ctx: Ctx) -> Response:
     from ci_deploy.sandbox import deletion, patching, watch
 
     method = ctx.req.method
+    if ctx.sub in resources.READ_ONLY_SUBRESOURCES and method != "GET":
+        raise StoreError(
+            405, "MethodNotAllowed", f"the server does not allow this method ({method})"
+        )
     if ctx.name is None:
         if method == "GET":
             if ctx.req.flag("watch"):
@@ -387,9 +391,40 @@ def get(ctx: Ctx) -> Response:
         from ci_deploy.sandbox.patching import scale_of
 
         return ctx.respond(200, scale_of(obj))
+    if ctx.sub == "log":
+        return Response(
+            200, pod_log(obj, ctx.req.query.get("container")), content_type="text/plain"
+        )
     if table.wants_table(ctx.req):
         return ctx.respond(200, table.to_table(ctx.rt, [obj], ctx.req, None))
     return ctx.respond(200, obj)
+
+
+def pod_log(pod: Obj, container: str | None) -> str:
+    """The log of a simulated container: what the sandbox kubelet did with it.
+
+    There is no process behind a sandbox pod; ``kubectl logs`` gets these lines instead of an
+    error, so scripts that collect logs run unchanged.
+    """
+    spec_containers = (pod.get("spec") or {}).get("containers") or []
+    names = [c.get("name") for c in spec_containers]
+    name = container or (names[0] if names else "")
+    if name not in names:
+        raise StoreError(
+            400,
+            "BadRequest",
+            f"container {name} is not valid for pod {pod['metadata']['name']}",
+        )
+    image = next(c.get("image", "") for c in spec_containers if c.get("name") == name)
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    status: Obj = next((s for s in statuses if s.get("name") == name), {})
+    state = ", ".join(sorted((status.get("state") or {"waiting": {}}).keys()))
+    restarts = int(status.get("restartCount", 0))
+    return (
+        f"[ci-deploy sandbox] simulated container {name} (image {image}): no process runs here\n"
+        f"[ci-deploy sandbox] state: {state}; ready: {bool(status.get('ready'))}; "
+        f"restarts: {restarts}\n"
+    )
 
 
 def predicate_for(ctx: Ctx) -> Any:

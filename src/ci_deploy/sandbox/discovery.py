@@ -107,7 +107,9 @@ def _subresource_entry(rt: ResourceType, sub: str) -> Obj:
         "singularName": "",
         "namespaced": rt.namespaced,
         "kind": rt.kind,
-        "verbs": list(resources.SUBRESOURCE_VERBS),
+        "verbs": ["get"]
+        if sub in resources.READ_ONLY_SUBRESOURCES
+        else list(resources.SUBRESOURCE_VERBS),
     }
     if sub == "scale":
         entry.update(kind="Scale", group="autoscaling", version="v1")

@@ -233,6 +233,8 @@ def _resource_paths(rt: ResourceType, name: str, list_name: str) -> Obj:
         f"{collection}/{{name}}": item,
     }
     for sub in rt.subresources:
+        if sub in resources.READ_ONLY_SUBRESOURCES:
+            continue
         sub_name, sub_gvk = name, gvk
         if sub == "scale":
             sub_name = "io.k8s.api.autoscaling.v1.Scale"

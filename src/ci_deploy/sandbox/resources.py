@@ -14,7 +14,7 @@ _ALL_CATEGORY = {"Pod", "Service", "Deployment", "ReplicaSet", "HorizontalPodAut
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "namespaces", "Namespace", False, ("ns",), ("status",)),
-    ResourceType("", "v1", "pods", "Pod", True, ("po",), ("status",)),
+    ResourceType("", "v1", "pods", "Pod", True, ("po",), ("status", "log")),
     ResourceType("", "v1", "services", "Service", True, ("svc",), ("status",)),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     ResourceType("", "v1", "secrets", "Secret", True),
@@ -50,6 +50,7 @@ _BY_KIND = {(rt.group, rt.kind): rt for rt in RESOURCES}
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUBRESOURCE_VERBS = ["get", "patch", "update"]
+READ_ONLY_SUBRESOURCES = {"log"}  # GET only; no object to write
 
 
 def by_path(group: str, version: str, plural: str) -> ResourceType | None:

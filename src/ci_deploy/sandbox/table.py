@@ -28,10 +28,17 @@ def wants_table(req: Request) -> bool:
 
 def age(obj: Obj) -> str:
     """Upstream's short human duration since creation (``5s``, ``3m``, ``2h``, ``4d``)."""
-    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
+    return since((obj.get("metadata") or {}).get("creationTimestamp"))
+
+
+def since(stamp: Any) -> str:
+    """Short human duration since an RFC 3339 timestamp (``<unknown>`` when absent)."""
+    if not isinstance(stamp, str) or not stamp:
         return "<unknown>"
-    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    try:
+        created = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "<unknown>"
     seconds = max(0, int((datetime.now(timezone.utc) - created).total_seconds()))
     if seconds < 120:
         return f"{seconds}s"
@@ -224,7 +231,12 @@ COLUMNS: dict[str, list[Column]] = {
         _AGE,
     ],
     "Event": [
-        ("Last Seen", "string", 0, lambda o: o.get("lastTimestamp") or age(o)),
+        (
+            "Last Seen",
+            "string",
+            0,
+            lambda o: since(o.get("lastTimestamp")) if o.get("lastTimestamp") else age(o),
+        ),
         ("Type", "string", 0, lambda o: o.get("type", "")),
         ("Reason", "string", 0, lambda o: o.get("reason", "")),
         (

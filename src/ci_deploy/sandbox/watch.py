@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ci_deploy.sandbox import table
 from ci_deploy.sandbox.api import Response, status_object
 from ci_deploy.sandbox.store import StoreError, WatchEvent
 
@@ -77,6 +78,21 @@ class _Watcher:
         self.deadline = self.start + timeout
         self.max_events, self.max_seconds = ctx.api.faults.watch_limits()
         self.sent = 0
+        self.as_table = table.wants_table(ctx.req)
+
+    def _render(self, obj: Obj) -> Obj:
+        """The event's object: the object itself, or a one-row Table for ``kubectl get -w``.
+
+        As upstream, only the first Table of a stream carries the column definitions.
+        """
+        if not self.as_table:
+            return obj
+        rendered = table.to_table(
+            self.ctx.rt, [obj], self.ctx.req, {"resourceVersion": str(self.rv)}
+        )
+        if self.sent:
+            rendered["columnDefinitions"] = []
+        return rendered
 
     def _matches(self, obj: Obj) -> bool:
         if obj is None:
@@ -123,8 +139,8 @@ class _Watcher:
         for obj in initial:
             if self._cut():
                 return
+            yield _line("ADDED", self._render(obj))
             self.sent += 1
-            yield _line("ADDED", obj)
         last_bookmark = time.monotonic()
         store, key = self.ctx.store, self.ctx.rt.key
         while not self.ctx.api.stopping:
@@ -154,7 +170,7 @@ class _Watcher:
                 kind, obj = self._translate(event)
                 if kind is None:
                     continue
-                yield _line(kind, obj)
+                yield _line(kind, self._render(obj))
                 self.sent += 1
                 if self._cut():
                     return
