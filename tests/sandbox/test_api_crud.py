@@ -310,3 +310,39 @@ def test_limit_and_continue_page_through_a_list(
 def test_unknown_paths_are_404_status(sandbox: SandboxHandle, http: requests.Session) -> None:
     resp = http.get(sandbox.url + "/apis/apps/v1/namespaces/default/statefulsets")
     assert resp.status_code == 404 and resp.json()["kind"] == "Status"
+
+
+def test_service_defaults_by_type(sandbox: SandboxHandle, http: requests.Session) -> None:
+    services = sandbox.url + "/api/v1/namespaces/default/services"
+    plain = http.post(
+        services, json={"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}}
+    ).json()
+    assert plain["spec"]["type"] == "ClusterIP" and plain["spec"]["clusterIPs"] == [
+        plain["spec"]["clusterIP"]
+    ]
+    assert plain["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    assert (
+        plain["spec"]["ipFamilies"] == ["IPv4"]
+        and plain["spec"]["internalTrafficPolicy"] == "Cluster"
+    )
+    lb = http.post(
+        services,
+        json={
+            "metadata": {"name": "b"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]},
+        },
+    ).json()
+    assert 30000 <= lb["spec"]["ports"][0]["nodePort"] <= 32767
+    assert (
+        lb["spec"]["externalTrafficPolicy"] == "Cluster"
+        and lb["spec"]["allocateLoadBalancerNodePorts"] is True
+    )
+    headless = http.post(
+        services,
+        json={"metadata": {"name": "c"}, "spec": {"clusterIP": "None", "ports": [{"port": 80}]}},
+    ).json()
+    assert headless["spec"]["clusterIP"] == "None"
+    other = http.post(
+        services, json={"metadata": {"name": "d"}, "spec": {"ports": [{"port": 80}]}}
+    ).json()
+    assert other["spec"]["clusterIP"] != plain["spec"]["clusterIP"]

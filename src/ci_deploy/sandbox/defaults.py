@@ -46,6 +46,15 @@ def initial_status(kind: str) -> Obj | None:
     return None
 
 
+_NODE_PORTS = itertools.count(30000)
+
+
+def allocate_node_port() -> int:
+    """A fresh NodePort in 30000-32767 (wrapping; the sandbox has no real nodes)."""
+    with _IP_LOCK:
+        return 30000 + (next(_NODE_PORTS) - 30000) % 2768
+
+
 def allocate_cluster_ip() -> str:
     """A fresh service ClusterIP in 10.96.0.0/16."""
     with _IP_LOCK:
@@ -162,10 +171,17 @@ def _service(obj: Obj) -> None:
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
         spec.setdefault("internalTrafficPolicy", "Cluster")
+    node_ports = spec["type"] in ("NodePort", "LoadBalancer")
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         if "port" in port:
             port.setdefault("targetPort", port["port"])
+        if node_ports:
+            port.setdefault("nodePort", allocate_node_port())
+    if node_ports:
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
 
 
 def _ingress(obj: Obj) -> None:
