@@ -277,6 +277,11 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
     defaults.apply_defaults(rt.kind, new)
     validation.validate(rt, new)
+    meta = new["metadata"]
+    if old is not None and ctx.sub != "status":
+        # compared after defaulting: a field that defaulting restores is no change
+        changed = _spec_part(new) != _spec_part(old)
+        meta["generation"] = int(old["metadata"].get("generation", 1)) + int(changed)
     sent_fields = meta.get("managedFields")
     rewritten = (  # a client may rewrite managedFields itself (kubectl's CSA → SSA upgrade)
         operation == "Update"
@@ -318,10 +323,6 @@ def _keep_system_metadata(ctx: Ctx, old: Obj, new: Obj) -> None:
             new["status"] = copy.deepcopy(old["status"])
         else:
             new.pop("status", None)
-    generation = int(old_meta.get("generation", 1))
-    if _spec_part(new) != _spec_part(old):
-        generation += 1
-    meta["generation"] = generation
 
 
 def check_precondition(ctx: Ctx, current: Obj, body: Obj) -> None:

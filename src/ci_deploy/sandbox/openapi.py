@@ -110,9 +110,8 @@ def _permissive(rt: ResourceType) -> Obj:
             "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
             "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
         },
-        "x-kubernetes-group-version-kind": [
-            {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        ],
+        # no x-kubernetes-group-version-kind: kubectl then makes a JSON merge patch for
+        # client-side apply, as for a kind it has no patch metadata for, without a warning
     }
 
 
