@@ -184,3 +184,34 @@ def test_delete_removes_owned_replicasets_and_pods(
         time.sleep(0.05)
     assert sandbox.store.list("apps/replicasets", "default")[0] == []
     assert sandbox.store.list("/pods", "default")[0] == []
+
+
+ROUTE = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs:
+    - {name: web-stable, port: 80, weight: STABLE}
+    - {name: web-canary, port: 80, weight: CANARY}
+"""
+
+
+def test_apply_httproute_weights(sandbox: SandboxHandle, kubectl: Kubectl, tmp_path: Path) -> None:
+    path = tmp_path / "route.yaml"
+    for stable, canary, verb in (
+        (90, 10, "created"),
+        (50, 50, "configured"),
+        (50, 50, "unchanged"),
+    ):
+        path.write_text(ROUTE.replace("STABLE", str(stable)).replace("CANARY", str(canary)))
+        result = kubectl("apply", "-f", str(path))
+        assert result.stdout.strip() == f"httproute.gateway.networking.k8s.io/web {verb}"
+        assert "warning" not in result.stderr.lower()
+        stored = sandbox.store.get("gateway.networking.k8s.io/httproutes", "default", "web")
+        assert [b["weight"] for b in stored["spec"]["rules"][0]["backendRefs"]] == [stable, canary]
+    assert kubectl("get", "httproutes", "-o", "name").stdout.split() == [
+        "httproute.gateway.networking.k8s.io/web"
+    ]
