@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 IMAGE = "registry.example.com/acme/web-app"
-SEEDS = [11, 22, 33, 44, 55, 66]
+SEEDS = [11, 22, 33, 44, 55, 66, 77, 88]
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 IMAGE = "registry.example.com/acme/web-app"
+NAMESPACE = "web-app-staging"
 RUN = {
     "GITHUB_SERVER_URL": "https://github.example.com",
     "GITHUB_REPOSITORY": "acme/web-app",
@@ -116,3 +117,25 @@ def test_sigint_with_no_rollback_on_cancel_keeps_the_rollout_and_records_aborted
     again = engine.deploy("crashloop")
     assert again.returncode == 1
     assert engine.live_image() == f"{IMAGE}:1.0.0"
+
+
+def test_a_deploy_that_loses_its_lock_stops_without_rolling_back(engine_factory: Any) -> None:
+    engine = engine_factory(pod_ready_delay=0.2)
+    assert engine.deploy("1.0.0").returncode == 0
+    proc = engine.start(
+        "deploy", "--env", "staging", "--image", f"{IMAGE}:neverready", "--lock-ttl", "1500ms"
+    )
+    _wait_for_step(engine, "wait-rollout")
+    lease = engine.lease()
+    lease["spec"]["holderIdentity"] = "someone else [x]"  # taken over, e.g. after a long pause
+    engine.client.request(
+        "PUT",
+        f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/ci-deploy-web-app",
+        body=lease,
+    )
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert "lost the deploy lock" in err
+    assert "without rolling back" in err
+    assert engine.live_image() == f"{IMAGE}:neverready", "no fight with the new holder"
+    assert holder_of(engine) == "someone else [x]", "the new holder's lease is left alone"

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import LEASE, KubeClient, Obj
 from ci_deploy.kube.errors import ApiError, NetworkError
 
@@ -99,7 +100,8 @@ class LeaseLock:
         self.holder = holder
         self.ttl = ttl
         self.clock = clock
-        self.lost = threading.Event()  # set when renewal found someone else holding the lease
+        # Cancelled when renewal finds someone else holding the lease (wakes a waiting rollout).
+        self.lost = CancelToken()
         self._path = LEASE.path(namespace, name)
         self._held: Obj | None = None
         self._stop = threading.Event()
@@ -270,7 +272,7 @@ class LeaseLock:
                 lease is None
                 or (lease.get("spec") or {}).get("holderIdentity") != self.holder.identity
             ):
-                self.lost.set()
+                self.lost.cancel("lost the deploy lock to another process")
                 return
             body = dict(lease)
             spec = dict(lease["spec"])

@@ -208,12 +208,14 @@ def wait_for_rollout(
     cancel: CancelToken,
     on_progress: Callable[[RolloutStatus], None] | None = None,
     fail_fast_grace: float = 3.0,
-    extra_stop: threading.Event | None = None,
+    extra_stop: CancelToken | None = None,
     stale_deadline: Obj | None = None,
 ) -> RolloutOutcome:
     """Watch Deployment ``name``, its ReplicaSets and pods until the rollout ends."""
     events: queue.Queue[Event | None] = queue.Queue()
-    remove_waker = cancel.on_cancel(lambda: events.put(None))
+    wakers = [cancel.on_cancel(lambda: events.put(None))]
+    if extra_stop is not None:
+        wakers.append(extra_stop.on_cancel(lambda: events.put(None)))
     watchers = [
         ResourceWatcher(
             client, DEPLOYMENT, namespace, events, field_selector=f"metadata.name={name}"
@@ -233,7 +235,7 @@ def wait_for_rollout(
             if cancel.is_set():
                 return RolloutOutcome("cancelled", cancel.reason or "cancelled", last)
             if extra_stop is not None and extra_stop.is_set():
-                return RolloutOutcome("failed", "lost the deploy lock to another process", last)
+                return RolloutOutcome("failed", extra_stop.reason or "stopped", last)
             wait = deadline - time.monotonic()
             if wait <= 0:
                 return RolloutOutcome("timeout", f"not complete after {timeout:.0f}s", last)
@@ -271,6 +273,7 @@ def wait_for_rollout(
             if last.failure:
                 return RolloutOutcome("failed", last.failure, last, deployment)
     finally:
-        remove_waker()
+        for remove in wakers:
+            remove()
         for watcher in watchers:
             threading.Thread(target=watcher.stop, daemon=True).start()

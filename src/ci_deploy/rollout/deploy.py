@@ -25,6 +25,7 @@ from ci_deploy.platforms import Platform
 from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
 from ci_deploy.rollout.progress import Progress
+from ci_deploy.rollout.strategies import strategy_for
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
@@ -98,6 +99,7 @@ def prepare(opts: DeployOptions) -> Prepared:
         image = f"{cfg.image.repository}{image}"  # `--image :1.2.3` means the configured repo
     if image is None:
         raise UserInputError("no image given", hint="pass --image REPOSITORY:TAG or @DIGEST")
+    strategy_for(env.strategy)  # a strategy this version cannot run is bad input, found early
     objects = render_manifests(cfg, env.name, image=image)
     names = tuple(f"{o['kind']} {o['metadata']['name']}" for o in objects)
     target = Target(

@@ -6,7 +6,6 @@ Each step type has one handler. A handler that cannot finish raises ``StepFailed
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +44,7 @@ class RolloutContext:
     record: StateRecord
     progress: Progress
     cancel: CancelToken
-    lock_lost: threading.Event | None = None
+    lock_lost: CancelToken | None = None
     fail_fast_grace: float = 3.0
     applied: bool = False
     stale_deadline: Obj | None = None  # a timed-out condition present before our change
