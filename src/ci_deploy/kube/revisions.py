@@ -68,6 +68,8 @@ def restore_template(
     for _ in range(attempts):
         deployment = client.get(path)
         deployment["spec"]["template"] = copy.deepcopy(template)
+        # Omitted managedFields are kept by the server; sent back they would be rewritten.
+        deployment["metadata"].pop("managedFields", None)
         try:
             return client.request(
                 "PUT", path, body=deployment, query=[("fieldManager", RESTORE_FIELD_MANAGER)]

@@ -307,7 +307,7 @@ def _deploy_locked(
         with deploy_lock(client, t, opts, cancel, progress) as lock:
             observed, store = observe(client, t.namespace, t.app)
             plan = make_plan(t, observed)
-            with platform.group("Plan"):
+            with progress.group("Plan"):
                 for line in plan.render().splitlines():
                     progress.line(line)
             if plan.noop_reason:
@@ -329,12 +329,12 @@ def _deploy_locked(
                 deployment_exists=observed.deployment_exists,
             )
             try:
-                with platform.group(f"Rollout of {t.image}"):
+                with progress.group(f"Rollout of {t.image}"):
                     record = execute(plan, ctx)
                 return record
             except StepFailed as failure:
                 try:
-                    with platform.group("Recovery"):
+                    with ctx.progress.group("Recovery"):
                         recover(ctx, plan, failure, opts, urgent)
                 finally:
                     record = ctx.record

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import AbstractContextManager
 from typing import TextIO
 
 from ci_deploy.platforms import Platform
@@ -28,6 +29,11 @@ class Progress:
         """A permanent line (a step starting, a result)."""
         self._end_live()
         self.platform.log(text)
+
+    def group(self, title: str) -> AbstractContextManager[None]:
+        """The platform's log group, after ending a live line (so the header starts a line)."""
+        self._end_live()
+        return self.platform.group(title)
 
     def update(self, text: str) -> None:
         """The current status; repeated identical texts are not printed again."""
