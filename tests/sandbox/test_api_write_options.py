@@ -194,15 +194,15 @@ def test_update_moves_field_ownership_to_the_writer(sandbox: SandboxHandle) -> N
     assert managers == {"alice": {"f:data": {"f:a": {}}}, "bob": {"f:data": {"f:b": {}}}}
 
 
-def test_protobuf_bodies_are_refused_with_415(sandbox: SandboxHandle) -> None:
+def test_cbor_bodies_are_refused_with_415(sandbox: SandboxHandle) -> None:
     resp = requests.post(
         sandbox.url + CM,
-        data=b"k8s\x00\n\x0f\n\x02v1\x12\tConfigMap",
-        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+        data=b"\xa1\x61a\x01",
+        headers={"Content-Type": "application/cbor"},
         timeout=5,
     )
     assert resp.status_code == 415 and resp.json()["reason"] == "UnsupportedMediaType"
-    assert "kubectl apply -f" in resp.json()["message"]
+    assert "not CBOR" in resp.json()["message"]
 
 
 def test_a_client_may_rewrite_managed_fields(sandbox: SandboxHandle) -> None:

@@ -131,13 +131,16 @@ def decode_body(req: Request) -> Any:
     if not req.body:
         return None
     ctype = req.header("Content-Type")
-    if "protobuf" in ctype or "cbor" in ctype:
+    if "protobuf" in ctype:
+        from ci_deploy.sandbox import protobuf
+
+        return protobuf.decode(req.body)
+    if "cbor" in ctype:
         raise StoreError(
             415,
             "UnsupportedMediaType",
-            f"the sandbox accepts JSON and YAML request bodies only, not {ctype.split(';')[0]} "
-            "(kubectl's typed generators such as 'kubectl create deployment' send protobuf; "
-            "use 'kubectl apply -f' or 'kubectl create -f' with a manifest)",
+            "the sandbox accepts JSON, YAML and (for a few kinds) protobuf request bodies, "
+            "not CBOR",
         )
     try:
         return json.loads(req.body)
