@@ -19,9 +19,19 @@ from ci_deploy.commands._rollout_options import (
 @click.command("deploy")
 @environment_option
 @click.option("--image", required=True, help="Image to deploy: REPO:TAG, REPO@DIGEST, or :TAG.")
-@click.option("--timeout", default="10m", show_default=True, help="Give up the rollout after.")
 @click.option(
-    "--lock-timeout", default="5m", show_default=True, help="Wait this long for the lock."
+    "--timeout",
+    default="10m",
+    metavar="DURATION",
+    show_default=True,
+    help="Give up the rollout after.",
+)
+@click.option(
+    "--lock-timeout",
+    default="5m",
+    metavar="DURATION",
+    show_default=True,
+    help="Wait this long for the lock.",
 )
 @click.option("--no-rollback", is_flag=True, help="On failure, leave the failed rollout in place.")
 @click.option(

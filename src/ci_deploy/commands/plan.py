@@ -15,7 +15,9 @@ from ci_deploy.commands._rollout_options import (
 @click.command("plan")
 @environment_option
 @click.option("--image", default=None, help="Image to plan for (default: the live one).")
-@click.option("--timeout", default="10m", show_default=True, help="Rollout timeout.")
+@click.option(
+    "--timeout", default="10m", metavar="DURATION", show_default=True, help="Rollout timeout."
+)
 @override_options
 @cluster_options
 @click.pass_context

@@ -15,9 +15,15 @@ from ci_deploy.commands._rollout_options import (
 @click.command("rollback")
 @environment_option
 @click.option("--to-revision", type=int, default=None, help="Deployment revision to restore.")
-@click.option("--timeout", default="10m", show_default=True, help="Give up waiting after.")
 @click.option(
-    "--lock-timeout", default="5m", show_default=True, help="Wait this long for the lock."
+    "--timeout", default="10m", metavar="DURATION", show_default=True, help="Give up waiting after."
+)
+@click.option(
+    "--lock-timeout",
+    default="5m",
+    metavar="DURATION",
+    show_default=True,
+    help="Wait this long for the lock.",
 )
 @namespace_option
 @cluster_options
