@@ -312,3 +312,30 @@ def test_server_side_apply_of_the_same_configuration_is_a_no_op(api: client.ApiC
         client.AppsV1Api(api).read_namespaced_deployment("web", "default").metadata.resource_version
     )
     assert after == before
+
+
+def test_server_side_apply_drops_a_container_no_longer_applied(api: client.ApiClient) -> None:
+    two = _applied("nginx:1.25")
+    two["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "envoy:1"})
+    _apply(api, two, "ci-deploy").read()
+    _apply(api, _applied("nginx:1.25"), "ci-deploy").read()
+    dep = client.AppsV1Api(api).read_namespaced_deployment("web", "default")
+    assert [c.name for c in dep.spec.template.spec.containers] == ["web"]
+
+
+def test_server_side_apply_keeps_fields_other_managers_own(api: client.ApiClient) -> None:
+    apps = client.AppsV1Api(api)
+    _apply(api, _applied("nginx:1.25"), "ci-deploy").read()
+    apps.patch_namespaced_deployment(
+        "web",
+        "default",
+        {"metadata": {"annotations": {"ci-deploy.dev/state": '{"phase": "Succeeded"}'}}},
+        field_manager="ci-deploy-state",
+        _content_type="application/merge-patch+json",
+    )
+    _apply(api, _applied("nginx:1.26"), "ci-deploy").read()
+    dep = apps.read_namespaced_deployment("web", "default")
+    assert dep.metadata.annotations == {"ci-deploy.dev/state": '{"phase": "Succeeded"}'}
+    assert dep.spec.template.spec.containers[0].image == "nginx:1.26"
+    owners = {m.manager: m.operation for m in dep.metadata.managed_fields}
+    assert owners == {"ci-deploy": "Apply", "ci-deploy-state": "Update"}

@@ -112,8 +112,11 @@ def apply_to_live(
         still_owned |= remaining
         kept.append({**entry, "fieldsV1": managed.to_fields_v1(remaining)})
     merged: Obj = merge(copy.deepcopy(live), applied, root)
-    for path in sorted(previous - applied_fields - still_owned, key=len, reverse=True):
-        remove_path(merged, path, root)
+    removals = previous - applied_fields - still_owned
+    for path in sorted(removals, key=len):
+        # removing a list item or a field removes what is below it: children go with it
+        if not any(path[:depth] in removals for depth in range(1, len(path))):
+            remove_path(merged, path, root)
     kept.append(managed.make_entry(manager, "Apply", ctx.rt.api_version, applied_fields, ctx.sub))
     managed.set_entries(merged, kept)
     return merged
