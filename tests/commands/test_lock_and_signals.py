@@ -139,3 +139,29 @@ def test_a_deploy_that_loses_its_lock_stops_without_rolling_back(engine_factory:
     assert "without rolling back" in err
     assert engine.live_image() == f"{IMAGE}:neverready", "no fight with the new holder"
     assert holder_of(engine) == "someone else [x]", "the new holder's lease is left alone"
+
+
+def test_sigterm_while_waiting_for_the_lock_changes_nothing(engine_factory: Any) -> None:
+    engine = engine_factory(pod_ready_delay=0.5)
+    assert engine.deploy("1.0.0").returncode == 0
+    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow")
+    try:
+        engine.wait_until(lambda: "pid" in holder_of(engine))
+        waiting = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:2.0.0")
+        assert waiting.stderr is not None
+        seen = []
+        for line in waiting.stderr:  # ends when the process does, so this is bounded
+            seen.append(line)
+            if "waiting up to" in line:
+                break
+        assert "waiting up to" in seen[-1], "".join(seen)
+        started = time.monotonic()
+        waiting.send_signal(signal.SIGTERM)
+        _, err = waiting.communicate(timeout=30)
+        assert time.monotonic() - started < 5
+        assert waiting.returncode == 1, err
+        assert "cancelled while waiting for the deploy lock" in err
+    finally:
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    assert engine.record().revision == f"{IMAGE}:slow", "the waiting deploy changed nothing"

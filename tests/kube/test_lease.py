@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import KubeClient, connect
 from ci_deploy.kube.lease import (
     Holder,
@@ -41,8 +42,13 @@ def test_acquire_renew_release(client: KubeClient) -> None:
     a.start_renewing()
     first = client.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/ci-deploy-web")
     assert first["spec"]["holderIdentity"] == "job a [a]"
-    time.sleep(0.7)  # longer than one renewal interval (ttl / 3)
-    renewed = client.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/ci-deploy-web")
+    path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/ci-deploy-web"
+    deadline = time.monotonic() + 5
+    renewed = first
+    while renewed["spec"]["renewTime"] == first["spec"]["renewTime"]:  # bounded poll
+        assert time.monotonic() < deadline, "not renewed within 5 s (interval: ttl / 3)"
+        time.sleep(0.05)
+        renewed = client.get(path)
     assert renewed["spec"]["renewTime"] > first["spec"]["renewTime"]
     assert not a.lost.is_set()
     a.release()
@@ -86,8 +92,8 @@ def test_expired_lease_is_taken_over_and_the_old_holder_notices(client: KubeClie
 
 def test_waiting_can_be_cancelled(client: KubeClient) -> None:
     lock(client, "a").acquire(5)
-    cancelled = threading.Event()
-    threading.Timer(0.3, cancelled.set).start()
+    cancelled = CancelToken()
+    threading.Timer(0.3, cancelled.cancel, args=("test",)).start()
     started = time.monotonic()
     with pytest.raises(LockCancelled):
         lock(client, "b").acquire(30, cancelled=cancelled)

@@ -182,7 +182,7 @@ class LeaseLock:
         self,
         timeout: float,
         *,
-        cancelled: threading.Event | None = None,
+        cancelled: CancelToken | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
         """Take the lease, waiting up to ``timeout`` seconds; LockTimeout names the holder."""
@@ -212,9 +212,7 @@ class LeaseLock:
             duration = float(spec.get("leaseDurationSeconds") or self.ttl)
             self._wait_for_change(other, min(remaining, duration + 0.5), cancelled)
 
-    def _wait_for_change(
-        self, lease: Obj, seconds: float, cancelled: threading.Event | None
-    ) -> None:
+    def _wait_for_change(self, lease: Obj, seconds: float, cancelled: CancelToken | None) -> None:
         """Block until the lease changes, ``seconds`` pass, or we are cancelled."""
         query = [
             ("fieldSelector", f"metadata.name={self.name}"),
@@ -225,19 +223,16 @@ class LeaseLock:
                 LEASE.path(self.namespace), query, timeout_seconds=max(1, math.ceil(seconds))
             )
         except (ApiError, NetworkError):
-            # e.g. 410 Gone: the next loop turn re-reads; wait a little to stay bounded
-            time.sleep(min(seconds, 0.5))
+            # e.g. 410 Gone: the next loop turn re-reads; pause a little to stay bounded
+            if cancelled is not None:
+                cancelled.wait(min(seconds, 0.5))
+            else:
+                time.sleep(min(seconds, 0.5))
             return
         timer = threading.Timer(seconds, stream.close)  # our own bound, whatever the server does
         timer.daemon = True
         timer.start()
-        if cancelled is not None:
-
-            def close_on_cancel() -> None:
-                if cancelled.wait(seconds):
-                    stream.close()
-
-            threading.Thread(target=close_on_cancel, daemon=True).start()
+        stop_waking = cancelled.on_cancel(stream.close) if cancelled is not None else None
         try:
             for event in stream:
                 if event.get("type") in ("MODIFIED", "DELETED", "ADDED", "ERROR"):
@@ -246,6 +241,8 @@ class LeaseLock:
             return
         finally:
             timer.cancel()
+            if stop_waking is not None:
+                stop_waking()
             stream.close()
 
     # -- renewing ---------------------------------------------------------------------------

@@ -241,7 +241,7 @@ def deploy_lock(
         client, target.namespace, f"ci-deploy-{target.app}", current_holder(), ttl=opts.lock_ttl
     )
     try:
-        lock.acquire(opts.lock_timeout, cancelled=cancel.event, on_wait=progress.line)
+        lock.acquire(opts.lock_timeout, cancelled=cancel, on_wait=progress.line)
     except LockTimeout as exc:
         raise DeploymentFailed(str(exc), hint="wait for that deploy or cancel it") from exc
     except LockCancelled as exc:
