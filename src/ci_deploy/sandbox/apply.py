@@ -36,7 +36,8 @@ _SYSTEM_META = (
 
 def server_side_apply(ctx: Ctx, body: Any) -> Response:
     """Handle an apply patch for the object the request names."""
-    from ci_deploy.sandbox.crud import check_body_kind, field_validation, persist
+    from ci_deploy.sandbox.bodies import check_body_kind, field_validation
+    from ci_deploy.sandbox.crud import persist
 
     manager = ctx.req.query.get("fieldManager")
     if not manager:

@@ -63,13 +63,8 @@ def apply_patch(ctx: Ctx, ctype: str, target: Obj, body: Any, kind_schema: Any) 
 
 def patch(ctx: Ctx) -> Response:
     """PATCH an object or its status / scale subresource."""
-    from ci_deploy.sandbox.crud import (
-        check_precondition,
-        decode_body,
-        field_validation,
-        load,
-        persist,
-    )
+    from ci_deploy.sandbox.bodies import decode_body, field_validation
+    from ci_deploy.sandbox.crud import check_precondition, load, persist
 
     ctype = content_type(ctx)
     body = decode_body(ctx.req)
