@@ -155,3 +155,52 @@ def test_kubeconfig_merges_into_an_existing_file(tmp_path: Path) -> None:
     assert [c["name"] for c in config["contexts"]] == ["prod", "ci-deploy-sandbox"]
     assert config["current-context"] == "ci-deploy-sandbox"
     assert os.access(path, os.R_OK)
+
+
+def test_serve_fault_flags_and_no_controllers(tmp_path: Path) -> None:
+    args = (
+        "--kubeconfig",
+        str(tmp_path / "kc"),
+        "--no-controllers",
+        "--fault-503",
+        "1",
+        "--fault-seed",
+        "5",
+    )
+    with serve(*args) as (proc, url):
+        assert requests.get(url + "/version", timeout=5).status_code == 200  # discovery is spared
+        resp = requests.get(url + "/api/v1/namespaces/default/configmaps", timeout=5)
+        assert resp.status_code == 503 and resp.json()["reason"] == "ServiceUnavailable"
+        state = requests.get(url + "/_sandbox/faults", timeout=5).json()
+        assert state["settings"]["error_503"] == 1.0 and state["settings"]["seed"] == 5
+        assert state["counts"] == {"503": 1}
+        requests.post(url + "/_sandbox/faults", json={"reset": True}, timeout=5)
+        deployment = {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "app:1"}]},
+                },
+            },
+        }
+        requests.post(
+            url + "/apis/apps/v1/namespaces/default/deployments", json=deployment, timeout=5
+        )
+        replicasets = requests.get(
+            url + "/apis/apps/v1/namespaces/default/replicasets", timeout=5
+        ).json()
+        assert replicasets["items"] == []  # no controllers: nothing reacted
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert "injected fault 503: GET /api/v1/namespaces/default/configmaps" in err
+
+
+def test_running_sandbox_starts_and_stops_the_controllers(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path) as sb:
+        manager = sb.server.controllers
+        assert manager is not None and type(manager).__name__ == "ControllerManager"
+    with running_sandbox(tmp_path, controllers=False) as sb:
+        assert sb.server.controllers is None
