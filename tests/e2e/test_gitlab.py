@@ -1,0 +1,312 @@
+"""The GitLab template and component under gitlab-ci-local, deploying to a sandbox.
+
+Jobs run in the shell executor with this checkout's `ci-deploy` first on PATH (the docker
+executor always tries to pull; ENVIRONMENT.md §6). What gitlab-ci-local does not enforce
+(resource_group, manual gates, environments) is asserted on the YAML itself.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.e2e.harness import (
+    APP_IMAGE,
+    E2E_CONFIG,
+    ROOT,
+    Run,
+    check_jsonschema_bin,
+    fake_gitlab_remote,
+    git_repo,
+    run_gitlab_ci_local,
+)
+
+from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+
+pytestmark = pytest.mark.e2e
+
+TEMPLATE = ROOT / ".gitlab-ci-template.yml"
+COMPONENT = ROOT / "templates" / "ci-deploy" / "template.yml"
+
+INCLUDE_TEMPLATE = f"""\
+include:
+  - local: .gitlab-ci-template.yml
+variables:
+  CI_DEPLOY_IMAGE: {APP_IMAGE}:1.0.0
+  CI_DEPLOY_TIMEOUT: 2m
+"""
+
+INCLUDE_COMPONENT = f"""\
+stages: [test, staging_deploy, staging_test, production_deploy, post_deploy]
+include:
+  - local: templates/ci-deploy/template.yml
+    inputs:
+      image: {APP_IMAGE}:3.0.0
+      production: false
+      timeout: 2m
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+        yield sb
+
+
+def pipeline_repo(path: Path, gitlab_ci: str) -> Path:
+    files = {
+        "ci-deploy.yml": E2E_CONFIG,
+        ".gitlab-ci.yml": gitlab_ci,
+        ".gitlab-ci-template.yml": TEMPLATE.read_text(encoding="utf-8"),
+        "templates/ci-deploy/template.yml": COMPONENT.read_text(encoding="utf-8"),
+    }
+    repo = git_repo(path, files)
+    fake_gitlab_remote(repo)
+    return repo
+
+
+def gcl(repo: Path, cluster: SandboxHandle, *args: str) -> Run:
+    run = run_gitlab_ci_local(
+        repo, "--force-shell-executor", "--variable", f"KUBECONFIG={cluster.kubeconfig}", *args
+    )
+    print(f"gitlab-ci-local {' '.join(args)}: {run.seconds:.1f}s")
+    return run
+
+
+def dotenv(repo: Path, job: str) -> dict[str, str]:
+    """The dotenv report gitlab-ci-local kept for ``job`` (``:`` is spelled ``Og`` there)."""
+    path = (
+        repo
+        / ".gitlab-ci-local"
+        / "artifacts"
+        / job.replace(":", "Og")
+        / ".gitlab-ci-reports"
+        / "dotenv"
+        / "ci-deploy.env"
+    )
+    assert path.exists(), f"no dotenv report for {job}"
+    pairs = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        pairs[key] = value
+    return pairs
+
+
+def result(run: Run, job: str) -> str | None:
+    """PASS or FAIL as gitlab-ci-local's summary reports ``job`` (None: not run)."""
+    match = re.search(rf"^ (PASS|FAIL) +{re.escape(job)}\s*$", run.log, re.M)
+    return match.group(1) if match else None
+
+
+def cli(cluster: SandboxHandle, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ci-deploy"), "-c", str(repo / "ci-deploy.yml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(cluster.kubeconfig)},
+    )
+
+
+def live_image(cluster: SandboxHandle, repo: Path, env: str = "staging") -> str:
+    proc = cli(cluster, repo, "status", "--env", env, "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    return str(json.loads(proc.stdout)["live"]["image"])
+
+
+def test_template_pipeline_deploys_and_passes_dotenv_on(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    run = gcl(repo, cluster, "--manual", "ci-deploy:production")
+    assert run.returncode == 0, str(run)
+    for job in ("validate", "staging", "staging:status", "production", "production:status"):
+        assert result(run, f"ci-deploy:{job}") == "PASS", str(run)
+    # The status jobs saw the deploy jobs' dotenv variables.
+    said = f"deploy job said phase=Succeeded revision={APP_IMAGE}:1.0.0"
+    assert run.log.count(said) == 2, str(run)
+    report = dotenv(repo, "ci-deploy:staging")
+    assert report["CI_DEPLOY_PHASE"] == "Succeeded"
+    assert report["CI_DEPLOY_ENVIRONMENT_URL"] == "https://staging.example.com"
+    assert dotenv(repo, "ci-deploy:production")["CI_DEPLOY_ENVIRONMENT_URL"] == (
+        "https://app.example.com"
+    )
+    # GitLab's collapsible sections around the plan and the rollout.
+    assert "section_start" not in run.log  # gitlab-ci-local renders them as timed sections
+    assert "ci_deploy_2_rollout_of_" in run.log
+    assert live_image(cluster, repo, "production") == f"{APP_IMAGE}:1.0.0"
+
+
+def test_manual_rollback_job_restores_the_previous_revision(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    for tag in ("1.0.0", "2.0.0"):
+        proc = cli(cluster, repo, "deploy", "--env", "staging", "--image", f"{APP_IMAGE}:{tag}")
+        assert proc.returncode == 0, proc.stderr
+    run = gcl(repo, cluster, "ci-deploy:staging:rollback", "--manual", "ci-deploy:staging:rollback")
+    assert run.returncode == 0, str(run)
+    assert result(run, "ci-deploy:staging:rollback") == "PASS", str(run)
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
+    report = dotenv(repo, "ci-deploy:staging:rollback")
+    assert report["CI_DEPLOY_PREVIOUS_REVISION"] == f"{APP_IMAGE}:1.0.0", report
+
+
+def test_failing_deploy_fails_the_pipeline_and_reports_rolled_back(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    good = cli(cluster, repo, "deploy", "--env", "staging", "--image", f"{APP_IMAGE}:1.0.0")
+    assert good.returncode == 0, good.stderr
+    run = gcl(
+        repo,
+        cluster,
+        "--variable",
+        f"CI_DEPLOY_IMAGE={APP_IMAGE}:crashloop",
+        "--variable",
+        "CI_DEPLOY_PRODUCTION_ENABLED=false",
+    )
+    assert run.returncode == 1, str(run)
+    assert result(run, "ci-deploy:staging") == "FAIL", str(run)
+    assert result(run, "ci-deploy:staging:status") is None  # its need failed
+    report = dotenv(repo, "ci-deploy:staging")
+    assert report["CI_DEPLOY_PHASE"] == "RolledBack", report
+    assert report["CI_DEPLOY_PREVIOUS_REVISION"] == f"{APP_IMAGE}:1.0.0"
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
+
+
+def job_names(run: Run) -> set[str]:
+    """Job names from ``gitlab-ci-local --list`` (first column after the header)."""
+    lines = run.log.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("name "))
+    return {line.split()[0] for line in lines[start + 1 :] if line.strip()}
+
+
+def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: SandboxHandle) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    everything = job_names(gcl(repo, cluster, "--list"))
+    assert everything == {
+        "ci-deploy:validate",
+        "ci-deploy:staging",
+        "ci-deploy:staging:status",
+        "ci-deploy:staging:rollback",
+        "ci-deploy:production",
+        "ci-deploy:production:status",
+        "ci-deploy:production:rollback",
+    }
+    frozen = job_names(gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_FREEZE=true"))
+    assert frozen == {
+        "ci-deploy:validate",
+        "ci-deploy:staging:rollback",
+        "ci-deploy:production:rollback",
+    }
+    no_prod = job_names(
+        gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_PRODUCTION_ENABLED=false")
+    )
+    assert not any("production" in name for name in no_prod)
+    feature = job_names(gcl(repo, cluster, "--list", "--variable", "CI_COMMIT_BRANCH=feature/x"))
+    assert feature == {"ci-deploy:validate"}
+
+
+def test_component_with_inputs_deploys_and_drops_disabled_jobs(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_COMPONENT)
+    listed = job_names(gcl(repo, cluster, "--list"))
+    assert listed == {
+        "ci-deploy:validate",
+        "ci-deploy:staging",
+        "ci-deploy:staging:status",
+        "ci-deploy:staging:rollback",
+    }
+    run = gcl(repo, cluster)
+    assert run.returncode == 0, str(run)
+    assert f"deploy job said phase=Succeeded revision={APP_IMAGE}:3.0.0" in run.log, str(run)
+    assert dotenv(repo, "ci-deploy:staging")["CI_DEPLOY_PHASE"] == "Succeeded"
+
+
+def test_component_rejects_an_input_outside_its_options(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    bad = INCLUDE_COMPONENT.replace("production: false", "production-when: sometimes")
+    repo = pipeline_repo(tmp_path / "repo", bad)
+    run = gcl(repo, cluster, "--list")
+    assert run.returncode != 0
+    assert "production-when" in run.log and "sometimes" in run.log, str(run)
+
+
+# -- static checks ---------------------------------------------------------------------------
+
+
+def check_jsonschema(schema: str, path: Path) -> None:
+    proc = subprocess.run(
+        [check_jsonschema_bin(), "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_template_and_rendered_component_match_gitlabs_schema(tmp_path: Path) -> None:
+    check_jsonschema("vendor.gitlab-ci", TEMPLATE)
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_COMPONENT)
+    # --preview prints the merged, input-interpolated YAML on stdout (its log on stderr).
+    preview = run_gitlab_ci_local(repo, "--preview", merge_stderr=False)
+    assert preview.returncode == 0, str(preview)
+    rendered = tmp_path / "rendered.yml"
+    rendered.write_text(preview.log, encoding="utf-8")
+    merged = load(rendered)
+    assert merged["ci-deploy:staging"]["variables"]["CI_DEPLOY_IMAGE"] == f"{APP_IMAGE}:3.0.0"
+    check_jsonschema("vendor.gitlab-ci", rendered)
+
+
+def test_action_metadata_matches_githubs_schema() -> None:
+    check_jsonschema("vendor.github-actions", ROOT / "action.yml")
+
+
+def load(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_template_gates_production_and_serialises_each_environment() -> None:
+    jobs = load(TEMPLATE)
+    for env in ("staging", "production"):
+        deploy, rollback = jobs[f"ci-deploy:{env}"], jobs[f"ci-deploy:{env}:rollback"]
+        group = f"ci-deploy-$CI_DEPLOY_{env.upper()}_ENVIRONMENT"
+        assert deploy["resource_group"] == rollback["resource_group"] == group
+        assert deploy["environment"]["on_stop"] == f"ci-deploy:{env}:rollback"
+        assert deploy["environment"]["url"] == "$CI_DEPLOY_ENVIRONMENT_URL"
+        assert rollback["environment"]["action"] == "stop"
+        assert rollback["rules"][-1]["when"] == "manual"
+        assert {"if": '$CI_DEPLOY_FREEZE == "true"', "when": "never"} in deploy["rules"]
+        assert not any("FREEZE" in str(rule) for rule in rollback["rules"])
+    assert jobs["ci-deploy:production"]["rules"][-1]["when"] == "manual"
+    assert "CI_DEPLOY_FREEZE" not in jobs["variables"]  # would override GitLab's own
+    assert jobs["stages"] == [
+        "build",
+        "test",
+        "security",
+        "staging_deploy",
+        "staging_test",
+        "production_deploy",
+        "post_deploy",
+    ]
+
+
+def test_component_offers_the_same_jobs_as_the_template() -> None:
+    spec, jobs = yaml.safe_load_all(COMPONENT.read_text(encoding="utf-8"))
+    template = load(TEMPLATE)
+    assert {k for k in jobs if k.startswith("ci-deploy:")} == {
+        k for k in template if k.startswith("ci-deploy:")
+    }
+    inputs = spec["spec"]["inputs"]
+    assert inputs["production-when"]["options"] == ["manual", "on_success"]
+    assert inputs["staging"]["type"] == inputs["production"]["type"] == "boolean"
