@@ -22,6 +22,7 @@ def duration_seconds(value: str, option: str) -> float:
 
 
 def environment_option(fn: F) -> F:
+    """--env (required)."""
     return click.option("--env", "environment", required=True, help="Environment to act on.")(fn)
 
 
@@ -47,6 +48,7 @@ def override_options(fn: F) -> F:
 
 
 def namespace_option(fn: F) -> F:
+    """--namespace."""
     return click.option(
         "--namespace", default=None, help="Override the environment's namespace for this run."
     )(fn)

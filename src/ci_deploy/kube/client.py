@@ -145,9 +145,11 @@ class KubeClient:
 
     @property
     def server(self) -> str:
+        """The API server URL."""
         return str(self._api.configuration.host)
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._api.close()
 
     # -- single requests --------------------------------------------------------------------
@@ -225,6 +227,7 @@ class KubeClient:
         )
 
     def get(self, path: str, query: Query | None = None) -> Obj:
+        """GET with retries."""
         return self.request("GET", path, query=query)
 
     def get_or_none(self, path: str) -> Obj | None:

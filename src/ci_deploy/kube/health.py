@@ -49,6 +49,7 @@ class WaitingTracker:
     first_seen: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def age(self, pod: str, container: str, reason: str, now: float) -> float:
+        """Seconds since this container first showed a fatal waiting reason."""
         # Keyed by container, not reason: ErrImagePull turning into ImagePullBackOff is one
         # failure that persists, not a new one.
         key = (pod, container, "fatal")

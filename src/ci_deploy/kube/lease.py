@@ -47,6 +47,7 @@ class Holder:
 
     @property
     def identity(self) -> str:
+        """The Lease's holderIdentity: readable, and unique per process."""
         return f"{self.description} [{self.id}]"
 
 
@@ -73,6 +74,7 @@ def micro_time(at: float) -> str:
 
 
 def parse_time(text: str | None) -> float | None:
+    """A POSIX timestamp from Kubernetes (Micro)Time text; None if absent or unreadable."""
     if not text:
         return None
     try:

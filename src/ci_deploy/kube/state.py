@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from ci_deploy.kube.client import DEPLOYMENT, JSON_PATCH, MERGE_PATCH, KubeClient, Obj
 from ci_deploy.kube.errors import ApiError
@@ -27,6 +27,7 @@ PHASES: tuple[str, ...] = ("Progressing", "Paused", "Succeeded", "Aborted", "Rol
 
 
 def utc_now() -> str:
+    """Now, as RFC 3339 UTC with seconds."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -201,9 +202,3 @@ class StateStore:
         return self.client.request(
             "PATCH", self._path, query=query, body=patch, content_type=MERGE_PATCH
         )
-
-
-def parse_phase(value: str) -> Phase:
-    if value not in PHASES:
-        raise ValueError(f"unknown phase {value!r}")
-    return cast(Phase, value)

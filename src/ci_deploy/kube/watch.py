@@ -65,9 +65,11 @@ class ResourceWatcher:
         self._thread = threading.Thread(target=self._run, name=f"watch-{kind.plural}", daemon=True)
 
     def start(self) -> None:
+        """Start following in a daemon thread."""
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop following: abort the open stream and wait briefly for the thread."""
         self._stopped.set()
         with self._stream_lock:
             stream = self._stream
@@ -168,6 +170,7 @@ class Cache:
         self.objects: dict[str, dict[str, Obj]] = {}
 
     def apply(self, event: Event) -> None:
+        """Fold one event into the cache (SYNC replaces everything of its kind)."""
         bucket = self.objects.setdefault(event.source, {})
         if event.type == "SYNC":
             bucket.clear()
@@ -179,6 +182,7 @@ class Cache:
                 bucket[name] = obj
 
     def all(self, source: str) -> list[Obj]:
+        """Every cached object of ``source`` (a plural such as "pods")."""
         return list(self.objects.get(source, {}).values())
 
 

@@ -58,6 +58,7 @@ class RolloutContext:
             self.store.write(self.record)
 
     def set_phase(self, phase: Phase, message: str, *, final: bool = True) -> None:
+        """Record ``phase`` with a message (and ``finishedAt`` when final)."""
         extra: dict[str, Any] = {"finished_at": utc_now()} if final else {}
         self.save(phase=phase, message=message, **extra)
 

@@ -26,6 +26,7 @@ class Step:
     name = "step"
 
     def describe(self) -> str:
+        """One line for the printed plan."""
         return self.name
 
 

@@ -57,4 +57,5 @@ class Progress:
             self._live_open = False
 
     def close(self) -> None:
+        """End a live line, if one is open."""
         self._end_live()
