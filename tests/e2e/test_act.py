@@ -1,0 +1,259 @@
+"""The GitHub Action under act: `uses: org/ci-deploy@v1`, the image from our Dockerfile, a sandbox.
+
+Three workflows, as a user would write them: deploy then status through job outputs; a broken
+image whose failed deploy job still hands `RolledBack` to an `if: always()` job; a manual
+(workflow_dispatch) rollback. The kubeconfig, with a bearer token, is an act secret that must
+never appear in act's text log.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.harness import (
+    APP_IMAGE,
+    E2E_CONFIG,
+    ROOT,
+    actionlint_bin,
+    git_repo,
+    kubeconfig_with_token,
+    run_act,
+)
+
+from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+
+pytestmark = pytest.mark.e2e
+
+DEPLOY_THEN_STATUS = """\
+name: deploy
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    outputs:
+      phase: ${{ steps.deploy.outputs.phase }}
+      revision: ${{ steps.deploy.outputs.revision }}
+      environment-url: ${{ steps.deploy.outputs.environment-url }}
+    steps:
+      - uses: actions/checkout@v5
+      - id: deploy
+        uses: org/ci-deploy@v1
+        with:
+          environment: staging
+          image: registry.example.com/acme/web-app:1.0.0
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          timeout: 2m
+  status:
+    needs: deploy
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - name: read the deploy job's outputs
+        env:
+          PHASE: ${{ needs.deploy.outputs.phase }}
+          REVISION: ${{ needs.deploy.outputs.revision }}
+          URL: ${{ needs.deploy.outputs.environment-url }}
+        run: |
+          echo "deploy said phase=$PHASE revision=$REVISION url=$URL"
+          test "$PHASE" = Succeeded
+      - uses: org/ci-deploy@v1
+        with:
+          command: status
+          environment: staging
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          args: --json
+"""
+
+BROKEN_IMAGE = """\
+name: broken
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    outputs:
+      phase: ${{ steps.deploy.outputs.phase }}
+      revision: ${{ steps.deploy.outputs.revision }}
+    steps:
+      - uses: actions/checkout@v5
+      - id: deploy
+        uses: org/ci-deploy@v1
+        with:
+          environment: staging
+          image: registry.example.com/acme/web-app:crashloop
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          timeout: 2m
+  report:
+    needs: deploy
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          RESULT: ${{ needs.deploy.result }}
+          PHASE: ${{ needs.deploy.outputs.phase }}
+        run: |
+          echo "deploy job result=$RESULT phase=$PHASE"
+          test "$RESULT" = failure
+          test "$PHASE" = RolledBack
+"""
+
+MANUAL_ROLLBACK = """\
+name: rollback
+on:
+  workflow_dispatch:
+    inputs:
+      environment:
+        description: Environment to roll back
+        required: true
+        default: staging
+        type: choice
+        options: [staging, production]
+jobs:
+  rollback:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - id: rollback
+        uses: org/ci-deploy@v1
+        with:
+          command: rollback
+          environment: ${{ inputs.environment }}
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+      - env:
+          PHASE: ${{ steps.rollback.outputs.phase }}
+          REVISION: ${{ steps.rollback.outputs.revision }}
+        run: echo "rollback said phase=$PHASE revision=$REVISION"
+"""
+
+WORKFLOWS = {
+    "deploy.yml": DEPLOY_THEN_STATUS,
+    "broken.yml": BROKEN_IMAGE,
+    "rollback.yml": MANUAL_ROLLBACK,
+}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+        yield sb
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    files = {"ci-deploy.yml": E2E_CONFIG}
+    files.update({f".github/workflows/{name}": text for name, text in WORKFLOWS.items()})
+    return git_repo(tmp_path / "repo", files)
+
+
+def cli(kubeconfig: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run this checkout's ci-deploy (outside act) against the sandbox."""
+    return subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ci-deploy"),
+            "-c",
+            str(config),
+            *args,
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "CI_DEPLOY_PLATFORM": "local"},
+    )
+
+
+def live_status(kubeconfig: Path, config: Path) -> dict[str, Any]:
+    proc = cli(kubeconfig, config, "status", "--env", "staging", "--json")
+    assert proc.returncode == 0, proc.stderr
+    loaded: dict[str, Any] = json.loads(proc.stdout)
+    return loaded
+
+
+def test_workflows_pass_actionlint(repo: Path) -> None:
+    proc = subprocess.run(
+        [actionlint_bin(), "-no-color", "-shellcheck=", "-pyflakes="],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_deploy_job_outputs_reach_the_status_job(
+    action_image: str, cluster: SandboxHandle, repo: Path
+) -> None:
+    token = "e2e-" + secrets.token_hex(16)
+    run = run_act(
+        repo, "push", "deploy.yml", {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
+    )
+    print(f"act deploy.yml: {run.seconds:.1f}s")
+    assert run.returncode == 0, str(run)
+    assert "LocalRepositoryCache matched https://github.com/org/ci-deploy with ref v1" in run.log
+    assert f"deploy said phase=Succeeded revision={APP_IMAGE}:1.0.0" in run.log
+    assert "url=https://staging.example.com" in run.log
+    assert '"phase": "Succeeded"' in run.log  # printed by `status --json` in the second job
+    assert token not in run.log
+    status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
+    assert status["state"]["phase"] == "Succeeded"
+    assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0"
+
+
+def test_broken_image_fails_the_job_and_reports_rolled_back(
+    action_image: str, cluster: SandboxHandle, repo: Path
+) -> None:
+    config = repo / "ci-deploy.yml"
+    good = cli(
+        cluster.kubeconfig, config, "deploy", "--env", "staging", "--image", f"{APP_IMAGE}:1.0.0"
+    )
+    assert good.returncode == 0, good.stderr
+    token = "e2e-" + secrets.token_hex(16)
+    run = run_act(
+        repo, "push", "broken.yml", {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
+    )
+    print(f"act broken.yml: {run.seconds:.1f}s")
+    assert run.returncode == 1, str(run)
+    assert "Job 'deploy' failed" in run.log or "Job failed" in run.log, str(run)
+    assert "deploy job result=failure phase=RolledBack" in run.log, str(run)
+    assert token not in run.log
+    status = live_status(cluster.kubeconfig, config)
+    assert status["state"]["phase"] == "RolledBack"
+    assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0"
+
+
+def test_manual_rollback_restores_the_previous_revision(
+    action_image: str, cluster: SandboxHandle, repo: Path
+) -> None:
+    config = repo / "ci-deploy.yml"
+    for tag in ("1.0.0", "2.0.0"):
+        proc = cli(
+            cluster.kubeconfig,
+            config,
+            "deploy",
+            "--env",
+            "staging",
+            "--image",
+            f"{APP_IMAGE}:{tag}",
+        )
+        assert proc.returncode == 0, proc.stderr
+    status_before = live_status(cluster.kubeconfig, config)
+    token = "e2e-" + secrets.token_hex(16)
+    run = run_act(
+        repo,
+        "workflow_dispatch",
+        "rollback.yml",
+        {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)},
+        inputs={"environment": "staging"},
+    )
+    print(f"act rollback.yml: {run.seconds:.1f}s")
+    assert run.returncode == 0, str(run)
+    assert "rollback said phase=" in run.log
+    assert token not in run.log
+    assert status_before["live"]["image"] == f"{APP_IMAGE}:2.0.0"
+    status = live_status(cluster.kubeconfig, config)
+    assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0", status
