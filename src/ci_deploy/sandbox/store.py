@@ -42,7 +42,7 @@ _SHARED_MAX = 10_000
 
 
 def _shared(value: Any) -> Any:
-    """One stored copy per distinct value: objects of one shape share managedFields trees."""
+    """One stored copy per distinct value (specs, managedFields trees of one shape)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
     hit = _SHARED.get(digest)
@@ -51,6 +51,15 @@ def _shared(value: Any) -> Any:
             _SHARED.clear()
         hit = _SHARED[digest] = _frozen(value)
     return hit
+
+
+def _frozen_object(obj: Obj) -> Obj:
+    """The stored form of an object: its ``spec`` is shared with identical specs (the pods of
+    one ReplicaSet, successive versions of an object whose status changes)."""
+    return {
+        sys.intern(str(k)): _shared(v) if k == "spec" and isinstance(v, dict) else _frozen(v)
+        for k, v in obj.items()
+    }
 
 
 def _frozen(value: Any) -> Any:
@@ -244,7 +253,7 @@ class Store:
         self, resource: str, key: tuple[str, str, str], obj: Obj, kind: str, shared: bool = False
     ) -> Obj:
         self._rv += 1
-        obj = _frozen(obj)
+        obj = _frozen_object(obj)
         obj["metadata"]["resourceVersion"] = str(self._rv)
         prev = self._objects.get(key)
         self._objects[key] = obj
@@ -305,7 +314,7 @@ class Store:
             self._by_resource.clear()
             self._history.clear()
             for entry in data.get("objects", []):
-                obj = _frozen(entry["object"])
+                obj = _frozen_object(entry["object"])
                 meta = obj["metadata"]
                 where = (meta.get("namespace", ""), meta["name"])
                 full_key = (entry["resource"], where[0], where[1])
