@@ -154,6 +154,30 @@ def watch_replay(url: str, count: int) -> int:
     return events
 
 
+def busy_cluster(url: str, deployments: int, replicas: int) -> tuple[int, float]:
+    """Create Deployments with running pods; wait (bounded) until every pod runs."""
+    session = requests.Session()
+    path = f"{url}/apis/apps/v1/namespaces/default/deployments"
+    started = time.perf_counter()
+    for n in range(deployments):
+        session.post(path, json=deployment(f"busy-{n}", replicas=replicas))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        pods = session.get(url + "/api/v1/pods", timeout=30).json()["items"]
+        if sum(1 for p in pods if p["status"].get("phase") == "Running") >= deployments * replicas:
+            break
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    lists = (
+        "/apis/apps/v1/deployments",
+        "/apis/apps/v1/replicasets",
+        "/api/v1/pods",
+        "/api/v1/events",
+    )
+    objects = sum(len(session.get(url + p, timeout=30).json()["items"]) for p in lists)
+    return objects, seconds
+
+
 def main() -> None:
     print("sandbox API benchmark (server in its own process; clients keep connections alive)")
     with server("--no-controllers") as (url, kubeconfig, proc):
@@ -192,6 +216,13 @@ def main() -> None:
     with server("--pod-ready-delay", "0.1") as (url, _, proc):
         requests.get(url + "/version", timeout=5)
         report("1,000 creates, controllers on (replicas 0)", create_many(url, 1000, "ctl"), 1000)
+    with server("--pod-ready-delay", "0.05") as (url, _, proc):
+        objects, seconds = busy_cluster(url, deployments=700, replicas=2)
+        rss_mb = proc.memory_info().rss / 2**20
+        print(
+            f"  controllers on, {objects} objects (700 Deployments x 2 pods, ReplicaSets, events),"
+            f" settled in {seconds:.1f} s: server RSS {rss_mb:.1f} MB  target < 100 MB"
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ from ci_deploy.sandbox.store import Store, StoreError
 log = logging.getLogger("ci_deploy.sandbox")
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Watchable changes kept; older resourceVersions get 410 Gone (clients relist). Each entry
+# holds one object version: 10,000 keeps a busy sandbox under 100 MB.
+DEFAULT_HISTORY = 10_000
 _CONTROLLERS_MODULE = "ci_deploy.sandbox.controllers"
 
 
@@ -129,7 +132,7 @@ class SandboxServer:
         pod_ready_delay: float = 0.5,
         faults: Faults | None = None,
         controllers: bool = True,
-        history: int = 20_000,
+        history: int = DEFAULT_HISTORY,
     ) -> None:
         self.store = Store(history=history)
         self.state_file = state_file

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_deploy.sandbox.faults import Faults, FaultSettings
-from ci_deploy.sandbox.server import SandboxServer
+from ci_deploy.sandbox.server import DEFAULT_HISTORY, SandboxServer
 from ci_deploy.sandbox.store import Store
 
 
@@ -31,7 +31,7 @@ def running_sandbox(
     *,
     state_file: Path | None = None,
     controllers: bool = True,
-    history: int = 20_000,
+    history: int = DEFAULT_HISTORY,
 ) -> Iterator[SandboxHandle]:
     """Serve a sandbox on a free loopback port for the duration of the block.
 
