@@ -41,14 +41,17 @@ class Ctx:
 
     @property
     def store(self) -> Store:
+        """The sandbox's object store."""
         return self.api.store
 
     @property
     def ns(self) -> str:
+        """The request's namespace ('' for cluster-scoped resources)."""
         return self.namespace or ""
 
     @property
     def dry_run(self) -> bool:
+        """Whether the request asks for ``dryRun=All`` (validate, default, change nothing)."""
         return self.req.query.get("dryRun") == "All"
 
     @property
@@ -61,6 +64,7 @@ class Ctx:
         return agent.split("/")[0].strip() or "unknown"
 
     def respond(self, code: int, body: Any) -> Response:
+        """A response carrying the warnings collected while serving the request."""
         headers = {}
         if self.warnings:
             headers["Warning"] = ", ".join(f'299 - "{w}"' for w in self.warnings)
@@ -112,6 +116,7 @@ def resource_name(rt: ResourceType) -> str:
 
 
 def not_found(rt: ResourceType, name: str) -> StoreError:
+    """404 NotFound for an object of ``rt``."""
     return StoreError(404, "NotFound", f'{resource_name(rt)} "{name}" not found')
 
 

@@ -135,6 +135,7 @@ def entries(obj: Obj) -> list[Obj]:
 
 
 def entry_key(entry: Obj) -> tuple[str, str, str]:
+    """(manager, operation, subresource): what identifies one managedFields entry."""
     return (entry.get("manager", ""), entry.get("operation", ""), entry.get("subresource", ""))
 
 

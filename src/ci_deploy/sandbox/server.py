@@ -115,6 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Request lines go to the debug log (``-v``), not to stderr."""
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s - %s", self.address_string(), format % args)
 

@@ -136,6 +136,7 @@ class _Watcher:
         return False
 
     def run(self, initial: list[Obj]) -> Iterator[bytes]:
+        """The stream: initial ADDED events, then changes, bookmarks, until an end condition."""
         for obj in initial:
             if self._cut():
                 return
