@@ -183,3 +183,17 @@ def test_namespace_delete_terminates_then_removes_contents(sandbox: SandboxHandl
         )
     )
     assert sandbox.store.list("/configmaps", "doomed")[0] == []
+
+
+def test_object_created_for_a_missing_owner_is_collected(sandbox: SandboxHandle) -> None:
+    ghost = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ghost", "uid": "no-such-uid"},
+    }
+    orphan = _owned(sandbox.url, "orphan", ghost)
+    assert orphan["metadata"]["ownerReferences"][0]["uid"] == "no-such-uid"
+    assert wait_until(lambda: not _exists(sandbox.url, "orphan"))
+    assert _owned(sandbox.url, "standalone", None)  # objects without owners stay
+    assert sandbox.server.gc.wait_idle()
+    assert _exists(sandbox.url, "standalone")

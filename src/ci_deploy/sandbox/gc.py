@@ -2,7 +2,8 @@
 
 As upstream's garbage collector and namespace controller, on a background thread:
 - an object whose every owner (``metadata.ownerReferences[].uid``) is gone is deleted
-  (Background propagation: a Deployment's ReplicaSets, then their Pods);
+  (Background propagation: a Deployment's ReplicaSets, then their Pods), also when it is
+  created after its owner went (a controller racing a deletion);
 - an object being deleted with the ``foregroundDeletion`` finalizer loses its dependents
   first, then the finalizer, then goes;
 - an object being deleted whose finalizers are all removed goes;
@@ -94,6 +95,9 @@ class GarbageCollector:
         self._index(event.resource, event.obj)
         if event.obj["metadata"].get("deletionTimestamp"):
             self._queue.put(("terminating", ref))
+        owners = self._owners.get(ref, set())
+        if owners and not any(uid in self._uids for uid in owners):
+            self._queue.put(("dangling", ref))  # created for an owner that is already gone
 
     # -- worker ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,6 +127,8 @@ class GarbageCollector:
                 with self.store.lock:
                     if item[0] == "deleted":
                         self._collect_orphans(item[1])
+                    elif item[0] == "dangling":
+                        self._collect_dangling(item[1])
                     else:
                         self._finish_terminating(item[1])
             except Exception:  # keep collecting; one bad object must not stop the collector
@@ -134,6 +140,11 @@ class GarbageCollector:
         for ref in list(self._dependents.pop(owner_uid, set())):
             if not any(uid in self._uids for uid in self._owners.get(ref, set())):
                 self._delete(ref)
+
+    def _collect_dangling(self, ref: Ref) -> None:
+        owners = self._owners.get(ref, set())
+        if owners and not any(uid in self._uids for uid in owners):
+            self._delete(ref)
 
     def _delete(self, ref: Ref) -> None:
         with contextlib.suppress(StoreError):  # already gone
