@@ -1,0 +1,172 @@
+"""What a rendered pipeline contains, decided from the configuration and the available verbs.
+
+The seed's pipeline is the model: build, scan, validate, then for each environment a deploy,
+a verification and a status report, the last environment gated (GitLab ``when: manual``,
+GitHub environment protection rules), and a manual rollback per environment. A stage whose
+verb ``ci-deploy`` does not have yet (build, scan, verify) is left out, never emitted as a job
+that cannot run: adding the verb's module switches it on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+
+from ci_deploy.config import Config
+from ci_deploy.errors import UserInputError
+
+PLATFORMS = ("github", "gitlab")
+
+# pipeline stage -> the ci-deploy verb it runs
+STAGE_VERBS: dict[str, str] = {
+    "build": "build",
+    "scan": "scan",
+    "validate": "config",
+    "deploy": "deploy",
+    "verify": "verify",
+    "status": "status",
+    "rollback": "rollback",
+}
+
+
+def verb_available(verb: str) -> bool:
+    """True when ``ci-deploy <verb>`` exists in this installation (its module is present)."""
+    from ci_deploy.cli import VERBS
+
+    entry = VERBS.get(verb)
+    return (
+        entry is not None and importlib.util.find_spec(f"ci_deploy.commands.{entry[0]}") is not None
+    )
+
+
+@dataclass(frozen=True)
+class EnvironmentStep:
+    """One environment of the deploy chain."""
+
+    name: str
+    url: str | None
+    gated: bool  # the last one: manual on GitLab, protected environment on GitHub
+    previous: str | None  # the environment deployed just before, None for the first
+
+
+@dataclass(frozen=True)
+class GitLabTemplate:
+    """How the rendered .gitlab-ci.yml includes ci-deploy's template."""
+
+    kind: str  # "project" | "local" | "remote"
+    location: str  # project path, file path or URL
+    ref: str | None = None
+    file: str = ".gitlab-ci-template.yml"
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    """Everything a pipeline template needs; built by :func:`plan_pipeline`."""
+
+    platform: str
+    app: str
+    repository: str
+    config_path: str
+    branch: str
+    environments: list[EnvironmentStep]
+    stages: dict[str, bool]  # stage -> its verb exists
+    action: str
+    gitlab_template: GitLabTemplate
+    tool_image: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, stage: str) -> bool:
+        """Whether the pipeline contains ``stage`` (its verb exists)."""
+        return self.stages.get(stage, False)
+
+
+_PROJECT_RE = re.compile(r"^project:([\w.-]+(?:/[\w.-]+)+)@([\w./-]+)$")
+
+
+def parse_gitlab_template(value: str) -> GitLabTemplate:
+    """``project:GROUP/NAME@REF`` | ``local[:PATH]`` | ``remote:URL`` → GitLabTemplate."""
+    if value == "local" or value.startswith("local:"):
+        path = value.partition(":")[2] or ".gitlab-ci-template.yml"
+        return GitLabTemplate("local", path, file=path)
+    if value.startswith("remote:https://"):
+        return GitLabTemplate("remote", value.partition(":")[2])
+    match = _PROJECT_RE.match(value)
+    if match:
+        return GitLabTemplate("project", match.group(1), ref=match.group(2))
+    raise UserInputError(
+        f"--gitlab-template {value!r}: expected project:GROUP/NAME@REF, local[:PATH] "
+        "or remote:https://URL"
+    )
+
+
+def pipeline_config_path(source: str) -> str:
+    """The configuration path as the pipeline names it: relative to the repository root (cwd)."""
+    relative = os.path.relpath(os.path.abspath(source))
+    if relative.startswith(".."):
+        raise UserInputError(
+            f"{source}: the configuration is outside the current directory",
+            hint="run `ci-deploy render pipeline` from the repository root",
+        )
+    return relative.replace(os.sep, "/")
+
+
+def choose_environments(cfg: Config, names: list[str] | None) -> list[EnvironmentStep]:
+    """The deploy chain: ``names`` in that order (default: every environment, file order)."""
+    chosen = names or cfg.environment_names
+    if not chosen:
+        raise UserInputError(f"{cfg.source}: no environments to deploy to")
+    envs = [cfg.environment(name) for name in chosen]  # unknown names: did-you-mean error
+    if len(set(chosen)) != len(chosen):
+        raise UserInputError(f"--environments {','.join(chosen)}: an environment is repeated")
+    return [
+        EnvironmentStep(
+            name=env.name,
+            url=env.url,
+            gated=index == len(envs) - 1 and len(envs) > 1,
+            previous=envs[index - 1].name if index else None,
+        )
+        for index, env in enumerate(envs)
+    ]
+
+
+def plan_pipeline(
+    cfg: Config,
+    platform: str,
+    *,
+    environments: list[str] | None = None,
+    branch: str = "main",
+    action: str = "org/ci-deploy@v1",
+    gitlab_template: str = "project:org/ci-deploy@v1",
+    tool_image: str | None = None,
+) -> PipelinePlan:
+    """Decide the pipeline's jobs from the configuration and the verbs this ci-deploy has."""
+    if platform not in PLATFORMS:
+        raise UserInputError(f"--platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+", action):
+        raise UserInputError(f"--action {action!r}: expected OWNER/REPO@REF")
+    if not re.fullmatch(r"[\w./-]+", branch):
+        raise UserInputError(f"--branch {branch!r}: not a branch name")
+    stages = {stage: verb_available(verb) for stage, verb in STAGE_VERBS.items()}
+    for required in ("validate", "deploy", "status", "rollback"):
+        if not stages[required]:  # a broken installation, not user input
+            raise RuntimeError(f"ci-deploy has no `{STAGE_VERBS[required]}` verb")
+    notes = [
+        f"no `{name}` job: this ci-deploy has no `{STAGE_VERBS[name]}` verb yet"
+        for name in ("build", "scan", "verify")
+        if not stages[name]
+    ]
+    return PipelinePlan(
+        platform=platform,
+        app=cfg.app,
+        repository=cfg.image.repository,
+        config_path=pipeline_config_path(cfg.source),
+        branch=branch,
+        environments=choose_environments(cfg, environments),
+        stages=stages,
+        action=action,
+        gitlab_template=parse_gitlab_template(gitlab_template),
+        tool_image=tool_image,
+        notes=notes,
+    )
