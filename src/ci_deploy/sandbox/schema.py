@@ -65,6 +65,7 @@ def resolve(schema: Schema) -> Schema:
 
 
 _CHILDREN: dict[tuple[int, str], Schema | None] = {}
+_UNSET: Any = object()
 
 
 def child(schema: Schema | None, key: str) -> Schema | None:
@@ -76,11 +77,12 @@ def child(schema: Schema | None, key: str) -> Schema | None:
     if schema is None:
         return None
     memo = (id(schema), key)
-    if memo not in _CHILDREN:
+    hit: Schema | None = _CHILDREN.get(memo, _UNSET)
+    if hit is _UNSET:
         if len(_CHILDREN) > 100_000:  # field names come from requests: bound the memo
             _CHILDREN.clear()
-        _CHILDREN[memo] = _child(schema, key)
-    return _CHILDREN[memo]
+        hit = _CHILDREN[memo] = _child(schema, key)
+    return hit
 
 
 def _child(schema: Schema, key: str) -> Schema | None:
