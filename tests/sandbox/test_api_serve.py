@@ -204,3 +204,28 @@ def test_running_sandbox_starts_and_stops_the_controllers(tmp_path: Path) -> Non
         assert manager is not None and type(manager).__name__ == "ControllerManager"
     with running_sandbox(tmp_path, controllers=False) as sb:
         assert sb.server.controllers is None
+
+
+def test_serve_with_a_broken_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    for content in ("{not json", '{"objects": [{"resource": "/pods"}]}'):
+        state.write_text(content)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ci_deploy",
+                "sandbox",
+                "serve",
+                "--kubeconfig",
+                str(tmp_path / "kc"),
+                "--state-file",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 2
+        assert f"cannot load --state-file {state}" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -10,11 +10,20 @@ from ci_deploy.sandbox.store import Store
 
 
 def load_state(store: Store, path: Path) -> bool:
-    """Restore ``store`` from ``path`` when it exists; returns whether it did."""
+    """Restore ``store`` from ``path`` when it exists; returns whether it did.
+
+    Raises ValueError (with what is wrong) for a file that is not a sandbox state file.
+    """
     if not path.exists():
         return False
     with path.open(encoding="utf-8") as handle:
-        store.restore(json.load(handle))
+        data = json.load(handle)  # JSONDecodeError is a ValueError
+    try:
+        store.restore(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"not a sandbox state file (expected objects with metadata): {exc!r}"
+        ) from exc
     return True
 
 
