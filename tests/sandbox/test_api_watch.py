@@ -237,3 +237,34 @@ def test_watch_with_selector_turns_label_changes_into_added_and_deleted(
     assert events[2]["object"]["metadata"]["labels"] == {
         "track": "stable"
     }  # the last matching state
+
+
+def test_watch_sees_every_version_in_order_under_concurrent_writes(sandbox: SandboxHandle) -> None:
+    import threading
+
+    rv = str(sandbox.store.resource_version)
+    resp = requests.get(
+        sandbox.url + CONFIGMAPS,
+        params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "10"},
+        stream=True,
+        timeout=15,
+    )
+
+    def writer(prefix: str) -> None:
+        session = requests.Session()
+        for n in range(20):
+            session.post(
+                sandbox.url + CONFIGMAPS, json={"metadata": {"name": f"{prefix}-{n}"}}, timeout=5
+            )
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    events = _events(resp, 60)
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert versions == sorted(versions) and len(set(versions)) == 60
+    assert {e["object"]["metadata"]["name"] for e in events} == {
+        f"{p}-{n}" for p in "abc" for n in range(20)
+    }
