@@ -1,0 +1,111 @@
+"""Pipelines from `ci-deploy render pipeline` run as rendered: under act and gitlab-ci-local."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.e2e.harness import (
+    APP_IMAGE,
+    E2E_CONFIG,
+    ROOT,
+    fake_gitlab_remote,
+    git_repo,
+    kubeconfig_with_token,
+    run_act,
+    run_gitlab_ci_local,
+)
+
+from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+
+pytestmark = pytest.mark.e2e
+CI_DEPLOY = str(ROOT / ".venv" / "bin" / "ci-deploy")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+        yield sb
+
+
+def render(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        [CI_DEPLOY, "render", "pipeline", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def live_image(cluster: SandboxHandle, repo: Path, env: str) -> str:
+    proc = subprocess.run(
+        [CI_DEPLOY, "-c", str(repo / "ci-deploy.yml"), "status", "--env", env, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(cluster.kubeconfig)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return str(json.loads(proc.stdout)["live"]["image"])
+
+
+def head_sha(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_rendered_github_workflow_deploys_through_both_environments(
+    tmp_path: Path, cluster: SandboxHandle, action_image: str
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ci-deploy.yml").write_text(E2E_CONFIG, encoding="utf-8")
+    workflow = render(repo, "--platform", "github")
+    git_repo(repo, {".github/workflows/deploy.yml": workflow})
+    token = "e2e-" + secrets.token_hex(16)
+    run = run_act(
+        repo, "push", "deploy.yml", {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
+    )
+    print(f"act rendered workflow: {run.seconds:.1f}s")
+    assert run.returncode == 0, str(run)
+    assert "[Deploy web-app/deploy-production]" in run.log
+    assert token not in run.log
+    image = f"{APP_IMAGE}:{head_sha(repo)}"
+    assert live_image(cluster, repo, "staging") == image
+    assert live_image(cluster, repo, "production") == image
+
+
+def test_rendered_gitlab_pipeline_runs_with_the_template(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ci-deploy.yml").write_text(E2E_CONFIG, encoding="utf-8")
+    pipeline = render(repo, "--platform", "gitlab", "--gitlab-template", "local")
+    template = (ROOT / ".gitlab-ci-template.yml").read_text(encoding="utf-8")
+    git_repo(repo, {".gitlab-ci.yml": pipeline, ".gitlab-ci-template.yml": template})
+    fake_gitlab_remote(repo)
+    run = run_gitlab_ci_local(
+        repo,
+        "--force-shell-executor",
+        "--variable",
+        f"KUBECONFIG={cluster.kubeconfig}",
+        "--manual",
+        "deploy:production",
+    )
+    print(f"gitlab-ci-local rendered pipeline: {run.seconds:.1f}s")
+    assert run.returncode == 0, str(run)
+    for job in ("validate", "deploy:staging", "status:staging", "deploy:production"):
+        assert f" PASS  {job}" in run.log, str(run)
+    image = f"{APP_IMAGE}:{head_sha(repo)}"
+    assert f"deploy job said phase=Succeeded revision={image}" in run.log
+    assert live_image(cluster, repo, "production") == image
