@@ -140,3 +140,22 @@ def test_seed_argument_of_running_sandbox(tmp_path: Path) -> None:
     with running_sandbox(tmp_path, seed=3, controllers=False) as sb:
         assert sb.faults.settings.seed == 3
         assert _codes(sb, 5) == Counter({200: 5})
+
+
+@pytest.mark.parametrize(
+    ("settings", "word"),
+    [
+        ({"error_500": "lots"}, "share"),
+        ({"error_503": 1.5}, "share"),
+        ({"watch_max_events": -1}, "whole number"),
+        ({"latency": "slow"}, "seconds"),
+        ({"include_discovery": "yes"}, "true or false"),
+        ({"seed": 1.5}, "whole number or null"),
+    ],
+)
+def test_admin_endpoint_rejects_bad_values(
+    sandbox: SandboxHandle, settings: dict[str, object], word: str
+) -> None:
+    resp = requests.post(sandbox.url + "/_sandbox/faults", data=json.dumps(settings), timeout=5)
+    assert resp.status_code == 400 and word in resp.json()["message"]
+    assert requests.get(sandbox.url + CM, timeout=5).status_code == 200  # nothing changed

@@ -68,14 +68,14 @@ class Faults:
         unknown = sorted(set(changes) - known - {"reset"})
         if unknown:
             raise StoreError(400, "BadRequest", f"unknown fault settings: {', '.join(unknown)}")
+        checked = {k: _checked(k, v) for k, v in changes.items() if k != "reset"}
         with self._lock:
             if changes.get("reset"):
                 self.settings = FaultSettings()
                 self.counts.clear()
                 self.recent.clear()
-            for key, value in changes.items():
-                if key != "reset":
-                    setattr(self.settings, key, value)
+            for key, value in checked.items():
+                setattr(self.settings, key, value)
             self._rng = random.Random(self.settings.seed)
 
     def set(self, **changes: Any) -> None:
@@ -143,6 +143,45 @@ class Faults:
     def watch_limits(self) -> tuple[int, float]:
         """(max events, max seconds) after which a watch stream is cut; 0 = unlimited."""
         return self.settings.watch_max_events, self.settings.watch_max_seconds
+
+
+_SHARES = {"error_500", "error_503", "error_429", "latency_share", "conflict_share"}
+_COUNTS = {"retry_after", "watch_max_events"}
+_SECONDS = {"latency", "watch_max_seconds"}
+
+
+def _checked(key: str, value: Any) -> Any:
+    """A setting's value with its type checked (400 BadRequest naming the key otherwise)."""
+
+    def bad(expected: str) -> StoreError:
+        return StoreError(
+            400, "BadRequest", f"fault setting {key}: expected {expected}, got {value!r}"
+        )
+
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key in _SHARES:
+        if not number or not 0 <= value <= 1:
+            raise bad("a share between 0 and 1")
+        return float(value)
+    if key in _COUNTS:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad("a whole number >= 0")
+        return value
+    if key in _SECONDS:
+        if not number or value < 0:
+            raise bad("seconds >= 0")
+        return float(value)
+    if key == "include_discovery":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if key == "seed":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise bad("a whole number or null")
+        return value
+    if not isinstance(value, str):  # path_contains
+        raise bad("a string")
+    return value
 
 
 def _is_resource_path(path: str) -> bool:
