@@ -377,3 +377,32 @@ def test_restored_settled_cluster_is_left_as_it_is(store: Store) -> None:
         assert extra not in {p["status"]["podIP"] for p in pods(restored, "web")}
     finally:
         manager.stop()
+
+
+def test_scaling_a_paused_rollout_shares_replicas_in_proportion(store: Store) -> None:
+    store.create("apps/deployments", deployment("web", "nginx:1", 4))
+    wait_until(lambda: rolled_out(store, "web"))
+    change(store, "web", set_image("nginx:neverready"))  # stuck half-way: new pods never ready
+
+    def sizes() -> dict[str, int]:
+        return {
+            image_of(rs): rs["spec"]["replicas"]
+            for rs in replicasets(store, "web")
+            if (rs.get("status") or {}).get("replicas") == rs["spec"]["replicas"]
+        }
+
+    assert wait_until(lambda: sizes() == {"nginx:1": 3, "nginx:neverready": 2})
+
+    def pause_and_double(d: Obj) -> None:
+        d["spec"]["paused"] = True
+        d["spec"]["replicas"] = 8
+
+    change(store, "web", pause_and_double)
+    # replicas + maxSurge = 8 + 2 = 10 pods, shared 3:2 between the two ReplicaSets.
+    assert wait_until(lambda: sizes() == {"nginx:1": 6, "nginx:neverready": 4})
+    assert len(replicasets(store, "web")) == 2
+
+
+def image_of(obj: Obj) -> str:
+    image: str = obj["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image

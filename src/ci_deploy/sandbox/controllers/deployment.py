@@ -258,10 +258,12 @@ class DeploymentController:
     def _sync_paused(self, ctx: Context, d: Obj, rss: list[Obj], status: Obj) -> None:
         """A paused Deployment only follows spec.replicas; it never starts a new rollout."""
         new = self._new_rs(ctx, d, rss, status, create=False)
-        active = [rs for rs in rss if du.replicas(rs) > 0]
-        target = new if new is not None else (du.by_creation(active)[-1] if active else None)
-        if target is not None and len(active) <= 1:
-            self._scale(ctx, d, target, du.replicas(d))
+        _, old = self._split(d, rss)
+        sizes = du.proportional_sizes(d, new, old)
+        for rs in [*([new] if new is not None else []), *old]:
+            size = sizes.get(rs["metadata"]["name"])
+            if size is not None:
+                self._scale(ctx, d, rs, size)
         if du.progress_deadline(d) is not None:
             cond = condition(
                 "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now_iso()

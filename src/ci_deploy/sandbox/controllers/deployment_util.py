@@ -248,3 +248,44 @@ def rs_annotations(d: Obj, rs: Obj, revision: int, *, created: bool) -> bool:
             history = [h for h in annotations.get(REVISION_HISTORY, "").split(",") if h]
             annotations[REVISION_HISTORY] = ",".join([*history, str(old)])
     return annotations != before
+
+
+def proportional_sizes(d: Obj, new: Obj | None, old: list[Obj]) -> dict[str, int]:
+    """New sizes by ReplicaSet name when spec.replicas changes outside a rollout (dc.scale).
+
+    One active ReplicaSet (or none: the newest) simply takes spec.replicas. A saturated new
+    ReplicaSet lets the old ones go to 0. Otherwise the difference to replicas + maxSurge is
+    shared in proportion to the current sizes, the rounding remainder going to the largest
+    (newest when adding, oldest when removing) ReplicaSet.
+    """
+    every = ([new] if new is not None else []) + old
+    active = [rs for rs in every if replicas(rs) > 0]
+    desired = replicas(d)
+    if len(active) <= 1:
+        target = active[0] if active else (new or (by_creation(old)[-1] if old else None))
+        return {target["metadata"]["name"]: desired} if target is not None else {}
+    if (
+        new is not None
+        and replicas(new) == desired
+        and status_int(new, "availableReplicas") == desired
+    ):
+        return {rs["metadata"]["name"]: 0 for rs in old}
+    allowed = desired + max_surge(d) if desired > 0 else 0
+    current = sum(replicas(rs) for rs in active)
+    to_add = allowed - current
+    if to_add == 0:
+        return {}
+    # Largest first; among equals the newest when adding and the oldest when removing.
+    by_age = by_creation(active)
+    ordered = sorted(by_age[::-1] if to_add > 0 else by_age, key=lambda rs: -replicas(rs))
+    sizes: dict[str, int] = {}
+    added = 0
+    for rs in ordered:
+        share = int(to_add * replicas(rs) / current)
+        if abs(added + share) > abs(to_add):
+            share = to_add - added
+        sizes[rs["metadata"]["name"]] = max(replicas(rs) + share, 0)
+        added += share
+    first = ordered[0]["metadata"]["name"]
+    sizes[first] = max(sizes[first] + to_add - added, 0)
+    return sizes
