@@ -64,9 +64,10 @@ def command(
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
     from ci_deploy.rollout import deploy as engine
+    from ci_deploy.rollout.options import DeployOptions
     from ci_deploy.rollout.signals import cancel_on_signals
 
-    opts = engine.DeployOptions(
+    opts = DeployOptions(
         config_path=ctx.obj["config_path"],
         environment=environment,
         image=image,

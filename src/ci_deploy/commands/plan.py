@@ -32,7 +32,8 @@ def command(
     context: str | None,
 ) -> None:
     """Print the plan of a deploy: the same function `deploy` executes; changes nothing."""
-    from ci_deploy.rollout.deploy import DeployOptions, build_plan
+    from ci_deploy.rollout.deploy import build_plan
+    from ci_deploy.rollout.options import DeployOptions
 
     opts = DeployOptions(
         config_path=ctx.obj["config_path"],

@@ -41,7 +41,7 @@ def command(
     """Roll ENV back to the recorded stable revision (or --to-revision N) and wait for it."""
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
-    from ci_deploy.rollout.deploy import DeployOptions
+    from ci_deploy.rollout.options import DeployOptions
     from ci_deploy.rollout.rollback import rollback
     from ci_deploy.rollout.signals import cancel_on_signals
 

@@ -28,7 +28,7 @@ def command(
     context: str | None,
 ) -> None:
     """Show the recorded rollout state of ENV (a table, or JSON with --json)."""
-    from ci_deploy.rollout.deploy import DeployOptions
+    from ci_deploy.rollout.options import DeployOptions
     from ci_deploy.rollout.status import read_status, status_table
 
     opts = DeployOptions(

@@ -6,7 +6,6 @@ found before the lock is taken or the cluster is touched (exit 2, nothing change
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,14 +14,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
 from ci_deploy.kube.apply import ApplyError, apply_objects
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.client import NAMESPACE, KubeClient, connect
+from ci_deploy.kube.client import NAMESPACE, KubeClient
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import WaitingTracker, assess
 from ci_deploy.kube.lease import LeaseLock, LockCancelled, LockTimeout, current_holder
 from ci_deploy.kube.revisions import pod_template, restore_template, template_image
-from ci_deploy.kube.state import StateError, StateRecord, StateStore
+from ci_deploy.kube.state import StateRecord, StateStore
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
+from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.strategies import strategy_for
@@ -31,27 +31,6 @@ if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
 
 Obj = dict[str, Any]
-DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
-
-@dataclass(frozen=True)
-class DeployOptions:
-    """The arguments of ``ci-deploy deploy`` (and ``plan``)."""
-
-    config_path: str
-    environment: str
-    image: str | None
-    timeout: float = 600.0
-    kubeconfig: str | None = None
-    context: str | None = None
-    lock_timeout: float = 300.0
-    rollback: bool = True
-    rollback_on_cancel: bool = True
-    lock_ttl: float = 30.0
-    fail_fast_grace: float = 3.0
-    cancel_grace: float = 60.0  # how long a rollback after a cancel may wait for health
-    namespace: str | None = None  # overrides the environment's namespace
-    strategy: str | None = None  # overrides the environment's strategy
 
 
 @dataclass(frozen=True)
@@ -60,40 +39,12 @@ class Prepared:
 
     target: Target
     objects: list[Obj]
-    kube_context: str | None
 
 
-def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
-    """The configuration and the chosen environment, with --namespace / --strategy applied."""
-    from ci_deploy.config import STRATEGIES, load_config
-
-    cfg = load_config(opts.config_path)
-    env = cfg.environment(opts.environment)
-    changes: dict[str, Any] = {}
-    if opts.namespace:
-        if not DNS_LABEL.fullmatch(opts.namespace):
-            raise UserInputError(
-                f"--namespace: expected a DNS-1123 label (lower case letters, digits, '-', at "
-                f"most 63 characters), found {opts.namespace!r}"
-            )
-        changes["namespace"] = opts.namespace
-    if opts.strategy:
-        if opts.strategy not in STRATEGIES:
-            raise UserInputError(
-                f"--strategy: expected one of {', '.join(STRATEGIES)}, found {opts.strategy!r}"
-            )
-        changes["strategy"] = opts.strategy
-    if changes:
-        env = replace(env, **changes)
-        cfg = replace(cfg, environments={**cfg.environments, env.name: env})
-    return cfg, env
-
-
-def prepare(opts: DeployOptions) -> Prepared:
-    """Load the config, pick the environment, render and validate (exit 2 on any error)."""
+def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig) -> Prepared:
+    """Render and validate for ``env`` of ``cfg`` (exit 2 on any error); no cluster access."""
     from ci_deploy.render import render_manifests
 
-    cfg, env = load_environment(opts)
     image = opts.image
     if image is not None and image.startswith((":", "@")):
         image = f"{cfg.image.repository}{image}"  # `--image :1.2.3` means the configured repo
@@ -113,7 +64,7 @@ def prepare(opts: DeployOptions) -> Prepared:
         timeout=opts.timeout,
         environment_url=env.url,
     )
-    return Prepared(target, objects, opts.context or env.cluster)
+    return Prepared(target, objects)
 
 
 def observe(client: KubeClient, namespace: str, app: str) -> tuple[Observed, StateStore]:
@@ -140,27 +91,23 @@ def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
     Without an image the plan is made for the live one (what a redeploy would do).
     """
     cfg, env = load_environment(opts)
-    client = connect(opts.kubeconfig, opts.context or env.cluster)
-    try:
+    # A given image is validated (and rendered) before the cluster is asked anything.
+    prepared = prepare(opts, cfg, env) if opts.image is not None else None
+    with cluster_session(opts, env.cluster) as client:
         observed, _ = observe(client, env.namespace, cfg.app)
-        if opts.image is None:
-            if observed.live_image is None:
-                raise UserInputError(
-                    f"nothing is deployed in {env.namespace} yet", hint="pass --image"
-                )
-            opts = replace(opts, image=observed.live_image)
-        prepared = prepare(opts)
-        return make_plan(prepared.target, observed), prepared
-    finally:
-        client.close()
+    if prepared is None:
+        if observed.live_image is None:
+            raise UserInputError(f"nothing is deployed in {env.namespace} yet", hint="pass --image")
+        prepared = prepare(replace(opts, image=observed.live_image), cfg, env)
+    return make_plan(prepared.target, observed), prepared
 
 
 def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
     """Print the plan and have the API server validate every object (dryRun=All); no change."""
-    prepared = prepare(opts)
+    cfg, env = load_environment(opts)
+    prepared = prepare(opts, cfg, env)
     t = prepared.target
-    client = connect(opts.kubeconfig, prepared.kube_context)
-    try:
+    with cluster_session(opts, env.cluster) as client:
         observed, _ = observe(client, t.namespace, t.app)
         plan = make_plan(t, observed)
         for line in plan.render().splitlines():
@@ -180,10 +127,6 @@ def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
             "nothing was changed"
         )
         return plan
-    except (ApiError, NetworkError, StateError) as exc:
-        raise DeploymentFailed(f"Kubernetes API: {exc}") from exc
-    finally:
-        client.close()
 
 
 def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, str]:
@@ -264,16 +207,14 @@ def deploy(
     urgent: CancelToken,
 ) -> StateRecord:
     """Run a deploy; returns the final record or raises DeploymentFailed / RollbackFailed."""
-    prepared = prepare(opts)
-    progress = Progress(platform)
-    client = connect(opts.kubeconfig, prepared.kube_context)
-    try:
-        return _deploy_locked(opts, prepared, client, platform, progress, cancel, urgent)
-    except (ApiError, NetworkError, StateError) as exc:
-        raise DeploymentFailed(f"Kubernetes API: {exc}") from exc
-    finally:
-        progress.close()
-        client.close()
+    cfg, env = load_environment(opts)
+    prepared = prepare(opts, cfg, env)
+    with cluster_session(opts, env.cluster) as client:
+        progress = Progress(platform)
+        try:
+            return _deploy_locked(opts, prepared, client, platform, progress, cancel, urgent)
+        finally:
+            progress.close()
 
 
 def start_record(t: Target, plan: Plan, observed: Observed, run_url: str | None) -> StateRecord:

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.client import KubeClient, connect
+from ci_deploy.kube.client import KubeClient
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import deadline_condition
 from ci_deploy.kube.revisions import pod_template, restore_template, revisions, template_image
 from ci_deploy.kube.state import StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import RolloutOutcome, selector_text, wait_for_rollout
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.deploy import DeployOptions, deploy_lock, load_environment, outputs_of
+from ci_deploy.rollout.deploy import deploy_lock, outputs_of
+from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.plan import Obj, Target
 from ci_deploy.rollout.progress import Progress
 
@@ -56,37 +57,52 @@ def rollback(
 ) -> StateRecord | None:
     """Roll ``opts.environment`` back; returns the new record (None: nothing recorded)."""
     cfg, env = load_environment(opts)
-    client = connect(opts.kubeconfig, opts.context or env.cluster)
-    progress = Progress(platform)
     target = Target(cfg.app, env.name, env.namespace, env.strategy, "", (), "", opts.timeout)
-    try:
-        with deploy_lock(client, target, opts, cancel, progress):
-            store = StateStore(client, env.namespace, cfg.app)
-            record, deployment = store.read()
-            if deployment is None:
-                raise UserInputError(f"there is no deployment {cfg.app} in {env.namespace}")
-            history = [(r.number, r.image, r.template) for r in revisions(client, deployment)]
-            choice = choose_template(record, deployment, history, to_revision)
-            if choice is None:
-                progress.line(f"{cfg.app} in {env.name} is already rolled back; nothing to do")
-                return record
-            record, outcome = _restore(
-                client, store, record, deployment, choice, target, opts, cancel, progress
+    with cluster_session(opts, env.cluster) as client:
+        progress = Progress(platform)
+        try:
+            return _rollback_locked(
+                client, target, env.url, to_revision, opts, platform, cancel, progress
             )
-            platform.set_outputs(outputs_of(record, env.url))
-            if outcome.result == "cancelled":
-                raise DeploymentFailed(f"rollback cancelled: {outcome.message}")
-            if outcome.result != "done":
-                raise RollbackFailed(
-                    record.message,
-                    hint=f"a human must act: kubectl -n {env.namespace} describe deployment "
-                    f"{cfg.app}",
-                )
-            progress.line(f"rolled back to {choice.image}")
+        finally:
+            progress.close()
+
+
+def _rollback_locked(
+    client: KubeClient,
+    target: Target,
+    environment_url: str | None,
+    to_revision: int | None,
+    opts: DeployOptions,
+    platform: Platform,
+    cancel: CancelToken,
+    progress: Progress,
+) -> StateRecord | None:
+    """Under the lock: choose the template, restore it, record and report the result."""
+    app, namespace = target.app, target.namespace
+    with deploy_lock(client, target, opts, cancel, progress):
+        store = StateStore(client, namespace, app)
+        record, deployment = store.read()
+        if deployment is None:
+            raise UserInputError(f"there is no deployment {app} in {namespace}")
+        history = [(r.number, r.image, r.template) for r in revisions(client, deployment)]
+        choice = choose_template(record, deployment, history, to_revision)
+        if choice is None:
+            progress.line(f"{app} in {target.environment} is already rolled back; nothing to do")
             return record
-    finally:
-        progress.close()
-        client.close()
+        record, outcome = _restore(
+            client, store, record, deployment, choice, target, opts, cancel, progress
+        )
+        platform.set_outputs(outputs_of(record, environment_url))
+        if outcome.result == "cancelled":
+            raise DeploymentFailed(f"rollback cancelled: {outcome.message}")
+        if outcome.result != "done":
+            raise RollbackFailed(
+                record.message,
+                hint=f"a human must act: kubectl -n {namespace} describe deployment {app}",
+            )
+        progress.line(f"rolled back to {choice.image}")
+        return record
 
 
 def _restore(

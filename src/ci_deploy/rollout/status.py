@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ci_deploy.kube.client import connect
 from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import StateRecord, StateStore
-from ci_deploy.rollout.deploy import DeployOptions, load_environment
+from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,8 @@ class Status:
 def read_status(opts: DeployOptions) -> Status:
     """Read the record of ``opts.environment`` from its cluster."""
     cfg, env = load_environment(opts)
-    client = connect(opts.kubeconfig, opts.context or env.cluster)
-    try:
+    with cluster_session(opts, env.cluster) as client:
         record, deployment = StateStore(client, env.namespace, cfg.app).read()
-    finally:
-        client.close()
     image = ready = None
     if deployment is not None:
         image = template_image(pod_template(deployment))

@@ -1,0 +1,86 @@
+"""What every rollout verb starts from: its options, the chosen environment, a cluster session.
+
+``plan``, ``deploy``, ``status`` and ``rollback`` all load the configuration the same way and talk
+to the cluster through :func:`cluster_session`, so an unreachable or refusing API server reads
+the same (a message, exit 1) whichever verb met it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from ci_deploy.errors import DeploymentFailed, UserInputError
+from ci_deploy.kube.client import KubeClient, connect
+from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.state import StateError
+
+if TYPE_CHECKING:
+    from ci_deploy.config import Config, EnvironmentConfig
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """The arguments of the rollout verbs (``plan``, ``deploy``, ``status``, ``rollback``)."""
+
+    config_path: str
+    environment: str
+    image: str | None
+    timeout: float = 600.0
+    kubeconfig: str | None = None
+    context: str | None = None
+    lock_timeout: float = 300.0
+    rollback: bool = True
+    rollback_on_cancel: bool = True
+    lock_ttl: float = 30.0
+    fail_fast_grace: float = 3.0
+    cancel_grace: float = 60.0  # how long a rollback after a cancel may wait for health
+    namespace: str | None = None  # overrides the environment's namespace
+    strategy: str | None = None  # overrides the environment's strategy
+
+
+def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
+    """The configuration and the chosen environment, with --namespace / --strategy applied."""
+    from ci_deploy.config import STRATEGIES, load_config
+
+    cfg = load_config(opts.config_path)
+    env = cfg.environment(opts.environment)
+    changes: dict[str, Any] = {}
+    if opts.namespace:
+        if not DNS_LABEL.fullmatch(opts.namespace):
+            raise UserInputError(
+                f"--namespace: expected a DNS-1123 label (lower case letters, digits, '-', at "
+                f"most 63 characters), found {opts.namespace!r}"
+            )
+        changes["namespace"] = opts.namespace
+    if opts.strategy:
+        if opts.strategy not in STRATEGIES:
+            raise UserInputError(
+                f"--strategy: expected one of {', '.join(STRATEGIES)}, found {opts.strategy!r}"
+            )
+        changes["strategy"] = opts.strategy
+    if changes:
+        env = replace(env, **changes)
+        cfg = replace(cfg, environments={**cfg.environments, env.name: env})
+    return cfg, env
+
+
+@contextmanager
+def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[KubeClient]:
+    """A client for the environment's cluster (--context wins), closed afterwards.
+
+    A bad kubeconfig or context is bad input (exit 2, from ``connect``); an API error or an
+    unreachable server that escapes the block becomes DeploymentFailed (exit 1, no traceback).
+    """
+    client = connect(opts.kubeconfig, opts.context or env_cluster)
+    try:
+        yield client
+    except (ApiError, NetworkError, StateError) as exc:
+        raise DeploymentFailed(f"Kubernetes API: {exc}") from exc
+    finally:
+        client.close()
