@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> Any:
     except CiDeployError as exc:
         if isinstance(exc, ConfigError):
             _annotate(exc)
-        click.echo(exc.render(), err=True)
+        from ci_deploy.platforms import redact  # secrets masked during the run stay hidden
+
+        click.echo(redact(exc.render()), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
