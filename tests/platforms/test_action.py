@@ -131,7 +131,41 @@ def test_run_executes_the_command_and_reports_its_exit_code(
     assert not [n for n in after - before if n.startswith("ci-deploy-kubeconfig-")]
 
 
-def test_arguments_bypass_the_inputs(capfd: pytest.CaptureFixture[str]) -> None:
-    env = {"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "deplyo"}
-    assert run(["-c", str(EXAMPLE), "config", "validate"], env) == 0
-    assert "deplyo" not in capfd.readouterr().out
+def test_arguments_are_the_command_line_without_action_inputs(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["-c", str(EXAMPLE), "config", "validate"], {"GITHUB_ACTIONS": "true"}) == 0
+    assert "ok: " in capfd.readouterr().out
+
+
+def test_as_the_action_the_args_input_passed_as_arguments_is_not_run_twice(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The runner hands `with: args` to the container as its arguments too.
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "INPUT_COMMAND": "render manifests",
+        "INPUT_CONFIG": str(EXAMPLE),
+        "INPUT_ENVIRONMENT": "staging",
+        "INPUT_ARGS": "--image registry.example.com/acme/web-app:9.9.9",
+    }
+    assert run(["--image", "registry.example.com/acme/web-app:9.9.9"], env) == 0
+    out = capfd.readouterr().out
+    assert "image: registry.example.com/acme/web-app:9.9.9" in out
+    assert "--image registry.example.com/acme/web-app:9.9.9" in out.splitlines()[0]
+
+
+def test_error_messages_of_the_cli_are_redacted(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from ci_deploy.cli import main
+    from ci_deploy.platforms import PROCESS_REDACTOR
+
+    secret = "s3cr3t-in-a-path-" + os.urandom(4).hex()
+    PROCESS_REDACTOR.add(secret)
+    with pytest.raises(SystemExit) as exited:
+        main(["-c", str(tmp_path / f"{secret}.yml"), "config", "validate"])
+    assert exited.value.code == 2
+    err = capfd.readouterr().err
+    assert "file not found" in err
+    assert secret not in err and "***.yml" in err
