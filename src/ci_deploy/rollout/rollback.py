@@ -13,10 +13,11 @@ from ci_deploy.kube.revisions import pod_template, restore_template, revisions, 
 from ci_deploy.kube.state import StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import RolloutOutcome, selector_text, wait_for_rollout
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.deploy import deploy_lock, outputs_of
+from ci_deploy.rollout.locking import deploy_lock
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.plan import Obj, Target
 from ci_deploy.rollout.progress import Progress
+from ci_deploy.rollout.report import outputs_of
 
 
 @dataclass(frozen=True)
