@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,6 @@ from ci_deploy.kube.client import DEPLOYMENT, KubeClient, ResourceKind, connect
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.retry import RetryPolicy
 from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[SandboxHandle, KubeClient]]:
-    with running_sandbox(tmp_path, controllers=False) as sb:
-        client = connect(str(sb.kubeconfig))
-        try:
-            yield sb, client
-        finally:
-            client.close()
 
 
 def test_not_found_carries_the_api_reason_and_message(

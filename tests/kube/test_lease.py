@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.client import KubeClient, connect
+from ci_deploy.kube.client import KubeClient
 from ci_deploy.kube.lease import (
     Holder,
     LeaseLock,
@@ -19,17 +17,6 @@ from ci_deploy.kube.lease import (
     current_holder,
     run_url,
 )
-from ci_deploy.sandbox.testing import running_sandbox
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[KubeClient]:
-    with running_sandbox(tmp_path, controllers=False) as sb:
-        c = connect(str(sb.kubeconfig))
-        try:
-            yield c
-        finally:
-            c.close()
 
 
 def lock(client: KubeClient, who: str, ttl: float = 30.0) -> LeaseLock:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from ci_deploy.kube.apply import ApplyError, apply_objects
-from ci_deploy.kube.client import KubeClient, connect
+from ci_deploy.kube.client import KubeClient
 from ci_deploy.kube.state import STATE_ANNOTATION, StateError, StateRecord, StateStore
-from ci_deploy.sandbox.testing import running_sandbox
 
 
 def deployment(image: str) -> dict[str, object]:
@@ -28,16 +24,6 @@ def deployment(image: str) -> dict[str, object]:
             },
         },
     }
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[KubeClient]:
-    with running_sandbox(tmp_path, controllers=False) as sb:
-        c = connect(str(sb.kubeconfig))
-        try:
-            yield c
-        finally:
-            c.close()
 
 
 def record(phase: str = "Progressing") -> StateRecord:

@@ -5,26 +5,12 @@ from __future__ import annotations
 import queue
 import time
 from collections import deque
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from ci_deploy.kube.client import KubeClient, ResourceKind, connect
+from ci_deploy.kube.client import KubeClient, ResourceKind
 from ci_deploy.kube.watch import Event, ResourceWatcher
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from ci_deploy.sandbox.testing import SandboxHandle
 
 CONFIGMAP = ResourceKind("v1", "ConfigMap", "configmaps")
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[SandboxHandle, KubeClient]]:
-    with running_sandbox(tmp_path, controllers=False) as sb:
-        client = connect(str(sb.kubeconfig))
-        try:
-            yield sb, client
-        finally:
-            client.close()
 
 
 def create(client: KubeClient, name: str) -> None:
