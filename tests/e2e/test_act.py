@@ -198,6 +198,10 @@ def test_deploy_job_outputs_reach_the_status_job(
     assert f"deploy said phase=Succeeded revision={APP_IMAGE}:1.0.0" in run.log
     assert "url=https://staging.example.com" in run.log
     assert '"phase": "Succeeded"' in run.log  # printed by `status --json` in the second job
+    # GitHub conventions as act sees them: the token masked, log groups, a job summary.
+    assert "[deploy/deploy]   ⚙  ***" in run.log
+    assert "::group::" in run.log and "::endgroup::" in run.log
+    assert "[deploy/deploy]   ⚙  Summary - " in run.log
     assert token not in run.log
     status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
     assert status["state"]["phase"] == "Succeeded"
