@@ -4,6 +4,11 @@ Target: with 0.1 s pod readiness the update completes in under 5 s of wall time.
 
     .venv/bin/python bench/bench_sandbox_rollout.py            # over HTTP (kubernetes client)
     .venv/bin/python bench/bench_sandbox_rollout.py --direct   # controllers on a bare Store
+    .venv/bin/python bench/bench_sandbox_rollout.py --fleet 1000  # many small Deployments
+
+``--fleet N`` creates N one-replica Deployments over HTTP (keep-alive, one connection) while
+the controllers run, and reports the create time and the time until all are available: the
+controllers' share of the "1,000 creates in under 2 s" budget (issue 3, item 6).
 
 "Complete" is what ``kubectl rollout status`` waits for: observedGeneration caught up and
 updated = ready = available = total = replicas. Prints one line per run and the median.
@@ -112,13 +117,58 @@ def run_http(replicas: int, delay: float) -> float:
         return time.perf_counter() - start
 
 
+def run_fleet(count: int, delay: float) -> tuple[float, float]:
+    import http.client
+    import json
+
+    from ci_deploy.sandbox.testing import running_sandbox
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_sandbox(Path(tmp), pod_ready_delay=delay) as sb,
+    ):
+        host, port = sb.url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        path = f"/apis/apps/v1/namespaces/{NS}/deployments"
+        start = time.perf_counter()
+        for i in range(count):
+            body = deployment(1, "app:1")
+            body["metadata"]["name"] = f"fleet-{i}"
+            body["spec"]["selector"]["matchLabels"]["app"] = f"fleet-{i}"
+            body["spec"]["template"]["metadata"]["labels"]["app"] = f"fleet-{i}"
+            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            if response.status != 201:
+                raise SystemExit(f"create {i}: HTTP {response.status}")
+        created = time.perf_counter() - start
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            items, _ = sb.store.list("apps/deployments", NS, shared=True)
+            if all((d.get("status") or {}).get("availableReplicas") == 1 for d in items):
+                break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("the fleet did not become available within 120 s")
+        return created, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--direct", action="store_true", help="no HTTP: controllers on a Store")
     parser.add_argument("--replicas", type=int, default=100)
     parser.add_argument("--delay", type=float, default=0.1, help="pod readiness delay (s)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--fleet", type=int, default=0, help="N one-replica Deployments instead")
     args = parser.parse_args()
+    if args.fleet:
+        for i in range(args.runs):
+            created, available = run_fleet(args.fleet, args.delay)
+            print(
+                f"run {i + 1}: {args.fleet} Deployment creates over HTTP with controllers "
+                f"running: {created:.2f} s; all available after {available:.2f} s"
+            )
+        return
     run = run_direct if args.direct else run_http
     mode = "direct (Store)" if args.direct else "HTTP (kubernetes client)"
     times = []

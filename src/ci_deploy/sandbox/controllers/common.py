@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from ci_deploy.sandbox.controllers.context import Context, mutable
+from ci_deploy.sandbox.controllers.context import Context, edit
 from ci_deploy.sandbox.store import Obj, now_iso
 
 __all__ = [
@@ -59,15 +59,14 @@ def adopt_orphans(ctx: Context, owner: Obj, resource: str) -> None:
     """
     meta = owner["metadata"]
     selector = (owner.get("spec") or {}).get("selector")
-    for obj in ctx.cache.list(resource, meta.get("namespace", "")):
+    for obj in ctx.cache.orphans(resource, meta.get("namespace", "")):
         child = obj["metadata"]
-        if controller_of(obj) is not None or child.get("deletionTimestamp"):
+        if child.get("deletionTimestamp") or not matches_selector(child.get("labels"), selector):
             continue
-        if matches_selector(child.get("labels"), selector):
-            fresh = mutable(obj)
-            refs = [*(child.get("ownerReferences") or []), owner_reference(owner)]
-            fresh["metadata"]["ownerReferences"] = refs
-            ctx.update(resource, fresh)
+        fresh = edit(obj)
+        refs = [*(child.get("ownerReferences") or []), owner_reference(owner)]
+        fresh["metadata"]["ownerReferences"] = refs
+        ctx.update(resource, fresh)
 
 
 def matches_selector(labels: dict[str, str] | None, selector: Obj | None) -> bool:

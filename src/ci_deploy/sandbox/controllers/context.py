@@ -8,7 +8,6 @@ controller never acts twice on its own stale view; other writers' changes arrive
 from __future__ import annotations
 
 import builtins
-import copy
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -37,11 +36,46 @@ def _rv(obj: Obj) -> int:
     return int(obj.get("metadata", {}).get("resourceVersion") or 0)
 
 
+def _controller_uid(obj: Obj) -> str:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid", ""))
+    return ""
+
+
 class Cache:
-    """Objects by resource, namespace and name; the dicts are shared: never mutate them."""
+    """Objects by resource, namespace and name; the dicts are shared: never mutate them.
+
+    Two indexes keep reconciles O(own children) rather than O(namespace): children by the uid
+    of their controller, and objects without a controller (candidates for adoption).
+    """
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, dict[str, Obj]]] = {res: {} for res in WATCHED}
+        self._children: dict[tuple[str, str], dict[tuple[str, str], Obj]] = {}
+        self._orphans: dict[tuple[str, str], dict[str, Obj]] = {}
+
+    def _index(self, resource: str, obj: Obj, add: bool) -> None:
+        meta = obj["metadata"]
+        ns, name = meta.get("namespace", ""), meta["name"]
+        uid = _controller_uid(obj)
+        if uid:
+            bucket = self._children.setdefault((resource, uid), {})
+            key: tuple[str, str] = (ns, name)
+            if add:
+                bucket[key] = obj
+            else:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self._children[(resource, uid)]
+        else:
+            orphans = self._orphans.setdefault((resource, ns), {})
+            if add:
+                orphans[name] = obj
+            else:
+                orphans.pop(name, None)
+                if not orphans:
+                    del self._orphans[(resource, ns)]
 
     def put(self, resource: str, obj: Obj) -> None:
         """Store ``obj`` unless the cache already holds a newer version."""
@@ -49,7 +83,10 @@ class Cache:
         bucket = self._data[resource].setdefault(meta.get("namespace", ""), {})
         current = bucket.get(meta["name"])
         if current is None or _rv(current) <= _rv(obj):
+            if current is not None:
+                self._index(resource, current, add=False)
             bucket[meta["name"]] = obj
+            self._index(resource, obj, add=True)
 
     def remove(self, resource: str, namespace: str, name: str, rv: int | None = None) -> None:
         """Forget an object (unless a newer one with the same name was created since ``rv``)."""
@@ -57,6 +94,7 @@ class Cache:
         current = bucket.get(name)
         if current is not None and (rv is None or _rv(current) <= rv):
             del bucket[name]
+            self._index(resource, current, add=False)
 
     def apply(self, event: WatchEvent) -> None:
         """Fold one store event into the cache."""
@@ -75,6 +113,16 @@ class Cache:
     def list(self, resource: str, namespace: str) -> list[Obj]:
         """Objects of ``resource`` in ``namespace``, sorted by name."""
         bucket = self._data[resource].get(namespace, {})
+        return [bucket[name] for name in sorted(bucket)]
+
+    def children(self, resource: str, owner_uid: str) -> builtins.list[Obj]:
+        """Objects of ``resource`` whose controller is ``owner_uid``, sorted by name."""
+        bucket = self._children.get((resource, owner_uid), {})
+        return [bucket[key] for key in sorted(bucket)]
+
+    def orphans(self, resource: str, namespace: str) -> builtins.list[Obj]:
+        """Objects of ``resource`` in ``namespace`` without a controller, sorted by name."""
+        bucket = self._orphans.get((resource, namespace), {})
         return [bucket[name] for name in sorted(bucket)]
 
     def namespaces(self, resource: str) -> builtins.list[str]:
@@ -106,13 +154,14 @@ class Context:
 
     def create(self, resource: str, obj: Obj) -> Obj:
         """Create in the store and the cache."""
-        created = self.store.create(resource, obj)
+        created = self.store.create(resource, obj, shared=True)
         self.cache.put(resource, created)
         return created
 
     def update(self, resource: str, obj: Obj) -> Obj:
         """Replace an object read from the cache; 409 when someone changed it meanwhile."""
-        updated = self.store.update(resource, obj, expect_rv=obj["metadata"].get("resourceVersion"))
+        rv = obj["metadata"].get("resourceVersion")
+        updated = self.store.update(resource, obj, expect_rv=rv, shared=True)
         self.cache.put(resource, updated)
         return updated
 
@@ -148,6 +197,16 @@ class Context:
         return f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
 
 
-def mutable(obj: Obj) -> Obj:
-    """A private copy of a cached object, safe to change and write back."""
-    return copy.deepcopy(obj)
+def edit(obj: Obj, *parts: str) -> Obj:
+    """A copy of a cached object to change and write back, made cheaply.
+
+    The top level, ``metadata`` and the named ``parts`` (e.g. "spec") are fresh dicts; deeper
+    levels are still shared with the cache, so replace them (``meta["annotations"] = {...}``)
+    rather than change them in place.
+    """
+    fresh = dict(obj)
+    fresh["metadata"] = dict(obj["metadata"])
+    for part in parts:
+        if isinstance(obj.get(part), dict):
+            fresh[part] = dict(obj[part])
+    return fresh

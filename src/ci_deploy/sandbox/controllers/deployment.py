@@ -9,22 +9,23 @@ trigger the next step, so a rollout advances as fast as pods become available.
 from __future__ import annotations
 
 import copy
+import json
 
 from ci_deploy.sandbox.controllers import deployment_util as du
 from ci_deploy.sandbox.controllers.common import (
     adopt_orphans,
     condition,
     get_condition,
-    is_owned_by,
     now_iso,
     owner_reference,
     parse_time,
     set_condition,
 )
-from ci_deploy.sandbox.controllers.context import DEPLOYMENTS, PODS, REPLICASETS, Context, mutable
+from ci_deploy.sandbox.controllers.context import DEPLOYMENTS, PODS, REPLICASETS, Context, edit
 from ci_deploy.sandbox.store import Obj, StoreError
 
 COMPONENT = "deployment-controller"
+TEMPLATE_MEMO = 20_000  # entries before the template memo starts over
 CONDITION_ORDER = {"Available": 0, "Progressing": 1, "ReplicaFailure": 2}
 
 
@@ -38,6 +39,7 @@ class DeploymentController:
     def __init__(self) -> None:
         # (namespace, name) -> (uid, lastUpdateTime text, exact time)
         self._progress_at: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self._templates: dict[tuple[str, str], str] = {}  # (uid, resourceVersion) -> text
 
     def reconcile(self, ctx: Context, namespace: str, name: str) -> None:
         """One sync of a Deployment."""
@@ -51,8 +53,8 @@ class DeploymentController:
         adopt_orphans(ctx, d, REPLICASETS)
         rss = [
             rs
-            for rs in ctx.cache.list(REPLICASETS, namespace)
-            if is_owned_by(rs, d["metadata"]["uid"]) and not rs["metadata"].get("deletionTimestamp")
+            for rs in ctx.cache.children(REPLICASETS, d["metadata"]["uid"])
+            if not rs["metadata"].get("deletionTimestamp")
         ]
         if d["spec"].get("paused"):
             self._sync_paused(ctx, d, rss, status)
@@ -63,13 +65,24 @@ class DeploymentController:
 
     # -- finding and creating the new ReplicaSet ----------------------------------------------
     def _split(self, d: Obj, rss: list[Obj]) -> tuple[Obj | None, list[Obj]]:
-        template = d["spec"]["template"]
-        matches = du.by_creation(
-            [rs for rs in rss if du.same_template(rs["spec"]["template"], template)]
-        )
+        """(the ReplicaSet whose template is the Deployment's, the others)."""
+        template = self._template_key(d)
+        matches = du.by_creation([rs for rs in rss if self._template_key(rs) == template])
         new = matches[0] if matches else None
         old = [rs for rs in rss if new is None or rs["metadata"]["uid"] != new["metadata"]["uid"]]
         return new, old
+
+    def _template_key(self, obj: Obj) -> str:
+        """The canonical template text, memoised per object version (templates are big)."""
+        meta = obj["metadata"]
+        key = (meta["uid"], meta.get("resourceVersion", ""))
+        text = self._templates.get(key)
+        if text is None:
+            if len(self._templates) >= TEMPLATE_MEMO:
+                self._templates.clear()
+            text = json.dumps(du.without_hash(obj["spec"]["template"]), sort_keys=True)
+            self._templates[key] = text
+        return text
 
     def _new_rs(
         self, ctx: Context, d: Obj, rss: list[Obj], status: Obj, *, create: bool
@@ -79,7 +92,7 @@ class DeploymentController:
         revision = max((du.revision_of(rs) for rs in old), default=0) + 1
         now = now_iso()
         if new is not None:
-            fresh = mutable(new)
+            fresh = edit(new, "spec")
             changed = du.rs_annotations(d, fresh, revision, created=False)
             min_ready = d["spec"].get("minReadySeconds", 0) or 0
             resized = (fresh["spec"].get("minReadySeconds", 0) or 0) != min_ready
@@ -166,11 +179,13 @@ class DeploymentController:
             and annotations.get(du.MAX_REPLICAS) == maximum
         ):
             return False, rs
-        fresh = mutable(rs)
+        fresh = edit(rs, "spec")
         fresh["spec"]["replicas"] = size
-        fresh["metadata"].setdefault("annotations", {}).update(
-            {du.DESIRED_REPLICAS: desired, du.MAX_REPLICAS: maximum}
-        )
+        fresh["metadata"]["annotations"] = {
+            **annotations,
+            du.DESIRED_REPLICAS: desired,
+            du.MAX_REPLICAS: maximum,
+        }
         written = ctx.update_spec(REPLICASETS, fresh) if resize else ctx.update(REPLICASETS, fresh)
         if resize:
             before = du.replicas(rs)
@@ -240,12 +255,7 @@ class DeploymentController:
         active = [rs for rs in old if du.replicas(rs) > 0]
         for rs in active:
             self._scale(ctx, d, rs, 0)
-        old_uids = {rs["metadata"]["uid"] for rs in old}
-        old_pods = [
-            p
-            for p in ctx.cache.list(PODS, d["metadata"].get("namespace", ""))
-            if any(is_owned_by(p, uid) for uid in old_uids)
-        ]
+        old_pods = [p for rs in old for p in ctx.cache.children(PODS, rs["metadata"]["uid"])]
         if active or old_pods:
             self._finish(ctx, d, new, status)
             return
@@ -279,12 +289,7 @@ class DeploymentController:
     def _finish(
         self, ctx: Context, d: Obj, new: Obj | None, status: Obj, *, rollout: bool = True
     ) -> None:
-        namespace = d["metadata"].get("namespace", "")
-        rss = [
-            rs
-            for rs in ctx.cache.list(REPLICASETS, namespace)
-            if is_owned_by(rs, d["metadata"]["uid"])
-        ]
+        rss = ctx.cache.children(REPLICASETS, d["metadata"]["uid"])
         new = self._refresh(ctx, new) if new is not None else None
         self._write(ctx, d, rss, new, status, rollout=rollout)
 
@@ -304,10 +309,12 @@ class DeploymentController:
         status["conditions"] = sorted(
             status.get("conditions") or [], key=lambda c: CONDITION_ORDER.get(c["type"], 9)
         )
-        fresh = mutable(d)
+        fresh = edit(d)
         fresh["status"] = status
         if new is not None:
-            fresh["metadata"].setdefault("annotations", {})[du.REVISION] = str(du.revision_of(new))
+            annotations = fresh["metadata"].get("annotations") or {}
+            revision = str(du.revision_of(new))
+            fresh["metadata"]["annotations"] = {**annotations, du.REVISION: revision}
         if fresh != d:
             ctx.update(DEPLOYMENTS, fresh)
         self._arm_deadline(ctx, d, status, now)

@@ -236,8 +236,9 @@ def rs_annotations(d: Obj, rs: Obj, revision: int, *, created: bool) -> bool:
     A ReplicaSet brought back by a rollback gets the next revision number, and its former
     number is kept in deployment.kubernetes.io/revision-history, as the real controller does.
     """
-    annotations: dict[str, str] = rs["metadata"].setdefault("annotations", {})
-    before = dict(annotations)
+    before: dict[str, str] = rs["metadata"].get("annotations") or {}
+    annotations = dict(before)
+    rs["metadata"]["annotations"] = annotations
     for key, value in (d["metadata"].get("annotations") or {}).items():
         if key not in SKIPPED_ANNOTATIONS:
             annotations[key] = value

@@ -16,7 +16,7 @@ from ci_deploy.sandbox.controllers.context import (
     PODS,
     SERVICES,
     Context,
-    mutable,
+    edit,
 )
 from ci_deploy.sandbox.controllers.replicaset import pod_ready
 from ci_deploy.sandbox.store import Obj
@@ -150,7 +150,7 @@ class EndpointsController:
             return
         if current.get("subsets") == desired.get("subsets") and labels_of(current) == labels:
             return
-        fresh = mutable(current)
+        fresh = edit(current)
         fresh["metadata"]["labels"] = labels
         fresh.pop("subsets", None)
         fresh.update({k: v for k, v in desired.items() if k == "subsets"})
@@ -198,7 +198,7 @@ class EndpointsController:
             ctx.delete(ENDPOINTSLICES, meta["namespace"], extra["metadata"]["name"])
         if all(current.get(k) == v for k, v in body.items()) and labels_of(current) == labels:
             return
-        fresh = mutable(current)
+        fresh = edit(current)
         fresh.update(body)
         fresh["metadata"]["labels"] = labels
         ctx.update(ENDPOINTSLICES, fresh)

@@ -6,7 +6,7 @@ reports currentReplicas/desiredReplicas with the conditions ``kubectl describe h
 
 from __future__ import annotations
 
-from ci_deploy.sandbox.controllers.context import DEPLOYMENTS, HPAS, REPLICASETS, Context, mutable
+from ci_deploy.sandbox.controllers.context import DEPLOYMENTS, HPAS, REPLICASETS, Context, edit
 from ci_deploy.sandbox.store import Obj, now_iso
 
 COMPONENT = "horizontal-pod-autoscaler"
@@ -61,7 +61,7 @@ class HPAController:
         if hpa["metadata"].get("generation") is not None:
             status["observedGeneration"] = int(hpa["metadata"]["generation"])
         if status != old:
-            fresh = mutable(hpa)
+            fresh = edit(hpa)
             fresh["status"] = status
             ctx.update(HPAS, fresh)
 
@@ -75,7 +75,7 @@ class HPAController:
             "desiredReplicas": desired,
         }
         if desired != current and current != 0:  # replicas 0 means the user disabled scaling
-            fresh = mutable(target)
+            fresh = edit(target, "spec")
             fresh["spec"]["replicas"] = desired
             ctx.update_spec(resource, fresh)
             status["lastScaleTime"] = now

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ci_deploy.sandbox.controllers.common import parse_time
-from ci_deploy.sandbox.controllers.context import PODS, Context, mutable
+from ci_deploy.sandbox.controllers.context import PODS, Context, edit
 from ci_deploy.sandbox.controllers.events import NODE_NAME
 from ci_deploy.sandbox.store import Obj
 
@@ -212,7 +212,7 @@ class Kubelet:
         uid = cached["metadata"]["uid"]
         if cached["metadata"].get("deletionTimestamp"):
             return
-        pod = mutable(cached)
+        pod = edit(cached, "spec")
         old_status: Obj = pod.get("status") or {}
         now = ctx.now()
         start = self.started.get(uid) or parse_time(old_status.get("startTime")) or now

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ci_deploy.sandbox.controllers.common import controller_of
 from ci_deploy.sandbox.controllers.context import (
@@ -44,6 +45,12 @@ ORDER = {"hpa": 0, "deployment": 1, "replicaset": 2, "pod": 3, "service": 4}
 CONFLICT_RETRY = 0.01  # seconds before a reconcile that hit a 409 runs again
 ERROR_RETRY = 1.0  # seconds before a reconcile that failed unexpectedly runs again
 _STOP = object()
+
+
+def _selects(service: dict[str, Any], labels: dict[str, str]) -> bool:
+    """The Service's selector matches ``labels`` (a Service without a selector matches none)."""
+    selector: dict[str, str] = (service.get("spec") or {}).get("selector") or {}
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 class ControllerManager:
@@ -129,9 +136,9 @@ class ControllerManager:
         self._seq += 1
         heapq.heappush(self._timers, (due, self._seq, key))
 
-    def _keys_for(self, resource: str, obj: dict[str, object]) -> set[Key]:
+    def _keys_for(self, resource: str, obj: dict[str, Any]) -> set[Key]:
         """The reconciles a change of ``obj`` calls for."""
-        meta: dict[str, str] = obj["metadata"]  # type: ignore[assignment]
+        meta: dict[str, Any] = obj["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
         keys: set[Key] = set()
         owner = controller_of(obj)
@@ -146,7 +153,12 @@ class ControllerManager:
             keys.add(("pod", ns, name))
             if owner and owner.get("kind") == "ReplicaSet":
                 keys.add(("replicaset", ns, owner["name"]))
-            keys |= {("service", ns, s["metadata"]["name"]) for s in self._cache.list(SERVICES, ns)}
+            labels: dict[str, str] = meta.get("labels") or {}
+            keys |= {
+                ("service", ns, s["metadata"]["name"])
+                for s in self._cache.list(SERVICES, ns)
+                if _selects(s, labels)
+            }
         elif resource == SERVICES:
             keys.add(("service", ns, name))
         elif resource == HPAS:
@@ -187,10 +199,13 @@ class ControllerManager:
 
     def _take(self, item: object) -> set[Key]:
         assert isinstance(item, WatchEvent)
+        meta = item.obj["metadata"]
+        before = self._cache.get(item.resource, meta.get("namespace", ""), meta["name"])
         self._cache.apply(item)
+        keys = self._keys_for(item.resource, before) if before is not None else set()
         if item.type == "DELETED" and item.resource == PODS:
             self._kubelet.forget(item.obj["metadata"].get("uid", ""))
-        return self._keys_for(item.resource, item.obj)
+        return keys | self._keys_for(item.resource, item.obj)
 
     def _expired_timers(self) -> set[Key]:
         now, keys = time.monotonic(), set()
@@ -204,6 +219,9 @@ class ControllerManager:
     def _round(self, keys: list[Key]) -> None:
         self.rounds += 1
         for key in keys:
+            # Let the API threads have the GIL between reconciles: a long round would otherwise
+            # hold it for whole switch intervals while requests wait to read their sockets.
+            time.sleep(0)
             kind, namespace, name = key
             try:
                 self._handlers[kind](self._ctx, namespace, name)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import random
 
 from ci_deploy.sandbox.controllers.common import (
     adopt_orphans,
-    is_owned_by,
     owner_reference,
     parse_time,
     spec_int,
 )
-from ci_deploy.sandbox.controllers.context import PODS, REPLICASETS, Context, mutable
+from ci_deploy.sandbox.controllers.context import PODS, REPLICASETS, Context, edit
 from ci_deploy.sandbox.store import Obj, StoreError
 
 COMPONENT = "replicaset-controller"
@@ -50,12 +48,8 @@ def _ready_since(pod: Obj) -> float:
 
 def owned_pods(ctx: Context, rs: Obj) -> list[Obj]:
     """Live pods whose controller is ``rs``."""
-    uid = rs["metadata"]["uid"]
-    return [
-        p
-        for p in ctx.cache.list(PODS, rs["metadata"].get("namespace", ""))
-        if is_owned_by(p, uid) and not p["metadata"].get("deletionTimestamp")
-    ]
+    pods = ctx.cache.children(PODS, rs["metadata"]["uid"])
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def deletion_rank(pod: Obj) -> tuple[int, int, int, int, str]:
@@ -129,7 +123,7 @@ class ReplicaSetController:
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": pod_meta,
-                "spec": copy.deepcopy(template.get("spec") or {}),
+                "spec": template.get("spec") or {},  # the store copies what it keeps
                 "status": {"phase": "Pending", "qosClass": "BestEffort"},
             }
             try:
@@ -173,6 +167,6 @@ class ReplicaSetController:
             ctx.schedule(("replicaset", meta.get("namespace", ""), meta["name"]), due)
         if status == (rs.get("status") or {}):
             return
-        fresh = mutable(rs)
+        fresh = edit(rs)
         fresh["status"] = status
         ctx.update(REPLICASETS, fresh)
