@@ -229,3 +229,23 @@ def test_serve_with_a_broken_state_file_is_a_clear_error(tmp_path: Path) -> None
         assert result.returncode == 2
         assert f"cannot load --state-file {state}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_clients_resetting_connections_print_no_tracebacks(tmp_path: Path) -> None:
+    with serve("--kubeconfig", str(tmp_path / "kc.yaml")) as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            # SO_LINGER 0: close with a TCP reset while the server waits for the next request
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            sock.close()
+        assert requests.get(url + "/version", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        assert "Traceback" not in stderr
+        assert "ConnectionResetError" not in stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +38,13 @@ _CONTROLLERS_MODULE = "ci_deploy.sandbox.controllers"
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # open keep-alive connections and watches must not block exit
     api: Api
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a keep-alive or watch connection is normal, not a server error:
+        # socketserver would print a traceback for it on stderr.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
