@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+if TYPE_CHECKING:
+    from ci_deploy.rollout.options import DeployOptions
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Options given as a duration ("10m") on the command line and held in seconds by DeployOptions.
+DURATION_OPTIONS = ("timeout", "lock_timeout", "lock_ttl")
 
 
 def duration_seconds(value: str, option: str) -> float:
@@ -21,9 +28,44 @@ def duration_seconds(value: str, option: str) -> float:
         raise UserInputError(f"{option}: {exc}") from exc
 
 
+def deploy_options(ctx: click.Context, **overrides: Any) -> DeployOptions:
+    """The verb's parsed options (``ctx.params``) as DeployOptions; durations in seconds.
+
+    Parameters that are not DeployOptions fields (``--json``, ``--dry-run``, ...) stay with the
+    verb; ``overrides`` sets fields whose option is spelled differently (``--no-rollback``).
+    """
+    from ci_deploy.rollout.options import DeployOptions
+
+    fields = {f.name for f in dataclasses.fields(DeployOptions)}
+    params = {k: v for k, v in ctx.params.items() if k in fields}
+    for name in DURATION_OPTIONS:
+        if name in params:
+            params[name] = duration_seconds(params[name], "--" + name.replace("_", "-"))
+    params.setdefault("image", None)
+    return DeployOptions(config_path=ctx.obj["config_path"], **params, **overrides)
+
+
 def environment_option(fn: F) -> F:
     """--env (required)."""
     return click.option("--env", "environment", required=True, help="Environment to act on.")(fn)
+
+
+def timeout_option(help_text: str) -> Callable[[F], F]:
+    """--timeout DURATION (default 10m), with the verb's own help text."""
+    return click.option(
+        "--timeout", default="10m", metavar="DURATION", show_default=True, help=help_text
+    )
+
+
+def lock_timeout_option(fn: F) -> F:
+    """--lock-timeout DURATION (default 5m)."""
+    return click.option(
+        "--lock-timeout",
+        default="5m",
+        metavar="DURATION",
+        show_default=True,
+        help="Wait this long for the lock.",
+    )(fn)
 
 
 def cluster_options(fn: F) -> F:

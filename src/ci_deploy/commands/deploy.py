@@ -10,29 +10,19 @@ import click
 
 from ci_deploy.commands._rollout_options import (
     cluster_options,
-    duration_seconds,
+    deploy_options,
     environment_option,
+    lock_timeout_option,
     override_options,
+    timeout_option,
 )
 
 
 @click.command("deploy")
 @environment_option
 @click.option("--image", required=True, help="Image to deploy: REPO:TAG, REPO@DIGEST, or :TAG.")
-@click.option(
-    "--timeout",
-    default="10m",
-    metavar="DURATION",
-    show_default=True,
-    help="Give up the rollout after.",
-)
-@click.option(
-    "--lock-timeout",
-    default="5m",
-    metavar="DURATION",
-    show_default=True,
-    help="Wait this long for the lock.",
-)
+@timeout_option("Give up the rollout after.")
+@lock_timeout_option
 @click.option("--no-rollback", is_flag=True, help="On failure, leave the failed rollout in place.")
 @click.option(
     "--no-rollback-on-cancel", is_flag=True, help="On SIGTERM/SIGINT, stop without rolling back."
@@ -46,40 +36,21 @@ from ci_deploy.commands._rollout_options import (
 @click.pass_context
 def command(
     ctx: click.Context,
-    environment: str,
-    image: str,
-    timeout: str,
-    lock_timeout: str,
+    /,
     no_rollback: bool,
     no_rollback_on_cancel: bool,
     dry_run: bool,
-    lock_ttl: str,
-    namespace: str | None,
-    strategy: str | None,
-    kubeconfig: str | None,
-    context: str | None,
+    **_options: object,
 ) -> None:
     """Deploy IMAGE to ENV: apply, watch the rollout, roll back automatically on failure."""
     from ci_deploy.errors import DeploymentFailed, RollbackFailed
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
     from ci_deploy.rollout import deploy as engine
-    from ci_deploy.rollout.options import DeployOptions
     from ci_deploy.rollout.signals import cancel_on_signals
 
-    opts = DeployOptions(
-        config_path=ctx.obj["config_path"],
-        environment=environment,
-        image=image,
-        timeout=duration_seconds(timeout, "--timeout"),
-        kubeconfig=kubeconfig,
-        context=context,
-        lock_timeout=duration_seconds(lock_timeout, "--lock-timeout"),
-        rollback=not no_rollback,
-        rollback_on_cancel=not no_rollback_on_cancel,
-        lock_ttl=duration_seconds(lock_ttl, "--lock-ttl"),
-        namespace=namespace,
-        strategy=strategy,
+    opts = deploy_options(
+        ctx, rollback=not no_rollback, rollback_on_cancel=not no_rollback_on_cancel
     )
     platform = detect_platform()
     if dry_run:

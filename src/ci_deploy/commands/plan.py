@@ -6,44 +6,23 @@ import click
 
 from ci_deploy.commands._rollout_options import (
     cluster_options,
-    duration_seconds,
+    deploy_options,
     environment_option,
     override_options,
+    timeout_option,
 )
 
 
 @click.command("plan")
 @environment_option
 @click.option("--image", default=None, help="Image to plan for (default: the live one).")
-@click.option(
-    "--timeout", default="10m", metavar="DURATION", show_default=True, help="Rollout timeout."
-)
+@timeout_option("Rollout timeout.")
 @override_options
 @cluster_options
 @click.pass_context
-def command(
-    ctx: click.Context,
-    environment: str,
-    image: str | None,
-    timeout: str,
-    namespace: str | None,
-    strategy: str | None,
-    kubeconfig: str | None,
-    context: str | None,
-) -> None:
+def command(ctx: click.Context, /, **_options: object) -> None:
     """Print the plan of a deploy: the same function `deploy` executes; changes nothing."""
     from ci_deploy.rollout.deploy import build_plan
-    from ci_deploy.rollout.options import DeployOptions
 
-    opts = DeployOptions(
-        config_path=ctx.obj["config_path"],
-        environment=environment,
-        image=image,
-        timeout=duration_seconds(timeout, "--timeout"),
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        strategy=strategy,
-    )
-    plan, _ = build_plan(opts)
+    plan, _ = build_plan(deploy_options(ctx))
     click.echo(plan.render())

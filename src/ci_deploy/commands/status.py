@@ -8,6 +8,7 @@ import click
 
 from ci_deploy.commands._rollout_options import (
     cluster_options,
+    deploy_options,
     environment_option,
     namespace_option,
 )
@@ -19,27 +20,11 @@ from ci_deploy.commands._rollout_options import (
 @namespace_option
 @cluster_options
 @click.pass_context
-def command(
-    ctx: click.Context,
-    environment: str,
-    as_json: bool,
-    namespace: str | None,
-    kubeconfig: str | None,
-    context: str | None,
-) -> None:
+def command(ctx: click.Context, /, as_json: bool, **_options: object) -> None:
     """Show the recorded rollout state of ENV (a table, or JSON with --json)."""
-    from ci_deploy.rollout.options import DeployOptions
     from ci_deploy.rollout.status import read_status, status_table
 
-    opts = DeployOptions(
-        config_path=ctx.obj["config_path"],
-        environment=environment,
-        image=None,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-    )
-    status = read_status(opts)
+    status = read_status(deploy_options(ctx))
     if as_json:
         click.echo(json.dumps(status.as_dict(), indent=2, sort_keys=False))
     else:
