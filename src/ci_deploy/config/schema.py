@@ -10,7 +10,7 @@ The same tree generates the reference tables in docs/configuration.md.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -149,11 +149,8 @@ class Record:
                     ctx.error(path, f"missing required key '{f.name}': {f.doc}")
         if not ok:
             return INVALID
-        for rule in self.validators:
-            before = len(ctx.problems)
-            rule(out, value, path, ctx)
-            if len(ctx.problems) > before:
-                return INVALID
+        if not _rules_hold(self.validators, out, value, path, ctx):
+            return INVALID
         return self.build(**out) if self.build is not None else out
 
     def _unknown_key(self, key: str, path: KeyPath, ctx: Context) -> str:
@@ -196,12 +193,7 @@ class MapOf:
         if not isinstance(value, dict):
             ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
             return INVALID
-        if len(value) < self.min_items:
-            ctx.error(
-                path,
-                f"expected a {self.type_name} with {_at_least(self.min_items)},"
-                f" found {_count(value, 'mapping')}",
-            )
+        if not _enough_items(self.type_name, self.min_items, value, "mapping", path, ctx):
             return INVALID
         out: dict[str, Any] = {}
         ok = True
@@ -220,12 +212,7 @@ class MapOf:
                 out[str(key)] = converted
         if not ok:
             return INVALID
-        for rule in self.validators:
-            before = len(ctx.problems)
-            rule(out, value, path, ctx)
-            if len(ctx.problems) > before:
-                return INVALID
-        return out
+        return out if _rules_hold(self.validators, out, value, path, ctx) else INVALID
 
 
 @dataclass(frozen=True)
@@ -241,23 +228,42 @@ class ListOf:
         if not isinstance(value, list):
             ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
             return INVALID
-        if len(value) < self.min_items:
-            ctx.error(
-                path,
-                f"expected a {self.type_name} with {_at_least(self.min_items)},"
-                f" found {_count(value, 'list')}",
-            )
+        if not _enough_items(self.type_name, self.min_items, value, "list", path, ctx):
             return INVALID
         items = [self.item.check(raw, (*path, i), ctx) for i, raw in enumerate(value)]
         if any(item is INVALID for item in items):
             return INVALID
         out = tuple(items)
-        for rule in self.validators:
-            before = len(ctx.problems)
-            rule(out, value, path, ctx)
-            if len(ctx.problems) > before:
-                return INVALID
-        return out
+        return out if _rules_hold(self.validators, out, value, path, ctx) else INVALID
+
+
+def _rules_hold(
+    rules: tuple[Validator, ...], out: Any, raw: Any, path: KeyPath, ctx: Context
+) -> bool:
+    """Run cross-field rules in order; False at the first one that reports a problem."""
+    for rule in rules:
+        before = len(ctx.problems)
+        rule(out, raw, path, ctx)
+        if len(ctx.problems) > before:
+            return False
+    return True
+
+
+def _enough_items(
+    type_name: str,
+    min_items: int,
+    value: dict[Any, Any] | list[Any],
+    kind: str,
+    path: KeyPath,
+    ctx: Context,
+) -> bool:
+    """False (with a problem reported) when a mapping or list has fewer than ``min_items``."""
+    if len(value) >= min_items:
+        return True
+    ctx.error(
+        path, f"expected a {type_name} with {_at_least(min_items)}, found {_count(value, kind)}"
+    )
+    return False
 
 
 def _at_least(count: int) -> str:
@@ -309,8 +315,3 @@ def reference_rows(node: Node, prefix: str = "") -> list[ReferenceRow]:
         rows.append(ReferenceRow(key, type_name, f.required, f.default, f.doc, f.example))
         rows.extend(reference_rows(f.node, f"{prefix}.{f.name}" if prefix else f.name))
     return rows
-
-
-def field_names(record: Record) -> Sequence[str]:
-    """The canonical key names of a record, in schema order."""
-    return [f.name for f in record.fields]
