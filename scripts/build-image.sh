@@ -31,7 +31,10 @@ for wheel in sorted(src.glob("*.whl")):
     if pins.get(re.sub(r"[-_.]+", "_", name).lower()) == version:
         shutil.copy2(wheel, dst / wheel.name)
 PY
-"$VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$CTX/dist" "$ROOT" \
+# A fixed SOURCE_DATE_EPOCH makes the wheel byte-identical for identical sources, so an
+# unchanged tree rebuilds from Docker's cache.
+SOURCE_DATE_EPOCH=315532800 \
+  "$VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$CTX/dist" "$ROOT" \
   2>&1 | grep -v "^WARNING: Location" >&2 || true
 cp -r "$ROOT/Dockerfile" "$ROOT/.dockerignore" "$ROOT/pyproject.toml" "$ROOT/README.md" \
   "$ROOT/requirements.lock" "$ROOT/src" "$ROOT/templates" "$CTX/"

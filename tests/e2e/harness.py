@@ -146,8 +146,14 @@ def run_act(
     secrets: dict[str, str] | None = None,
     inputs: dict[str, str] | None = None,
     timeout: float = 300,
+    runner: str = "-self-hosted",
 ) -> Run:
-    """``act EVENT -W WORKFLOW`` offline, host mode, the action mapped to this checkout."""
+    """``act EVENT -W WORKFLOW`` offline, the action mapped to this checkout.
+
+    ``runner`` is what ``ubuntu-latest`` maps to: ``-self-hosted`` (steps on this host, the
+    default) or an image for job-container mode (needed by ``uses: docker://`` steps, which
+    act runs in the job container's network).
+    """
     cache = repo.parent / f"act-cache-{repo.name}"
     cache.mkdir(exist_ok=True)
     cmd = [
@@ -156,7 +162,7 @@ def run_act(
         "-W",
         f".github/workflows/{workflow}",
         "-P",
-        "ubuntu-latest=-self-hosted",
+        f"ubuntu-latest={runner}",
         "--pull=false",
         "--rebuild=false",
         "--action-offline-mode",

@@ -130,10 +130,40 @@ jobs:
         run: echo "rollback said phase=$PHASE revision=$REVISION"
 """
 
+PREBUILT_IMAGE = """\
+name: prebuilt
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    outputs:
+      phase: ${{ steps.deploy.outputs.phase }}
+    steps:
+      - uses: actions/checkout@v5
+      - id: deploy
+        uses: docker://ci-deploy:e2e
+        with:
+          command: deploy
+          config: ci-deploy.yml
+          environment: staging
+          image: registry.example.com/acme/web-app:4.0.0
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+  after:
+    needs: deploy
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          PHASE: ${{ needs.deploy.outputs.phase }}
+        run: |
+          echo "prebuilt image said phase=$PHASE"
+          test "$PHASE" = Succeeded
+"""
+
 WORKFLOWS = {
     "deploy.yml": DEPLOY_THEN_STATUS,
     "broken.yml": BROKEN_IMAGE,
     "rollback.yml": MANUAL_ROLLBACK,
+    "prebuilt.yml": PREBUILT_IMAGE,
 }
 
 
@@ -261,3 +291,19 @@ def test_manual_rollback_restores_the_previous_revision(
     assert status_before["live"]["image"] == f"{APP_IMAGE}:2.0.0"
     status = live_status(cluster.kubeconfig, config)
     assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0", status
+
+
+def test_prebuilt_image_with_docker_uses_works_the_same(
+    action_image: str, cluster: SandboxHandle, repo: Path
+) -> None:
+    token = "e2e-" + secrets.token_hex(16)
+    secret = {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
+    # Job-container mode: act runs a docker:// step in the job container's network, and the
+    # job container (the base image) is on the host network, where the sandbox listens.
+    run = run_act(repo, "push", "prebuilt.yml", secret, runner="python:3.11-slim")
+    print(f"act prebuilt.yml: {run.seconds:.1f}s")
+    assert run.returncode == 0, str(run)
+    assert "prebuilt image said phase=Succeeded" in run.log
+    assert token not in run.log
+    status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
+    assert status["live"]["image"] == f"{APP_IMAGE}:4.0.0"
