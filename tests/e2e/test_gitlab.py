@@ -310,3 +310,34 @@ def test_component_offers_the_same_jobs_as_the_template() -> None:
     inputs = spec["spec"]["inputs"]
     assert inputs["production-when"]["options"] == ["manual", "on_success"]
     assert inputs["staging"]["type"] == inputs["production"]["type"] == "boolean"
+
+
+def test_the_image_runs_a_template_job_script_as_gitlabs_docker_executor_would(
+    tmp_path: Path, cluster: SandboxHandle, action_image: str
+) -> None:
+    # The docker executor overrides the entrypoint (the template sets entrypoint [""]) and
+    # feeds the job script to a shell in the image, the project checked out as working dir.
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    script = load(TEMPLATE)[".ci-deploy-deploy"]["script"]
+    kubeconfig_dir = cluster.kubeconfig.parent
+    proc = subprocess.run(
+        [
+            "docker", "run", "--rm", "--network", "host", "--entrypoint", "",
+            "-v", f"{repo}:/builds/group/proj", "-w", "/builds/group/proj",
+            "-v", f"{kubeconfig_dir}:{kubeconfig_dir}:ro",
+            "-e", f"KUBECONFIG={cluster.kubeconfig}",
+            "-e", "CI_DEPLOY_PLATFORM=gitlab", "-e", "CI_DEPLOY_ENVIRONMENT=staging",
+            "-e", f"CI_DEPLOY_IMAGE={APP_IMAGE}:5.0.0", "-e", "CI_DEPLOY_TIMEOUT=2m",
+            "-e", "CI_DEPLOY_CONTEXT=",
+            "ci-deploy:e2e", "sh", "-c", "\n".join(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "section_start:" in proc.stdout  # GitLab collapsible sections
+    report = (repo / "ci-deploy.env").read_text(encoding="utf-8")
+    assert f"CI_DEPLOY_REVISION={APP_IMAGE}:5.0.0\n" in report
+    assert "CI_DEPLOY_PHASE=Succeeded\n" in report
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:5.0.0"
