@@ -220,15 +220,7 @@ def wait_for_rollout(
     wakers = [cancel.on_cancel(lambda: events.put(None))]
     if extra_stop is not None:
         wakers.append(extra_stop.on_cancel(lambda: events.put(None)))
-    watchers = [
-        ResourceWatcher(
-            client, DEPLOYMENT, namespace, events, field_selector=f"metadata.name={name}"
-        ),
-        ResourceWatcher(client, REPLICASET, namespace, events, label_selector=selector),
-        ResourceWatcher(client, POD, namespace, events, label_selector=selector),
-    ]
-    for watcher in watchers:
-        watcher.start()
+    watchers = _start_watchers(client, namespace, name, selector, events)
     cache = Cache()
     tracker = WaitingTracker(grace=fail_fast_grace)
     deadline = time.monotonic() + timeout
@@ -236,27 +228,11 @@ def wait_for_rollout(
     last: RolloutStatus | None = None
     try:
         while True:
-            if cancel.is_set():
-                return RolloutOutcome("cancelled", cancel.reason or "cancelled", last)
-            if extra_stop is not None and extra_stop.is_set():
-                return RolloutOutcome("failed", extra_stop.reason or "stopped", last)
+            stopped = _stopped(cancel, extra_stop, deadline, timeout, last)
+            if stopped is not None:
+                return stopped
             wait = deadline - time.monotonic()
-            if wait <= 0:
-                return RolloutOutcome("timeout", f"not complete after {timeout:.0f}s", last)
-            if recheck is not None:
-                wait = min(wait, recheck)
-            try:
-                event = events.get(timeout=wait)
-            except queue.Empty:
-                event = None
-            while event is not None:
-                if event.type == "ERROR":
-                    raise event.error or NetworkError("watch failed")
-                cache.apply(event)
-                try:
-                    event = events.get_nowait()
-                except queue.Empty:
-                    break
+            _fold_events(events, cache, wait if recheck is None else min(wait, recheck))
             deployment = cache.objects.get("deployments", {}).get(name)
             if deployment is None:
                 recheck = None
@@ -281,3 +257,55 @@ def wait_for_rollout(
             remove()
         for watcher in watchers:
             threading.Thread(target=watcher.stop, daemon=True).start()
+
+
+def _start_watchers(
+    client: KubeClient, namespace: str, name: str, selector: str, events: queue.Queue[Event | None]
+) -> list[ResourceWatcher]:
+    """Watch the Deployment, its ReplicaSets and its pods into one event queue."""
+    watchers = [
+        ResourceWatcher(
+            client, DEPLOYMENT, namespace, events, field_selector=f"metadata.name={name}"
+        ),
+        ResourceWatcher(client, REPLICASET, namespace, events, label_selector=selector),
+        ResourceWatcher(client, POD, namespace, events, label_selector=selector),
+    ]
+    for watcher in watchers:
+        watcher.start()
+    return watchers
+
+
+def _stopped(
+    cancel: CancelToken,
+    extra_stop: CancelToken | None,
+    deadline: float,
+    timeout: float,
+    last: RolloutStatus | None,
+) -> RolloutOutcome | None:
+    """The outcome when waiting must end for a reason other than the rollout itself."""
+    if cancel.is_set():
+        return RolloutOutcome("cancelled", cancel.reason or "cancelled", last)
+    if extra_stop is not None and extra_stop.is_set():
+        return RolloutOutcome("failed", extra_stop.reason or "stopped", last)
+    if deadline - time.monotonic() <= 0:
+        return RolloutOutcome("timeout", f"not complete after {timeout:.0f}s", last)
+    return None
+
+
+def _fold_events(events: queue.Queue[Event | None], cache: Cache, wait: float) -> None:
+    """Wait up to ``wait`` seconds for an event, then fold it and all queued ones into ``cache``.
+
+    ``None`` in the queue is a wake-up (a cancel): it ends the folding early.
+    """
+    try:
+        event = events.get(timeout=max(wait, 0.0))
+    except queue.Empty:
+        return
+    while event is not None:
+        if event.type == "ERROR":
+            raise event.error or NetworkError("watch failed")
+        cache.apply(event)
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return
