@@ -7,7 +7,7 @@ Each step type has one handler. A handler that cannot finish raises ``StepFailed
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ci_deploy.kube.apply import ApplyError, apply_objects
@@ -49,7 +49,6 @@ class RolloutContext:
     applied: bool = False
     stale_deadline: Obj | None = None  # a timed-out condition present before our change
     deployment_exists: bool = False
-    step_log: list[str] = field(default_factory=list)
 
     def save(self, **changes: Any) -> None:
         """Update the record and write it (once there is a Deployment to write it on)."""
