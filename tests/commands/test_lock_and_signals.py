@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 IMAGE = "registry.example.com/acme/web-app"
@@ -20,12 +23,27 @@ def holder_of(engine: Any) -> str:
     return str((lease or {}).get("spec", {}).get("holderIdentity") or "")
 
 
+@contextmanager
+def slow_deploy_holding_the_lock(
+    engine: Any, holder_marker: str = "pid", **env: str
+) -> Iterator[subprocess.Popen[str]]:
+    """A deploy of ``:slow`` running in the background, once it holds the lock.
+
+    On leaving the block it is waited for, and it must have succeeded.
+    """
+    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow", **env)
+    try:
+        engine.wait_until(lambda: holder_marker in holder_of(engine))
+        yield first
+    finally:
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+
+
 def test_second_deploy_waits_then_fails_naming_the_holder(engine_factory: Any) -> None:
     engine = engine_factory(pod_ready_delay=0.5)  # ":slow" becomes ready after 5 s
     assert engine.deploy("1.0.0").returncode == 0
-    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow", **RUN)
-    try:
-        engine.wait_until(lambda: "actions/runs/4242" in holder_of(engine))
+    with slow_deploy_holding_the_lock(engine, "actions/runs/4242", **RUN):
         started = time.monotonic()
         second = engine.deploy("2.0.0", "--lock-timeout", "1s")
         waited = time.monotonic() - started
@@ -33,23 +51,15 @@ def test_second_deploy_waits_then_fails_naming_the_holder(engine_factory: Any) -
         assert waited >= 1.0, "it did wait for the lock"
         assert "https://github.example.com/acme/web-app/actions/runs/4242" in second.stderr
         assert "waiting up to" in second.stderr
-    finally:
-        _, err = first.communicate(timeout=60)
-    assert first.returncode == 0, err
     assert engine.record().revision == f"{IMAGE}:slow"
 
 
 def test_a_waiting_deploy_proceeds_when_the_holder_finishes(engine_factory: Any) -> None:
     engine = engine_factory(pod_ready_delay=0.3)
     assert engine.deploy("1.0.0").returncode == 0
-    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow")
-    try:
-        engine.wait_until(lambda: "pid" in holder_of(engine))
+    with slow_deploy_holding_the_lock(engine):
         second = engine.deploy("2.0.0", "--lock-timeout", "60s")
         assert second.returncode == 0, second.stderr
-    finally:
-        first.communicate(timeout=60)
-    assert first.returncode == 0
     record = engine.record()
     assert record.revision == f"{IMAGE}:2.0.0"
     assert record.previous_revision == f"{IMAGE}:slow", "the second ran after the first"
@@ -144,9 +154,7 @@ def test_a_deploy_that_loses_its_lock_stops_without_rolling_back(engine_factory:
 def test_sigterm_while_waiting_for_the_lock_changes_nothing(engine_factory: Any) -> None:
     engine = engine_factory(pod_ready_delay=0.5)
     assert engine.deploy("1.0.0").returncode == 0
-    first = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:slow")
-    try:
-        engine.wait_until(lambda: "pid" in holder_of(engine))
+    with slow_deploy_holding_the_lock(engine):
         waiting = engine.start("deploy", "--env", "staging", "--image", f"{IMAGE}:2.0.0")
         assert waiting.stderr is not None
         seen = []
@@ -161,7 +169,4 @@ def test_sigterm_while_waiting_for_the_lock_changes_nothing(engine_factory: Any)
         assert time.monotonic() - started < 5
         assert waiting.returncode == 1, err
         assert "cancelled while waiting for the deploy lock" in err
-    finally:
-        first.communicate(timeout=60)
-    assert first.returncode == 0
     assert engine.record().revision == f"{IMAGE}:slow", "the waiting deploy changed nothing"
