@@ -25,7 +25,7 @@ from ci_deploy.sandbox.controllers.context import DEPLOYMENTS, PODS, REPLICASETS
 from ci_deploy.sandbox.store import Obj, StoreError
 
 COMPONENT = "deployment-controller"
-TEMPLATE_MEMO = 20_000  # entries before the template memo starts over
+TEMPLATE_MEMO = 4096  # entries before the template memo starts over
 CONDITION_ORDER = {"Available": 0, "Progressing": 1, "ReplicaFailure": 2}
 
 
@@ -39,7 +39,7 @@ class DeploymentController:
     def __init__(self) -> None:
         # (namespace, name) -> (uid, lastUpdateTime text, exact time)
         self._progress_at: dict[tuple[str, str], tuple[str, str, float]] = {}
-        self._templates: dict[tuple[str, str], str] = {}  # (uid, resourceVersion) -> text
+        self._templates: dict[int, tuple[Obj, str]] = {}  # id(spec) -> (spec, template text)
 
     def reconcile(self, ctx: Context, namespace: str, name: str) -> None:
         """One sync of a Deployment."""
@@ -73,15 +73,20 @@ class DeploymentController:
         return new, old
 
     def _template_key(self, obj: Obj) -> str:
-        """The canonical template text, memoised per object version (templates are big)."""
-        meta = obj["metadata"]
-        key = (meta["uid"], meta.get("resourceVersion", ""))
-        text = self._templates.get(key)
-        if text is None:
-            if len(self._templates) >= TEMPLATE_MEMO:
-                self._templates.clear()
-            text = json.dumps(du.without_hash(obj["spec"]["template"]), sort_keys=True)
-            self._templates[key] = text
+        """The canonical template text, memoised by the identity of the stored spec.
+
+        Stored objects are never changed in place and the store shares one spec dict between
+        versions that only differ in status, so the same dict means the same template; the
+        memo holds the dict itself, so its id cannot be reused while the entry exists.
+        """
+        spec = obj["spec"]
+        hit = self._templates.get(id(spec))
+        if hit is not None and hit[0] is spec:
+            return hit[1]
+        if len(self._templates) >= TEMPLATE_MEMO:
+            self._templates.clear()
+        text = json.dumps(du.without_hash(spec["template"]), sort_keys=True)
+        self._templates[id(spec)] = (spec, text)
         return text
 
     def _new_rs(
