@@ -175,7 +175,7 @@ def _deploy_locked(
     record: StateRecord | None = None
     ctx: RolloutContext | None = None
     try:
-        with deploy_lock(client, t, opts, cancel, progress) as lock:
+        with deploy_lock(client, t.namespace, t.app, opts, cancel, progress) as lock:
             observed, store = observe(client, t.namespace, t.app)
             plan = make_plan(t, observed)
             with progress.group("Plan"):

@@ -11,7 +11,6 @@ from ci_deploy.kube.client import NAMESPACE, KubeClient
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.lease import LeaseLock, LockCancelled, LockTimeout, current_holder
 from ci_deploy.rollout.options import DeployOptions
-from ci_deploy.rollout.plan import Target
 from ci_deploy.rollout.progress import Progress
 
 
@@ -34,13 +33,16 @@ def ensure_namespace(client: KubeClient, namespace: str, *, attempts: int = 5) -
 
 @contextmanager
 def deploy_lock(
-    client: KubeClient, target: Target, opts: DeployOptions, cancel: CancelToken, progress: Progress
+    client: KubeClient,
+    namespace: str,
+    app: str,
+    opts: DeployOptions,
+    cancel: CancelToken,
+    progress: Progress,
 ) -> Iterator[LeaseLock]:
     """Hold the Lease ``ci-deploy-<app>`` for the block; LockTimeout → exit 1 naming the holder."""
-    ensure_namespace(client, target.namespace)
-    lock = LeaseLock(
-        client, target.namespace, f"ci-deploy-{target.app}", current_holder(), ttl=opts.lock_ttl
-    )
+    ensure_namespace(client, namespace)
+    lock = LeaseLock(client, namespace, f"ci-deploy-{app}", current_holder(), ttl=opts.lock_ttl)
     try:
         lock.acquire(opts.lock_timeout, cancelled=cancel, on_wait=progress.line)
     except LockTimeout as exc:
@@ -48,7 +50,7 @@ def deploy_lock(
     except LockCancelled as exc:
         raise DeploymentFailed(str(exc)) from exc
     lock.start_renewing()
-    progress.line(f"lock {target.namespace}/{lock.name} taken")
+    progress.line(f"lock {namespace}/{lock.name} taken")
     try:
         yield lock
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ci_deploy.errors import DeploymentFailed, RollbackFailed, UserInputError
 from ci_deploy.kube.cancel import CancelToken
@@ -15,9 +16,24 @@ from ci_deploy.kube.watch import RolloutOutcome, selector_text, wait_for_rollout
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.locking import deploy_lock
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
-from ci_deploy.rollout.plan import Obj, Target
+from ci_deploy.rollout.plan import Obj
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.report import outputs_of
+
+if TYPE_CHECKING:
+    from ci_deploy.config import EnvironmentConfig
+
+
+@dataclass(frozen=True)
+class RollbackRun:
+    """One rollback on demand: the app and environment, and the means to act and report."""
+
+    client: KubeClient
+    app: str
+    env: EnvironmentConfig
+    opts: DeployOptions
+    cancel: CancelToken
+    progress: Progress
 
 
 @dataclass(frozen=True)
@@ -58,43 +74,31 @@ def rollback(
 ) -> StateRecord | None:
     """Roll ``opts.environment`` back; returns the new record (None: nothing recorded)."""
     cfg, env = load_environment(opts)
-    target = Target(cfg.app, env.name, env.namespace, env.strategy, "", (), "", opts.timeout)
     with cluster_session(opts, env.cluster) as client:
-        progress = Progress(platform)
+        run = RollbackRun(client, cfg.app, env, opts, cancel, Progress(platform))
         try:
-            return _rollback_locked(
-                client, target, env.url, to_revision, opts, platform, cancel, progress
-            )
+            return _rollback_locked(run, to_revision, platform)
         finally:
-            progress.close()
+            run.progress.close()
 
 
 def _rollback_locked(
-    client: KubeClient,
-    target: Target,
-    environment_url: str | None,
-    to_revision: int | None,
-    opts: DeployOptions,
-    platform: Platform,
-    cancel: CancelToken,
-    progress: Progress,
+    run: RollbackRun, to_revision: int | None, platform: Platform
 ) -> StateRecord | None:
     """Under the lock: choose the template, restore it, record and report the result."""
-    app, namespace = target.app, target.namespace
-    with deploy_lock(client, target, opts, cancel, progress):
-        store = StateStore(client, namespace, app)
+    app, namespace = run.app, run.env.namespace
+    with deploy_lock(run.client, namespace, app, run.opts, run.cancel, run.progress):
+        store = StateStore(run.client, namespace, app)
         record, deployment = store.read()
         if deployment is None:
             raise UserInputError(f"there is no deployment {app} in {namespace}")
-        history = [(r.number, r.image, r.template) for r in revisions(client, deployment)]
+        history = [(r.number, r.image, r.template) for r in revisions(run.client, deployment)]
         choice = choose_template(record, deployment, history, to_revision)
         if choice is None:
-            progress.line(f"{app} in {target.environment} is already rolled back; nothing to do")
+            run.progress.line(f"{app} in {run.env.name} is already rolled back; nothing to do")
             return record
-        record, outcome = _restore(
-            client, store, record, deployment, choice, target, opts, cancel, progress
-        )
-        platform.set_outputs(outputs_of(record, environment_url))
+        record, outcome = _restore(run, store, record, deployment, choice)
+        platform.set_outputs(outputs_of(record, run.env.url))
         if outcome.result == "cancelled":
             raise DeploymentFailed(f"rollback cancelled: {outcome.message}")
         if outcome.result != "done":
@@ -102,29 +106,23 @@ def _rollback_locked(
                 record.message,
                 hint=f"a human must act: kubectl -n {namespace} describe deployment {app}",
             )
-        progress.line(f"rolled back to {choice.image}")
+        run.progress.line(f"rolled back to {choice.image}")
         return record
 
 
 def _restore(
-    client: KubeClient,
+    run: RollbackRun,
     store: StateStore,
     record: StateRecord | None,
     deployment: Obj,
     choice: RollbackChoice,
-    target: Target,
-    opts: DeployOptions,
-    cancel: CancelToken,
-    progress: Progress,
 ) -> tuple[StateRecord, RolloutOutcome]:
     """Restore ``choice``, wait for it, and record the result."""
+    app, env = run.app, run.env
     live_image = template_image(pod_template(deployment))
-    where = f"{target.namespace}/{target.app}"
-    progress.line(f"rolling back {where} to {choice.image} ({choice.why})")
+    run.progress.line(f"rolling back {env.namespace}/{app} to {choice.image} ({choice.why})")
     if record is None:
-        record = StateRecord(
-            target.app, target.environment, target.strategy, "Progressing", live_image
-        )
+        record = StateRecord(app, env.name, env.strategy, "Progressing", live_image)
     record = record.with_changes(
         phase="Progressing",
         step="rollback",
@@ -137,18 +135,18 @@ def _restore(
     store.write(record)
     stale = deadline_condition(deployment)
     try:
-        restore_template(client, target.namespace, target.app, choice.template)
+        restore_template(run.client, env.namespace, app, choice.template)
     except (ApiError, NetworkError) as exc:
         raise RollbackFailed(f"the rollback could not be applied: {exc}") from exc
     outcome = wait_for_rollout(
-        client,
-        target.namespace,
-        target.app,
+        run.client,
+        env.namespace,
+        app,
         selector_text(deployment),
-        timeout=opts.timeout,
-        cancel=cancel,
-        on_progress=lambda s: progress.update(s.message),
-        fail_fast_grace=opts.fail_fast_grace,
+        timeout=run.opts.timeout,
+        cancel=run.cancel,
+        on_progress=lambda s: run.progress.update(s.message),
+        fail_fast_grace=run.opts.fail_fast_grace,
         stale_deadline=stale,
     )
     done = outcome.result == "done"
