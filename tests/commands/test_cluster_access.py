@@ -70,6 +70,20 @@ def test_an_unreachable_api_server_is_one_clear_line_exit_1(
     assert_no_secret(result.stdout, result.stderr)
 
 
+@pytest.mark.parametrize("verb", ["plan", "deploy"])
+def test_a_bad_image_is_bad_input_before_the_cluster_is_asked(
+    engine: Any, tmp_path: Path, verb: str
+) -> None:
+    server = f"http://127.0.0.1:{closed_port()}"  # asking it would fail with exit 1, not 2
+    kubeconfig = kubeconfig_with_secrets(engine.sb.kubeconfig, tmp_path / "refused", server)
+    result = engine.run(
+        verb, "--env", "staging", "--image", "Not An Image", KUBECONFIG=str(kubeconfig)
+    )
+    assert result.returncode == 2, result.stderr
+    assert "not a valid image reference" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("verb", ["plan", "status", "rollback", "deploy"])
 def test_a_context_missing_from_the_kubeconfig_is_bad_input(engine: Any, verb: str) -> None:
     image = ["--image", f"{IMAGE}:1.0.0"] if verb in ("plan", "deploy") else []
