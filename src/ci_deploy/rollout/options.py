@@ -7,7 +7,6 @@ the same (a message, exit 1) whichever verb met it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -20,8 +19,6 @@ from ci_deploy.kube.state import StateError
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
-
-DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -47,17 +44,16 @@ class DeployOptions:
 def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
     """The configuration and the chosen environment, with --namespace / --strategy applied."""
     from ci_deploy.config import STRATEGIES, load_config
+    from ci_deploy.config.parsers import dns_label
 
     cfg = load_config(opts.config_path)
     env = cfg.environment(opts.environment)
     changes: dict[str, Any] = {}
     if opts.namespace:
-        if not DNS_LABEL.fullmatch(opts.namespace):
-            raise UserInputError(
-                f"--namespace: expected a DNS-1123 label (lower case letters, digits, '-', at "
-                f"most 63 characters), found {opts.namespace!r}"
-            )
-        changes["namespace"] = opts.namespace
+        try:  # the same rule as a namespace in the configuration file
+            changes["namespace"] = dns_label("a namespace")(opts.namespace)
+        except ValueError as exc:
+            raise UserInputError(f"--namespace: {exc}") from exc
     if opts.strategy:
         if opts.strategy not in STRATEGIES:
             raise UserInputError(
