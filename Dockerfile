@@ -4,7 +4,8 @@
 # Online:  docker build -t ci-deploy .
 # Offline: pip wheel -w wheels --require-hashes -r requirements.lock   (the dependencies)
 #          pip wheel --no-deps -w dist .                              (ci-deploy itself)
-#          docker build --network none -t ci-deploy .   (wheels/ and dist/ are then the index)
+#          docker build --network none --build-arg OFFLINE=true -t ci-deploy .
+#          (scripts/build-image.sh does all three on a temporary copy of the sources)
 #
 # GitHub's rules for Docker container actions: no USER (the runner needs root to write the
 # mounted workspace and its command files), no WORKDIR (the runner mounts the workspace at
@@ -15,16 +16,19 @@ FROM ${PYTHON_IMAGE} AS build
 # Kubernetes versions whose schemas stay in the image (render validates against 1.32 by
 # default); the other versions kubernetes-validate bundles are ~100 MB nobody here uses.
 ARG KUBE_SCHEMA_VERSIONS="1.32"
+# true: install only from wheels/ and dist/ (no index); otherwise from PyPI and the sources,
+# and any wheels/ or dist/ lying in the build context are ignored.
+ARG OFFLINE=false
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 # Dependencies first, in their own layer: it stays cached while requirements.lock (and the
-# optional wheels/) do not change. "wheel[s]" matches nothing when there is no wheels/.
+# wheels/, offline) do not change. "wheel[s]" matches nothing when there is no wheels/.
 # What the image never uses is deleted in the same step (vfs copies every file of every layer):
 # the asyncio twin of the kubernetes client (ci-deploy uses the synchronous one, 68 MB), the
 # schemas of other Kubernetes versions (~100 MB, 25k files), setuptools, bytecode.
 COPY requirements.lock wheel[s] /src/wheels/
 RUN set -eu; \
     find_links=""; \
-    if ls /src/wheels/*.whl >/dev/null 2>&1; then find_links="--no-index --find-links /src/wheels"; fi; \
+    if [ "$OFFLINE" = true ]; then find_links="--no-index --find-links /src/wheels"; fi; \
     python3 -m venv /opt/ci-deploy; \
     /opt/ci-deploy/bin/pip install -q --no-compile $find_links --require-hashes -r /src/wheels/requirements.lock; \
     site=$(/opt/ci-deploy/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
@@ -39,7 +43,7 @@ RUN set -eu; \
 # Then ci-deploy itself: its wheel from dist/ (offline) or built from the sources (online).
 COPY . /src/pkg/
 RUN set -eu; \
-    if ls /src/pkg/dist/ci_deploy-*.whl >/dev/null 2>&1; then \
+    if [ "$OFFLINE" = true ]; then \
       /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /src/pkg/dist/ci_deploy-*.whl; \
     else \
       /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /src/pkg; \

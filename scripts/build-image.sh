@@ -41,8 +41,9 @@ cp -r "$ROOT/Dockerfile" "$ROOT/.dockerignore" "$ROOT/pyproject.toml" "$ROOT/REA
 tags=()
 for tag in "$@"; do tags+=(-t "$tag"); done
 # The build stage is tagged so that pruning keeps it: it is the layer cache of the next build.
-docker build -q --network none --target build -t ci-deploy-build-stage:cache "$CTX" >/dev/null
-docker build -q --network none "${tags[@]}" "$CTX" >/dev/null
+docker build -q --network none --build-arg OFFLINE=true --target build \
+  -t ci-deploy-build-stage:cache "$CTX" >/dev/null
+docker build -q --network none --build-arg OFFLINE=true "${tags[@]}" "$CTX" >/dev/null
 # vfs keeps a full copy per layer: drop the dangling images earlier builds left behind.
 docker image prune -f >/dev/null
 docker image inspect --format '{{.Id}} {{.Size}}' "$1"
