@@ -5,8 +5,8 @@ The runner hands ``with:`` inputs to a Docker action as ``INPUT_<NAME>`` environ
 argument list of the CLI and runs it in the same process, which also lets the secrets masked
 here be redacted by every later step.
 
-With arguments (``docker run IMAGE deploy --env staging``, or a GitLab job) the arguments are
-the command line and the inputs are not read.
+Without ``INPUT_COMMAND`` (``docker run IMAGE deploy --env staging``, ``uses: docker://…`` with
+only ``args``) the arguments are the command line.
 """
 
 from __future__ import annotations
@@ -171,14 +171,25 @@ def invocation_from_inputs(platform: Platform) -> Invocation:
     return inv
 
 
+def uses_inputs(environ: Mapping[str, str]) -> bool:
+    """True when started as the action: the runner sets ``INPUT_COMMAND`` (it has a default).
+
+    The runner (and act) also pass the ``args`` input as the container's arguments, so in that
+    case the arguments are not a command line: the inputs, ``args`` included, are.
+    """
+    return "INPUT_COMMAND" in environ
+
+
 def run(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
-    """Run one ``ci-deploy`` command (from ``argv`` or the action inputs); its exit code."""
+    """Run one ``ci-deploy`` command (from the action inputs, or ``argv``); its exit code."""
     from ci_deploy.cli import main as cli_main
 
-    platform = detect_platform(environ)
+    env = os.environ if environ is None else environ
+    platform = detect_platform(env)
+    from_inputs = uses_inputs(env)
     inv = Invocation(argv=list(argv))
     try:
-        if not argv:
+        if from_inputs:
             inv = invocation_from_inputs(platform)
     except CiDeployError as exc:
         platform.error(exc.message)
@@ -187,7 +198,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         return exc.exit_code
     saved = {key: os.environ.get(key) for key in inv.env}
     os.environ.update(inv.env)
-    if not argv:  # show what the inputs became; the kubeconfig is a temp path, secrets masked
+    if from_inputs:  # show what the inputs became; the kubeconfig is a temp path, secrets masked
         platform.log("ci-deploy " + shlex.join(inv.argv))
     try:
         cli_main(inv.argv)
