@@ -215,10 +215,21 @@ def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: Sandbo
     assert feature == {"ci-deploy:validate"}
 
 
+# The form users write; gitlab-ci-local resolves it to templates/ci-deploy/template.yml
+# because the path is this project's and the ref is HEAD's commit.
+INCLUDE_COMPONENT_REF = INCLUDE_COMPONENT.replace(
+    "  - local: templates/ci-deploy/template.yml",
+    "  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/ci-deploy@$CI_COMMIT_SHA",
+)
+
+
+@pytest.mark.parametrize(
+    "include", [INCLUDE_COMPONENT, INCLUDE_COMPONENT_REF], ids=["local", "component"]
+)
 def test_component_with_inputs_deploys_and_drops_disabled_jobs(
-    tmp_path: Path, cluster: SandboxHandle
+    tmp_path: Path, cluster: SandboxHandle, include: str
 ) -> None:
-    repo = pipeline_repo(tmp_path / "repo", INCLUDE_COMPONENT)
+    repo = pipeline_repo(tmp_path / "repo", include)
     listed = job_names(gcl(repo, cluster, "--list"))
     assert listed == {
         "ci-deploy:validate",
