@@ -72,3 +72,16 @@ def test_output_keys_match_the_contract() -> None:
         "environment-url",
         "state",
     )
+
+
+def test_redactor_ignores_blank_secrets_and_short_lines_of_multi_line_ones() -> None:
+    redactor = Redactor()
+    assert redactor.add("   ") == []
+    added = redactor.add("-----BEGIN KEY-----\nMIIEabcdefgh\n}\n-----END KEY-----")
+    assert "}" not in added  # would blank every brace in the log
+    assert "MIIEabcdefgh" in added
+    assert redactor.redact("key MIIEabcdefgh {x}") == "key *** {x}"
+    # A secret containing another is replaced whole, not piecewise.
+    redactor.add("abcd1234")
+    redactor.add("xxabcd1234yy")
+    assert redactor.redact("xxabcd1234yy abcd1234") == "*** ***"
