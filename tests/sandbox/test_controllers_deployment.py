@@ -440,3 +440,22 @@ def test_proportional_sizes_follow_the_deployment_controller(
 ) -> None:
     d = deployment("web", "img", desired)
     assert proportional_sizes(d, new, old) == expected
+
+
+def test_a_restarted_manager_catches_up_with_changes_made_while_stopped() -> None:
+    s = Store()
+    manager = ControllerManager(s, pod_ready_delay=DELAY)
+    manager.start()
+    try:
+        s.create("apps/deployments", deployment("web", "nginx:1", 2))
+        wait_until(lambda: rolled_out(s, "web"))
+        manager.stop()
+        victim = pods(s, "web")[0]["metadata"]["name"]
+        s.delete("/pods", NS, victim)  # nobody sees this event
+        manager.start()
+        names = wait_until(
+            lambda: len(x := {p["metadata"]["name"] for p in pods(s, "web")}) == 2 and x
+        )
+        assert victim not in names
+    finally:
+        manager.stop()

@@ -89,6 +89,8 @@ class ControllerManager:
         if not self._subscribed:
             self.store.subscribe(self._on_event)
             self._subscribed = True
+        # A fresh cache: after a stop() the old one may hold objects deleted meanwhile.
+        self._cache = self._ctx.cache = Cache()
         dirty: set[Key] = set()
         for resource in WATCHED:
             items, _ = self.store.list(resource)
