@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ci_deploy.kube.client import DEPLOYMENT, REPLICASET, KubeClient, Obj
 from ci_deploy.kube.errors import ApiError
 from ci_deploy.kube.health import REVISION_ANNOTATION, strip_hash
+from ci_deploy.kube.watch import selector_text
 
 RESTORE_FIELD_MANAGER = "ci-deploy"
 
@@ -41,8 +42,7 @@ def template_image(template: Obj) -> str:
 def revisions(client: KubeClient, deployment: Obj) -> list[Revision]:
     """The Deployment's ReplicaSets as revisions, oldest first."""
     meta = deployment["metadata"]
-    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    selector = selector_text(deployment)
     doc = client.get(REPLICASET.path(meta["namespace"]), [("labelSelector", selector)])
     found: list[Revision] = []
     for rs in doc.get("items") or []:
