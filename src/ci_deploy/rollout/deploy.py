@@ -43,13 +43,13 @@ class Prepared:
 def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig) -> Prepared:
     """Render and validate for ``env`` of ``cfg`` (exit 2 on any error); no cluster access."""
     from ci_deploy.render import render_manifests
+    from ci_deploy.render.context import resolve_image
 
-    image = opts.image
-    if image is not None and image.startswith((":", "@")):
-        image = f"{cfg.image.repository}{image}"  # `--image :1.2.3` means the configured repo
-    if image is None:
+    if opts.image is None:
         raise UserInputError("no image given", hint="pass --image REPOSITORY:TAG or @DIGEST")
     strategy_for(env.strategy)  # a strategy this version cannot run is bad input, found early
+    # The renderer's own rule: validated, and `--image :1.2.3` means the configured repository.
+    image = resolve_image(cfg, opts.image)
     objects = render_manifests(cfg, env.name, image=image)
     names = tuple(f"{o['kind']} {o['metadata']['name']}" for o in objects)
     target = Target(
