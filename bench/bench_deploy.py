@@ -63,9 +63,14 @@ class CompletionClock:
 
 
 def generation(sb: Any) -> int:
+    """The Deployment's metadata.generation; 0 before the first deploy created it."""
+    from ci_deploy.sandbox.store import StoreError
+
     try:
         return int(sb.store.get("apps/deployments", NS, NAME)["metadata"]["generation"])
-    except Exception:
+    except StoreError as exc:
+        if exc.code != 404:
+            raise
         return 0
 
 
