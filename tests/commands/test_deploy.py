@@ -194,3 +194,15 @@ def test_namespace_and_strategy_overrides(engine) -> None:  # type: ignore[no-un
     canary = engine.deploy("1.0.0", "--strategy", "canary")
     assert canary.returncode == 2
     assert "strategy 'canary' is not available" in canary.stderr
+
+
+def test_plan_without_an_image_plans_a_redeploy_of_the_live_one(engine) -> None:  # type: ignore[no-untyped-def]
+    empty = engine.run("plan", "--env", "staging")
+    assert empty.returncode == 2
+    assert "nothing is deployed in web-app-staging yet" in empty.stderr
+    assert "Traceback" not in empty.stderr
+    assert engine.deploy("1.0.0").returncode == 0
+    again = engine.run("plan", "--env", "staging")
+    assert again.returncode == 0, again.stderr
+    assert f"  image: {IMAGE}:1.0.0" in again.stdout
+    assert f"nothing to do: {IMAGE}:1.0.0 is already deployed and Succeeded" in again.stdout
