@@ -86,12 +86,15 @@ def cli(ctx: click.Context, config_path: str) -> None:
     ctx.obj["config_path"] = config_path
 
 
-def _annotate(exc: ConfigError) -> None:
-    """On GitHub, also report each problem as an annotation on the file (any verb)."""
+def _annotate(exc: CiDeployError) -> None:
+    """On GitHub, also report the error as an annotation (on the file for config problems)."""
     from ci_deploy.platforms import detect_platform
 
     platform = detect_platform()
     if platform.name != "github":
+        return
+    if not isinstance(exc, ConfigError):
+        platform.error(exc.message)
         return
     for problem in exc.problems:
         key = f"{problem.key_path}: " if problem.key_path else ""
@@ -109,8 +112,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False)
     except CiDeployError as exc:
-        if isinstance(exc, ConfigError):
-            _annotate(exc)
+        _annotate(exc)
         from ci_deploy.platforms import redact  # secrets masked during the run stay hidden
 
         click.echo(redact(exc.render()), err=True)

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 
-from ci_deploy.kube.client import DEPLOYMENT, MERGE_PATCH
+from ci_deploy.kube.client import DEPLOYMENT
 
 IMAGE = "registry.example.com/acme/web-app"
 NAMESPACE = "web-app-staging"
@@ -164,10 +164,6 @@ def test_state_annotation_survives_a_later_server_side_apply(engine) -> None:  #
     )
     managers = {m["manager"] for m in deployment["metadata"].get("managedFields") or []}
     assert {"ci-deploy", "ci-deploy-state"} <= managers
-
-
-def test_merge_patch_content_type_constant_is_the_json_merge_patch() -> None:
-    assert MERGE_PATCH == "application/merge-patch+json"
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(engine) -> None:  # type: ignore[no-untyped-def]

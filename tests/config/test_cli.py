@@ -132,3 +132,15 @@ def test_every_verb_that_loads_the_config_annotates_on_github(
         "::error file=ci-deploy.yml,line=5,col=5::environments.staging.replica: unknown key"
         " 'replica' (did you mean 'replicas'?)",
     ]
+
+
+def test_other_errors_are_github_annotations_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    outcome = run_cli(("-c", str(EXAMPLE), "render", "manifests", "--env", "prod"), tmp_path)
+    assert outcome.exit_code == 2
+    annotations = [line for line in outcome.stdout.splitlines() if line.startswith("::error")]
+    assert len(annotations) == 1
+    assert annotations[0].startswith("::error::unknown environment 'prod'")
+    assert "(did you mean 'production'?)" in annotations[0]

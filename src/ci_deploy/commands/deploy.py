@@ -43,7 +43,6 @@ def command(
     **_options: object,
 ) -> None:
     """Deploy IMAGE to ENV: apply, watch the rollout, roll back automatically on failure."""
-    from ci_deploy.errors import DeploymentFailed, RollbackFailed
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
     from ci_deploy.rollout import deploy as engine
@@ -57,11 +56,6 @@ def command(
         engine.dry_run(opts, platform)
         return
     cancel, urgent = CancelToken(), CancelToken()
-    try:
-        with cancel_on_signals(cancel, urgent):
-            record = engine.deploy(opts, platform, cancel, urgent)
-    except (DeploymentFailed, RollbackFailed) as exc:
-        if platform.name == "github":  # an annotation on the run; cli.main prints the message
-            platform.error(exc.message)
-        raise
+    with cancel_on_signals(cancel, urgent):
+        record = engine.deploy(opts, platform, cancel, urgent)
     platform.log(f"{record.phase}: {record.revision} in {record.environment}")
