@@ -109,6 +109,11 @@ def _syntax_problem(file: str, exc: yaml.YAMLError) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     what = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    start = getattr(exc, "context_mark", None)
+    if context and start is not None and mark is not None and start.line != mark.line:
+        # PyYAML stops where it gave up (often the end of the file); where the broken
+        # construct began is what the user needs, e.g. the line of an unclosed quote.
+        context += f" that starts at line {start.line + 1}, column {start.column + 1}"
     message = f"invalid YAML: {what}" + (f" ({context})" if context else "")
     if mark is None:
         return Problem(Location(file), "", message)

@@ -80,7 +80,7 @@ CASES: list[Case] = [
                 log_level: "info
             """),
         "error: ci-deploy.yml:7:1: invalid YAML: found unexpected end of stream"
-        " (while scanning a quoted scalar)",
+        " (while scanning a quoted scalar that starts at line 6, column 16)",
     ),
     Case(
         "yaml-indentation",
@@ -92,7 +92,7 @@ CASES: list[Case] = [
                log_level: info
             """),
         "error: ci-deploy.yml:7:4: invalid YAML: did not find expected key"
-        " (while parsing a block mapping)",
+        " (while parsing a block mapping that starts at line 5, column 3)",
     ),
     Case(
         "duplicate-key",
