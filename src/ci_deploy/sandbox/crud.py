@@ -90,7 +90,9 @@ def _verb(ctx: Ctx) -> Response:
         )
     if ctx.name is None:
         if method == "GET":
-            if ctx.req.flag("watch"):
+            watching = ctx.req.flag("watch")
+            watch.validate_list_options(ctx.req.query, watching)  # 422 as upstream
+            if watching:
                 return watch.stream(ctx)
             return list_objects(ctx)
         if method == "POST":

@@ -1,17 +1,35 @@
 """Watch streams: ``?watch=true`` as chunked JSON lines ``{"type": …, "object": …}``.
 
-Semantics as upstream: without a resourceVersion (or with ``0``) the stream starts with ADDED
-events for the current objects; with one, it replays history after it, or sends a single
-ERROR event carrying a 410 Expired Status when that history is gone. ``timeoutSeconds`` ends
-the stream; ``allowWatchBookmarks`` adds BOOKMARK events periodically and before the end.
-Fault injection may cut a stream after N events or T seconds.
+The options follow upstream's ``ListOptions`` rules for an API server with the WatchList
+feature on (``ValidateListOptions`` and ``SetListOptionsDefaults``):
+
+- ``sendInitialEvents=true`` (a *watch-list*, what kubectl ≥ 1.35 and client-go informers
+  send): ADDED events for the current objects (selectors applied), then, when
+  ``allowWatchBookmarks=true``, a BOOKMARK at the resourceVersion of that state annotated
+  ``k8s.io/initial-events-end: "true"``, then the changes after it. The state is the latest
+  one, which satisfies ``resourceVersionMatch=NotOlderThan`` for any resourceVersion the
+  store has reached (a newer one is answered 504 ``Too large resource version``).
+- ``sendInitialEvents=false``: no initial events; the stream starts at the resourceVersion
+  given, or at the latest one when it is unset or ``0``.
+- neither (a legacy watch): without a resourceVersion, or with ``0``, defaulted to
+  ``sendInitialEvents=true`` ("Get State and Start at Most Recent" / "Start at Any"); with
+  one, history after it is replayed, or a single ERROR event carrying a 410 Expired Status is
+  sent when that history is gone.
+- ``sendInitialEvents`` needs ``resourceVersionMatch=NotOlderThan`` and
+  ``resourceVersionMatch`` needs ``sendInitialEvents`` (422 Invalid otherwise); a list may not
+  ask for ``sendInitialEvents``. ``allowWatchBookmarks`` is not required (upstream keeps it
+  optional for compatibility): without it no bookmark is sent at all.
+
+``timeoutSeconds`` ends the stream; ``allowWatchBookmarks`` also adds BOOKMARK events
+periodically and before the end. Fault injection may cut a stream after N events or T seconds.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_deploy.sandbox import table
@@ -26,42 +44,190 @@ Obj = dict[str, Any]
 BOOKMARK_INTERVAL = 5.0  # seconds between bookmarks (upstream: about a minute)
 DEFAULT_TIMEOUT = 1800  # seconds, when the client gives no timeoutSeconds
 _POLL = 1.0  # longest wait between checks for shutdown
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"  # annotation of the bookmark ending a watch-list
+NOT_OLDER_THAN = "NotOlderThan"
+_FALSE_WORDS = ("0", "f", "false", "n", "no")  # upstream's query-parameter booleans
 
 
 def _line(event_type: str, obj: Obj) -> bytes:
     return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
-def stream(ctx: Ctx) -> Response:
-    """Start a watch; the returned Response streams until timeout, cut or shutdown."""
-    from ci_deploy.sandbox.crud import predicate_for
+# -- options ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WatchOptions:
+    """A watch request's options, validated and defaulted as upstream does."""
 
-    query = ctx.req.query
-    predicate = predicate_for(ctx)
+    resource_version: str  # '' when unset
+    send_initial_events: bool | None  # None: a watch from a given resourceVersion
+    bookmarks: bool
+    timeout: float
+
+    @property
+    def from_latest(self) -> bool:
+        """Whether the stream starts at the latest state (no resourceVersion, or ``0``)."""
+        return self.resource_version in ("", "0")
+
+
+def _bool_param(query: Mapping[str, str], name: str) -> bool | None:
+    """A boolean query parameter as upstream decodes one (absent: None)."""
+    if name not in query:
+        return None
+    return query[name].lower() not in _FALSE_WORDS
+
+
+def _forbidden(field: str, detail: str) -> tuple[str, str, str]:
+    return field, "FieldValueForbidden", f"Forbidden: {detail}"
+
+
+def _not_supported(field: str, value: str, supported: list[str]) -> tuple[str, str, str]:
+    choices = ", ".join(f'"{s}"' for s in supported)
+    return (
+        field,
+        "FieldValueNotSupported",
+        f'Unsupported value: "{value}": supported values: {choices}',
+    )
+
+
+def validate_list_options(query: Mapping[str, str], watching: bool) -> None:
+    """Raise 422 Invalid for option combinations upstream's ``ValidateListOptions`` rejects."""
+    match = query.get("resourceVersionMatch", "")
+    send_initial = _bool_param(query, "sendInitialEvents")
+    errors: list[tuple[str, str, str]] = []
+    if watching:
+        if send_initial is not None and match != NOT_OLDER_THAN:
+            errors.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    f"sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}",
+                )
+            )
+        if match:
+            if send_initial is None:
+                errors.append(
+                    _forbidden(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents "
+                        "is provided",
+                    )
+                )
+            if match != NOT_OLDER_THAN:
+                errors.append(_not_supported("resourceVersionMatch", match, [NOT_OLDER_THAN]))
+    else:
+        rv = query.get("resourceVersion", "")
+        if match:
+            if not rv:
+                errors.append(
+                    _forbidden(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    )
+                )
+            if match not in ("Exact", NOT_OLDER_THAN):
+                errors.append(
+                    _not_supported("resourceVersionMatch", match, ["Exact", NOT_OLDER_THAN, ""])
+                )
+            if match == "Exact" and rv == "0":
+                errors.append(
+                    _forbidden(
+                        "resourceVersionMatch",
+                        'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                    )
+                )
+        if send_initial is not None:
+            errors.append(
+                _forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")
+            )
+    if match and query.get("continue"):
+        errors.append(
+            _forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden when continue is provided",
+            )
+        )
+    if errors:
+        raise _invalid_list_options(errors)
+
+
+def _invalid_list_options(errors: list[tuple[str, str, str]]) -> StoreError:
+    """422 Invalid as upstream's ``errors.NewInvalid`` for ``ListOptions.meta.k8s.io``."""
+    texts = [f"{field}: {body}" for field, _, body in errors]
+    joined = texts[0] if len(texts) == 1 else f"[{', '.join(texts)}]"
+    causes = [{"reason": reason, "message": body, "field": field} for field, reason, body in errors]
+    return _DetailedError(
+        422,
+        "Invalid",
+        f'ListOptions.meta.k8s.io "" is invalid: {joined}',
+        {"group": "meta.k8s.io", "kind": "ListOptions", "causes": causes},
+    )
+
+
+class _DetailedError(StoreError):
+    """A StoreError whose Status carries these ``details`` (read by ``api.error_response``)."""
+
+    def __init__(self, code: int, reason: str, message: str, details: Obj) -> None:
+        super().__init__(code, reason, message)
+        self.details = details
+
+
+def watch_options(query: Mapping[str, str]) -> WatchOptions:
+    """The options of a (valid) watch request, with upstream's ``SetListOptionsDefaults``."""
     try:
         timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     except ValueError as exc:
         raise StoreError(400, "BadRequest", "timeoutSeconds must be a number") from exc
-    rv_param = query.get("resourceVersion", "")
-    initial: list[Obj] = []
+    rv = query.get("resourceVersion", "")
+    if rv not in ("", "0"):
+        try:
+            int(rv)
+        except ValueError as exc:
+            raise StoreError(400, "BadRequest", f"invalid resourceVersion {rv!r}") from exc
+    send_initial = _bool_param(query, "sendInitialEvents")
+    if send_initial is None and not query.get("resourceVersionMatch") and rv in ("", "0"):
+        send_initial = True  # a legacy watch from "now" starts with the current state
+    bookmarks = bool(_bool_param(query, "allowWatchBookmarks"))
+    return WatchOptions(rv, send_initial, bookmarks, timeout)
+
+
+# -- the stream ------------------------------------------------------------------------------
+def stream(ctx: Ctx) -> Response:
+    """Start a watch; the returned Response streams until timeout, cut or shutdown."""
+    from ci_deploy.sandbox.crud import predicate_for
+
+    opts = watch_options(ctx.req.query)
+    predicate = predicate_for(ctx)
+    initial: list[Obj] | None = None  # None: no initial events, no initial-events-end bookmark
     with ctx.store.lock:
-        if rv_param in ("", "0"):
+        current = ctx.store.resource_version
+        if opts.send_initial_events:
+            if not opts.from_latest and int(opts.resource_version) > current:
+                raise _too_large(int(opts.resource_version), current)
             initial, start_rv = ctx.store.list(ctx.rt.key, ctx.namespace, predicate, shared=True)
+        elif opts.from_latest:
+            start_rv = current
         else:
-            try:
-                start_rv = int(rv_param)
-            except ValueError as exc:
-                raise StoreError(
-                    400, "BadRequest", f"invalid resourceVersion {rv_param!r}"
-                ) from exc
+            start_rv = int(opts.resource_version)
             try:
                 ctx.store.events_after(start_rv)
             except StoreError as err:
                 return Response(200, stream=iter([_error_line(err)]))
-    watcher = _Watcher(
-        ctx, predicate, start_rv, timeout, query.get("allowWatchBookmarks") == "true"
-    )
+    watcher = _Watcher(ctx, predicate, start_rv, opts)
     return Response(200, stream=watcher.run(initial))
+
+
+def _too_large(wanted: int, current: int) -> StoreError:
+    """504 as upstream answers a watch-list asking for a state newer than it has."""
+    return _DetailedError(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {wanted}, current: {current}",
+        {
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": 1,
+        },
+    )
 
 
 def _error_line(err: StoreError) -> bytes:
@@ -69,13 +235,13 @@ def _error_line(err: StoreError) -> bytes:
 
 
 class _Watcher:
-    def __init__(self, ctx: Ctx, predicate: Any, rv: int, timeout: float, bookmarks: bool) -> None:
+    def __init__(self, ctx: Ctx, predicate: Any, rv: int, opts: WatchOptions) -> None:
         self.ctx = ctx
         self.predicate = predicate
         self.rv = rv
-        self.bookmarks = bookmarks
+        self.bookmarks = opts.bookmarks
         self.start = time.monotonic()
-        self.deadline = self.start + timeout
+        self.deadline = self.start + opts.timeout
         self.max_events, self.max_seconds = ctx.api.faults.watch_limits()
         self.sent = 0
         self.as_table = table.wants_table(ctx.req)
@@ -115,14 +281,13 @@ class _Watcher:
             return "DELETED", event.prev
         return None, event.obj
 
-    def _bookmark(self) -> bytes:
+    def _bookmark(self, initial_events_end: bool = False) -> bytes:
+        """A BOOKMARK at the stream's resourceVersion (marked as ending the initial events)."""
         rt = self.ctx.rt
-        obj = {
-            "kind": rt.kind,
-            "apiVersion": rt.api_version,
-            "metadata": {"resourceVersion": str(self.rv)},
-        }
-        return _line("BOOKMARK", obj)
+        meta: Obj = {"resourceVersion": str(self.rv)}
+        if initial_events_end:
+            meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+        return _line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta})
 
     def _cut(self) -> bool:
         """Whether fault injection ends the stream now (and records it)."""
@@ -135,13 +300,19 @@ class _Watcher:
             return True
         return False
 
-    def run(self, initial: list[Obj]) -> Iterator[bytes]:
-        """The stream: initial ADDED events, then changes, bookmarks, until an end condition."""
-        for obj in initial:
+    def run(self, initial: list[Obj] | None) -> Iterator[bytes]:
+        """The stream: initial ADDED events (and their bookmark), changes, until an end condition.
+
+        ``initial`` is None when the watch sends no initial events.
+        """
+        for obj in initial or ():
             if self._cut():
                 return
             yield _line("ADDED", self._render(obj))
             self.sent += 1
+        if initial is not None and self.bookmarks:
+            # bookmarks are not counted as events by the watch_max_events fault
+            yield self._bookmark(initial_events_end=True)
         last_bookmark = time.monotonic()
         store, key = self.ctx.store, self.ctx.rt.key
         while not self.ctx.api.stopping:
