@@ -9,6 +9,7 @@ summary).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -153,8 +154,6 @@ class BasePlatform:
         stream: TextIO | None = None,
         redactor: Redactor | None = None,
     ) -> None:
-        import os
-
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self._stream = stream
         self.redactor = PROCESS_REDACTOR if redactor is None else redactor
@@ -182,6 +181,36 @@ class BasePlatform:
     def log(self, line: str) -> None:
         """Print one plain progress line, redacted."""
         self._write(line)
+
+    def _append_markdown(self, path: str, markdown: str) -> None:
+        """Append ``markdown`` (redacted, newline-terminated) to the summary file ``path``."""
+        text = self.redact(markdown)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+
+    # -- problems: each platform formats them in its own _report ------------------------------
+    def _report(
+        self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
+    ) -> None:
+        raise NotImplementedError
+
+    def error(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """Report an error, pointing at ``file:line:col`` when known."""
+        self._report("error", msg, file, line, col)
+
+    def warning(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """Report a warning, pointing at ``file:line:col`` when known."""
+        self._report("warning", msg, file, line, col)
+
+    def notice(
+        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        """Report a notice, pointing at ``file:line:col`` when known."""
+        self._report("notice", msg, file, line, col)
 
     # -- defaults subclasses may keep --------------------------------------------------------
     def mask(self, secret: str) -> None:

@@ -101,37 +101,17 @@ class GitHubPlatform(BasePlatform):
             self._group_depth -= 1
             self._write("::endgroup::")
 
-    def _annotate(
+    def _report(
         self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
     ) -> None:
+        # ``::error file=…,line=…,col=…::msg``: an annotation on the run and on the file.
         props: dict[str, object] = {"file": file}
         if file:
             props.update(line=line, col=col if line is not None else None)
         self._write(command(kind, msg, props))
 
-    def error(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``::error file=…,line=…,col=…::msg`` (an annotation on the run and the file)."""
-        self._annotate("error", msg, file, line, col)
-
-    def warning(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``::warning …::msg``."""
-        self._annotate("warning", msg, file, line, col)
-
-    def notice(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``::notice …::msg``."""
-        self._annotate("notice", msg, file, line, col)
-
     def summary(self, markdown: str) -> None:
         """Append Markdown to ``$GITHUB_STEP_SUMMARY`` (ignored when the runner sets none)."""
         path = self.environ.get("GITHUB_STEP_SUMMARY")
-        if not path:
-            return
-        text = self.redact(markdown)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
+        if path:
+            self._append_markdown(path, markdown)

@@ -173,38 +173,19 @@ class GitLabPlatform(BasePlatform):
     def _report(
         self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
     ) -> None:
-        # GitLab has no annotations: a plain, greppable line; red for errors, yellow else.
+        # GitLab has no annotations: a plain, greppable ``error: file:line:col: msg`` line;
+        # red for errors, yellow for warnings.
         where = location_text(file, line, col)
         colour = {"error": "\x1b[31;1m", "warning": "\x1b[33;1m"}.get(kind, "")
         reset = "\x1b[0m" if colour else ""
         self._write(f"{colour}{kind}:{reset} {where + ': ' if where else ''}{msg}")
 
-    def error(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``error: file:line:col: msg`` in red."""
-        self._report("error", msg, file, line, col)
-
-    def warning(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``warning: file:line:col: msg`` in yellow."""
-        self._report("warning", msg, file, line, col)
-
-    def notice(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``notice: file:line:col: msg``."""
-        self._report("notice", msg, file, line, col)
-
     def summary(self, markdown: str) -> None:
         """GitLab has no job summary: append to ``$CI_DEPLOY_SUMMARY`` if set, else log it."""
         target = self.environ.get("CI_DEPLOY_SUMMARY")
-        text = self.redact(markdown)
         if target:
-            with open(target, "a", encoding="utf-8") as fh:
-                fh.write(text if text.endswith("\n") else text + "\n")
+            self._append_markdown(target, markdown)
             return
         with self.group("Summary"):
-            for line in text.splitlines():
+            for line in self.redact(markdown).splitlines():
                 self._write(line)

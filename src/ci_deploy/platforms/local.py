@@ -43,32 +43,12 @@ class LocalPlatform(BasePlatform):
     def _report(
         self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
     ) -> None:
+        # ``error: file:line:col: msg``
         where = location_text(file, line, col)
         self._write(f"{kind}: {where + ': ' if where else ''}{msg}")
-
-    def error(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``error: file:line:col: msg``."""
-        self._report("error", msg, file, line, col)
-
-    def warning(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``warning: file:line:col: msg``."""
-        self._report("warning", msg, file, line, col)
-
-    def notice(
-        self, msg: str, file: str | None = None, line: int | None = None, col: int | None = None
-    ) -> None:
-        """``notice: file:line:col: msg``."""
-        self._report("notice", msg, file, line, col)
 
     def summary(self, markdown: str) -> None:
         """Append to ``$CI_DEPLOY_SUMMARY`` when set; otherwise nothing (progress was shown)."""
         target = self.environ.get("CI_DEPLOY_SUMMARY")
-        if not target:
-            return
-        text = self.redact(markdown)
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
+        if target:
+            self._append_markdown(target, markdown)
