@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy.errors import UserInputError
-from ci_deploy.platforms import Redactor
+from ci_deploy.platforms import OUTPUT_KEYS, Redactor
 from ci_deploy.platforms.action import invocation_from_inputs, kubeconfig_secrets, run
 from ci_deploy.platforms.github import GitHubPlatform
 
@@ -169,3 +169,11 @@ def test_error_messages_of_the_cli_are_redacted(
     err = capfd.readouterr().err
     assert "file not found" in err
     assert secret not in err and "***.yml" in err
+
+
+def test_action_declares_exactly_the_contract_output_keys() -> None:
+    # Machine-readable repository file, not user input: plain yaml is enough here.
+    import yaml
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    assert tuple(action["outputs"]) == OUTPUT_KEYS

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from ci_deploy.platforms import OUTPUT_KEYS, Platform, Redactor, detect_platform, platform_named
+from ci_deploy.platforms import Platform, Redactor, detect_platform, platform_named
 from ci_deploy.platforms.local import LocalPlatform
 
 
@@ -60,18 +60,6 @@ def test_platforms_share_the_process_redactor() -> None:
     second.log("x shared-secret-4242 y")
     assert out.getvalue() == "x *** y\n"
     assert first.redact("shared-secret-4242") == "***"
-
-
-def test_output_keys_match_the_contract() -> None:
-    assert OUTPUT_KEYS == (
-        "phase",
-        "revision",
-        "previous-revision",
-        "canary-weight",
-        "active-color",
-        "environment-url",
-        "state",
-    )
 
 
 def test_redactor_ignores_blank_secrets_and_short_lines_of_multi_line_ones() -> None:
