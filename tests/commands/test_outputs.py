@@ -8,30 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-IMAGE = "registry.example.com/acme/web-app"
+from tests.platforms.github_output import SCRIPT as READ_GITHUB_OUTPUT
 
-# The "next job": a separate process that parses $GITHUB_OUTPUT as the runner does
-# (name=value lines and name<<DELIMITER blocks) and prints the outputs as JSON.
-READ_GITHUB_OUTPUT = r"""
-import json, sys
-lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
-out, i = {}, 0
-while i < len(lines):
-    line = lines[i]
-    if not line:
-        i += 1
-        continue
-    if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-        name, delim = line.split("<<", 1)
-        end = lines.index(delim, i + 1)
-        out[name] = "\n".join(lines[i + 1 : end])
-        i = end + 1
-    else:
-        name, value = line.split("=", 1)
-        out[name] = value
-        i += 1
-print(json.dumps(out))
-"""
+IMAGE = "registry.example.com/acme/web-app"
 
 
 def test_github_run_writes_outputs_that_the_next_process_reads(engine: Any, tmp_path: Path) -> None:
@@ -49,8 +28,9 @@ def test_github_run_writes_outputs_that_the_next_process_reads(engine: Any, tmp_
     assert "::group::" in failed.stdout + failed.stderr
     assert "::error::" in failed.stdout + failed.stderr  # an annotation on the run
     assert "### ci-deploy: web-app to staging: RolledBack" in summary.read_text()
+    # The "next job": a separate process that reads $GITHUB_OUTPUT as the runner does.
     read = subprocess.run(
-        [sys.executable, "-c", READ_GITHUB_OUTPUT, str(output)],
+        [sys.executable, READ_GITHUB_OUTPUT, str(output)],
         capture_output=True,
         text=True,
         check=True,

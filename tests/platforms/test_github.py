@@ -7,31 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.platforms.github_output import read_github_output
 
 from ci_deploy.platforms import Redactor, detect_platform
 from ci_deploy.platforms.github import GitHubPlatform, command, escape_property
-
-
-def read_github_output(path: Path) -> dict[str, str]:
-    """Parse $GITHUB_OUTPUT the way the runner does (``k=v`` and ``k<<DELIM`` blocks)."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    result: dict[str, str] = {}
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line:
-            i += 1
-            continue
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delim = line.split("<<", 1)
-            end = lines.index(delim, i + 1)
-            result[name] = "\n".join(lines[i + 1 : end])
-            i = end + 1
-        else:
-            name, value = line.split("=", 1)
-            result[name] = value
-            i += 1
-    return result
 
 
 def make(tmp_path: Path) -> tuple[GitHubPlatform, io.StringIO]:
