@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,39 +15,15 @@ from ci_deploy.sandbox.controllers.deployment_util import (
     template_hash,
 )
 from ci_deploy.sandbox.store import Store, WatchEvent
+from ci_deploy.sandbox.testing import POD_READY_DELAY, deployment_manifest, wait_until
 
 Obj = dict[str, Any]
 NS = "default"
-DELAY = 0.05
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll ``predicate`` (bounded) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout}s")
+DELAY = POD_READY_DELAY  # what the ``store`` fixture's controllers use
 
 
 def deployment(name: str, image: str, replicas: int = 3, **spec: Any) -> Obj:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-            **spec,
-        },
-    }
+    return deployment_manifest(name, image, replicas, NS, **spec)
 
 
 def change(store: Store, name: str, edit: Callable[[Obj], None]) -> None:
@@ -90,15 +66,6 @@ def pods(store: Store, name: str) -> list[Obj]:
 
 def condition(d: Obj, kind: str) -> Obj:
     return next(c for c in d["status"]["conditions"] if c["type"] == kind)
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store()
-    manager = ControllerManager(s, pod_ready_delay=DELAY)
-    manager.start()
-    yield s
-    manager.stop()
 
 
 def test_new_deployment_gets_one_owned_replicaset_with_hash_and_revision(store: Store) -> None:

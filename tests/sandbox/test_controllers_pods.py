@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from kubernetes.client.models import V1Pod, V1ReplicaSet
 
-from ci_deploy.sandbox.controllers import ControllerManager
 from ci_deploy.sandbox.controllers.kubelet import image_behaviour
 from ci_deploy.sandbox.store import Store
+from ci_deploy.sandbox.testing import POD_READY_DELAY, wait_until
 
 Obj = dict[str, Any]
 NS = "default"
-DELAY = 0.05
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout}s")
+DELAY = POD_READY_DELAY  # what the ``store`` fixture's controllers use
 
 
 def replicaset(name: str, image: str, replicas: int = 2) -> Obj:
@@ -79,15 +68,6 @@ def container(store: Store, name: str, index: int = 0) -> Obj:
 def events_about(store: Store, name: str) -> dict[str, Obj]:
     items, _ = store.list("/events", NS)
     return {e["reason"]: e for e in items if e["involvedObject"]["name"] == name}
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store()
-    manager = ControllerManager(s, pod_ready_delay=DELAY)
-    manager.start()
-    yield s
-    manager.stop()
 
 
 def test_replicaset_creates_complete_owned_pods_and_reports_status(store: Store) -> None:

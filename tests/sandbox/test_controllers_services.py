@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from kubernetes.client.models import (
     V1Endpoints,
     V1EndpointSlice,
     V1HorizontalPodAutoscaler,
 )
 
-from ci_deploy.sandbox.controllers import ControllerManager
 from ci_deploy.sandbox.store import Store
+from ci_deploy.sandbox.testing import wait_until
 
 Obj = dict[str, Any]
 NS = "default"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def pod(name: str, image: str, app: str = "web") -> Obj:
@@ -67,15 +54,6 @@ def slices(store: Store, name: str) -> list[Obj]:
         lambda o: o["metadata"]["labels"].get("kubernetes.io/service-name") == name,
     )
     return items
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store()
-    manager = ControllerManager(s, pod_ready_delay=0.05)
-    manager.start()
-    yield s
-    manager.stop()
 
 
 def test_service_endpoints_list_ready_and_not_ready_pods(store: Store) -> None:

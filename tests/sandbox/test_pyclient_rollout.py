@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client, config, watch
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from ci_deploy.sandbox.testing import SandboxHandle, wait_until
+from ci_deploy.sandbox.testing import deployment_manifest as deployment
 
 Obj = dict[str, Any]
 NS = "default"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def deployment(name: str, image: str, replicas: int = 4, **spec: Any) -> Obj:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-            **spec,
-        },
-    }
 
 
 def complete(d: client.V1Deployment) -> bool:
@@ -71,7 +43,7 @@ def test_rollout_observed_by_a_watch_resumed_from_a_resource_version(
     api: client.ApiClient,
 ) -> None:
     apps = client.AppsV1Api(api)
-    apps.create_namespaced_deployment(NS, deployment("web", "nginx:1"))
+    apps.create_namespaced_deployment(NS, deployment("web", "nginx:1", 4))
     wait_until(lambda: complete(apps.read_namespaced_deployment("web", NS)))
     listed = apps.list_namespaced_deployment(NS, field_selector="metadata.name=web")
     since = listed.metadata.resource_version

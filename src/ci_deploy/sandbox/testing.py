@@ -1,15 +1,25 @@
-"""Run a sandbox in-process for tests: ``with running_sandbox(tmp_path) as sb: ...``."""
+"""Run a sandbox in-process for tests: ``with running_sandbox(tmp_path) as sb: ...``.
+
+Also what the sandbox's own tests share: :func:`running_controllers` (a bare Store with the
+controllers, no API server), :func:`wait_until` (a bounded poll) and
+:func:`deployment_manifest`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ci_deploy.sandbox.faults import Faults, FaultSettings
 from ci_deploy.sandbox.server import DEFAULT_HISTORY, SandboxServer
 from ci_deploy.sandbox.store import Store
+
+# Seconds until a simulated pod is Ready in tests: short, so rollouts finish in a blink.
+POD_READY_DELAY = 0.05
 
 
 @dataclass
@@ -26,7 +36,7 @@ class SandboxHandle:
 @contextmanager
 def running_sandbox(
     tmp_path: Path,
-    pod_ready_delay: float = 0.05,
+    pod_ready_delay: float = POD_READY_DELAY,
     seed: int | None = None,
     *,
     state_file: Path | None = None,
@@ -54,3 +64,53 @@ def running_sandbox(
         yield SandboxHandle(server.url, server.kubeconfig, server.store, faults, server)
     finally:
         server.stop()
+
+
+@contextmanager
+def running_controllers(pod_ready_delay: float = POD_READY_DELAY) -> Iterator[Store]:
+    """A bare Store with the controllers running on it (no API server), stopped on exit."""
+    from ci_deploy.sandbox.controllers import ControllerManager
+
+    store = Store()
+    manager = ControllerManager(store, pod_ready_delay=pod_ready_delay)
+    manager.start()
+    try:
+        yield store
+    finally:
+        manager.stop()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.01) -> Any:
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    Raises AssertionError when ``timeout`` seconds pass first (a test failure, never a hang).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def deployment_manifest(
+    name: str, image: str, replicas: int = 3, namespace: str | None = None, **spec: Any
+) -> dict[str, Any]:
+    """A Deployment of one container, selected by ``app: <name>``; ``spec`` adds fields."""
+    labels = {"app": name}
+    metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            **spec,
+        },
+    }
