@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,34 @@ def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise click.BadParameter("must be a share between 0 and 1")
     return value
+
+
+_WHOLE = click.IntRange(0)
+_SECONDS = click.FloatRange(0)
+
+# --fault-<flag> -> (the FaultSettings field it sets, default, type, help); type None: a share
+# between 0 and 1.
+_FAULT_OPTIONS: tuple[tuple[str, str, float | None, Any, str], ...] = (
+    ("500", "error_500", 0.0, None, "Share of requests answered 500."),
+    ("503", "error_503", 0.0, None, "Share of requests answered 503."),
+    ("429", "error_429", 0.0, None, "Share of requests answered 429 (with Retry-After)."),
+    ("retry-after", "retry_after", 1, _WHOLE, "Retry-After seconds sent with 429."),
+    ("latency", "latency", 0.0, _SECONDS, "Seconds added to requests."),
+    ("latency-share", "latency_share", 1.0, None, "Share of requests that get --fault-latency."),
+    ("conflict", "conflict_share", 0.0, None, "Share of writes answered 409 Conflict."),
+    ("watch-max-events", "watch_max_events", 0, _WHOLE, "Cut watch streams after N events."),
+    ("watch-max-seconds", "watch_max_seconds", 0.0, _SECONDS, "Cut watch streams after T seconds."),
+    ("seed", "seed", None, click.INT, "Seed of the fault RNG (reproducible runs)."),
+)
+
+
+def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Declare the ``--fault-…`` options; each passes its value as the FaultSettings field."""
+    for flag, field, default, kind, help_text in reversed(_FAULT_OPTIONS):
+        checks: dict[str, Any] = {"callback": _share} if kind is None else {"type": kind}
+        option = click.option(f"--fault-{flag}", field, default=default, help=help_text, **checks)
+        func = option(func)
+    return func
 
 
 @command.command("serve")
@@ -61,86 +90,43 @@ def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:
     is_flag=True,
     help="Serve the API only (no Deployment/ReplicaSet/kubelet controllers).",
 )
-@click.option("--fault-500", default=0.0, callback=_share, help="Share of requests answered 500.")
-@click.option("--fault-503", default=0.0, callback=_share, help="Share of requests answered 503.")
-@click.option(
-    "--fault-429",
-    default=0.0,
-    callback=_share,
-    help="Share of requests answered 429 (with Retry-After).",
-)
-@click.option(
-    "--fault-retry-after",
-    default=1,
-    type=click.IntRange(0),
-    help="Retry-After seconds sent with 429.",
-)
-@click.option(
-    "--fault-latency", default=0.0, type=click.FloatRange(0), help="Seconds added to requests."
-)
-@click.option(
-    "--fault-latency-share",
-    default=1.0,
-    callback=_share,
-    help="Share of requests that get --fault-latency.",
-)
-@click.option(
-    "--fault-conflict", default=0.0, callback=_share, help="Share of writes answered 409 Conflict."
-)
-@click.option(
-    "--fault-watch-max-events",
-    default=0,
-    type=click.IntRange(0),
-    help="Cut watch streams after N events.",
-)
-@click.option(
-    "--fault-watch-max-seconds",
-    default=0.0,
-    type=click.FloatRange(0),
-    help="Cut watch streams after T seconds.",
-)
-@click.option(
-    "--fault-seed", default=None, type=int, help="Seed of the fault RNG (reproducible runs)."
-)
+@_fault_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
-def serve(**options: Any) -> None:
+def serve(
+    host: str,
+    port: int,
+    kubeconfig: Path,
+    state_file: Path | None,
+    pod_ready_delay: float,
+    no_controllers: bool,
+    verbose: bool,
+    **fault_settings: Any,
+) -> None:
     """Serve the Kubernetes REST API on loopback until SIGTERM or Ctrl-C."""
     from ci_deploy.sandbox.faults import Faults, FaultSettings
     from ci_deploy.sandbox.server import SandboxServer
 
     logging.basicConfig(
-        level=logging.DEBUG if options["verbose"] else logging.WARNING,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    settings = FaultSettings(
-        error_500=options["fault_500"],
-        error_503=options["fault_503"],
-        error_429=options["fault_429"],
-        retry_after=options["fault_retry_after"],
-        latency=options["fault_latency"],
-        latency_share=options["fault_latency_share"],
-        conflict_share=options["fault_conflict"],
-        watch_max_events=options["fault_watch_max_events"],
-        watch_max_seconds=options["fault_watch_max_seconds"],
-        seed=options["fault_seed"],
     )
     try:
         server = SandboxServer(
-            options["host"],
-            options["port"],
-            kubeconfig=options["kubeconfig"],
-            state_file=options["state_file"],
-            pod_ready_delay=options["pod_ready_delay"],
-            faults=Faults(settings),
-            controllers=not options["no_controllers"],
+            host,
+            port,
+            kubeconfig=kubeconfig,
+            state_file=state_file,
+            pod_ready_delay=pod_ready_delay,
+            faults=Faults(FaultSettings(**fault_settings)),
+            controllers=not no_controllers,
         )
     except OSError as exc:
         raise UserInputError(
-            f"cannot serve on {options['host']}:{options['port']}: {exc.strerror or exc}",
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port (0 picks a free one)",
         ) from exc
     except ValueError as exc:  # an unreadable state file
-        raise UserInputError(f"cannot load --state-file {options['state_file']}: {exc}") from exc
+        raise UserInputError(f"cannot load --state-file {state_file}: {exc}") from exc
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: Any) -> None:
@@ -157,5 +143,5 @@ def serve(**options: Any) -> None:
     while not stop.wait(timeout=3600):
         pass
     server.stop()
-    saved = f", state saved to {options['state_file']}" if options["state_file"] else ""
+    saved = f", state saved to {state_file}" if state_file else ""
     click.echo(f"ci-deploy sandbox: stopped{saved}")
