@@ -118,12 +118,30 @@ def test_stale_replace_raises_409(api: client.ApiClient, sandbox: SandboxHandle)
     assert core.read_namespaced_config_map("cfg", "default").data == {"a": "2"}
 
 
-def test_every_served_kind_round_trips_through_typed_models(api: client.ApiClient) -> None:
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    ns = core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="typed")))
-    assert ns.status.phase == "Active" and ns.spec.finalizers == ["kubernetes"]
-    svc = core.create_namespaced_service(
-        "typed",
+# Each served kind, created through the typed client: the response must deserialise into the
+# client's model with the server-side defaults filled in.
+TYPED = "typed"
+
+
+@pytest.fixture
+def typed_ns(api: client.ApiClient) -> client.V1Namespace:
+    """The namespace the typed-model tests create their objects in."""
+    return client.CoreV1Api(api).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=TYPED))
+    )
+
+
+def test_typed_namespace_is_active_with_the_kubernetes_finalizer(
+    typed_ns: client.V1Namespace,
+) -> None:
+    assert typed_ns.status.phase == "Active" and typed_ns.spec.finalizers == ["kubernetes"]
+
+
+def test_typed_service_gets_a_cluster_ip_and_defaults(
+    api: client.ApiClient, typed_ns: client.V1Namespace
+) -> None:
+    svc = client.CoreV1Api(api).create_namespaced_service(
+        TYPED,
         client.V1Service(
             metadata=client.V1ObjectMeta(name="web"),
             spec=client.V1ServiceSpec(
@@ -133,24 +151,38 @@ def test_every_served_kind_round_trips_through_typed_models(api: client.ApiClien
     )
     assert svc.spec.cluster_ip.startswith("10.96.") and svc.spec.type == "ClusterIP"
     assert svc.spec.ports[0].protocol == "TCP" and svc.spec.session_affinity == "None"
-    secret = core.create_namespaced_secret(
-        "typed", client.V1Secret(metadata=client.V1ObjectMeta(name="s"), string_data={"k": "v"})
+
+
+def test_typed_secret_string_data_becomes_base64_data(
+    api: client.ApiClient, typed_ns: client.V1Namespace
+) -> None:
+    secret = client.CoreV1Api(api).create_namespaced_secret(
+        TYPED, client.V1Secret(metadata=client.V1ObjectMeta(name="s"), string_data={"k": "v"})
     )
     assert secret.data == {"k": "dg=="} and secret.type == "Opaque"
+
+
+def test_typed_event_is_listed(api: client.ApiClient, typed_ns: client.V1Namespace) -> None:
+    core = client.CoreV1Api(api)
     core.create_namespaced_event(
-        "typed",
+        TYPED,
         client.CoreV1Event(
             metadata=client.V1ObjectMeta(name="e1"),
             involved_object=client.V1ObjectReference(
-                kind="Deployment", name="web", namespace="typed"
+                kind="Deployment", name="web", namespace=TYPED
             ),
             reason="Test",
             message="hello",
         ),
     )
-    assert core.list_namespaced_event("typed").items[0].reason == "Test"
-    rs = apps.create_namespaced_replica_set(
-        "typed",
+    assert core.list_namespaced_event(TYPED).items[0].reason == "Test"
+
+
+def test_typed_replicaset_of_zero_has_zero_replicas(
+    api: client.ApiClient, typed_ns: client.V1Namespace
+) -> None:
+    rs = client.AppsV1Api(api).create_namespaced_replica_set(
+        TYPED,
         client.V1ReplicaSet(
             metadata=client.V1ObjectMeta(name="rs"),
             spec=client.V1ReplicaSetSpec(
@@ -166,8 +198,13 @@ def test_every_served_kind_round_trips_through_typed_models(api: client.ApiClien
         ),
     )
     assert rs.status.replicas == 0
+
+
+def test_typed_hpa_gets_min_replicas_and_a_status(
+    api: client.ApiClient, typed_ns: client.V1Namespace
+) -> None:
     hpa = client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(
-        "typed",
+        TYPED,
         client.V2HorizontalPodAutoscaler(
             metadata=client.V1ObjectMeta(name="web"),
             spec=client.V2HorizontalPodAutoscalerSpec(
@@ -179,35 +216,32 @@ def test_every_served_kind_round_trips_through_typed_models(api: client.ApiClien
         ),
     )
     assert hpa.spec.min_replicas == 1 and hpa.status.desired_replicas == 0
+
+
+def test_typed_ingress_round_trips(api: client.ApiClient, typed_ns: client.V1Namespace) -> None:
+    backend = client.V1IngressBackend(
+        service=client.V1IngressServiceBackend(
+            name="web", port=client.V1ServiceBackendPort(number=80)
+        )
+    )
+    path = client.V1HTTPIngressPath(path="/", path_type="Prefix", backend=backend)
+    rule = client.V1IngressRule(
+        host="web.example", http=client.V1HTTPIngressRuleValue(paths=[path])
+    )
     ing = client.NetworkingV1Api(api).create_namespaced_ingress(
-        "typed",
+        TYPED,
         client.V1Ingress(
-            metadata=client.V1ObjectMeta(name="web"),
-            spec=client.V1IngressSpec(
-                rules=[
-                    client.V1IngressRule(
-                        host="web.example",
-                        http=client.V1HTTPIngressRuleValue(
-                            paths=[
-                                client.V1HTTPIngressPath(
-                                    path="/",
-                                    path_type="Prefix",
-                                    backend=client.V1IngressBackend(
-                                        service=client.V1IngressServiceBackend(
-                                            name="web", port=client.V1ServiceBackendPort(number=80)
-                                        )
-                                    ),
-                                )
-                            ]
-                        ),
-                    )
-                ]
-            ),
+            metadata=client.V1ObjectMeta(name="web"), spec=client.V1IngressSpec(rules=[rule])
         ),
     )
     assert ing.spec.rules[0].host == "web.example"
+
+
+def test_typed_endpoint_slice_port_gets_tcp(
+    api: client.ApiClient, typed_ns: client.V1Namespace
+) -> None:
     slice_ = client.DiscoveryV1Api(api).create_namespaced_endpoint_slice(
-        "typed",
+        TYPED,
         client.V1EndpointSlice(
             metadata=client.V1ObjectMeta(name="web-abc"),
             address_type="IPv4",
