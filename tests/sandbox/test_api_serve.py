@@ -46,6 +46,16 @@ def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
             proc.wait(timeout=10)
 
 
+def serve_once(*args: str) -> subprocess.CompletedProcess[str]:
+    """``ci-deploy sandbox serve ARGS`` expected to exit at once (bad input)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ci_deploy", "sandbox", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def test_serve_prints_ready_line_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     kubeconfig, state = tmp_path / "kc.yaml", tmp_path / "state.json"
     with serve("--kubeconfig", str(kubeconfig), "--state-file", str(state)) as (proc, url):
@@ -78,22 +88,7 @@ def test_serve_on_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ci_deploy",
-                "sandbox",
-                "serve",
-                "--port",
-                str(port),
-                "--kubeconfig",
-                str(tmp_path / "kc"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        result = serve_once("--port", str(port), "--kubeconfig", str(tmp_path / "kc"))
     assert result.returncode == 2
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -210,22 +205,7 @@ def test_serve_with_a_broken_state_file_is_a_clear_error(tmp_path: Path) -> None
     state = tmp_path / "state.json"
     for content in ("{not json", '{"objects": [{"resource": "/pods"}]}'):
         state.write_text(content)
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ci_deploy",
-                "sandbox",
-                "serve",
-                "--kubeconfig",
-                str(tmp_path / "kc"),
-                "--state-file",
-                str(state),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        result = serve_once("--kubeconfig", str(tmp_path / "kc"), "--state-file", str(state))
         assert result.returncode == 2
         assert f"cannot load --state-file {state}" in result.stderr
         assert "Traceback" not in result.stderr
