@@ -45,7 +45,6 @@ for _rt in RESOURCES:
     GROUP_VERSIONS.setdefault(_rt.group, _rt.version)
 
 _BY_PATH = {(rt.group, rt.version, rt.plural): rt for rt in RESOURCES}
-_BY_KEY = {rt.key: rt for rt in RESOURCES}
 _BY_KIND = {(rt.group, rt.kind): rt for rt in RESOURCES}
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -56,11 +55,6 @@ READ_ONLY_SUBRESOURCES = {"log"}  # GET only; no object to write
 def by_path(group: str, version: str, plural: str) -> ResourceType | None:
     """The resource served at ``/apis/<group>/<version>/<plural>`` (or ``/api/v1``)."""
     return _BY_PATH.get((group, version, plural))
-
-
-def by_key(key: str) -> ResourceType:
-    """The resource for a store key such as ``apps/deployments``; KeyError when unknown."""
-    return _BY_KEY[key]
 
 
 def by_kind(api_version: str, kind: str) -> ResourceType | None:

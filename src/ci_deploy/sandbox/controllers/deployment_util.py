@@ -72,11 +72,6 @@ def without_hash(template: Obj) -> Obj:
     return result
 
 
-def same_template(a: Obj, b: Obj) -> bool:
-    """Templates equal apart from the pod-template-hash label."""
-    return without_hash(a) == without_hash(b)
-
-
 def revision_of(rs: Obj) -> int:
     """The ReplicaSet's deployment.kubernetes.io/revision (0 when absent or unparsable)."""
     text = (rs["metadata"].get("annotations") or {}).get(REVISION, "")
