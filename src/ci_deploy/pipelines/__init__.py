@@ -35,19 +35,19 @@ __all__ = [
     "verb_available",
 ]
 
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # .../ci_deploy
-
 
 def pipeline_template_dir() -> Path:
-    """Directory of the pipeline templates, in an installed wheel or a source checkout."""
-    candidates = (
-        _PACKAGE_DIR / "templates" / "pipelines",
-        _PACKAGE_DIR.parent.parent / "templates" / "pipelines",
-    )
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("pipeline templates not found; looked in " + ", ".join(map(str, candidates)))
+    """Directory of the pipeline templates, in an installed wheel or a source checkout.
+
+    They sit beside the manifest templates (``templates/pipelines`` next to
+    ``templates/manifests``), so the renderer's lookup of that folder finds them too.
+    """
+    from ci_deploy.render.paths import template_dir
+
+    path = template_dir().parent / "pipelines"
+    if not path.is_dir():  # a broken installation, not bad user input
+        raise RuntimeError(f"pipeline templates not found; looked in {path}")
+    return path
 
 
 def yaml_string(value: object) -> str:
