@@ -1,9 +1,15 @@
-"""End-to-end fixtures: a Docker engine and the action image, built once per session."""
+"""End-to-end fixtures: the action image (built once per session on a Docker engine) and a
+sandbox cluster per test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from tests.e2e.harness import build_action_image, require_docker
+
+from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +20,10 @@ def action_image() -> str:
     from tests.e2e.harness import ACT_IMAGE_TAG
 
     return ACT_IMAGE_TAG
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
+    """A sandbox cluster (with controllers) for the pipelines to deploy to."""
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+        yield sb

@@ -6,12 +6,15 @@ a test failure with the command that installs it, never a skip.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,6 +24,7 @@ TOOLS = Path(os.environ.get("TOOLS", ROOT / ".tools"))
 ACT_IMAGE_TAG = "act-org-ci-deploy-v1-dockeraction:latest"
 IMAGE_TAG = "ci-deploy:e2e"
 APP_IMAGE = "registry.example.com/acme/web-app"
+CI_DEPLOY = str(ROOT / ".venv" / "bin" / "ci-deploy")
 
 E2E_CONFIG = """\
 # The application the end-to-end pipelines deploy to a sandbox cluster.
@@ -202,6 +206,66 @@ def run_gitlab_ci_local(
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     cmd = [gitlab_ci_local_bin(), "--no-color", "--shell-isolation", "--no-artifacts-to-source"]
     return run_logged([*cmd, *args], repo, env, timeout, merge_stderr)
+
+
+def act_with_kubeconfig_secret(
+    repo: Path, event: str, workflow: str, kubeconfig: Path, **options: Any
+) -> Run:
+    """:func:`run_act` with the sandbox kubeconfig, carrying a fresh bearer token, as the
+    ``KUBECONFIG`` secret; asserts the token never reached act's log."""
+    token = "e2e-" + secrets.token_hex(16)
+    run = run_act(
+        repo, event, workflow, {"KUBECONFIG": kubeconfig_with_token(kubeconfig, token)}, **options
+    )
+    print(f"act {workflow}: {run.seconds:.1f}s")
+    assert token not in run.log
+    return run
+
+
+def run_ci_deploy(kubeconfig: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """This checkout's ci-deploy, outside any runner, against the cluster of ``kubeconfig``."""
+    return subprocess.run(
+        [CI_DEPLOY, "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig)},
+    )
+
+
+def deploy_outside_ci(kubeconfig: Path, config: Path, image: str) -> None:
+    """Deploy ``image`` to staging with :func:`run_ci_deploy` (the history a test starts from)."""
+    proc = run_ci_deploy(kubeconfig, config, "deploy", "--env", "staging", "--image", image)
+    assert proc.returncode == 0, proc.stderr
+
+
+def live_status(kubeconfig: Path, config: Path, env: str = "staging") -> dict[str, Any]:
+    """``ci-deploy status --env ENV --json``: the recorded state and the live image."""
+    proc = run_ci_deploy(kubeconfig, config, "status", "--env", env, "--json")
+    assert proc.returncode == 0, proc.stderr
+    loaded: dict[str, Any] = json.loads(proc.stdout)
+    return loaded
+
+
+def assert_actionlint_clean(repo: Path) -> None:
+    """actionlint finds nothing in the workflows of ``repo``."""
+    proc = subprocess.run(
+        [actionlint_bin(), "-no-color", "-shellcheck=", "-pyflakes="],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def assert_schema_valid(schema: str, path: Path) -> None:
+    """check-jsonschema accepts ``path`` against its built-in ``schema``."""
+    proc = subprocess.run(
+        [check_jsonschema_bin(), "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def fake_gitlab_remote(repo: Path) -> None:

@@ -8,25 +8,20 @@ never appear in act's text log.
 
 from __future__ import annotations
 
-import json
-import secrets
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.e2e.harness import (
     APP_IMAGE,
     E2E_CONFIG,
-    ROOT,
-    actionlint_bin,
+    act_with_kubeconfig_secret,
+    assert_actionlint_clean,
+    deploy_outside_ci,
     git_repo,
-    kubeconfig_with_token,
-    run_act,
+    live_status,
 )
 
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from ci_deploy.sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.e2e
 
@@ -168,61 +163,20 @@ WORKFLOWS = {
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        yield sb
-
-
-@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     files = {"ci-deploy.yml": E2E_CONFIG}
     files.update({f".github/workflows/{name}": text for name, text in WORKFLOWS.items()})
     return git_repo(tmp_path / "repo", files)
 
 
-def cli(kubeconfig: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run this checkout's ci-deploy (outside act) against the sandbox."""
-    return subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ci-deploy"),
-            "-c",
-            str(config),
-            *args,
-            "--kubeconfig",
-            str(kubeconfig),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "CI_DEPLOY_PLATFORM": "local"},
-    )
-
-
-def live_status(kubeconfig: Path, config: Path) -> dict[str, Any]:
-    proc = cli(kubeconfig, config, "status", "--env", "staging", "--json")
-    assert proc.returncode == 0, proc.stderr
-    loaded: dict[str, Any] = json.loads(proc.stdout)
-    return loaded
-
-
 def test_workflows_pass_actionlint(repo: Path) -> None:
-    proc = subprocess.run(
-        [actionlint_bin(), "-no-color", "-shellcheck=", "-pyflakes="],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_actionlint_clean(repo)
 
 
 def test_deploy_job_outputs_reach_the_status_job(
     action_image: str, cluster: SandboxHandle, repo: Path
 ) -> None:
-    token = "e2e-" + secrets.token_hex(16)
-    run = run_act(
-        repo, "push", "deploy.yml", {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
-    )
-    print(f"act deploy.yml: {run.seconds:.1f}s")
+    run = act_with_kubeconfig_secret(repo, "push", "deploy.yml", cluster.kubeconfig)
     assert run.returncode == 0, str(run)
     assert "LocalRepositoryCache matched https://github.com/org/ci-deploy with ref v1" in run.log
     assert f"deploy said phase=Succeeded revision={APP_IMAGE}:1.0.0" in run.log
@@ -232,7 +186,6 @@ def test_deploy_job_outputs_reach_the_status_job(
     assert "[deploy/deploy]   ⚙  ***" in run.log
     assert "::group::" in run.log and "::endgroup::" in run.log
     assert "[deploy/deploy]   ⚙  Summary - " in run.log
-    assert token not in run.log
     status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
     assert status["state"]["phase"] == "Succeeded"
     assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0"
@@ -242,19 +195,11 @@ def test_broken_image_fails_the_job_and_reports_rolled_back(
     action_image: str, cluster: SandboxHandle, repo: Path
 ) -> None:
     config = repo / "ci-deploy.yml"
-    good = cli(
-        cluster.kubeconfig, config, "deploy", "--env", "staging", "--image", f"{APP_IMAGE}:1.0.0"
-    )
-    assert good.returncode == 0, good.stderr
-    token = "e2e-" + secrets.token_hex(16)
-    run = run_act(
-        repo, "push", "broken.yml", {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
-    )
-    print(f"act broken.yml: {run.seconds:.1f}s")
+    deploy_outside_ci(cluster.kubeconfig, config, f"{APP_IMAGE}:1.0.0")
+    run = act_with_kubeconfig_secret(repo, "push", "broken.yml", cluster.kubeconfig)
     assert run.returncode == 1, str(run)
     assert "Job 'deploy' failed" in run.log or "Job failed" in run.log, str(run)
     assert "deploy job result=failure phase=RolledBack" in run.log, str(run)
-    assert token not in run.log
     status = live_status(cluster.kubeconfig, config)
     assert status["state"]["phase"] == "RolledBack"
     assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0"
@@ -265,29 +210,17 @@ def test_manual_rollback_restores_the_previous_revision(
 ) -> None:
     config = repo / "ci-deploy.yml"
     for tag in ("1.0.0", "2.0.0"):
-        proc = cli(
-            cluster.kubeconfig,
-            config,
-            "deploy",
-            "--env",
-            "staging",
-            "--image",
-            f"{APP_IMAGE}:{tag}",
-        )
-        assert proc.returncode == 0, proc.stderr
+        deploy_outside_ci(cluster.kubeconfig, config, f"{APP_IMAGE}:{tag}")
     status_before = live_status(cluster.kubeconfig, config)
-    token = "e2e-" + secrets.token_hex(16)
-    run = run_act(
+    run = act_with_kubeconfig_secret(
         repo,
         "workflow_dispatch",
         "rollback.yml",
-        {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)},
+        cluster.kubeconfig,
         inputs={"environment": "staging"},
     )
-    print(f"act rollback.yml: {run.seconds:.1f}s")
     assert run.returncode == 0, str(run)
     assert "rollback said phase=" in run.log
-    assert token not in run.log
     assert status_before["live"]["image"] == f"{APP_IMAGE}:2.0.0"
     status = live_status(cluster.kubeconfig, config)
     assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0", status
@@ -296,14 +229,12 @@ def test_manual_rollback_restores_the_previous_revision(
 def test_prebuilt_image_with_docker_uses_works_the_same(
     action_image: str, cluster: SandboxHandle, repo: Path
 ) -> None:
-    token = "e2e-" + secrets.token_hex(16)
-    secret = {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
     # Job-container mode: act runs a docker:// step in the job container's network, and the
     # job container (the base image) is on the host network, where the sandbox listens.
-    run = run_act(repo, "push", "prebuilt.yml", secret, runner="python:3.11-slim")
-    print(f"act prebuilt.yml: {run.seconds:.1f}s")
+    run = act_with_kubeconfig_secret(
+        repo, "push", "prebuilt.yml", cluster.kubeconfig, runner="python:3.11-slim"
+    )
     assert run.returncode == 0, str(run)
     assert "prebuilt image said phase=Succeeded" in run.log
-    assert token not in run.log
     status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
     assert status["live"]["image"] == f"{APP_IMAGE}:4.0.0"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,15 @@ from tests.e2e.harness import (
     E2E_CONFIG,
     ROOT,
     Run,
-    check_jsonschema_bin,
+    assert_schema_valid,
+    deploy_outside_ci,
     fake_gitlab_remote,
     git_repo,
+    live_status,
     run_gitlab_ci_local,
 )
 
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from ci_deploy.sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +51,6 @@ include:
       production: false
       timeout: 2m
 """
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        yield sb
 
 
 def pipeline_repo(path: Path, gitlab_ci: str) -> Path:
@@ -103,22 +98,8 @@ def result(run: Run, job: str) -> str | None:
     return match.group(1) if match else None
 
 
-def cli(cluster: SandboxHandle, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ci-deploy"), "-c", str(repo / "ci-deploy.yml"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(cluster.kubeconfig)},
-    )
-
-
 def live_image(cluster: SandboxHandle, repo: Path, env: str = "staging") -> str:
-    proc = cli(cluster, repo, "status", "--env", env, "--json")
-    assert proc.returncode == 0, proc.stderr
-    import json
-
-    return str(json.loads(proc.stdout)["live"]["image"])
+    return str(live_status(cluster.kubeconfig, repo / "ci-deploy.yml", env)["live"]["image"])
 
 
 def test_template_pipeline_deploys_and_passes_dotenv_on(
@@ -149,8 +130,7 @@ def test_manual_rollback_job_restores_the_previous_revision(
 ) -> None:
     repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
     for tag in ("1.0.0", "2.0.0"):
-        proc = cli(cluster, repo, "deploy", "--env", "staging", "--image", f"{APP_IMAGE}:{tag}")
-        assert proc.returncode == 0, proc.stderr
+        deploy_outside_ci(cluster.kubeconfig, repo / "ci-deploy.yml", f"{APP_IMAGE}:{tag}")
     run = gcl(repo, cluster, "ci-deploy:staging:rollback", "--manual", "ci-deploy:staging:rollback")
     assert run.returncode == 0, str(run)
     assert result(run, "ci-deploy:staging:rollback") == "PASS", str(run)
@@ -163,8 +143,7 @@ def test_failing_deploy_fails_the_pipeline_and_reports_rolled_back(
     tmp_path: Path, cluster: SandboxHandle
 ) -> None:
     repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
-    good = cli(cluster, repo, "deploy", "--env", "staging", "--image", f"{APP_IMAGE}:1.0.0")
-    assert good.returncode == 0, good.stderr
+    deploy_outside_ci(cluster.kubeconfig, repo / "ci-deploy.yml", f"{APP_IMAGE}:1.0.0")
     run = gcl(
         repo,
         cluster,
@@ -256,17 +235,8 @@ def test_component_rejects_an_input_outside_its_options(
 # -- static checks ---------------------------------------------------------------------------
 
 
-def check_jsonschema(schema: str, path: Path) -> None:
-    proc = subprocess.run(
-        [check_jsonschema_bin(), "--builtin-schema", schema, str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 def test_template_and_rendered_component_match_gitlabs_schema(tmp_path: Path) -> None:
-    check_jsonschema("vendor.gitlab-ci", TEMPLATE)
+    assert_schema_valid("vendor.gitlab-ci", TEMPLATE)
     repo = pipeline_repo(tmp_path / "repo", INCLUDE_COMPONENT)
     # --preview prints the merged, input-interpolated YAML on stdout (its log on stderr).
     preview = run_gitlab_ci_local(repo, "--preview", merge_stderr=False)
@@ -275,11 +245,11 @@ def test_template_and_rendered_component_match_gitlabs_schema(tmp_path: Path) ->
     rendered.write_text(preview.log, encoding="utf-8")
     merged = load(rendered)
     assert merged["ci-deploy:staging"]["variables"]["CI_DEPLOY_IMAGE"] == f"{APP_IMAGE}:3.0.0"
-    check_jsonschema("vendor.gitlab-ci", rendered)
+    assert_schema_valid("vendor.gitlab-ci", rendered)
 
 
 def test_action_metadata_matches_githubs_schema() -> None:
-    check_jsonschema("vendor.github-actions", ROOT / "action.yml")
+    assert_schema_valid("vendor.github-actions", ROOT / "action.yml")
 
 
 def load(path: Path) -> dict[str, Any]:

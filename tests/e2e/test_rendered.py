@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.e2e.harness import (
     APP_IMAGE,
+    CI_DEPLOY,
     E2E_CONFIG,
     ROOT,
+    act_with_kubeconfig_secret,
     fake_gitlab_remote,
     git_repo,
-    kubeconfig_with_token,
-    run_act,
+    live_status,
     run_gitlab_ci_local,
 )
 
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from ci_deploy.sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.e2e
-CI_DEPLOY = str(ROOT / ".venv" / "bin" / "ci-deploy")
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        yield sb
 
 
 def render(repo: Path, *args: str) -> str:
@@ -46,15 +37,7 @@ def render(repo: Path, *args: str) -> str:
 
 
 def live_image(cluster: SandboxHandle, repo: Path, env: str) -> str:
-    proc = subprocess.run(
-        [CI_DEPLOY, "-c", str(repo / "ci-deploy.yml"), "status", "--env", env, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(cluster.kubeconfig)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    return str(json.loads(proc.stdout)["live"]["image"])
+    return str(live_status(cluster.kubeconfig, repo / "ci-deploy.yml", env)["live"]["image"])
 
 
 def head_sha(repo: Path) -> str:
@@ -71,14 +54,9 @@ def test_rendered_github_workflow_deploys_through_both_environments(
     (repo / "ci-deploy.yml").write_text(E2E_CONFIG, encoding="utf-8")
     workflow = render(repo, "--platform", "github")
     git_repo(repo, {".github/workflows/deploy.yml": workflow})
-    token = "e2e-" + secrets.token_hex(16)
-    run = run_act(
-        repo, "push", "deploy.yml", {"KUBECONFIG": kubeconfig_with_token(cluster.kubeconfig, token)}
-    )
-    print(f"act rendered workflow: {run.seconds:.1f}s")
+    run = act_with_kubeconfig_secret(repo, "push", "deploy.yml", cluster.kubeconfig)
     assert run.returncode == 0, str(run)
     assert "[Deploy web-app/deploy-production]" in run.log
-    assert token not in run.log
     image = f"{APP_IMAGE}:{head_sha(repo)}"
     assert live_image(cluster, repo, "staging") == image
     assert live_image(cluster, repo, "production") == image

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from tests.e2e.harness import actionlint_bin, check_jsonschema_bin
+from tests.e2e.harness import assert_actionlint_clean, assert_schema_valid
 
 from ci_deploy.cli import cli
 from ci_deploy.config import load_config_text
@@ -48,24 +48,13 @@ def actionlint(repo: Path, text: str) -> None:
     path = repo / ".github" / "workflows" / "deploy.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    proc = subprocess.run(
-        [actionlint_bin(), "-no-color", "-shellcheck=", "-pyflakes="],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_actionlint_clean(repo)
 
 
 def schema_check(schema: str, repo: Path, text: str) -> None:
     path = repo / "rendered.yml"
     path.write_text(text, encoding="utf-8")
-    proc = subprocess.run(
-        [check_jsonschema_bin(), "--builtin-schema", schema, str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_schema_valid(schema, path)
 
 
 def jobs_of(text: str) -> dict[str, Any]:
