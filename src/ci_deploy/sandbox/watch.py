@@ -46,7 +46,7 @@ DEFAULT_TIMEOUT = 1800  # seconds, when the client gives no timeoutSeconds
 _POLL = 1.0  # longest wait between checks for shutdown
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"  # annotation of the bookmark ending a watch-list
 NOT_OLDER_THAN = "NotOlderThan"
-_FALSE_WORDS = ("0", "f", "false", "n", "no")  # upstream's query-parameter booleans
+_FALSE_WORDS = ("0", "false")  # upstream: any other value, even empty, is true
 
 
 def _line(event_type: str, obj: Obj) -> bytes:
