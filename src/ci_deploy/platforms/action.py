@@ -16,7 +16,7 @@ import os
 import shlex
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ci_deploy.errors import CiDeployError, UserInputError
@@ -180,6 +180,21 @@ def uses_inputs(environ: Mapping[str, str]) -> bool:
     return "INPUT_COMMAND" in environ
 
 
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``changes`` for the block, then as found (matters in tests)."""
+    saved = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """Run one ``ci-deploy`` command (from the action inputs, or ``argv``); its exit code."""
     from ci_deploy.cli import main as cli_main
@@ -187,30 +202,22 @@ def run(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     platform = detect_platform(env)
     from_inputs = uses_inputs(env)
-    inv = Invocation(argv=list(argv))
     try:
-        if from_inputs:
-            inv = invocation_from_inputs(platform)
+        inv = invocation_from_inputs(platform) if from_inputs else Invocation(argv=list(argv))
     except CiDeployError as exc:
         platform.error(exc.message)
         if exc.hint:
             platform.log(f"  hint: {exc.hint}")
         return exc.exit_code
-    saved = {key: os.environ.get(key) for key in inv.env}
-    os.environ.update(inv.env)
     if from_inputs:  # show what the inputs became; the kubeconfig is a temp path, secrets masked
         platform.log("ci-deploy " + shlex.join(inv.argv))
     try:
-        cli_main(inv.argv)
+        with _environment(inv.env):
+            cli_main(inv.argv)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
-        for key, value in saved.items():  # leave the process as found (matters in tests)
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         for path in inv.temp_files:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
