@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from ci_deploy.sandbox.kubeconfig import write_kubeconfig
-from ci_deploy.sandbox.testing import running_sandbox
+from ci_deploy.sandbox.testing import deployment_manifest, running_sandbox
 
 READY = re.compile(
     r"^ci-deploy sandbox: serving (http://127\.0\.0\.1:\d+) "
@@ -170,17 +170,7 @@ def test_serve_fault_flags_and_no_controllers(tmp_path: Path) -> None:
         assert state["settings"]["error_503"] == 1.0 and state["settings"]["seed"] == 5
         assert state["counts"] == {"503": 1}
         requests.post(url + "/_sandbox/faults", json={"reset": True}, timeout=5)
-        deployment = {
-            "metadata": {"name": "web"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {"containers": [{"name": "c", "image": "app:1"}]},
-                },
-            },
-        }
+        deployment = deployment_manifest("web", "app:1", 1)
         requests.post(
             url + "/apis/apps/v1/namespaces/default/deployments", json=deployment, timeout=5
         )

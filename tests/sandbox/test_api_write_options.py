@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from ci_deploy.sandbox.testing import SandboxHandle, deployment_manifest
 
 CM = "/api/v1/namespaces/default/configmaps"
 DEPLOY = "/apis/apps/v1/namespaces/default/deployments"
@@ -20,20 +20,7 @@ def sandbox(bare_sandbox: SandboxHandle) -> SandboxHandle:
 
 
 def _deployment(**spec_extra: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "app:1"}]},
-            },
-            **spec_extra,
-        },
-    }
+    return deployment_manifest("web", "app:1", 1, **spec_extra)
 
 
 def _state(sb: SandboxHandle) -> tuple[int, list[Any]]:
