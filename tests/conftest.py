@@ -1,13 +1,15 @@
 """Shared fixtures.
 
 ``sandbox`` / ``bare_sandbox``: a running in-process sandbox cluster (SandboxHandle), with or
-without controllers; ``store``: a bare sandbox Store with the controllers running on it.
+without controllers; ``api``: the official kubernetes client configured for ``sandbox``;
+``store``: a bare sandbox Store with the controllers running on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,18 @@ def bare_sandbox(tmp_path: Path) -> Iterator[SandboxHandle]:
     """A sandbox API server without controllers: objects change only through requests."""
     with running_sandbox(tmp_path, controllers=False) as handle:
         yield handle
+
+
+@pytest.fixture
+def api(sandbox: SandboxHandle) -> Iterator[Any]:
+    """A ``kubernetes.client.ApiClient`` for ``sandbox`` (override ``sandbox`` to change it)."""
+    from kubernetes import config  # only the tests that talk through the client pay for it
+
+    api_client = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
+    try:
+        yield api_client
+    finally:
+        api_client.close()
 
 
 @pytest.fixture

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from ci_deploy.sandbox.testing import SandboxHandle
-
-
-@pytest.fixture
-def api(sandbox: SandboxHandle) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
-    try:
-        yield api_client
-    finally:
-        api_client.close()
 
 
 def make_deployment(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
-from ci_deploy.sandbox.testing import SandboxHandle, wait_until
 from ci_deploy.sandbox.testing import deployment_manifest as deployment
+from ci_deploy.sandbox.testing import wait_until
 
 Obj = dict[str, Any]
 NS = "default"
@@ -30,13 +28,6 @@ def complete(d: client.V1Deployment) -> bool:
 def progressing(d: client.V1Deployment) -> client.V1DeploymentCondition | None:
     conditions = (d.status.conditions if d.status else None) or []
     return next((c for c in conditions if c.type == "Progressing"), None)
-
-
-@pytest.fixture
-def api(sandbox: SandboxHandle) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(str(sandbox.kubeconfig))
-    yield api_client
-    api_client.close()
 
 
 def test_rollout_observed_by_a_watch_resumed_from_a_resource_version(

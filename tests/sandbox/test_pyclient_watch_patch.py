@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,9 @@ from .test_pyclient_core import make_deployment
 
 
 @pytest.fixture
-def api(bare_sandbox: SandboxHandle) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(bare_sandbox.kubeconfig))
-    try:
-        yield api_client
-    finally:
-        api_client.close()
+def sandbox(bare_sandbox: SandboxHandle) -> SandboxHandle:
+    """No controllers: objects change only through the client's requests."""
+    return bare_sandbox
 
 
 def _cm(name: str, value: str) -> client.V1ConfigMap:
@@ -282,11 +278,10 @@ def test_server_side_apply_without_field_manager_is_400(api: client.ApiClient) -
     assert resp.status == 400
 
 
-def test_dynamic_client_server_side_apply(bare_sandbox: SandboxHandle) -> None:
+def test_dynamic_client_server_side_apply(api: client.ApiClient) -> None:
     from kubernetes import dynamic
 
-    api_client = config.new_client_from_config(config_file=str(bare_sandbox.kubeconfig))
-    dyn = dynamic.DynamicClient(api_client)
+    dyn = dynamic.DynamicClient(api)
     deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     body = _applied("nginx:1.25")
     result = deployments.server_side_apply(
@@ -299,7 +294,6 @@ def test_dynamic_client_server_side_apply(bare_sandbox: SandboxHandle) -> None:
     )
     assert result.spec.template.spec.containers[0].image == "nginx:1.26"
     assert result.metadata.generation == 2
-    api_client.close()
 
 
 def test_server_side_apply_of_the_same_configuration_is_a_no_op(api: client.ApiClient) -> None:
