@@ -526,6 +526,21 @@ def test_watch_from_the_bookmark_version_resumes_exactly_after_the_state(
                 )
             ],
         ),
+        (
+            {"resourceVersion": "0", "resourceVersionMatch": "Exact", "continue": "x"},
+            [
+                (
+                    "resourceVersionMatch",
+                    "FieldValueForbidden",
+                    'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                ),
+                (
+                    "resourceVersionMatch",
+                    "FieldValueForbidden",
+                    "Forbidden: resourceVersionMatch is forbidden when continue is provided",
+                ),
+            ],
+        ),
     ],
     ids=[
         "watch-initial-events-without-match",
@@ -533,6 +548,7 @@ def test_watch_from_the_bookmark_version_resumes_exactly_after_the_state(
         "watch-initial-events-with-exact",
         "list-initial-events",
         "list-match-without-version",
+        "list-exact-at-zero-with-continue",
     ],
 )
 def test_invalid_list_options_are_422_naming_each_field(

@@ -46,6 +46,7 @@ DEFAULT_TIMEOUT = 1800  # seconds, when the client gives no timeoutSeconds
 _POLL = 1.0  # longest wait between checks for shutdown
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"  # annotation of the bookmark ending a watch-list
 NOT_OLDER_THAN = "NotOlderThan"
+RVM = "resourceVersionMatch"
 _FALSE_WORDS = ("0", "false")  # upstream: any other value, even empty, is true
 
 
@@ -93,60 +94,46 @@ def validate_list_options(query: Mapping[str, str], watching: bool) -> None:
     """Raise 422 Invalid for option combinations upstream's ``ValidateListOptions`` rejects."""
     match = query.get("resourceVersionMatch", "")
     send_initial = _bool_param(query, "sendInitialEvents")
-    errors: list[tuple[str, str, str]] = []
     if watching:
-        if send_initial is not None and match != NOT_OLDER_THAN:
-            errors.append(
-                _forbidden(
-                    "resourceVersionMatch",
-                    f"sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}",
-                )
-            )
-        if match:
-            if send_initial is None:
-                errors.append(
-                    _forbidden(
-                        "resourceVersionMatch",
-                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents "
-                        "is provided",
-                    )
-                )
-            if match != NOT_OLDER_THAN:
-                errors.append(_not_supported("resourceVersionMatch", match, [NOT_OLDER_THAN]))
+        errors = _watch_option_errors(match, send_initial)
     else:
-        rv = query.get("resourceVersion", "")
-        if match:
-            if not rv:
-                errors.append(
-                    _forbidden(
-                        "resourceVersionMatch",
-                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                    )
-                )
-            if match not in ("Exact", NOT_OLDER_THAN):
-                errors.append(
-                    _not_supported("resourceVersionMatch", match, ["Exact", NOT_OLDER_THAN, ""])
-                )
-            if match == "Exact" and rv == "0":
-                errors.append(
-                    _forbidden(
-                        "resourceVersionMatch",
-                        'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
-                    )
-                )
-        if send_initial is not None:
-            errors.append(
-                _forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")
-            )
+        errors = _list_option_errors(match, send_initial, query.get("resourceVersion", ""))
     if match and query.get("continue"):
         errors.append(
-            _forbidden(
-                "resourceVersionMatch",
-                "resourceVersionMatch is forbidden when continue is provided",
-            )
+            _forbidden(RVM, "resourceVersionMatch is forbidden when continue is provided")
         )
     if errors:
         raise _invalid_list_options(errors)
+
+
+def _watch_option_errors(match: str, send_initial: bool | None) -> list[tuple[str, str, str]]:
+    errors = []
+    if send_initial is not None and match != NOT_OLDER_THAN:
+        detail = f"sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}"
+        errors.append(_forbidden(RVM, detail))
+    if match and send_initial is None:
+        detail = "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"
+        errors.append(_forbidden(RVM, detail))
+    if match and match != NOT_OLDER_THAN:
+        errors.append(_not_supported(RVM, match, [NOT_OLDER_THAN]))
+    return errors
+
+
+def _list_option_errors(
+    match: str, send_initial: bool | None, rv: str
+) -> list[tuple[str, str, str]]:
+    errors = []
+    if match and not rv:
+        detail = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+        errors.append(_forbidden(RVM, detail))
+    if match and match not in ("Exact", NOT_OLDER_THAN):
+        errors.append(_not_supported(RVM, match, ["Exact", NOT_OLDER_THAN, ""]))
+    if match == "Exact" and rv == "0":
+        detail = 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+        errors.append(_forbidden(RVM, detail))
+    if send_initial is not None:
+        errors.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    return errors
 
 
 def _invalid_list_options(errors: list[tuple[str, str, str]]) -> StoreError:
