@@ -97,7 +97,7 @@ def pipeline(
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file beside it (no half-written file)."""
-    if path.exists() and path.is_dir():
+    if path.is_dir():
         raise UserInputError(f"-o {path}: is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

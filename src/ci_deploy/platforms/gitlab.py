@@ -148,8 +148,7 @@ class GitLabPlatform(BasePlatform):
         for name, value in outputs.items():
             variables[dotenv_key(name)] = self.redact(value).strip()
         text = format_dotenv(variables)
-        if path.parent != Path(""):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
