@@ -6,14 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from ci_deploy.sandbox.controllers import ControllerManager
-from ci_deploy.sandbox.controllers.deployment_util import (
-    fenceposts,
-    proportional_sizes,
-    template_hash,
-)
+from ci_deploy.sandbox.controllers.deployment_util import template_hash
 from ci_deploy.sandbox.store import Store, WatchEvent
 from ci_deploy.sandbox.testing import POD_READY_DELAY, deployment_manifest, wait_until
 
@@ -97,27 +91,6 @@ def test_new_deployment_gets_one_owned_replicaset_with_hash_and_revision(store: 
     assert (progressing["status"], progressing["reason"]) == ("True", "NewReplicaSetAvailable")
     assert progressing["message"] == f'ReplicaSet "web-{pod_hash}" has successfully progressed.'
     assert len(pods(store, "web")) == 3
-
-
-@pytest.mark.parametrize(
-    ("replicas", "surge", "unavailable", "expected"),
-    [
-        (10, "25%", "25%", (3, 2)),  # surge rounds up, unavailable rounds down
-        (3, "25%", "25%", (1, 0)),
-        (4, 0, 0, (0, 1)),  # never both zero: the controller uses maxUnavailable 1
-        (10, 2, "10%", (2, 1)),
-        (5, "100%", "0%", (5, 0)),
-    ],
-)
-def test_fenceposts_round_like_kubernetes(
-    replicas: int, surge: Any, unavailable: Any, expected: tuple[int, int]
-) -> None:
-    d = deployment("x", "img", replicas)
-    d["spec"]["strategy"] = {
-        "type": "RollingUpdate",
-        "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
-    }
-    assert fenceposts(d) == expected
 
 
 class PodCounter:
@@ -377,36 +350,6 @@ def test_scaling_a_paused_rollout_shares_replicas_in_proportion(store: Store) ->
 def image_of(obj: Obj) -> str:
     image: str = obj["spec"]["template"]["spec"]["containers"][0]["image"]
     return image
-
-
-def rs_of(name: str, replicas: int, created: str, available: int = 0) -> Obj:
-    return {
-        "metadata": {"name": name, "creationTimestamp": created},
-        "spec": {"replicas": replicas},
-        "status": {"replicas": replicas, "availableReplicas": available},
-    }
-
-
-@pytest.mark.parametrize(
-    ("desired", "new", "old", "expected"),
-    [
-        # One active ReplicaSet takes the new size.
-        (5, rs_of("new", 3, "2"), [rs_of("old", 0, "1")], {"new": 5}),
-        # None active: the newest (the new one) does.
-        (2, rs_of("new", 0, "2"), [rs_of("old", 0, "1")], {"new": 2}),
-        # A saturated new ReplicaSet: old ones go to zero.
-        (3, rs_of("new", 3, "2", 3), [rs_of("old", 1, "1")], {"old": 0}),
-        # Mid-rollout 3 old + 2 new, 4 → 8 replicas: 10 allowed (surge 2), shared 3:2.
-        (8, rs_of("new", 2, "2"), [rs_of("old", 3, "1")], {"old": 6, "new": 4}),
-        # Scaling down 3 + 2 to 1 (+1 surge): 2 pods, remainder from the oldest largest.
-        (1, rs_of("new", 2, "2"), [rs_of("old", 3, "1")], {"old": 1, "new": 1}),
-    ],
-)
-def test_proportional_sizes_follow_the_deployment_controller(
-    desired: int, new: Obj, old: list[Obj], expected: dict[str, int]
-) -> None:
-    d = deployment("web", "img", desired)
-    assert proportional_sizes(d, new, old) == expected
 
 
 def test_a_restarted_manager_catches_up_with_changes_made_while_stopped() -> None:
