@@ -112,7 +112,14 @@ def test_warning_and_notice_without_position(tmp_path: Path) -> None:
     assert out.getvalue().splitlines() == ["::warning::slow", "::notice file=a.yml::done"]
 
 
-def test_col_is_dropped_without_line() -> None:
+def test_col_is_dropped_without_line_and_both_without_file(tmp_path: Path) -> None:
+    p, out = make(tmp_path)
+    p.error("m", file="f", col=3)
+    p.error("m", line=2, col=3)
+    assert out.getvalue().splitlines() == ["::error file=f::m", "::error::m"]
+
+
+def test_command_writes_the_properties_it_is_given_escaped() -> None:
     assert command("error", "m", {"file": "f", "line": None, "col": 3}) == "::error file=f,col=3::m"
     assert escape_property("a\r\n%") == "a%0D%0A%25"
 
