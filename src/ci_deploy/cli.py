@@ -36,19 +36,23 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
-def _verb_available(module: str) -> bool:
-    return importlib.util.find_spec(f"ci_deploy.commands.{module}") is not None
+def verb_available(verb: str) -> bool:
+    """True when ``ci-deploy <verb>`` exists in this installation (its module is present)."""
+    entry = VERBS.get(verb)
+    if entry is None:
+        return False
+    return importlib.util.find_spec(f"ci_deploy.commands.{entry[0]}") is not None
 
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name, (module, _) in VERBS.items() if _verb_available(module)]
+        return [name for name in VERBS if verb_available(name)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = VERBS.get(cmd_name)
-        if entry is None or not _verb_available(entry[0]):
+        if entry is None or not verb_available(cmd_name):
             return None
         module = importlib.import_module(f"ci_deploy.commands.{entry[0]}")
         command = getattr(module, "command", None)

@@ -5,12 +5,11 @@ Attached to the ``render`` group by ``commands/render.py`` when this module exis
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from ci_deploy import fileio
 from ci_deploy.errors import UserInputError
 
 
@@ -99,12 +98,4 @@ def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file beside it (no half-written file)."""
     if path.is_dir():
         raise UserInputError(f"-o {path}: is a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    fileio.write_atomically(path, text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ci_deploy.cli import verb_available
 from ci_deploy.pipelines.model import (
     PLATFORMS,
     STAGE_VERBS,
@@ -20,7 +21,6 @@ from ci_deploy.pipelines.model import (
     GitLabTemplate,
     PipelinePlan,
     plan_pipeline,
-    verb_available,
 )
 
 __all__ = [

@@ -9,11 +9,11 @@ that cannot run: adding the verb's module switches it on.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
 
+from ci_deploy.cli import verb_available
 from ci_deploy.config import Config
 from ci_deploy.errors import UserInputError
 
@@ -29,16 +29,6 @@ STAGE_VERBS: dict[str, str] = {
     "status": "status",
     "rollback": "rollback",
 }
-
-
-def verb_available(verb: str) -> bool:
-    """True when ``ci-deploy <verb>`` exists in this installation (its module is present)."""
-    from ci_deploy.cli import VERBS
-
-    entry = VERBS.get(verb)
-    return (
-        entry is not None and importlib.util.find_spec(f"ci_deploy.commands.{entry[0]}") is not None
-    )
 
 
 @dataclass(frozen=True)

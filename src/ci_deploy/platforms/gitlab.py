@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ci_deploy.errors import CiDeployError
+from ci_deploy.fileio import write_atomically
 from ci_deploy.platforms.base import BasePlatform, location_text
 
 DOTENV_MAX_BYTES = 5 * 1024 - 1  # GitLab: file.size < 5 KB
@@ -147,11 +147,7 @@ class GitLabPlatform(BasePlatform):
         variables = read_dotenv(path)
         for name, value in outputs.items():
             variables[dotenv_key(name)] = self.redact(value).strip()
-        text = format_dotenv(variables)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, format_dotenv(variables))
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:

@@ -7,11 +7,12 @@ sandbox, as ``kubectl config set-context`` would.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ci_deploy.fileio import write_atomically
 
 NAME = "ci-deploy-sandbox"
 
@@ -38,8 +39,5 @@ def write_kubeconfig(path: Path, url: str, namespace: str = "default") -> Path:
     context = {"cluster": NAME, "user": NAME, "namespace": namespace}
     config["contexts"] = _upsert(config.get("contexts") or [], NAME, "context", context)
     config["current-context"] = NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, yaml.safe_dump(config, sort_keys=False))
     return path

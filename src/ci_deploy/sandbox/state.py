@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from ci_deploy.fileio import write_atomically
 from ci_deploy.sandbox.store import Store
 
 
@@ -29,10 +29,4 @@ def load_state(store: Store, path: Path) -> bool:
 
 def save_state(store: Store, path: Path) -> None:
     """Write the store's snapshot to ``path`` atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(store.snapshot(), handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(store.snapshot(), separators=(",", ":")))
