@@ -1,9 +1,10 @@
 """A rollout as data: a Plan is a list of Steps, a pure function of config and cluster state.
 
 ``ci-deploy plan`` prints the plan; ``ci-deploy deploy`` executes the plan made by the very same
-function (``make_plan``). Steps are small frozen dataclasses; the executor dispatches on their type.
-The step vocabulary covers every strategy (DESIGN.md "Layers"): apply, wait for rollout, set
-weight, pause, analyze, switch, scale down, record.
+function (``make_plan``). Steps are small frozen dataclasses; the executor dispatches on their type
+(``executor.HANDLERS``). The rolling strategy needs record-stable, apply, wait and record; the
+canary and blue-green strategies add their steps (set weight, pause, analyze, switch, scale
+down) here, each with its handler in the executor, in the same shape.
 """
 
 from __future__ import annotations
@@ -66,63 +67,6 @@ class WaitForRollout(Step):
 
     def describe(self) -> str:
         return f"wait for deployment/{self.deployment} to roll out (timeout {self.timeout:.0f}s)"
-
-
-@dataclass(frozen=True)
-class SetWeight(Step):
-    """Send ``percent`` of the traffic to the new revision (canary)."""
-
-    percent: float
-    router: str = "replicas"
-    name = "set-weight"
-
-    def describe(self) -> str:
-        return f"set canary weight to {self.percent:g}% ({self.router})"
-
-
-@dataclass(frozen=True)
-class Pause(Step):
-    """Wait ``seconds`` (None: until ``ci-deploy promote``)."""
-
-    seconds: float | None
-    name = "pause"
-
-    def describe(self) -> str:
-        return "pause until promoted" if self.seconds is None else f"pause {self.seconds:g}s"
-
-
-@dataclass(frozen=True)
-class Analyze(Step):
-    """Judge metrics of a stage against its success criteria."""
-
-    stage: str
-    criteria: tuple[str, ...]
-    name = "analyze"
-
-    def describe(self) -> str:
-        return f"analyze stage {self.stage}: {', '.join(self.criteria) or 'no criteria'}"
-
-
-@dataclass(frozen=True)
-class Switch(Step):
-    """Point the Service at another color (blue-green)."""
-
-    color: str
-    name = "switch"
-
-    def describe(self) -> str:
-        return f"switch traffic to {self.color}"
-
-
-@dataclass(frozen=True)
-class ScaleDown(Step):
-    """Scale the old revision or color down."""
-
-    target: str
-    name = "scale-down"
-
-    def describe(self) -> str:
-        return f"scale down {self.target}"
 
 
 @dataclass(frozen=True)
