@@ -376,3 +376,35 @@ def test_concurrent_read_modify_write_loses_no_update(sandbox: SandboxHandle) ->
     final = requests.get(url + "/counter", timeout=5).json()
     assert final["data"]["n"] == "90"
     assert conflicts  # the writers did collide, and the 409s kept every increment
+
+
+def test_a_body_naming_another_object_is_refused_on_replace_and_apply(
+    sandbox: SandboxHandle,
+) -> None:
+    assert requests.post(sandbox.url + DEPLOYMENTS, json=deployment("web"), timeout=5).ok
+    other = deployment("other")
+    put = requests.put(f"{sandbox.url}{DEPLOYMENTS}/web", json=other, timeout=5)
+    apply = requests.patch(
+        f"{sandbox.url}{DEPLOYMENTS}/web",
+        params={"fieldManager": "test"},
+        json=other,
+        headers={"Content-Type": "application/apply-patch+yaml"},
+        timeout=5,
+    )
+    for resp in (put, apply):
+        assert resp.status_code == 400
+        assert resp.json()["message"] == "the name of the object does not match the name on the URL"
+    names = [
+        d["metadata"]["name"]
+        for d in requests.get(sandbox.url + DEPLOYMENTS, timeout=5).json()["items"]
+    ]
+    assert names == ["web"]
+    # a body without a name takes the URL's
+    unnamed = deployment("web", image="nginx:1.26")
+    del unnamed["metadata"]["name"]
+    unnamed["metadata"]["resourceVersion"] = requests.get(
+        f"{sandbox.url}{DEPLOYMENTS}/web", timeout=5
+    ).json()["metadata"]["resourceVersion"]
+    replaced = requests.put(f"{sandbox.url}{DEPLOYMENTS}/web", json=unnamed, timeout=5)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["metadata"]["name"] == "web"

@@ -47,11 +47,6 @@ def server_side_apply(ctx: Ctx, body: Any) -> Response:
     if not isinstance(body, dict) or not body.get("apiVersion") or not body.get("kind"):
         raise StoreError(400, "BadRequest", "apply patches must set apiVersion and kind")
     applied = check_body_kind(ctx, body)
-    if applied["metadata"].get("name") not in (None, ctx.name):
-        raise StoreError(
-            400, "BadRequest", "the name of the object does not match the name on the URL"
-        )
-    applied["metadata"]["name"] = ctx.name
     field_validation(ctx, applied)
     wanted_rv = applied["metadata"].get("resourceVersion")
     for key in _SYSTEM_META:

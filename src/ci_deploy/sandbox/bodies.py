@@ -48,7 +48,7 @@ def decode_body(req: Request) -> Any:
 
 
 def check_body_kind(ctx: Ctx, body: Any) -> Obj:
-    """The body as an object of this resource's kind (400 when it is not)."""
+    """The body as an object of this resource's kind, namespace and name (400 when it is not)."""
     rt = ctx.rt
     if not isinstance(body, dict):
         raise StoreError(400, "BadRequest", "the request body must be a JSON object")
@@ -83,6 +83,12 @@ def check_body_kind(ctx: Ctx, body: Any) -> Obj:
         meta["namespace"] = ctx.ns
     else:
         meta.pop("namespace", None)
+    if ctx.name is not None:  # PUT / PATCH address one object: the body may only name it
+        if meta.get("name") not in (None, ctx.name):
+            raise StoreError(
+                400, "BadRequest", "the name of the object does not match the name on the URL"
+            )
+        meta["name"] = ctx.name
     return body
 
 

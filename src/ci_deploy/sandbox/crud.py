@@ -288,11 +288,6 @@ def replace(ctx: Ctx) -> Response:
 
         return write_scale(ctx, body)
     body = check_body_kind(ctx, body)
-    if body["metadata"].get("name") not in (None, ctx.name):
-        raise StoreError(
-            400, "BadRequest", "the name of the object does not match the name on the URL"
-        )
-    body["metadata"]["name"] = ctx.name
     field_validation(ctx, body)
     with ctx.store.lock:
         current = load(ctx)
