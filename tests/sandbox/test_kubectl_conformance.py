@@ -13,13 +13,12 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from ci_deploy.sandbox.testing import SandboxHandle, wait_until
 
 pytestmark = pytest.mark.kubectl
 Obj = dict[str, Any]
@@ -101,16 +100,6 @@ def record(command: str, expected: str, observed: str, binary: Any) -> None:
         }
         with open(target, "a", encoding="utf-8") as out:
             out.write(json.dumps(row) + "\n")
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def owned(sandbox: SandboxHandle, resource: str, app: str) -> list[Obj]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from ci_deploy.sandbox.testing import SandboxHandle, wait_until
 
 pytestmark = pytest.mark.kubectl
 Obj = dict[str, Any]
@@ -58,16 +56,6 @@ spec:
         image: {image}
         ports: [{{name: http, containerPort: 8080}}]
 """
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture
