@@ -24,25 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ci_deploy.sandbox.testing import deployment_manifest, wait_until
+
 Obj = dict[str, Any]
 NS = "default"
 
 
 def deployment(replicas: int, image: str) -> Obj:
-    labels = {"app": "bench"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "bench", "namespace": NS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-        },
-    }
+    return deployment_manifest("bench", image, replicas, namespace=NS)
 
 
 def complete(d: Obj) -> bool:
@@ -56,12 +45,7 @@ def complete(d: Obj) -> bool:
 
 
 def wait(read: Callable[[], Obj], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if complete(read()):
-            return
-        time.sleep(0.005)
-    raise SystemExit("rollout did not complete within the timeout")
+    wait_until(lambda: complete(read()), timeout=timeout, interval=0.005)
 
 
 def run_direct(replicas: int, delay: float) -> float:
