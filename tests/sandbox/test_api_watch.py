@@ -32,6 +32,12 @@ def _events(resp: requests.Response, limit: int) -> list[dict[str, Any]]:
     return events
 
 
+def _watch(url: str, path: str, **params: str) -> requests.Response:
+    resp = requests.get(url + path, params=params, stream=True, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
 def _create(url: str, name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     body = {"metadata": {"name": name, "labels": labels or {}}, "data": {"k": name}}
     resp = requests.post(url + CONFIGMAPS, json=body, timeout=5)
@@ -41,12 +47,7 @@ def _create(url: str, name: str, labels: dict[str, str] | None = None) -> dict[s
 
 def test_watch_is_chunked_json_lines(sandbox: SandboxHandle) -> None:
     _create(sandbox.url, "a")
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={"watch": "true", "timeoutSeconds": "1"},
-        stream=True,
-        timeout=5,
-    )
+    resp = _watch(sandbox.url, CONFIGMAPS, watch="true", timeoutSeconds="1")
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "application/json"
     assert resp.headers["Transfer-Encoding"] == "chunked"
@@ -60,12 +61,7 @@ def test_watch_from_resource_version_replays_later_changes_in_order(sandbox: San
     rv = first["metadata"]["resourceVersion"]
     _create(sandbox.url, "b")
     requests.delete(sandbox.url + CONFIGMAPS + "/a", timeout=5)
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "2"},
-        stream=True,
-        timeout=5,
-    )
+    resp = _watch(sandbox.url, CONFIGMAPS, watch="1", resourceVersion=rv, timeoutSeconds="2")
     events = _events(resp, 2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("ADDED", "b"),
@@ -77,12 +73,7 @@ def test_watch_from_resource_version_replays_later_changes_in_order(sandbox: San
 
 def test_watch_delivers_live_changes(sandbox: SandboxHandle) -> None:
     rv = str(sandbox.store.resource_version)
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "5"},
-        stream=True,
-        timeout=10,
-    )
+    resp = _watch(sandbox.url, CONFIGMAPS, watch="true", resourceVersion=rv, timeoutSeconds="5")
     _create(sandbox.url, "live")
     events = _events(resp, 1)
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "live"
@@ -92,16 +83,13 @@ def test_watch_field_selector_on_name(sandbox: SandboxHandle) -> None:
     rv = str(sandbox.store.resource_version)
     for name in ("x", "y"):
         _create(sandbox.url, name)
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={
-            "watch": "true",
-            "resourceVersion": rv,
-            "fieldSelector": "metadata.name=y",
-            "timeoutSeconds": "1",
-        },
-        stream=True,
-        timeout=5,
+    resp = _watch(
+        sandbox.url,
+        CONFIGMAPS,
+        watch="true",
+        resourceVersion=rv,
+        fieldSelector="metadata.name=y",
+        timeoutSeconds="1",
     )
     assert [e["object"]["metadata"]["name"] for e in _events(resp, 5)] == ["y"]
 
@@ -109,16 +97,13 @@ def test_watch_field_selector_on_name(sandbox: SandboxHandle) -> None:
 def test_watch_timeout_ends_with_a_bookmark(sandbox: SandboxHandle) -> None:
     rv = str(sandbox.store.resource_version)
     started = time.monotonic()
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={
-            "watch": "true",
-            "resourceVersion": rv,
-            "timeoutSeconds": "1",
-            "allowWatchBookmarks": "true",
-        },
-        stream=True,
-        timeout=5,
+    resp = _watch(
+        sandbox.url,
+        CONFIGMAPS,
+        watch="true",
+        resourceVersion=rv,
+        timeoutSeconds="1",
+        allowWatchBookmarks="true",
     )
     events = _events(resp, 5)
     elapsed = time.monotonic() - started
@@ -140,16 +125,13 @@ def test_watch_sends_periodic_bookmarks(
 ) -> None:
     monkeypatch.setattr(watch, "BOOKMARK_INTERVAL", 0.2)
     rv = str(sandbox.store.resource_version)
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={
-            "watch": "true",
-            "resourceVersion": rv,
-            "timeoutSeconds": "3",
-            "allowWatchBookmarks": "true",
-        },
-        stream=True,
-        timeout=5,
+    resp = _watch(
+        sandbox.url,
+        CONFIGMAPS,
+        watch="true",
+        resourceVersion=rv,
+        timeoutSeconds="3",
+        allowWatchBookmarks="true",
     )
     events = _events(resp, 2)
     assert [e["type"] for e in events] == ["BOOKMARK", "BOOKMARK"]
@@ -159,12 +141,7 @@ def test_watch_from_compacted_version_is_an_error_event_410(tmp_path: Path) -> N
     with running_sandbox(tmp_path, controllers=False, history=10) as sb:
         for n in range(15):
             _create(sb.url, f"c{n}")
-        resp = requests.get(
-            sb.url + CONFIGMAPS,
-            params={"watch": "true", "resourceVersion": "2"},
-            stream=True,
-            timeout=5,
-        )
+        resp = _watch(sb.url, CONFIGMAPS, watch="true", resourceVersion="2")
         assert resp.status_code == 200
         events = _events(resp, 5)
     assert len(events) == 1 and events[0]["type"] == "ERROR"
@@ -213,16 +190,13 @@ def test_watch_with_selector_turns_label_changes_into_added_and_deleted(
 ) -> None:
     _create(sandbox.url, "flip", {"track": "canary"})
     rv = str(sandbox.store.resource_version)
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={
-            "watch": "true",
-            "resourceVersion": rv,
-            "labelSelector": "track=stable",
-            "timeoutSeconds": "2",
-        },
-        stream=True,
-        timeout=5,
+    resp = _watch(
+        sandbox.url,
+        CONFIGMAPS,
+        watch="true",
+        resourceVersion=rv,
+        labelSelector="track=stable",
+        timeoutSeconds="2",
     )
     for track in ("stable", "stable", "canary"):
         patch = {"metadata": {"labels": {"track": track}}, "data": {"n": str(time.monotonic())}}
@@ -243,12 +217,7 @@ def test_watch_sees_every_version_in_order_under_concurrent_writes(sandbox: Sand
     import threading
 
     rv = str(sandbox.store.resource_version)
-    resp = requests.get(
-        sandbox.url + CONFIGMAPS,
-        params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "10"},
-        stream=True,
-        timeout=15,
-    )
+    resp = _watch(sandbox.url, CONFIGMAPS, watch="true", resourceVersion=rv, timeoutSeconds="10")
 
     def writer(prefix: str) -> None:
         session = requests.Session()
@@ -280,12 +249,6 @@ WATCH_LIST = {
     "allowWatchBookmarks": "true",
 }
 END = "k8s.io/initial-events-end"
-
-
-def _watch(url: str, path: str, **params: str) -> requests.Response:
-    resp = requests.get(url + path, params=params, stream=True, timeout=10)
-    assert resp.status_code == 200, resp.text
-    return resp
 
 
 def _summary(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
