@@ -2,9 +2,10 @@
 
 Exit codes (README, "Exit codes"):
   0  success
-  1  deployment or verification failed (and was rolled back)
+  1  the deployment or verification failed; what it changed was restored (rolled back)
   2  bad input: configuration, template, arguments; nothing was changed
-  3  rollback failed: manual intervention needed
+  3  manual intervention needed: the rollback failed, or the cluster is not in a known-good state
+  4  failed before changing anything (refused, unreachable, lock not obtained, cancelled)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ROLLBACK_FAILED = 3
+EXIT_NOTHING_CHANGED = 4
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,9 @@ class RollbackFailed(CiDeployError):
     """The automatic rollback failed too: exit 3, a human must act."""
 
     exit_code = EXIT_ROLLBACK_FAILED
+
+
+class NothingChanged(CiDeployError):
+    """It failed before anything in the cluster was changed: exit 4 (safe to retry)."""
+
+    exit_code = EXIT_NOTHING_CHANGED

@@ -67,6 +67,8 @@ def test_show_prints_merged_values_in_canonical_form(tmp_path: Path) -> None:
             "env": {"A": "1", "B": "20"},
             "external_services": {},
             "strategy": "rolling",
+            "create_namespace": False,
+            "protected": False,
         }
     }
     assert data["rolling"] == {

@@ -31,6 +31,8 @@ E2E_CONFIG = """\
 app: web-app
 image:
   repository: registry.example.com/acme/web-app
+defaults:
+  create_namespace: true
 environments:
   staging:
     namespace: web-app-staging

@@ -21,6 +21,7 @@ class ImageConfig:
     """Where the application image lives; the tag or digest comes with each deploy."""
 
     repository: str
+    container: str | None = None  # the container whose image ci-deploy sets (None: by match)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,8 @@ class EnvironmentConfig:
     database: str | None = None
     url: str | None = None
     strategy: StrategyName = "rolling"
+    create_namespace: bool = False  # real clusters often forbid it: only when asked
+    protected: bool = False  # tag-less and :latest images are refused
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,18 @@ def _environment_fields(*, overlay: bool) -> tuple[Field, ...]:
             "database name (the built-in templates set DATABASE_NAME)",
             example="staging-db",
         ),
+        Field(
+            "create_namespace",
+            BOOL,
+            "create the namespace when it is missing (else a deploy into a missing one is exit 2)",
+            default="false",
+        ),
+        Field(
+            "protected",
+            BOOL,
+            "refuse tag-less and :latest images (production-like environments)",
+            default="false",
+        ),
     )
     if not overlay:
         return common
@@ -460,6 +472,13 @@ CONFIG: Node = Record(
                         "image repository, no tag",
                         required=True,
                         example="registry.example.com/acme/web-app",
+                    ),
+                    Field(
+                        "container",
+                        Scalar("container name", dns_label("a container name")),
+                        "the container of the app's Deployment that runs the deployed image "
+                        "(ci-deploy sets its image; for templates that hard-code one)",
+                        example="app",
                     ),
                 ),
                 build=model.ImageConfig,

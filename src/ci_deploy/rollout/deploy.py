@@ -18,7 +18,7 @@ from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import StateRecord, StateStore
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
-from ci_deploy.rollout.locking import deploy_lock
+from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
 from ci_deploy.rollout.progress import Progress
@@ -138,6 +138,9 @@ def deploy(
     cfg, env = load_environment(opts)
     prepared = prepare(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
+        if require_namespace(client, env.namespace, may_create=env.create_namespace):
+            platform.log(f"creating namespace {env.namespace} (create_namespace: true)")
+            ensure_namespace(client, env.namespace)
         progress = Progress(platform)
         try:
             return _deploy_locked(opts, prepared, client, platform, progress, cancel, urgent)
