@@ -33,10 +33,26 @@ def pod_template(deployment: Obj) -> Obj:
     return copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
 
 
-def template_image(template: Obj) -> str:
-    """The image of the first container (the application's)."""
+def template_image(template: Obj, container: str | None = None) -> str:
+    """The image of the application's container: ``container`` by name, else the first.
+
+    "" when the template has no such container.
+    """
     containers = ((template.get("spec") or {}).get("containers")) or []
+    if container is not None:
+        named = [c for c in containers if c.get("name") == container]
+        return str(named[0].get("image", "")) if named else ""
     return str(containers[0].get("image", "")) if containers else ""
+
+
+def template_images(template: Obj) -> dict[str, str]:
+    """Container name → image, for every container and init container of a pod template."""
+    spec = template.get("spec") or {}
+    found: dict[str, str] = {}
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or []:
+            found[str(c.get("name"))] = str(c.get("image", ""))
+    return found
 
 
 def revisions(client: KubeClient, deployment: Obj) -> list[Revision]:

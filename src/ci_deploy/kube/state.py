@@ -53,6 +53,7 @@ class StateRecord:
     message: str = ""  # why the rollout is in this phase (for people)
     deployment_revision: str | None = None  # deployment.kubernetes.io/revision of `revision`
     manifests_digest: str | None = None  # digest of the rendered objects of `revision`
+    container: str | None = None  # the container of the Deployment that runs `revision`
     status_ids: dict[str, str] = field(default_factory=dict)  # e.g. {"github-deployment": "42"}
     run_url: str | None = None  # the pipeline or job that wrote it
     started_at: str = field(default_factory=utc_now)
