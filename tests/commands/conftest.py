@@ -35,6 +35,7 @@ class Engine:
     tmp: Path
     config: Path
     client: KubeClient
+    runs: int = 0
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -51,8 +52,11 @@ class Engine:
         return [sys.executable, "-m", "ci_deploy", "-c", str(self.config), *args]
 
     def run(self, *args: str, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run ``ci-deploy ARGS`` to the end; output captured."""
-        return subprocess.run(
+        """Run ``ci-deploy ARGS`` to the end; output captured, job outputs in ``.outputs``."""
+        self.runs += 1
+        outputs = self.tmp / f"outputs-{self.runs}"
+        env.setdefault("CI_DEPLOY_OUTPUT", str(outputs))
+        result = subprocess.run(
             self.command(*args),
             env=self.env(**env),
             capture_output=True,
@@ -60,10 +64,15 @@ class Engine:
             timeout=timeout,
             cwd=self.tmp,
         )
+        result.outputs = read_outputs(outputs)  # type: ignore[attr-defined]
+        return result
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        """Start ``ci-deploy ARGS`` in the background."""
-        return subprocess.Popen(
+        """Start ``ci-deploy ARGS`` in the background; ``read_outputs(proc.outputs)`` later."""
+        self.runs += 1
+        outputs = self.tmp / f"outputs-{self.runs}"
+        env.setdefault("CI_DEPLOY_OUTPUT", str(outputs))
+        proc = subprocess.Popen(
             self.command(*args),
             env=self.env(**env),
             stdout=subprocess.PIPE,
@@ -71,6 +80,8 @@ class Engine:
             text=True,
             cwd=self.tmp,
         )
+        proc.outputs = outputs  # type: ignore[attr-defined]
+        return proc
 
     def deploy(self, tag: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
         return self.run("deploy", "--env", "staging", "--image", f"{IMAGE}:{tag}", *extra, **env)
@@ -110,6 +121,13 @@ class Engine:
                 return
             time.sleep(0.05)
         raise AssertionError(f"condition not met within {seconds}s")
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """The ``key=value`` lines a local run wrote to ``$CI_DEPLOY_OUTPUT`` (last value wins)."""
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 def make_config(tmp: Path, **rolling: str) -> Path:

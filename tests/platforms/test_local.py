@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -28,12 +29,17 @@ def test_every_platform_implements_the_protocol(name: str) -> None:
     assert isinstance(platform_named(name, {}), Platform)
 
 
-def test_outputs_printed_as_key_value_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    p = LocalPlatform({}, redactor=Redactor())
+def test_outputs_go_to_the_named_file_not_to_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    quiet = LocalPlatform({}, redactor=Redactor())
+    quiet.set_outputs({"phase": "Succeeded"})
+    assert capsys.readouterr() == ("", ""), "a person at a terminal gets no pipeline data"
+    target = tmp_path / "outputs"
+    p = LocalPlatform({"CI_DEPLOY_OUTPUT": str(target)}, redactor=Redactor())
     p.set_outputs({"phase": "Succeeded", "state": '{"a":\n1}'})
-    captured = capsys.readouterr()
-    assert captured.out == 'phase=Succeeded\nstate={"a":\\n1}\n'
-    assert captured.err == ""
+    assert target.read_text() == 'phase=Succeeded\nstate={"a":\\n1}\n'
+    assert capsys.readouterr() == ("", "")
 
 
 def test_logs_and_problems_go_to_stderr_redacted(capsys: pytest.CaptureFixture[str]) -> None:

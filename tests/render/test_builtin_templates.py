@@ -168,11 +168,6 @@ def test_rendering_is_deterministic() -> None:
     assert first.startswith("---\napiVersion: v1\nkind: Service\n")
 
 
-def test_without_image_the_repository_latest_tag_is_used() -> None:
-    objects = render_manifests(load_config(EXAMPLE), "staging")
-    assert container(objects)["image"] == "registry.example.com/acme/web-app:latest"
-
-
 @pytest.mark.parametrize(
     ("given", "runs"),
     [

@@ -73,7 +73,18 @@ def test_rerender_replaces_stale_object_files_and_keeps_other_files(
     (out_dir / "07-configmap-gone.yaml").write_text("stale", encoding="utf-8")
     (out_dir / "kustomization.yaml").write_text("keep", encoding="utf-8")
     code, _, err = run(
-        ["-c", str(EXAMPLE), "render", "manifests", "--env", "production", "-o", str(out_dir)],
+        [
+            "-c",
+            str(EXAMPLE),
+            "render",
+            "manifests",
+            "--env",
+            "production",
+            "--image",
+            ":1.0.0",
+            "-o",
+            str(out_dir),
+        ],
         capsys,
     )
     assert code == 0, err
@@ -100,7 +111,19 @@ def test_bad_template_exits_2_and_writes_nothing(
     )
     out_dir = tmp_path / "out"
     code, out, err = run(
-        ["-c", str(config), "render", "manifests", "--env", "dev", "-o", str(out_dir)], capsys
+        [
+            "-c",
+            str(config),
+            "render",
+            "manifests",
+            "--env",
+            "dev",
+            "--image",
+            ":1",
+            "-o",
+            str(out_dir),
+        ],
+        capsys,
     )
     assert code == 2
     assert out == ""
@@ -121,7 +144,18 @@ def test_output_path_that_is_a_file_is_bad_input(
     target = tmp_path / "file.yaml"
     target.write_text("x", encoding="utf-8")
     code, _, err = run(
-        ["-c", str(EXAMPLE), "render", "manifests", "--env", "staging", "-o", str(target)],
+        [
+            "-c",
+            str(EXAMPLE),
+            "render",
+            "manifests",
+            "--env",
+            "staging",
+            "--image",
+            ":1",
+            "-o",
+            str(target),
+        ],
         capsys,
     )
     assert code == 2
@@ -163,3 +197,30 @@ def test_kube_version_and_unknown_kinds_options_reach_the_renderer(
     assert err == (
         "error: --kube-version '1.99': schemas exist for Kubernetes 1.25 to 1.37 (e.g. 1.32)\n"
     )
+
+
+def test_render_needs_an_image_and_refuses_floating_ones_where_protected(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["-c", str(EXAMPLE), "render", "manifests"]
+    code, out, err = run([*base, "--env", "staging"], capsys)
+    assert code == 2
+    assert out == ""
+    assert "no image given (this verb does not ask the cluster which image is live)" in err
+    assert "pass --image :TAG" in err
+    code, _, err = run([*base, "--env", "staging", "--image", "1.4.0"], capsys)
+    assert code == 2
+    assert "--image '1.4.0' is only a tag, not an image reference" in err
+    assert "pass --image :1.4.0 (that is registry.example.com/acme/web-app:1.4.0)" in err
+    code, _, err = run([*base, "--env", "production", "--image", ":latest"], capsys)
+    assert code == 2
+    assert "environment production is protected" in err
+    code, _, err = run(
+        [*base, "--env", "production", "--image", "registry.example.com/acme/web-app"], capsys
+    )
+    assert code == 2
+    assert "has no tag" in err
+    code, out, err = run([*base, "--env", "staging", "--image", ":latest"], capsys)
+    assert code == 0, err
+    assert "warning: registry.example.com/acme/web-app:latest is ':latest'" in err
+    assert "image: registry.example.com/acme/web-app:latest" in out

@@ -13,7 +13,10 @@ from ci_deploy.rollout.plan import (
     Observed,
     Record,
     RecordStable,
+    RestoreObjects,
+    RestoreTemplate,
     Target,
+    VerifyRunning,
     WaitForRollout,
     make_plan,
     stable_template,
@@ -51,10 +54,19 @@ def record(phase: str, revision: str, previous: str | None = None) -> StateRecor
 
 def test_first_deploy_has_the_rolling_steps_and_no_rollback_target() -> None:
     plan = make_plan(target(), Observed(deployment_exists=False))
-    assert [type(s) for s in plan.steps] == [RecordStable, Apply, WaitForRollout, Record]
+    assert [type(s) for s in plan.steps] == [
+        RecordStable,
+        Apply,
+        WaitForRollout,
+        VerifyRunning,
+        Record,
+    ]
     assert plan.previous_image is None
-    assert "first deploy" in plan.render()
-    assert "exit 3" in plan.render()
+    text = plan.render()
+    assert "first deploy" in text
+    assert "on failure while applying: delete what this first deploy created (exit 1)" in text
+    assert "on failure after it: no previous revision; stop and report (exit 3)" in text
+    assert "if the dry run refuses an object: stop, nothing changed (exit 4)" in text
 
 
 def test_plan_is_a_pure_function_of_its_inputs() -> None:
@@ -73,8 +85,32 @@ def test_rendered_plan_numbers_its_steps_and_names_the_rollback_target() -> None
     assert "1. record stable revision: repo/web:1" in text
     assert "2. apply 2 objects with image repo/web:2" in text
     assert "3. wait for deployment/web" in text
-    assert "4. record phase Succeeded" in text
-    assert "on failure: roll back to repo/web:1" in text
+    assert "4. verify that deployment/web and its Ready pods run" in text
+    assert "5. record phase Succeeded" in text
+    assert "on failure: roll back to repo/web:1 (exit 1)" in text
+    # The failure path is printed under the happy path, step by step.
+    assert "    1. restore the other objects this run changed; delete those it created" in text
+    assert "    2. restore deployment/web to the stable template (repo/web:1)" in text
+    assert "    3. wait for deployment/web to roll out" in text
+    assert "    4. verify that deployment/web and its Ready pods run app=repo/web:1" in text
+    assert "    5. record phase RolledBack" in text
+
+
+def test_the_failure_path_restores_the_stable_template_exactly() -> None:
+    observed = Observed(
+        True, template("repo/web:1"), "repo/web:1", True, record("Succeeded", "repo/web:1")
+    )
+    plan = make_plan(target(), observed)
+    assert [type(s) for s in plan.recovery] == [
+        RestoreObjects,
+        RestoreTemplate,
+        WaitForRollout,
+        VerifyRunning,
+        Record,
+    ]
+    restore = plan.recovery[1]
+    assert isinstance(restore, RestoreTemplate)
+    assert restore.template == template("repo/web:1")
 
 
 def test_same_image_already_succeeded_is_a_noop() -> None:

@@ -1,7 +1,7 @@
 """``ci-deploy deploy --env ENV --image IMG``: apply, watch, roll back on failure.
 
-Exit codes: 0 deployed (or already deployed), 1 failed and rolled back (also: cancelled, lock
-not obtained), 2 bad input (nothing changed), 3 the rollback failed too: a human must act.
+Exit codes: 0 deployed and verified (or already deployed), 1 failed and what it changed was
+restored, 2 bad input (nothing changed), 3 a human must act, 4 failed before changing anything.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from ci_deploy.commands._rollout_options import (
 
 @click.command("deploy")
 @environment_option
-@click.option("--image", required=True, help="Image to deploy: REPO:TAG, REPO@DIGEST, or :TAG.")
+@click.option(
+    "--image",
+    default=None,
+    help="Image to deploy: REPO:TAG, REPO@DIGEST, or :TAG / @DIGEST of the configured "
+    "repository [default: the image live now, i.e. a redeploy with the current configuration].",
+)
 @timeout_option("Give up the rollout after.")
 @lock_timeout_option
 @click.option("--no-rollback", is_flag=True, help="On failure, leave the failed rollout in place.")

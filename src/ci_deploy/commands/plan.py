@@ -15,7 +15,11 @@ from ci_deploy.commands._rollout_options import (
 
 @click.command("plan")
 @environment_option
-@click.option("--image", default=None, help="Image to plan for (default: the live one).")
+@click.option(
+    "--image",
+    default=None,
+    help="Image to plan for, as deploy takes it [default: the image live now].",
+)
 @timeout_option("Rollout timeout.")
 @override_options
 @cluster_options

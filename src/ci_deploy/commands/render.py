@@ -26,7 +26,7 @@ def command() -> None:
 @click.option(
     "--image",
     help="Image to run: REPOSITORY:TAG, REPOSITORY@DIGEST, or :TAG / @DIGEST of the configured "
-    "repository [default: <image.repository>:latest].",
+    "repository. Required: render does not ask the cluster which image is live.",
 )
 @click.option(
     "-o",
@@ -57,12 +57,16 @@ def manifests(
     """Render and validate the Kubernetes objects of one environment."""
     from ci_deploy.config import load_config
     from ci_deploy.render import render_manifests, to_yaml
+    from ci_deploy.render.context import choose_image
 
     cfg = load_config(ctx.find_root().obj["config_path"])
+    chosen = choose_image(cfg, cfg.environment(env_name), image, live=None, offline=True)
+    if chosen.warning:
+        click.echo(f"warning: {chosen.warning}", err=True)
     objects = render_manifests(
         cfg,
         env_name,
-        image,
+        chosen.image,
         kube_version=kube_version,
         allow_unknown_kinds=allow_unknown_kinds,
     )

@@ -32,7 +32,11 @@ def utc_now() -> str:
 
 
 class StateError(Exception):
-    """The record cannot be read (bad JSON, unknown schema) or was changed by someone else."""
+    """The record cannot be read (bad JSON, unknown schema) or written."""
+
+
+class StateConflict(StateError):
+    """Another process changed the record (or deleted its Deployment) since we read it."""
 
 
 @dataclass
@@ -169,11 +173,11 @@ class StateStore:
                 _, current = self.read()
                 if current is None:
                     gone = f"deployment {self.namespace}/{self.name} was deleted"
-                    raise StateError(gone) from exc
+                    raise StateConflict(gone) from exc
                 if self._seen_text == text:
                     return  # our earlier attempt landed; only its answer was lost
                 if self._seen_text != before:
-                    raise StateError(
+                    raise StateConflict(
                         f"the rollout state of {self.namespace}/{self.name} was changed by "
                         "another process while this one was running"
                     ) from exc

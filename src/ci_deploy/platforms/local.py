@@ -1,7 +1,9 @@
 """Plain local runs (a terminal, or a CI we do not know): readable text, outputs printed.
 
-Progress, groups and problems go to stderr, so stdout carries only data: the outputs as
-``key=value`` lines (and whatever a command prints on purpose, such as ``status --json``).
+Progress, groups and problems go to stderr, so stdout carries only what a command prints on
+purpose (``status --json``). Job outputs are pipeline data, not for a person at a terminal:
+they are written as ``key=value`` lines to the file named by ``$CI_DEPLOY_OUTPUT`` when it is
+set (for scripts and other CIs), and not printed otherwise.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ class LocalPlatform(BasePlatform):
         return sys.stderr
 
     def set_outputs(self, outputs: Mapping[str, str]) -> None:
-        """Print each output as ``key=value`` on stdout (newlines shown as ``\\n``)."""
-        out = sys.stdout
+        """Append ``key=value`` lines to ``$CI_DEPLOY_OUTPUT`` (newlines as ``\\n``), if set."""
+        target = self.environ.get("CI_DEPLOY_OUTPUT")
+        if not target:
+            return
+        lines = []
         for name, value in outputs.items():
             text = self.redact(value).replace("\r", "\\r").replace("\n", "\\n")
-            out.write(f"{name}={text}\n")
-        out.flush()
+            lines.append(f"{name}={text}\n")
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write("".join(lines))
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:

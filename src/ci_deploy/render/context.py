@@ -7,6 +7,7 @@ so the templates stay declarative and a user template can reuse them as they are
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_deploy.errors import UserInputError
@@ -30,22 +31,99 @@ _IMAGE_RE = re.compile(
 )
 
 
-def resolve_image(cfg: Config, image: str | None) -> str:
-    """The image to run (validated): ``image``; ``:TAG`` / ``@DIGEST`` alone mean the configured
-    repository with that tag or digest (as ``deploy --image`` takes them); none: ``:latest``."""
-    if image is None:
-        image_given, chosen = False, f"{cfg.image.repository}:latest"
-    elif image.startswith((":", "@")):
-        image_given, chosen = True, f"{cfg.image.repository}{image}"
-    else:
-        image_given, chosen = True, image
-    if not _IMAGE_RE.match(chosen):
-        source = "--image" if image_given else f"image.repository in {cfg.source}"
+# A bare word that reads as a version tag (`1.4.0`, `v2`, `latest`), not as an image name.
+_TAG_ONLY_RE = re.compile(r"^(?:v?[0-9][\w.-]*|latest)$")
+
+
+def resolve_image(cfg: Config, image: str) -> str:
+    """The image reference ``image`` stands for (validated; exit 2 when it is not one).
+
+    ``:TAG`` / ``@DIGEST`` complete the configured repository; a bare word that reads as a tag
+    (``1.4.0``) is refused with the spelling that was meant (``:1.4.0``); anything else is a
+    full reference taken as is.
+    """
+    repository = cfg.image.repository
+    if image.startswith((":", "@")):
+        chosen = f"{repository}{image}"
+    elif not any(ch in image for ch in "/:@") and _TAG_ONLY_RE.match(image):
         raise UserInputError(
-            f"{source}: {chosen!r} is not a valid image reference "
+            f"--image {image!r} is only a tag, not an image reference",
+            hint=f"pass --image :{image} (that is {repository}:{image}), or a full reference",
+        )
+    else:
+        chosen = image
+    if not _IMAGE_RE.match(chosen):
+        raise UserInputError(
+            f"--image: {chosen!r} is not a valid image reference "
             "(expected e.g. registry.example.com/team/app:1.2.3 or app@sha256:<digest>)"
         )
     return chosen
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (None: none, so runtimes pull ``latest``)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def floating_image_problem(image: str) -> str | None:
+    """Why ``image`` may run different code tomorrow (tag-less or ``:latest``), else None."""
+    if "@" in image:
+        return None  # a digest pins the content, whatever the tag says
+    tag = image_tag(image)
+    if tag is None:
+        return f"{image} has no tag, so the cluster runs whatever 'latest' is when a pod starts"
+    if tag == "latest":
+        return f"{image} is ':latest', which can change under a running deployment"
+    return None
+
+
+@dataclass(frozen=True)
+class ChosenImage:
+    """The image a verb works with, where it came from, and a warning about it (if any)."""
+
+    image: str
+    source: str  # "--image" | "live"
+    warning: str | None = None
+
+
+def choose_image(
+    cfg: Config,
+    env: EnvironmentConfig,
+    given: str | None,
+    live: str | None,
+    *,
+    offline: bool = False,
+) -> ChosenImage:
+    """THE rule of ``plan``, ``render`` and ``deploy``: ``--image``, else the image live now.
+
+    ``render`` never asks the cluster (``offline``), so for it ``--image`` is needed.
+    A tag-less or ``:latest`` image is refused in a protected environment (exit 2) and
+    returned with a warning elsewhere.
+    """
+    if given is not None:
+        image, source = resolve_image(cfg, given), "--image"
+    elif live:
+        image, source = live, "live"
+    else:
+        why = (
+            "this verb does not ask the cluster which image is live"
+            if offline
+            else f"and none is live in namespace {env.namespace} to redeploy"
+        )
+        raise UserInputError(
+            f"no image given ({why})" if offline else f"no image given, {why}",
+            hint=f"pass --image :TAG (the tag of {cfg.image.repository}), --image @sha256:DIGEST "
+            "or a full image reference",
+        )
+    problem = floating_image_problem(image)
+    if problem and env.protected:
+        raise UserInputError(
+            f"environment {env.name} is protected: {problem}",
+            hint="deploy a fixed tag or a digest (--image :1.4.0, --image @sha256:…)",
+        )
+    return ChosenImage(image, source, f"{problem}; pin a tag or a digest" if problem else None)
 
 
 def env_var_name(service: str) -> str:

@@ -85,7 +85,7 @@ class RenderedObject:
 def render_manifests(
     cfg: Config,
     env_name: str,
-    image: str | None = None,
+    image: str,
     *,
     kube_version: str = DEFAULT_KUBE_VERSION,
     allow_unknown_kinds: bool = False,
@@ -104,7 +104,7 @@ def render_manifests(
 def render_objects(
     cfg: Config,
     env_name: str,
-    image: str | None = None,
+    image: str,
     *,
     kube_version: str = DEFAULT_KUBE_VERSION,
     allow_unknown_kinds: bool = False,
@@ -112,7 +112,8 @@ def render_objects(
     """As render_manifests, keeping each object's template and document index."""
     env = cfg.environment(env_name)
     version = check_kube_version(kube_version)
-    context = template_context(cfg, env, resolve_image(cfg, image))
+    image = resolve_image(cfg, image)
+    context = template_context(cfg, env, image)
     problems: list[Problem] = []
     items: list[RenderedObject] = []
     for template, text in _render_all(cfg, context, problems):
@@ -124,6 +125,8 @@ def render_objects(
         problems.extend(_primary_workload(cfg, items))
     for item in items:
         problems.extend(_schema(item, version, allow_unknown_kinds))
+    if not problems:  # needs a well-formed Deployment
+        problems.extend(_app_container(cfg, items, image))
     if problems:
         raise ConfigError(problems)
     return sorted(items, key=_apply_order)
@@ -269,6 +272,61 @@ def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]
             'after the app (include "builtin/deployment.yaml.j2" to reuse the built-in one)',
         )
     ]
+
+
+def _containers(item: RenderedObject) -> list[dict[str, Any]]:
+    spec = ((item.obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = spec.get("containers")
+    return [c for c in containers if isinstance(c, dict)] if isinstance(containers, list) else []
+
+
+def _app_container(cfg: Config, items: list[RenderedObject], image: str) -> list[Problem]:
+    """The app's Deployment must run the image being deployed (or say which container does).
+
+    With ``image.container`` the named container gets the image (for templates that hard-code
+    one); without it, a container must already run it. Otherwise ci-deploy would report a
+    version as deployed that no pod runs.
+    """
+    primary = next(i for i in items if i.kind == "Deployment" and i.name == cfg.app)
+    containers = _containers(primary)
+    path = ("spec", "template", "spec", "containers")
+    listed = ", ".join(f"{c.get('name')} ({c.get('image')})" for c in containers) or "none"
+    wanted = cfg.image.container
+    if wanted is not None:
+        named = [c for c in containers if c.get("name") == wanted]
+        if not named:
+            return [
+                primary.problem(
+                    path,
+                    f"image.container is {wanted!r} but Deployment {cfg.app} has no container "
+                    f"of that name (containers: {listed})",
+                )
+            ]
+        named[0]["image"] = image
+        return []
+    if any(c.get("image") == image for c in containers):
+        return []
+    return [
+        primary.problem(
+            path,
+            f"no container of Deployment {cfg.app} runs the image being deployed ({image}); "
+            f"containers: {listed}. Use {{{{ image }}}} for the app's container in the template, "
+            f"or set image.container in {cfg.source} to the container that runs the app",
+        )
+    ]
+
+
+def app_container_name(cfg: Config, objects: list[dict[str, Any]], image: str) -> str | None:
+    """The name of the container of the app's Deployment that runs ``image`` (rendered)."""
+    if cfg.image.container is not None:
+        return cfg.image.container
+    for obj in objects:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == cfg.app:
+            pod = (obj.get("spec") or {}).get("template") or {}
+            for container in (pod.get("spec") or {}).get("containers") or []:
+                if container.get("image") == image:
+                    return str(container.get("name"))
+    return None
 
 
 def _schema(item: RenderedObject, kube_version: str, allow_unknown: bool) -> list[Problem]:

@@ -1,27 +1,30 @@
 """``deploy`` end to end: validate and render, lock, observe, plan, execute, recover, report.
 
-Everything that can be wrong with the input (configuration, environment, image, templates) is
-found before the lock is taken or the cluster is touched (exit 2, nothing changed).
+Everything that can be wrong with the input (configuration, environment, image, templates, a
+missing namespace) is found before the lock is taken or the cluster is changed (exit 2).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.errors import DeploymentFailed, UserInputError
-from ci_deploy.kube.apply import ApplyError, apply_objects
+from ci_deploy.errors import NothingChanged
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.client import NAMESPACE, KubeClient
+from ci_deploy.kube.changes import dry_run as dry_run_objects
+from ci_deploy.kube.client import KubeClient
+from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import WaitingTracker, assess
 from ci_deploy.kube.revisions import pod_template, template_image
-from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.kube.state import StateError, StateRecord, StateStore
+from ci_deploy.kube.watch import selector_text
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
 from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
 from ci_deploy.rollout.progress import Progress
+from ci_deploy.rollout.reconcile import reconciled
 from ci_deploy.rollout.recover import recover
 from ci_deploy.rollout.report import outputs_of, summary_markdown
 from ci_deploy.rollout.strategies import strategy_for
@@ -38,89 +41,119 @@ class Prepared:
 
     target: Target
     objects: list[Obj]
+    warning: str | None = None  # about the image (tag-less, :latest)
 
 
-def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig) -> Prepared:
-    """Render and validate for ``env`` of ``cfg`` (exit 2 on any error); no cluster access."""
+def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str | None) -> Prepared:
+    """Render and validate for ``env`` of ``cfg`` (exit 2 on any error); no cluster access.
+
+    The image is ``--image``, else ``live`` (the image running now: a redeploy).
+    """
     from ci_deploy.render import render_manifests
-    from ci_deploy.render.context import resolve_image
+    from ci_deploy.render.context import choose_image
+    from ci_deploy.render.manifests import app_container_name
 
-    if opts.image is None:
-        raise UserInputError("no image given", hint="pass --image REPOSITORY:TAG or @DIGEST")
     strategy_for(env.strategy)  # a strategy this version cannot run is bad input, found early
-    # The renderer's own rule: validated, and `--image :1.2.3` means the configured repository.
-    image = resolve_image(cfg, opts.image)
-    objects = render_manifests(cfg, env.name, image=image)
-    names = tuple(f"{o['kind']} {o['metadata']['name']}" for o in objects)
+    chosen = choose_image(cfg, env, opts.image, live)
+    objects = render_manifests(cfg, env.name, image=chosen.image)
+    primary = next(
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == cfg.app
+    )
+    pod = (primary.get("spec") or {}).get("template") or {}
+    images = tuple(
+        (str(c.get("name")), str(c.get("image", "")))
+        for c in (pod.get("spec") or {}).get("containers") or []
+    )
     target = Target(
         app=cfg.app,
         environment=env.name,
         namespace=env.namespace,
         strategy=env.strategy,
-        image=image,
-        objects=names,
+        image=chosen.image,
+        objects=tuple(f"{o['kind']} {o['metadata']['name']}" for o in objects),
         manifests_digest=manifests_digest(objects),
         timeout=opts.timeout,
         environment_url=env.url,
+        container=app_container_name(cfg, objects, chosen.image),
+        images=images,
+        selector=selector_text(primary),
+        manifests=tuple(objects),
     )
-    return Prepared(target, objects)
+    return Prepared(target, objects, chosen.warning)
 
 
-def observe(client: KubeClient, namespace: str, app: str) -> tuple[Observed, StateStore]:
-    """The live Deployment and its state record, as the plan needs them."""
+def observe(
+    client: KubeClient, namespace: str, app: str, container: str | None = None
+) -> tuple[Observed, StateStore]:
+    """The live Deployment and its state record (reconciled when a run left it Progressing)."""
     store = StateStore(client, namespace, app)
     record, deployment = store.read()
     if deployment is None:
         return Observed(deployment_exists=False, record=record), store
     template = pod_template(deployment)
     healthy = assess(deployment, [], [], WaitingTracker(), 0.0).done
+    fixed = reconciled(record, deployment, healthy)
     observed = Observed(
         deployment_exists=True,
         live_template=template,
-        live_image=template_image(template),
+        live_image=template_image(template, container or (record.container if record else None)),
         live_healthy=healthy,
-        record=record,
+        record=fixed or record,
+        reconciled=fixed is not None,
     )
     return observed, store
 
 
-def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
-    """What ``plan`` prints: the same function ``deploy`` runs, without taking the lock.
+def _prepared(
+    opts: DeployOptions,
+    cfg: Config,
+    env: EnvironmentConfig,
+    client: KubeClient,
+    early: Prepared | None,
+) -> Prepared:
+    """``early`` (made before the cluster was asked, when --image was given), else a redeploy
+    of the image live now."""
+    if early is not None:
+        return early
+    observed, _ = observe(client, env.namespace, cfg.app)
+    return prepare(opts, cfg, env, observed.live_image)
 
-    Without an image the plan is made for the live one (what a redeploy would do).
-    """
+
+def _prepare_early(opts: DeployOptions, cfg: Config, env: EnvironmentConfig) -> Prepared | None:
+    """With --image, everything is validated and rendered before the cluster is asked."""
+    return prepare(opts, cfg, env, None) if opts.image is not None else None
+
+
+def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
+    """What ``plan`` prints: the same function ``deploy`` runs, without taking the lock."""
     cfg, env = load_environment(opts)
-    # A given image is validated (and rendered) before the cluster is asked anything.
-    prepared = prepare(opts, cfg, env) if opts.image is not None else None
+    early = _prepare_early(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
-        observed, _ = observe(client, env.namespace, cfg.app)
-    if prepared is None:
-        if observed.live_image is None:
-            raise UserInputError(f"nothing is deployed in {env.namespace} yet", hint="pass --image")
-        prepared = prepare(replace(opts, image=observed.live_image), cfg, env)
+        prepared = _prepared(opts, cfg, env, client, early)
+        observed, _ = observe(client, env.namespace, cfg.app, prepared.target.container)
     return make_plan(prepared.target, observed), prepared
 
 
 def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
     """Print the plan and have the API server validate every object (dryRun=All); no change."""
     cfg, env = load_environment(opts)
-    prepared = prepare(opts, cfg, env)
-    t = prepared.target
+    early = _prepare_early(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
-        observed, _ = observe(client, t.namespace, t.app)
+        prepared = _prepared(opts, cfg, env, client, early)
+        t = prepared.target
+        observed, _ = observe(client, t.namespace, t.app, t.container)
         plan = make_plan(t, observed)
         for line in plan.render().splitlines():
             platform.log(line)
-        if client.get_or_none(NAMESPACE.path(None, t.namespace)) is None:
+        if require_namespace(client, t.namespace, may_create=env.create_namespace):
             platform.log(
                 f"dry run: namespace {t.namespace} does not exist yet (a deploy creates it); "
                 "the objects were validated offline only"
             )
             return plan
-        try:
-            apply_objects(client, prepared.objects, dry_run=True)
-        except ApplyError as exc:
-            raise DeploymentFailed(f"dry run: the API server refused {exc}") from exc
+        refused = dry_run_objects(client, prepared.objects, "ci-deploy")
+        if refused:
+            raise NothingChanged("dry run: the API server refused " + "; ".join(map(str, refused)))
         platform.log(
             f"dry run: the API server accepted all {len(prepared.objects)} objects; "
             "nothing was changed"
@@ -134,10 +167,13 @@ def deploy(
     cancel: CancelToken,
     urgent: CancelToken,
 ) -> StateRecord:
-    """Run a deploy; returns the final record or raises DeploymentFailed / RollbackFailed."""
+    """Run a deploy; returns the final record or raises (exit codes: README)."""
     cfg, env = load_environment(opts)
-    prepared = prepare(opts, cfg, env)
+    early = _prepare_early(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
+        prepared = _prepared(opts, cfg, env, client, early)
+        if prepared.warning:
+            platform.warning(prepared.warning)
         if require_namespace(client, env.namespace, may_create=env.create_namespace):
             platform.log(f"creating namespace {env.namespace} (create_namespace: true)")
             ensure_namespace(client, env.namespace)
@@ -159,6 +195,7 @@ def start_record(t: Target, plan: Plan, observed: Observed, run_url: str | None)
         previous_revision=plan.previous_image,
         previous_template=plan.previous_template,
         manifests_digest=t.manifests_digest,
+        container=t.container,
         run_url=run_url,
         status_ids=dict(observed.record.status_ids) if observed.record else {},
     )
@@ -179,7 +216,8 @@ def _deploy_locked(
     ctx: RolloutContext | None = None
     try:
         with deploy_lock(client, t.namespace, t.app, opts, cancel, progress) as lock:
-            observed, store = observe(client, t.namespace, t.app)
+            observed, store = observe(client, t.namespace, t.app, t.container)
+            _save_reconciled(store, observed, progress)
             plan = make_plan(t, observed)
             with progress.group("Plan"):
                 for line in plan.render().splitlines():
@@ -192,7 +230,6 @@ def _deploy_locked(
                 client=client,
                 namespace=t.namespace,
                 deployment=t.app,
-                objects=prepared.objects,
                 store=store,
                 record=start_record(t, plan, observed, lock.holder.url),
                 progress=progress,
@@ -201,7 +238,7 @@ def _deploy_locked(
                 fail_fast_grace=opts.fail_fast_grace,
                 deployment_exists=observed.deployment_exists,
             )
-            return _execute_or_recover(plan, ctx, t.image, opts, urgent)
+            return _execute_or_recover(plan, ctx, opts, urgent)
     finally:
         if ctx is not None:
             record = ctx.record
@@ -210,13 +247,31 @@ def _deploy_locked(
             platform.summary(summary_markdown(record, t.environment_url))
 
 
+def _save_reconciled(store: StateStore, observed: Observed, progress: Progress) -> None:
+    """Write a record that reconciliation corrected (best effort: the plan uses it anyway)."""
+    record = observed.record
+    if record is None or not observed.reconciled:
+        return
+    progress.line(f"state record: {record.message} (phase {record.phase})")
+    try:
+        store.write(record)
+    except (ApiError, NetworkError, StateError) as exc:  # bookkeeping; the rollout goes on
+        progress.line(f"could not write the reconciled record: {exc}")
+
+
 def _execute_or_recover(
-    plan: Plan, ctx: RolloutContext, image: str, opts: DeployOptions, urgent: CancelToken
+    plan: Plan, ctx: RolloutContext, opts: DeployOptions, urgent: CancelToken
 ) -> StateRecord:
     """Execute the plan; after a failed step, recover (which always raises)."""
     try:
-        with ctx.progress.group(f"Rollout of {image}"):
-            return execute(plan, ctx)
+        with ctx.progress.group(f"Rollout of {plan.target.image}"):
+            record = execute(plan.steps, ctx)
     except StepFailed as failure:
         with ctx.progress.group("Recovery"):
             recover(ctx, plan, failure, opts, urgent)
+    if ctx.record_failures:
+        ctx.progress.platform.warning(
+            f"{record.revision} is live and verified, but the state record could not be "
+            f"written ({ctx.record_failures[-1]}); the next ci-deploy run reconciles it"
+        )
+    return record

@@ -46,10 +46,15 @@ class RecordStable(Step):
 
 @dataclass(frozen=True)
 class Apply(Step):
-    """Server-side apply every rendered object (field manager ci-deploy)."""
+    """Server-side apply every rendered object (field manager ci-deploy), after a dry run.
+
+    The API server first admits all of them in a dry run (a refusal there changes nothing);
+    then each is applied and compared with its state before, so a failure knows what changed.
+    """
 
     objects: tuple[str, ...]  # "Deployment web-app", ...
     image: str
+    manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
     name = "apply"
 
     def describe(self) -> str:
@@ -63,6 +68,7 @@ class WaitForRollout(Step):
 
     deployment: str
     timeout: float
+    selector: str = ""  # the Deployment's pod selector (label selector text)
     name = "wait-rollout"
 
     def describe(self) -> str:
@@ -70,14 +76,70 @@ class WaitForRollout(Step):
 
 
 @dataclass(frozen=True)
+class VerifyRunning(Step):
+    """Check that the Deployment and its Ready pods run exactly the images it was given."""
+
+    deployment: str
+    images: tuple[tuple[str, str], ...]  # (container, image) of the pod template
+    selector: str = ""
+    name = "verify"
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{c}={i}" for c, i in self.images)
+        return f"verify that deployment/{self.deployment} and its Ready pods run {shown}"
+
+
+@dataclass(frozen=True)
 class Record(Step):
     """Write the final phase to the state record."""
 
     phase: str
+    message: str = ""  # for people; empty: the executor words it
     name = "record"
 
     def describe(self) -> str:
         return f"record phase {self.phase}"
+
+
+# -- the steps of a recovery (after a failed step) -----------------------------------------------
+@dataclass(frozen=True)
+class RestoreTemplate(Step):
+    """Put the Deployment's stable pod template back (exactly, as recorded)."""
+
+    deployment: str
+    image: str | None
+    template: Obj | None = field(default=None, compare=False)
+    name = "restore-template"
+
+    def describe(self) -> str:
+        return f"restore deployment/{self.deployment} to the stable template ({self.image})"
+
+
+@dataclass(frozen=True)
+class RestoreObjects(Step):
+    """Undo what this run did to other objects: delete those it created, put back the rest."""
+
+    objects: tuple[str, ...]  # refs; empty in a printed plan: "whatever the run touched"
+    changes: tuple[Any, ...] = field(default=(), compare=False)  # kube.changes.ObjectChange
+    name = "restore-objects"
+
+    def describe(self) -> str:
+        if not self.objects:
+            return "restore the other objects this run changed; delete those it created"
+        return f"restore {len(self.objects)} objects as they were: {', '.join(self.objects)}"
+
+
+@dataclass(frozen=True)
+class RemoveCreated(Step):
+    """A first deploy whose apply failed halfway: delete every object it created."""
+
+    objects: tuple[str, ...]
+    changes: tuple[Any, ...] = field(default=(), compare=False)
+    name = "remove-created"
+
+    def describe(self) -> str:
+        listed = ", ".join(self.objects) if self.objects else "every object it created"
+        return f"delete what this first deploy created ({listed})"
 
 
 # -- inputs and the plan -------------------------------------------------------------------------
@@ -94,6 +156,10 @@ class Target:
     manifests_digest: str
     timeout: float
     environment_url: str | None = None
+    container: str | None = None  # the container of the Deployment that runs ``image``
+    images: tuple[tuple[str, str], ...] = ()  # (container, image) of the rendered pod template
+    selector: str = ""  # the Deployment's pod selector
+    manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
 
 
 @dataclass(frozen=True)
@@ -105,17 +171,21 @@ class Observed:
     live_image: str | None = None
     live_healthy: bool = False
     record: StateRecord | None = None
+    reconciled: bool = (
+        False  # ``record`` was set right from the cluster (a run left it Progressing)
+    )
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The steps of one rollout, plus what a failure would restore."""
+    """The steps of one rollout, plus what a failure would restore and how."""
 
     target: Target
     steps: tuple[Step, ...]
     previous_image: str | None
     previous_template: Obj | None = field(default=None, compare=False)
     noop_reason: str | None = None
+    recovery: tuple[Step, ...] = ()  # the failure path, as printed (made concrete on failure)
 
     def render(self) -> str:
         """Human-readable text, the same for ``plan`` and the start of ``deploy``."""
@@ -130,10 +200,15 @@ class Plan:
             return "\n".join(lines)
         for i, step in enumerate(self.steps, 1):
             lines.append(f"  {i}. {step.describe()}")
+        lines.append("  if the dry run refuses an object: stop, nothing changed (exit 4)")
         if self.previous_image:
-            lines.append(f"  on failure: roll back to {self.previous_image}")
+            lines.append(f"  on failure: roll back to {self.previous_image} (exit 1)")
+            lines += [f"    {i}. {step.describe()}" for i, step in enumerate(self.recovery, 1)]
         else:
-            lines.append("  on failure: no previous revision; stop and report (exit 3)")
+            lines.append(
+                "  on failure while applying: delete what this first deploy created (exit 1)"
+            )
+            lines.append("  on failure after it: no previous revision; stop and report (exit 3)")
         return "\n".join(lines)
 
 
@@ -174,20 +249,47 @@ def noop_reason(target: Target, observed: Observed) -> str | None:
 
 
 def make_plan(target: Target, observed: Observed) -> Plan:
-    """THE plan of a deploy: the strategy's steps, or nothing when it is already done."""
+    """THE plan of a deploy: the strategy's steps and the failure path, or nothing to do."""
     from ci_deploy.rollout.strategies import strategy_for
 
     template = stable_template(observed)
-    previous = _image_of(template)
+    previous = _image_of(template, target.container)
     reason = noop_reason(target, observed)
     if reason:
         return Plan(target, (), previous, template, noop_reason=reason)
     steps = strategy_for(target.strategy).steps(target, observed, previous)
-    return Plan(target, tuple(steps), previous, template)
+    recovery = rollback_steps(target, previous, template, ())
+    return Plan(target, tuple(steps), previous, template, recovery=recovery)
 
 
-def _image_of(template: Obj | None) -> str | None:
+def rollback_steps(
+    target: Target, image: str | None, template: Obj | None, changes: tuple[Any, ...]
+) -> tuple[Step, ...]:
+    """Undo a run: other objects back as they were, the stable template back, wait, verify.
+
+    ``changes`` are the run's object changes (``kube.changes.ObjectChange``) other than the
+    Deployment's; empty for a printed plan, where they are not known yet.
+    """
+    images = tuple((c, i) for c, i in _images_of(template)) if template else target.images
+    return (
+        RestoreObjects(tuple(c.ref for c in changes), changes),
+        RestoreTemplate(target.app, image, template),
+        WaitForRollout(target.app, target.timeout, target.selector),
+        VerifyRunning(target.app, images, target.selector),
+        Record("RolledBack"),
+    )
+
+
+def _images_of(template: Obj) -> list[tuple[str, str]]:
+    containers = (template.get("spec") or {}).get("containers") or []
+    return [(str(c.get("name")), str(c.get("image", ""))) for c in containers]
+
+
+def _image_of(template: Obj | None, container: str | None = None) -> str | None:
     if not template:
         return None
-    containers = (template.get("spec") or {}).get("containers") or []
-    return str(containers[0].get("image")) if containers else None
+    pairs = _images_of(template)
+    named = [i for c, i in pairs if c == container]
+    if named:
+        return named[0]
+    return pairs[0][1] if pairs else None

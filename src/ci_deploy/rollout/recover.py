@@ -1,22 +1,117 @@
-"""After a failed rollout step: roll back to the recorded stable template, or say why not.
+"""After a failed step: undo what this run changed, or say exactly why not — and tell the truth.
 
-Every way out raises: DeploymentFailed (exit 1: rolled back, or nothing to undo) or
-RollbackFailed (exit 3: a human must act). The record is updated before each raise.
+``recovery_plan`` is pure: from the plan, the failure and what the apply step changed it makes
+either a terminal outcome (nothing to undo, or undoing is not wanted) or the steps that undo the
+run, run by the same executor as the rollout. Every way out raises the error whose exit code the
+README documents for what the cluster is in:
+
+- NothingChanged (4): the run failed before it changed anything;
+- DeploymentFailed (1): what it changed was restored and verified (or left, as asked);
+- RollbackFailed (3): a human must act — the message names the objects to look at.
+
+Record writes here are best effort: a write that fails never replaces the outcome.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import NoReturn
 
-from ci_deploy.errors import DeploymentFailed, RollbackFailed
+from ci_deploy.errors import CiDeployError, DeploymentFailed, NothingChanged, RollbackFailed
 from ci_deploy.kube.cancel import CancelToken
-from ci_deploy.kube.errors import ApiError, NetworkError
-from ci_deploy.kube.revisions import restore_template
-from ci_deploy.rollout.executor import RolloutContext, StepFailed
+from ci_deploy.kube.changes import ApplyReport, ObjectChange
+from ci_deploy.kube.client import DEPLOYMENT
+from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
 from ci_deploy.rollout.options import DeployOptions
-from ci_deploy.rollout.plan import Plan
+from ci_deploy.rollout.plan import (
+    Plan,
+    Record,
+    RemoveCreated,
+    RestoreObjects,
+    RestoreTemplate,
+    Step,
+    WaitForRollout,
+    rollback_steps,
+)
 
-Obj = dict[str, Any]
+
+@dataclass(frozen=True)
+class Terminal:
+    """No steps to run: record ``phase`` (when set) and raise ``error``."""
+
+    phase: str | None
+    error: CiDeployError
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Steps that undo the run, and what to say when they succeed."""
+
+    steps: tuple[Step, ...]
+    done: str  # the message once restored and verified
+
+
+def _primary(report: ApplyReport | None, plan: Plan) -> ObjectChange | None:
+    if report is None:
+        return None
+    return next(
+        (c for c in report.changes if c.kind == DEPLOYMENT and c.name == plan.target.app), None
+    )
+
+
+def recovery_plan(
+    plan: Plan, failure: StepFailed, report: ApplyReport | None, opts: DeployOptions
+) -> Terminal | Recovery:
+    """What to do after ``failure`` (pure): a terminal outcome, or the steps that undo the run."""
+    t = plan.target
+    app = f"{t.namespace}/{t.app}"
+    reason = failure.message
+    touched = report.touched if report is not None else []
+    if failure.kind == "lost":
+        return Terminal(
+            None,
+            DeploymentFailed(
+                f"{reason}; another deploy took over {app}, so this one stops without rolling back"
+            ),
+        )
+    if not touched:
+        return Terminal("Aborted", NothingChanged(f"{reason}; nothing was changed"))
+    cancelled = failure.kind == "cancelled"
+    if cancelled and not opts.rollback_on_cancel:
+        message = f"{reason}; {app} was left as is (--no-rollback-on-cancel)"
+        return Terminal("Aborted", DeploymentFailed(message))
+    if not cancelled and not opts.rollback:
+        return Terminal("Failed", DeploymentFailed(f"{reason}; not rolled back (--no-rollback)"))
+    if plan.previous_template is None:
+        return _first_deploy(plan, failure, touched)
+    primary = _primary(report, plan)
+    others = tuple(c for c in touched if c is not primary)
+    steps = rollback_steps(t, plan.previous_image, plan.previous_template, others)
+    if primary is None or not primary.touched:  # the Deployment is as it was: leave it
+        steps = tuple(s for s in steps if not isinstance(s, (RestoreTemplate, WaitForRollout)))
+    if not others:
+        steps = tuple(s for s in steps if not isinstance(s, RestoreObjects))
+    restored = ", ".join(c.ref for c in touched)
+    return Recovery(steps, f"{reason}; rolled back to {plan.previous_image} (restored: {restored})")
+
+
+def _first_deploy(
+    plan: Plan, failure: StepFailed, touched: list[ObjectChange]
+) -> Terminal | Recovery:
+    t = plan.target
+    refs = ", ".join(c.ref for c in touched)
+    if failure.step == "apply":  # it never started: take away what it created
+        steps = (RemoveCreated(tuple(c.ref for c in touched), tuple(touched)),)
+        return Recovery(steps, f"{failure.message}; removed what this first deploy created: {refs}")
+    return Terminal(
+        "Failed",
+        RollbackFailed(
+            f"the first deploy of {t.namespace}/{t.app} failed ({failure.message}) and there is no "
+            f"previous revision to roll back to; left in place: {refs}",
+            hint=f"fix the image and deploy again, or remove it: kubectl -n {t.namespace} "
+            f"delete deployment {t.app}",
+        ),
+    )
 
 
 def recover(
@@ -26,74 +121,73 @@ def recover(
     opts: DeployOptions,
     urgent: CancelToken,
 ) -> NoReturn:
-    """Roll back to the recorded stable template (or raise why not), wait, record the result."""
+    """Undo the run after ``failure`` (or say why not), record the result, raise the outcome."""
     reason = failure.message
     ctx.progress.line(f"rollout of {ctx.record.revision} stopped: {reason}")
-    template = _template_to_restore(ctx, plan, failure, opts)
+    decision = recovery_plan(plan, failure, ctx.apply_report, opts)
+    if isinstance(decision, Terminal):
+        if decision.phase is not None:
+            ctx.set_phase(decision.phase, decision.error.message)  # type: ignore[arg-type]
+        _raise(ctx, decision.error)
     cancelled = failure.kind == "cancelled"
-    previous = plan.previous_image
-    _restore(ctx, template, reason, previous)
-    timeout = min(opts.cancel_grace, opts.timeout) if cancelled else opts.timeout
-    result, message, _ = ctx.watch(timeout, urgent if cancelled else ctx.cancel)
-    if result == "done":
-        ctx.set_phase("RolledBack", f"{reason}; rolled back to {previous}")
-        raise DeploymentFailed(f"{reason}; rolled back to {previous}")
-    if result == "cancelled" or (cancelled and result == "timeout"):
-        ctx.set_phase("Aborted", f"{reason}; rollback to {previous} applied, not yet confirmed")
-        raise DeploymentFailed(f"{reason}; rollback to {previous} applied, not yet confirmed")
-    ctx.set_phase("Failed", f"{reason}; rollback to {previous} failed: {message}")
-    raise RollbackFailed(
-        f"{reason}; the rollback to {previous} failed too: {message}",
-        hint=f"a human must act: kubectl -n {ctx.namespace} describe deployment {ctx.deployment}"
-        f" and get pods -l app.kubernetes.io/name={ctx.deployment}; then deploy a known-good"
-        " image",
+    # The first signal stopped the rollout; only a second one (urgent) stops the undoing.
+    ctx.cancel = urgent
+    if cancelled:
+        steps = tuple(
+            _shorter_wait(s, min(opts.cancel_grace, opts.timeout)) for s in decision.steps
+        )
+    else:
+        steps = decision.steps
+    steps = tuple(
+        Record("RolledBack", decision.done) if isinstance(s, Record) else s for s in steps
+    )
+    if not any(isinstance(s, Record) for s in steps):
+        steps += (Record("RolledBack", decision.done),)
+    ctx.record = ctx.record.with_changes(step="rollback", message=f"rolling back: {reason}")
+    try:
+        execute(steps, ctx, title="rollback step")
+    except StepFailed as second:
+        _rollback_failed(ctx, plan, failure, second)
+    _raise(ctx, DeploymentFailed(decision.done))
+
+
+def _shorter_wait(step: Step, seconds: float) -> Step:
+    if isinstance(step, WaitForRollout):
+        return WaitForRollout(step.deployment, seconds, step.selector)
+    return step
+
+
+def _rollback_failed(
+    ctx: RolloutContext, plan: Plan, failure: StepFailed, second: StepFailed
+) -> NoReturn:
+    t = plan.target
+    previous = plan.previous_image or "nothing"
+    if second.kind == "cancelled":
+        message = (
+            f"{failure.message}; rollback to {previous} applied, not confirmed ({second.message})"
+        )
+        ctx.set_phase("Aborted", message)
+        _raise(ctx, RollbackFailed(message, hint=_look_at(t.namespace, t.app, ctx)))
+    message = f"{failure.message}; the rollback to {previous} failed too: {second.message}"
+    ctx.set_phase("Failed", message)
+    _raise(ctx, RollbackFailed(message, hint=_look_at(t.namespace, t.app, ctx)))
+
+
+def _look_at(namespace: str, app: str, ctx: RolloutContext) -> str:
+    touched = ctx.apply_report.touched if ctx.apply_report is not None else []
+    objects = ", ".join(c.ref for c in touched) or f"Deployment {namespace}/{app}"
+    return (
+        f"a human must act: look at {objects} (kubectl -n {namespace} describe deployment {app};"
+        f" get pods -l app.kubernetes.io/name={app}); then deploy a known-good image"
     )
 
 
-def _template_to_restore(
-    ctx: RolloutContext, plan: Plan, failure: StepFailed, opts: DeployOptions
-) -> Obj:
-    """The stable template to restore; raises (recording why) when there is no rollback."""
-    reason = failure.message
-    app = f"{ctx.namespace}/{ctx.deployment}"
-    if failure.kind == "lost":
-        raise DeploymentFailed(
-            f"{reason}; another deploy took over {app}, so this one stops without rolling back"
+def _raise(ctx: RolloutContext, error: CiDeployError) -> NoReturn:
+    """Raise ``error``, noting record writes that failed (the outcome itself stays true)."""
+    if ctx.record_failures:
+        note = (
+            f"the state record could not be written ({ctx.record_failures[-1]}); it may show an "
+            "older phase until the next ci-deploy run reconciles it from the cluster"
         )
-    cancelled = failure.kind == "cancelled"
-    if cancelled and not opts.rollback_on_cancel:
-        ctx.set_phase("Aborted", f"{reason}; left as is (--no-rollback-on-cancel)")
-        raise DeploymentFailed(f"{reason}; {app} was left as is (--no-rollback-on-cancel)")
-    if not cancelled and not opts.rollback:
-        ctx.set_phase("Failed", f"{reason}; not rolled back (--no-rollback)")
-        raise DeploymentFailed(f"{reason}; not rolled back (--no-rollback)")
-    if plan.previous_template is None and not ctx.deployment_exists:
-        raise DeploymentFailed(f"{reason}; nothing was deployed (first deploy)")
-    if plan.previous_template is None:
-        ctx.set_phase("Failed", f"{reason}; first deploy, nothing to roll back to")
-        raise RollbackFailed(
-            f"the first deploy of {app} failed ({reason}) and there is no previous revision "
-            "to roll back to",
-            hint=f"fix the image and deploy again, or remove it: kubectl -n {ctx.namespace} "
-            f"delete deployment {ctx.deployment}",
-        )
-    if not ctx.applied:
-        ctx.set_phase("Failed" if not cancelled else "Aborted", f"{reason}; nothing was changed")
-        raise DeploymentFailed(f"{reason}; nothing was changed")
-    return plan.previous_template
-
-
-def _restore(ctx: RolloutContext, template: Obj, reason: str, previous: str | None) -> None:
-    """Record that the rollback starts and put the stable template back."""
-    ctx.progress.line(f"rolling back {ctx.namespace}/{ctx.deployment} to {previous}")
-    ctx.save(step="rollback", message=f"rolling back: {reason}")
-    try:
-        ctx.before_change()
-        restore_template(ctx.client, ctx.namespace, ctx.deployment, template)
-    except (ApiError, NetworkError) as exc:
-        ctx.set_phase("Failed", f"{reason}; rollback could not be applied: {exc}")
-        raise RollbackFailed(
-            f"{reason}; the rollback to {previous} could not be applied: {exc}",
-            hint=f"restore it by hand: kubectl -n {ctx.namespace} rollout history "
-            f"deployment/{ctx.deployment}, then rollout undo --to-revision=N",
-        ) from exc
+        error.hint = f"{error.hint}; {note}" if error.hint else note
+    raise error

@@ -9,20 +9,22 @@ from ci_deploy.rollout.plan import (
     RecordStable,
     Step,
     Target,
+    VerifyRunning,
     WaitForRollout,
 )
 
 
 class RollingStrategy:
-    """record stable → apply → wait for the rollout → record Succeeded."""
+    """record stable → apply → wait for the rollout → verify what runs → record Succeeded."""
 
     name = "rolling"
 
     def steps(self, target: Target, observed: Observed, previous_image: str | None) -> list[Step]:
-        """The four steps of a rolling update."""
+        """The five steps of a rolling update."""
         return [
             RecordStable(previous_image),
-            Apply(target.objects, target.image),
-            WaitForRollout(target.app, target.timeout),
+            Apply(target.objects, target.image, target.manifests),
+            WaitForRollout(target.app, target.timeout, target.selector),
+            VerifyRunning(target.app, target.images, target.selector),
             Record("Succeeded"),
         ]
