@@ -17,6 +17,7 @@ from ci_deploy.kube.lease import (
     current_holder,
     run_url,
 )
+from ci_deploy.sandbox.testing import SandboxHandle
 
 
 def lock(client: KubeClient, who: str, ttl: float = 30.0) -> LeaseLock:
@@ -102,3 +103,25 @@ def test_holder_names_the_pipeline_run() -> None:
     holder = current_holder({**github, "USER": "me"})
     assert holder.identity.startswith("https://github.com/o/r/actions/runs/7 [")
     assert "pid" in current_holder({"USER": "me"}).description
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_conflict_while_taking_a_free_lease_is_retried_not_waited_on(
+    cluster: tuple[SandboxHandle, KubeClient], seed: int
+) -> None:
+    sb, client = cluster
+    first = lock(client, "a")
+    first.acquire(5)
+    first.release()  # the Lease stays, free: the next taker PUTs it
+    sb.faults.set(conflict_share=0.9, path_contains="/leases", seed=seed)
+    started = time.monotonic()
+    second = lock(client, "b")  # ttl 30 s: a wait "for the holder" would last 30 s
+    second.acquire(20)
+    took = time.monotonic() - started
+    conflicts = sb.faults.describe()["counts"]
+    sb.faults.reset()
+    assert sum(conflicts.values()) >= 1, f"conflicts were injected: {conflicts}"
+    assert took < 5, f"took {took:.1f}s: a free lease was waited on as if someone held it"
+    path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/ci-deploy-web"
+    assert client.get(path)["spec"]["holderIdentity"] == "job b [b]"
+    second.release()

@@ -161,12 +161,18 @@ class LeaseLock:
                     "POST", LEASE.path(self.namespace), body=body, query=None
                 )
             except ApiError as exc:
-                if exc.status == 409:  # someone created it first; look again
-                    return self.client.get_or_none(self._path)
-                raise
+                if exc.status != 409:
+                    raise
+                # Someone created it first — or our own create landed and only its answer was
+                # lost (the retry then meets our lease): look again.
+                current = self.client.get_or_none(self._path)
+                if current is not None and self._mine(current):
+                    self._held = current
+                    return None
+                return current
             return None
         spec = lease.get("spec") or {}
-        mine = spec.get("holderIdentity") == self.holder.identity
+        mine = self._mine(lease)
         if mine or self.expired(lease):
             transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine else 1)
             body = {**lease, "metadata": self._metadata(lease["metadata"])}
@@ -180,6 +186,9 @@ class LeaseLock:
             return None
         return lease
 
+    def _mine(self, lease: Obj) -> bool:
+        return (lease.get("spec") or {}).get("holderIdentity") == self.holder.identity
+
     def acquire(
         self,
         timeout: float,
@@ -190,6 +199,7 @@ class LeaseLock:
         """Take the lease, waiting up to ``timeout`` seconds; LockTimeout names the holder."""
         deadline = time.monotonic() + timeout
         told = False
+        races = 0
         while True:
             if cancelled is not None and cancelled.is_set():
                 raise LockCancelled("cancelled while waiting for the deploy lock")
@@ -198,6 +208,14 @@ class LeaseLock:
                 return
             if other is None:
                 continue
+            if self._mine(other) or self.expired(other):
+                # Free (or ours), yet the write lost a race (409): nobody is there to wait
+                # for, so try again at once, with a little backoff to stay bounded.
+                races += 1
+                pause = min(0.2, self.client.policy.delay(races, None))
+                if time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    continue
             spec = other.get("spec") or {}
             holder = str(spec.get("holderIdentity"))
             remaining = deadline - time.monotonic()
