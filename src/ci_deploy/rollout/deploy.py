@@ -174,12 +174,17 @@ def deploy(
         prepared = _prepared(opts, cfg, env, client, early)
         if prepared.warning:
             platform.warning(prepared.warning)
-        if require_namespace(client, env.namespace, may_create=env.create_namespace):
+        created = require_namespace(client, env.namespace, may_create=env.create_namespace)
+        if created:
             platform.log(f"creating namespace {env.namespace} (create_namespace: true)")
             ensure_namespace(client, env.namespace)
         progress = Progress(platform)
         try:
             return _deploy_locked(opts, prepared, client, platform, progress, cancel, urgent)
+        except NothingChanged as exc:
+            if created:  # say so: "nothing" would not be the whole truth
+                exc.message += f" (namespace {env.namespace} was created for it and is left)"
+            raise
         finally:
             progress.close()
 

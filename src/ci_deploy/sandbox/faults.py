@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from ci_deploy.sandbox.store import StoreError
 
@@ -48,6 +49,11 @@ class FaultSettings:
     include_discovery: bool = False
     path_contains: str = ""  # only requests whose path contains this text
     seed: int | None = None
+    # Refuse every write whose path?query contains refuse_path with refuse_status (an admission
+    # webhook or RBAC saying no), dry runs included only with refuse_dry_run. Not random.
+    refuse_path: str = ""
+    refuse_status: int = 403
+    refuse_dry_run: bool = False
 
 
 @dataclass
@@ -113,6 +119,9 @@ class Faults:
 
     def before_request(self, req: Request) -> Response | None:
         """A fault response to send instead of serving ``req``, or None (maybe after a delay)."""
+        refusal = self._refusal(req)
+        if refusal is not None:
+            return refusal
         if not self._eligible(req.path):
             return None
         with self._lock:
@@ -132,6 +141,16 @@ class Faults:
             return _error(409, 0)
         return None
 
+    def _refusal(self, req: Request) -> Response | None:
+        s = self.settings
+        target = f"{req.path}?{urlencode(req.query)}"  # e.g. "…/deployments/web?fieldManager=x"
+        if not s.refuse_path or req.method not in _WRITES or s.refuse_path not in target:
+            return None
+        if req.query.get("dryRun") == "All" and not s.refuse_dry_run:
+            return None
+        self.record(f"refused {s.refuse_status}", f"{req.method} {req.path}")
+        return _refused(s.refuse_status, req.path)
+
     def _pick_error(self, roll: float) -> int:
         s = self.settings
         for code, share in ((500, s.error_500), (503, s.error_503), (429, s.error_429)):
@@ -146,7 +165,7 @@ class Faults:
 
 
 _SHARES = {"error_500", "error_503", "error_429", "latency_share", "conflict_share"}
-_COUNTS = {"retry_after", "watch_max_events"}
+_COUNTS = {"retry_after", "watch_max_events", "refuse_status"}
 _SECONDS = {"latency", "watch_max_seconds"}
 
 
@@ -171,7 +190,7 @@ def _checked(key: str, value: Any) -> Any:
         if not number or value < 0:
             raise bad("seconds >= 0")
         return float(value)
-    if key == "include_discovery":
+    if key in ("include_discovery", "refuse_dry_run"):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value
@@ -179,7 +198,7 @@ def _checked(key: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise bad("a whole number or null")
         return value
-    if not isinstance(value, str):  # path_contains
+    if not isinstance(value, str):  # path_contains, refuse_path
         raise bad("a string")
     return value
 
@@ -198,3 +217,11 @@ def _error(code: int, retry_after: int) -> Response:
     message = f"injected fault (sandbox fault injection): HTTP {code}"
     headers = {"Retry-After": str(retry_after)} if code == 429 else {}
     return Response(code, status_object(code, _REASONS[code], message), headers)
+
+
+def _refused(code: int, path: str) -> Response:
+    from ci_deploy.sandbox.api import Response, status_object
+
+    reasons = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 422: "Invalid"}
+    message = f"admission webhook denied the request for {path} (sandbox fault injection)"
+    return Response(code, status_object(code, reasons.get(code, "Forbidden"), message))
