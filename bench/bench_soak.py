@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import logging
 import sys
 import tempfile
 import time
@@ -23,10 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ci_deploy.kube.client import connect  # noqa: E402
-from ci_deploy.sandbox.testing import running_sandbox  # noqa: E402
 from tests.commands.conftest import Engine, make_config  # noqa: E402
 from tests.commands.soak import EXPECTED_CODES, Outcome, run_seed  # noqa: E402
+
+from ci_deploy.kube.client import connect  # noqa: E402
+from ci_deploy.sandbox.testing import running_sandbox  # noqa: E402
 
 
 def soak(level: float, seeds: int) -> tuple[list[Outcome], int, float]:
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--levels", default="0.2,0.4,0.6")
     args = parser.parse_args()
+    logging.getLogger("ci_deploy.sandbox.faults").setLevel(logging.ERROR)  # one line per fault
     print(
         "| faults | deploys | honest outcome | expected exit code | exit codes | longest (s) "
         "| faults injected | wall (s) |"
