@@ -107,6 +107,9 @@ class ApplyReport:
 
     def summary(self) -> str:
         """``created: A, B; changed: C; unchanged: D; refused: E (403 Forbidden: …)``."""
+        refused = [f"{c.ref} ({_refusal(c.error)})" for c in self.refused if c.error]
+        if self.dry_run_refused:  # nothing was applied: only the refusals are news
+            return f"refused: {'; '.join(refused)}"
         parts = []
         groups: list[tuple[str, Callable[[ObjectChange], bool]]] = [
             ("created", lambda c: c.created),
@@ -118,7 +121,6 @@ class ApplyReport:
             refs = [c.ref for c in self.changes if test(c)]
             if refs:
                 parts.append(f"{label}: {', '.join(refs)}")
-        refused = [f"{c.ref} ({_refusal(c.error)})" for c in self.refused if c.error]
         if refused:
             parts.append(f"refused: {'; '.join(refused)}")
         return "; ".join(parts) or "no objects"

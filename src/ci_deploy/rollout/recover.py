@@ -21,6 +21,7 @@ from ci_deploy.errors import CiDeployError, DeploymentFailed, NothingChanged, Ro
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.changes import ApplyReport, ObjectChange
 from ci_deploy.kube.client import DEPLOYMENT
+from ci_deploy.kube.state import Phase
 from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
 from ci_deploy.rollout.options import DeployOptions
 from ci_deploy.rollout.plan import (
@@ -39,7 +40,7 @@ from ci_deploy.rollout.plan import (
 class Terminal:
     """No steps to run: record ``phase`` (when set) and raise ``error``."""
 
-    phase: str | None
+    phase: Phase | None
     error: CiDeployError
 
 
@@ -127,7 +128,7 @@ def recover(
     decision = recovery_plan(plan, failure, ctx.apply_report, opts)
     if isinstance(decision, Terminal):
         if decision.phase is not None:
-            ctx.set_phase(decision.phase, decision.error.message)  # type: ignore[arg-type]
+            ctx.set_phase(decision.phase, decision.error.message)
         _raise(ctx, decision.error)
     cancelled = failure.kind == "cancelled"
     # The first signal stopped the rollout; only a second one (urgent) stops the undoing.
