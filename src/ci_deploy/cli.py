@@ -7,15 +7,19 @@ only when invoked. A verb appears in ``--help`` once its module exists.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
 import click
 
 from ci_deploy import __version__
-from ci_deploy.errors import EXIT_BAD_INPUT, CiDeployError, ConfigError
+from ci_deploy.errors import EXIT_BAD_INPUT, EXIT_ROLLBACK_FAILED, CiDeployError, ConfigError
+
+DEBUG_ENV = "CI_DEPLOY_DEBUG"
 
 # verb -> (module under ci_deploy.commands, one-line help shown by ``ci-deploy --help``)
 VERBS: dict[str, tuple[str, str]] = {
@@ -79,15 +83,38 @@ class LazyGroup(click.Group):
     envvar="CI_DEPLOY_CONFIG",
     help="Configuration file.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar=DEBUG_ENV,
+    help=f"On an error, also print the traceback (or set {DEBUG_ENV}=1).",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: str) -> None:
+def cli(ctx: click.Context, config_path: str, debug: bool) -> None:
     """ci-deploy: render, deploy, verify and roll back applications on Kubernetes.
 
     The same engine runs as a GitHub Action, in GitLab CI, and here on the command line.
-    Exit codes: 0 ok, 1 deployment failed (rolled back), 2 bad input, 3 rollback failed.
+    Exit codes: 0 ok, 1 deployment failed (rolled back), 2 bad input, 3 rollback failed or
+    internal error, 4 failed before changing anything.
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["debug"] = debug
+
+
+class InternalError(CiDeployError):
+    """An exception ci-deploy did not expect (a bug): exit 3, a human must look."""
+
+    exit_code = EXIT_ROLLBACK_FAILED
+
+    def __init__(self, exc: Exception) -> None:
+        detail = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {detail[0]}" if detail else type(exc).__name__
+        super().__init__(
+            f"internal error (a bug in ci-deploy): {text}",
+            hint=f"rerun with --debug (or {DEBUG_ENV}=1) for the traceback, and report it "
+            "with that output",
+        )
 
 
 def _annotate(exc: CiDeployError) -> None:
@@ -111,16 +138,37 @@ def _annotate(exc: CiDeployError) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point: run the CLI, turning ci-deploy errors into messages and exit codes."""
-    try:
-        return cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False)
-    except CiDeployError as exc:
-        _annotate(exc)
-        from ci_deploy.platforms import redact  # secrets masked during the run stay hidden
+def _debug_from_env() -> bool:
+    """CI_DEPLOY_DEBUG, for errors met before the options were parsed."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
-        click.echo(redact(exc.render()), err=True)
-        sys.exit(exc.exit_code)
+
+def _fail(exc: CiDeployError, debug: bool) -> None:
+    """Print the error (redacted), its traceback under --debug, and exit with its code."""
+    with contextlib.suppress(Exception):  # reporting the error must never hide it
+        _annotate(exc)
+    from ci_deploy.platforms import redact  # secrets masked during the run stay hidden
+
+    click.echo(redact(exc.render()), err=True)
+    if debug:
+        import traceback
+
+        shown = exc.__cause__ if isinstance(exc, InternalError) else exc
+        text = "".join(traceback.format_exception(shown or exc))
+        click.echo(redact(text.rstrip("\n")), err=True)
+    sys.exit(exc.exit_code)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning every error into one line and an exit code.
+
+    No traceback is printed unless --debug (or CI_DEPLOY_DEBUG=1) is given.
+    """
+    state: dict[str, Any] = {}  # the group's ctx.obj: it records --debug once parsed
+    try:
+        return cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False, obj=state)
+    except CiDeployError as exc:
+        _fail(exc, state.get("debug", _debug_from_env()))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -129,6 +177,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
+    except Exception as exc:  # a bug: one line and exit 3, the traceback only under --debug
+        internal = InternalError(exc)
+        internal.__cause__ = exc
+        _fail(internal, state.get("debug", _debug_from_env()))
 
 
 if __name__ == "__main__":  # pragma: no cover

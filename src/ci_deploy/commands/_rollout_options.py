@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Options given as a duration ("10m") on the command line and held in seconds by DeployOptions.
-DURATION_OPTIONS = ("timeout", "lock_timeout", "lock_ttl")
+DURATION_OPTIONS = ("timeout", "lock_timeout", "lock_ttl", "request_timeout")
 
 
 def duration_seconds(value: str, option: str) -> float:
@@ -41,6 +41,10 @@ def deploy_options(ctx: click.Context, **overrides: Any) -> DeployOptions:
     for name in DURATION_OPTIONS:
         if name in params:
             params[name] = duration_seconds(params[name], "--" + name.replace("_", "-"))
+    if params.get("request_timeout") == 0:
+        from ci_deploy.errors import UserInputError
+
+        raise UserInputError("--request-timeout: expected more than 0s, found 0s")
     params.setdefault("image", None)
     return DeployOptions(config_path=ctx.obj["config_path"], **params, **overrides)
 
@@ -69,7 +73,14 @@ def lock_timeout_option(fn: F) -> F:
 
 
 def cluster_options(fn: F) -> F:
-    """--kubeconfig and --context."""
+    """--kubeconfig, --context and --request-timeout."""
+    fn = click.option(
+        "--request-timeout",
+        default="30s",
+        metavar="DURATION",
+        show_default=True,
+        help="Give up a single request to the API server after.",
+    )(fn)
     fn = click.option(
         "--context", default=None, help="Kubeconfig context (default: the environment's cluster)."
     )(fn)

@@ -3,7 +3,9 @@
 The ``kubernetes`` package is untyped and heavy, so it is imported lazily here and nowhere else
 in the engine; everything above this module sees plain ``dict`` objects (the JSON the API
 speaks), ``ApiError`` and ``NetworkError``. Requests go through the client's own ApiClient
-(auth, TLS and kubeconfig handling are the client's), with our retry helper around them.
+(auth, TLS and kubeconfig handling are the client's), with our retry helper around them. A
+request that gets no HTTP answer becomes one NetworkError line (``kube.network``); a kubeconfig
+that cannot be used is one UserInputError line (``kube.kubeconfig``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.network import Endpoint, Timeout, describe
 from ci_deploy.kube.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
 Obj = dict[str, Any]
@@ -24,6 +27,7 @@ Query = list[tuple[str, str]]
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sent as JSON
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+DEFAULT_TIMEOUT = 30.0  # seconds per request (--request-timeout)
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,15 @@ NAMESPACE = KNOWN_KINDS[("v1", "Namespace")]
 
 def _network_error_types() -> tuple[type[BaseException], ...]:
     import urllib3
+    from kubernetes.client.exceptions import ApiException
 
-    return (urllib3.exceptions.HTTPError, OSError)
+    # The client raises urllib3's SSLError as ApiException(status=0): a TLS failure, no answer.
+    return (urllib3.exceptions.HTTPError, OSError, ApiException)
+
+
+def _is_answer(exc: BaseException) -> bool:
+    """True for an ApiException that carries a real HTTP status (not a failure to connect)."""
+    return bool(getattr(exc, "status", 0))
 
 
 def _api_error(status: int, raw: bytes, headers: Any, what: str) -> ApiError:
@@ -139,9 +150,18 @@ class WatchStream:
 class KubeClient:
     """JSON requests to one cluster, retried per policy."""
 
-    def __init__(self, api_client: Any, *, policy: RetryPolicy = DEFAULT_POLICY) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        timeout: float = DEFAULT_TIMEOUT,
+        cluster: str | None = None,
+    ) -> None:
         self._api = api_client
         self.policy = policy
+        self.timeout = timeout  # per request: connect, and each wait for the answer
+        self.endpoint = Endpoint(str(api_client.configuration.host), cluster)
 
     @property
     def server(self) -> str:
@@ -160,7 +180,7 @@ class KubeClient:
         query: Query | None,
         body: Any,
         content_type: str | None,
-        timeout: float | tuple[float, float],
+        timeout: Timeout,
     ) -> Any:
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -177,7 +197,9 @@ class KubeClient:
             )
             return self._api.call_api(*request, _request_timeout=timeout)
         except _network_error_types() as exc:
-            raise NetworkError(str(exc), what=what) from exc
+            if _is_answer(exc):
+                raise
+            raise describe(exc, self.endpoint, what, timeout) from exc
 
     def request_once(
         self,
@@ -187,15 +209,19 @@ class KubeClient:
         query: Query | None = None,
         body: Any = None,
         content_type: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
     ) -> Obj:
-        """One request, no retry; returns the decoded JSON body ({} when empty)."""
+        """One request, no retry; returns the decoded JSON body ({} when empty).
+
+        ``timeout`` defaults to the client's per-request timeout.
+        """
         what = f"{method} {path}"
-        response = self._send(method, path, query, body, content_type, timeout)
+        seconds = self.timeout if timeout is None else timeout
+        response = self._send(method, path, query, body, content_type, seconds)
         try:
             raw = response.read()
         except _network_error_types() as exc:
-            raise NetworkError(str(exc), what=what) from exc
+            raise describe(exc, self.endpoint, what, seconds) from exc
         if isinstance(raw, str):
             raw = raw.encode()
         if not 200 <= response.status <= 299:
@@ -216,7 +242,7 @@ class KubeClient:
         query: Query | None = None,
         body: Any = None,
         content_type: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
     ) -> Obj:
         """A request with the retry policy applied (only for transient failures)."""
         return call_with_retry(
@@ -245,7 +271,8 @@ class KubeClient:
         params = [*query, ("watch", "1"), ("timeoutSeconds", str(timeout_seconds))]
         params.append(("allowWatchBookmarks", "true"))
         what = f"WATCH {path}"
-        response = self._send("GET", path, params, None, None, (10.0, timeout_seconds + 30.0))
+        timeouts = (self.timeout, timeout_seconds + 30.0)  # connect; then the watch's own time
+        response = self._send("GET", path, params, None, None, timeouts)
         if not 200 <= response.status <= 299:
             raw = response.read()
             raise _api_error(response.status, raw or b"", response.getheaders(), what)
@@ -272,30 +299,38 @@ def connect(
     context: str | None = None,
     *,
     policy: RetryPolicy = DEFAULT_POLICY,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> KubeClient:
-    """A client for the cluster of ``context`` in ``kubeconfig`` (default: $KUBECONFIG, ~/.kube)."""
+    """A client for the cluster of ``context`` in ``kubeconfig`` (default: $KUBECONFIG, ~/.kube).
+
+    ``timeout`` bounds each request (seconds). A kubeconfig that cannot be used raises
+    UserInputError with one line naming the path.
+    """
     from kubernetes import config as kube_config
-    from kubernetes.client import Configuration
+    from kubernetes.client import ApiClient, Configuration
 
     from ci_deploy.errors import UserInputError
+    from ci_deploy.kube.kubeconfig import choose
 
+    chosen = choose(kubeconfig, context)
     configuration = Configuration()
     try:
         kube_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, context=context, client_configuration=configuration
+            config_file=chosen.config_file,
+            context=chosen.context,
+            client_configuration=configuration,
         )
     except (kube_config.ConfigException, OSError, TypeError, ValueError) as exc:
-        where = kubeconfig or "the default kubeconfig ($KUBECONFIG or ~/.kube/config)"
         raise UserInputError(
-            f"cannot use {where}" + (f" context {context!r}" if context else "") + f": {exc}",
-            hint="pass --kubeconfig PATH and --context NAME of a reachable cluster",
+            f"cannot use kubeconfig {chosen.where} context {chosen.context!r}: {exc}; pass "
+            "--kubeconfig PATH and --context NAME of a reachable cluster"
         ) from exc
     # Our retry helper is the only retry layer: the client must not retry on its own.
     configuration.retries = False
-    from kubernetes.client import ApiClient
-
     # The client package loads ~1000 modules that live until exit. Freezing them out of the
     # garbage collector's view makes collections during the deploy cheaper and cuts the
     # interpreter's shutdown from ~75 ms to ~10 ms (measured), so `deploy` returns sooner.
     gc.freeze()
-    return KubeClient(ApiClient(configuration), policy=policy)
+    return KubeClient(
+        ApiClient(configuration), policy=policy, timeout=timeout, cluster=chosen.cluster
+    )

@@ -37,12 +37,17 @@ class ApiError(Exception):
 
 
 class NetworkError(Exception):
-    """The request did not get an HTTP answer: refused, reset, timed out, stream cut."""
+    """The request did not get an HTTP answer: refused, reset, timed out, TLS, DNS, stream cut.
 
-    def __init__(self, message: str, *, what: str = "") -> None:
+    ``transient`` is False for failures that an identical request would meet again (a
+    certificate the kubeconfig does not trust, a name that does not exist): not retried.
+    """
+
+    def __init__(self, message: str, *, what: str = "", transient: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.what = what
+        self.transient = transient
 
     def __str__(self) -> str:
         where = f"{self.what}: " if self.what else ""

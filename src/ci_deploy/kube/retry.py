@@ -1,10 +1,12 @@
 """THE retry helper: bounded retries with exponential backoff and full jitter.
 
 Transient failures are retried: HTTP 5xx, 429 (honouring Retry-After), connection refused or
-reset, timeouts. Permanent ones fail at once with the API's own message: 400, 401, 403, 404,
-409, 422 and every other 4xx. A 409 Conflict is not retried here because only the caller can
-re-read and re-decide (see ``kube.state``). Nothing is retried forever: both the number of
-attempts and the total time are bounded.
+reset, timeouts. Permanent ones fail at once: 400, 401, 403, 404, 409, 422 and every other 4xx
+(with the API's own message), and the network failures that would only repeat (a certificate
+the kubeconfig does not trust, a host name that does not exist: ``NetworkError.transient``).
+A 409 Conflict is not retried here because only the caller can re-read and re-decide (see
+``kube.state``). Nothing is retried forever: both the number of attempts and the total time are
+bounded.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ DEFAULT_POLICY = RetryPolicy()
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a later identical request may not hit."""
     if isinstance(exc, NetworkError):
-        return True
+        return exc.transient
     if isinstance(exc, ApiError):
         return exc.status >= 500 or exc.status == 429
     return False

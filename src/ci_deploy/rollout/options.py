@@ -2,7 +2,7 @@
 
 ``plan``, ``deploy``, ``status`` and ``rollback`` all load the configuration the same way and talk
 to the cluster through :func:`cluster_session`, so an unreachable or refusing API server reads
-the same (a message, exit 1) whichever verb met it.
+the same (one line, exit 4) whichever verb met it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.errors import DeploymentFailed, UserInputError
-from ci_deploy.kube.client import KubeClient, connect
+from ci_deploy.errors import NothingChanged, UserInputError
+from ci_deploy.kube.client import DEFAULT_TIMEOUT, KubeClient, connect
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.state import StateError
 
@@ -39,6 +39,7 @@ class DeployOptions:
     cancel_grace: float = 60.0  # how long a rollback after a cancel may wait for health
     namespace: str | None = None  # overrides the environment's namespace
     strategy: str | None = None  # overrides the environment's strategy
+    request_timeout: float = DEFAULT_TIMEOUT  # seconds for one request to the API server
 
 
 def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
@@ -70,13 +71,16 @@ def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
 def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[KubeClient]:
     """A client for the environment's cluster (--context wins), closed afterwards.
 
-    A bad kubeconfig or context is bad input (exit 2, from ``connect``); an API error or an
-    unreachable server that escapes the block becomes DeploymentFailed (exit 1, no traceback).
+    A bad kubeconfig or context is bad input (exit 2, from ``connect``). An API error or an
+    unreachable server that escapes the block failed before anything was changed (exit 4, one
+    line): the deploy engine handles every error itself once it has changed something.
     """
-    client = connect(opts.kubeconfig, opts.context or env_cluster)
+    client = connect(opts.kubeconfig, opts.context or env_cluster, timeout=opts.request_timeout)
     try:
         yield client
-    except (ApiError, NetworkError, StateError) as exc:
-        raise DeploymentFailed(f"Kubernetes API: {exc}") from exc
+    except NetworkError as exc:
+        raise NothingChanged(str(exc)) from exc  # the line names the server and what to check
+    except (ApiError, StateError) as exc:
+        raise NothingChanged(f"Kubernetes API: {exc}") from exc
     finally:
         client.close()
