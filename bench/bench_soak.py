@@ -8,7 +8,8 @@ requests with 500 / 503 / 429 / 409 and cuts every watch after 3 events. After e
 cluster is read without faults and the outcome judged (tests/commands/soak.py): the exit code,
 the printed phase and the recorded phase must match what the cluster holds. Goal: 100 % honest
 outcomes at every level, and the expected end states where the API answers at all.
-Prints one row per level, then every dishonest outcome in full.
+Prints one row per level, then every outcome that was dishonest or not the expected exit code,
+with what it told the user.
 """
 
 from __future__ import annotations

@@ -66,6 +66,7 @@ class Outcome:
     live: str
     seconds: float
     problems: list[str] = field(default_factory=list)
+    said: str = ""  # the last lines of stderr: what it told the user
 
 
 def truth(store: Any) -> Truth:
@@ -181,8 +182,7 @@ def run_seed(engine: Any, seed: int, level: float) -> SeedRun:
             )
             if took > STEP_BUDGET:
                 problems.append(f"took {took:.0f}s, longer than the {STEP_BUDGET:.0f}s budget")
-            if problems:
-                problems.append("stderr tail: " + " | ".join(result.stderr.splitlines()[-4:]))
+            said = " | ".join(result.stderr.splitlines()[-3:])
             outcomes.append(
                 Outcome(
                     seed,
@@ -194,6 +194,7 @@ def run_seed(engine: Any, seed: int, level: float) -> SeedRun:
                     after.live or "-",
                     took,
                     problems,
+                    said,
                 )
             )
             if result.returncode == 0:
