@@ -77,15 +77,16 @@ def main() -> None:
     for level in (float(x) for x in args.levels.split(",")):
         outcomes, injected, seconds = soak(level, args.seeds)
         print(row(level, outcomes, injected, seconds), flush=True)
-        bad += [o for o in outcomes if o.problems]
+        bad += [o for o in outcomes if o.problems or o.code != EXPECTED_CODES[o.number - 1]]
     for o in bad:
+        verdict = "DISHONEST" if o.problems else "honest, not the expected exit code"
         print(
-            f"\nseed {o.seed} step {o.number} ({o.tag}) exit {o.code} printed {o.printed} "
-            f"recorded {o.recorded} live {o.live}:"
+            f"\n{verdict}: seed {o.seed} step {o.number} ({o.tag}) exit {o.code} printed "
+            f"{o.printed} recorded {o.recorded} live {o.live}"
         )
         for problem in o.problems:
             print(f"  - {problem}")
-
+        print(f"  said: {o.said}")
 
 if __name__ == "__main__":
     main()

@@ -44,7 +44,10 @@ Obj = dict[str, Any]
 
 
 class StepFailed(Exception):
-    """A step could not finish: ``kind`` is failed | timeout | cancelled | lost."""
+    """A step could not finish: ``kind`` is failed | timeout | cancelled | lost | api.
+
+    ``api``: the Kubernetes API itself failed (after the retry budget), not the release.
+    """
 
     def __init__(self, kind: str, message: str, step: str = "") -> None:
         super().__init__(message)
@@ -232,5 +235,5 @@ def execute(steps: tuple[Step, ...], ctx: RolloutContext, *, title: str = "step"
         except StateConflict as exc:
             raise StepFailed("lost", f"step {step.name}: {exc}", step.name) from exc
         except (ApiError, NetworkError, StateError) as exc:
-            raise StepFailed("failed", f"step {step.name}: {exc}", step.name) from exc
+            raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
     return ctx.record

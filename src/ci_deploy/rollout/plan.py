@@ -186,6 +186,12 @@ class Plan:
     previous_template: Obj | None = field(default=None, compare=False)
     noop_reason: str | None = None
     recovery: tuple[Step, ...] = ()  # the failure path, as printed (made concrete on failure)
+    deployment_exists: bool = False  # a Deployment is there, stable or not
+
+    def _no_stable(self) -> str:
+        if self.deployment_exists:
+            return "nothing (no release of it here has succeeded yet)"
+        return "nothing (first deploy)"
 
     def render(self) -> str:
         """Human-readable text, the same for ``plan`` and the start of ``deploy``."""
@@ -193,7 +199,7 @@ class Plan:
         lines = [
             f"plan: {t.app} to {t.environment} (namespace {t.namespace}), strategy {t.strategy}",
             f"  image: {t.image}",
-            f"  stable now: {self.previous_image or 'nothing (first deploy)'}",
+            f"  stable now: {self.previous_image or self._no_stable()}",
         ]
         if self.noop_reason:
             lines.append(f"  nothing to do: {self.noop_reason}")
@@ -255,11 +261,14 @@ def make_plan(target: Target, observed: Observed) -> Plan:
     template = stable_template(observed)
     previous = _image_of(template, target.container)
     reason = noop_reason(target, observed)
+    exists = observed.deployment_exists
     if reason:
-        return Plan(target, (), previous, template, noop_reason=reason)
+        return Plan(target, (), previous, template, noop_reason=reason, deployment_exists=exists)
     steps = strategy_for(target.strategy).steps(target, observed, previous)
     recovery = rollback_steps(target, previous, template, ())
-    return Plan(target, tuple(steps), previous, template, recovery=recovery)
+    return Plan(
+        target, tuple(steps), previous, template, recovery=recovery, deployment_exists=exists
+    )
 
 
 def rollback_steps(

@@ -104,13 +104,22 @@ def _first_deploy(
     if failure.step == "apply":  # it never started: take away what it created
         steps = (RemoveCreated(tuple(c.ref for c in touched), tuple(touched)),)
         return Recovery(steps, f"{failure.message}; removed what this first deploy created: {refs}")
+    if failure.kind == "api":
+        todo = (
+            f"the release may be fine, the API failed: check it (kubectl -n {t.namespace} get "
+            f"deployment,pods -l app.kubernetes.io/name={t.app}), then deploy again"
+        )
+    else:
+        todo = (
+            f"fix the image and deploy again, or remove it: kubectl -n {t.namespace} delete "
+            f"deployment {t.app}"
+        )
     return Terminal(
         "Failed",
         RollbackFailed(
             f"the first deploy of {t.namespace}/{t.app} failed ({failure.message}) and there is no "
             f"previous revision to roll back to; left in place: {refs}",
-            hint=f"fix the image and deploy again, or remove it: kubectl -n {t.namespace} "
-            f"delete deployment {t.app}",
+            hint=f"a human must act: {todo}",
         ),
     )
 
