@@ -177,7 +177,13 @@ def deploy(
         created = require_namespace(client, env.namespace, may_create=env.create_namespace)
         if created:
             platform.log(f"creating namespace {env.namespace} (create_namespace: true)")
-            ensure_namespace(client, env.namespace)
+            try:
+                ensure_namespace(client, env.namespace)
+            except (ApiError, NetworkError) as exc:
+                raise NothingChanged(
+                    f"could not create namespace {env.namespace}: {exc} (it may exist now; "
+                    "nothing else was changed)"
+                ) from exc
         progress = Progress(platform)
         try:
             return _deploy_locked(opts, prepared, client, platform, progress, cancel, urgent)
