@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ci_deploy.text import one_line
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -46,9 +48,10 @@ class CiDeployError(Exception):
         self.hint = hint
 
     def render(self) -> str:
-        text = f"error: {self.message}"
+        """``error: MESSAGE`` (and ``  hint: HINT``): each one inert line, whatever it quotes."""
+        text = f"error: {one_line(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {one_line(self.hint)}"
         return text
 
 
@@ -84,9 +87,9 @@ class ConfigError(UserInputError):
         super().__init__("\n".join(p.render() for p in problems), hint=hint)
 
     def render(self) -> str:
-        lines = [f"error: {p.render()}" for p in self.problems]
+        lines = [f"error: {one_line(p.render())}" for p in self.problems]
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {one_line(self.hint)}")
         return "\n".join(lines)
 
 

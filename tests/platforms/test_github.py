@@ -101,7 +101,7 @@ def test_error_annotation_escapes_properties_and_message(tmp_path: Path) -> None
     p, out = make(tmp_path)
     p.error("expected int,\nfound 'x' (100%)", file="dir,a:b.yml", line=12, col=5)
     assert out.getvalue() == (
-        "::error file=dir%2Ca%3Ab.yml,line=12,col=5::expected int,%0Afound 'x' (100%25)\n"
+        "::error file=dir%2Ca%3Ab.yml,line=12,col=5::expected int,\u240afound 'x' (100%25)\n"
     )
 
 

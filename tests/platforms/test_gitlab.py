@@ -53,6 +53,10 @@ def test_inputs_are_ci_deploy_variables(tmp_path: Path) -> None:
 
 def test_outputs_are_upper_snake_prefixed_and_merged(tmp_path: Path) -> None:
     p, _ = make(tmp_path)
+    # A dotenv committed to the repository: GitLab would let it override job variables.
+    (tmp_path / "deploy.env").write_text(
+        "KUBECONFIG=/tmp/attacker\nCI_DEPLOY_ENVIRONMENT=production\nCI_DEPLOY_PHASE=Forged\n"
+    )
     p.set_outputs({"phase": "Progressing", "previous-revision": "sha256:0"})
     p.set_outputs({"phase": "Succeeded", "environment-url": "https://a.example/?x=1"})
     text = (tmp_path / "deploy.env").read_text()

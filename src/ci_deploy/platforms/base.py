@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol, TextIO, runtime_checkable
 
+from ci_deploy.text import one_line
+
 # The rollout-state keys that job outputs mirror (DESIGN.md, "Rollout state — contract").
 OUTPUT_KEYS: tuple[str, ...] = (
     "phase",
@@ -179,8 +181,8 @@ class BasePlatform:
         self.stream.flush()
 
     def log(self, line: str) -> None:
-        """Print one plain progress line, redacted."""
-        self._write(line)
+        """Print one plain progress line, redacted; any text in it stays one inert line."""
+        self._write(one_line(line))
 
     def _append_markdown(self, path: str, markdown: str) -> None:
         """Append ``markdown`` (redacted, newline-terminated) to the summary file ``path``."""

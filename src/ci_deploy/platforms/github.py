@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 
 from ci_deploy.platforms.base import BasePlatform
+from ci_deploy.text import one_line
 
 
 def escape_data(text: str) -> str:
@@ -89,6 +90,7 @@ class GitHubPlatform(BasePlatform):
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
         """``::group::``/``::endgroup::``; GitHub cannot nest groups, so inner ones are plain."""
+        title = one_line(title)
         if self._group_depth:
             self._write(f"== {title}")
             yield
@@ -105,7 +107,9 @@ class GitHubPlatform(BasePlatform):
         self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
     ) -> None:
         # ``::error file=…,line=…,col=…::msg``: an annotation on the run and on the file.
-        props: dict[str, object] = {"file": file}
+        # One line, no control characters: whatever ``msg`` quotes shows as text.
+        msg = one_line(msg)
+        props: dict[str, object] = {"file": file and one_line(file)}
         if file:
             props.update(line=line, col=col if line is not None else None)
         self._write(command(kind, msg, props))

@@ -20,10 +20,12 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ci_deploy.errors import CiDeployError
 from ci_deploy.fileio import write_atomically
 from ci_deploy.platforms.base import BasePlatform, location_text
+from ci_deploy.text import one_line
 
 DOTENV_MAX_BYTES = 5 * 1024 - 1  # GitLab: file.size < 5 KB
 DOTENV_MAX_VARIABLES = 20  # GitLab self-managed default (dotenv_variables limit)
@@ -72,18 +74,6 @@ def compact_state(state: str, budget: int) -> str:
     return json.dumps(minimal, separators=(",", ":"))
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """The ``KEY=value`` pairs of a dotenv file written by :func:`format_dotenv`."""
-    if not path.exists():
-        return {}
-    pairs: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
 def format_dotenv(variables: Mapping[str, str]) -> str:
     """Render ``variables`` as a GitLab dotenv file, enforcing its limits.
 
@@ -129,6 +119,10 @@ class GitLabPlatform(BasePlatform):
 
     name = "gitlab"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outputs: dict[str, str] = {}  # what this process wrote to the dotenv report
+
     def get_input(self, name: str) -> str | None:
         """``CI_DEPLOY_<UPPER_SNAKE>`` (the template's variables); None when unset or empty."""
         value = self.environ.get(dotenv_key(name))
@@ -142,16 +136,20 @@ class GitLabPlatform(BasePlatform):
         return Path(self.environ.get("CI_DEPLOY_DOTENV") or "ci-deploy.env")
 
     def set_outputs(self, outputs: Mapping[str, str]) -> None:
-        """Merge the outputs into the dotenv report (later values win), within the limits."""
-        path = self.dotenv_path
-        variables = read_dotenv(path)
+        """Write the dotenv report afresh: this process's outputs only (later values win).
+
+        A file already there (committed to the repository, left by another tool) is replaced,
+        never merged: GitLab gives dotenv variables priority over job variables, so a foreign
+        ``KUBECONFIG=`` in it would redirect every later job.
+        """
         for name, value in outputs.items():
-            variables[dotenv_key(name)] = self.redact(value).strip()
-        write_atomically(path, format_dotenv(variables))
+            self._outputs[dotenv_key(name)] = self.redact(value).strip()
+        write_atomically(self.dotenv_path, format_dotenv(self._outputs))
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A collapsible section (collapsed when nested or ``$CI_DEPLOY_COLLAPSE=true``)."""
+        title = one_line(title)
         name = section_name(title, next(_SECTION_IDS))
         collapsed = "[collapsed=true]" if self._collapse() else ""
         self._write(f"{_ESC}section_start:{int(time.time())}:{name}{collapsed}\r{_ESC}{title}")
@@ -170,7 +168,8 @@ class GitLabPlatform(BasePlatform):
     ) -> None:
         # GitLab has no annotations: a plain, greppable ``error: file:line:col: msg`` line;
         # red for errors, yellow for warnings.
-        where = location_text(file, line, col)
+        where = one_line(location_text(file, line, col))
+        msg = one_line(msg)  # a newline in it must not start a line (or a section marker)
         colour = {"error": "\x1b[31;1m", "warning": "\x1b[33;1m"}.get(kind, "")
         reset = "\x1b[0m" if colour else ""
         self._write(f"{colour}{kind}:{reset} {where + ': ' if where else ''}{msg}")

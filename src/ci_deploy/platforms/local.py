@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from ci_deploy.platforms.base import BasePlatform, location_text
+from ci_deploy.text import one_line
 
 
 class LocalPlatform(BasePlatform):
@@ -39,7 +40,7 @@ class LocalPlatform(BasePlatform):
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A plain ``== title`` header line."""
-        self._write(f"{'  ' * self._group_depth}== {title}")
+        self._write(f"{'  ' * self._group_depth}== {one_line(title)}")
         self._group_depth += 1
         try:
             yield
@@ -50,7 +51,8 @@ class LocalPlatform(BasePlatform):
         self, kind: str, msg: str, file: str | None, line: int | None, col: int | None
     ) -> None:
         # ``error: file:line:col: msg``
-        where = location_text(file, line, col)
+        where = one_line(location_text(file, line, col))
+        msg = one_line(msg)
         self._write(f"{kind}: {where + ': ' if where else ''}{msg}")
 
     def summary(self, markdown: str) -> None:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TextIO
 
 from ci_deploy.platforms import Platform
+from ci_deploy.text import one_line
 
 
 class Progress:
@@ -41,7 +42,7 @@ class Progress:
             return
         self._last = text
         elapsed = time.monotonic() - self._started
-        shown = f"[{elapsed:5.1f}s] {text}"
+        shown = f"[{elapsed:5.1f}s] {one_line(text)}"
         if self.live:
             width = 119
             self.stream.write("\r\x1b[2K" + self.platform.redact(shown)[:width])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.text import markdown_code, one_line
 
 
 def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, str]:
-    """Job outputs (DESIGN.md contract): the same keys on every platform."""
-    return {
+    """Job outputs (DESIGN.md contract): the same keys on every platform, each one line."""
+    outputs = {
         "phase": record.phase,
         "revision": record.revision,
         "previous-revision": record.previous_revision or "",
@@ -16,18 +17,21 @@ def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, st
         "environment-url": environment_url or "",
         "state": record.to_json(with_template=False),
     }
+    return {key: one_line(value) for key, value in outputs.items()}
 
 
 def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
     """A short job summary (GitHub step summary; printed or appended elsewhere)."""
+    # Every value may come from the cluster: code spans, which render nothing inside them.
     rows = [
         ("phase", record.phase),
-        ("image", f"`{record.revision}`"),
-        ("previous stable", f"`{record.previous_revision}`" if record.previous_revision else "-"),
-        ("message", record.message.replace("|", "\\|") or "-"),
+        ("image", markdown_code(record.revision)),
+        ("previous stable", markdown_code(record.previous_revision or "-")),
+        ("message", markdown_code(record.message or "-")),
     ]
     if environment_url:
-        rows.append(("environment", environment_url))
+        rows.append(("environment", markdown_code(environment_url)))
+    # app and environment are DNS labels of the configuration; phase is one of PHASES.
     lines = [f"### ci-deploy: {record.app} to {record.environment}: {record.phase}", ""]
     lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines) + "\n"
