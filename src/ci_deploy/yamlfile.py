@@ -16,6 +16,26 @@ import yaml
 from ci_deploy.errors import ConfigError, Location, Problem
 
 KeyPath = tuple[str | int, ...]
+# A configuration holds hundreds of values, rendered manifests thousands: past this, aliases are
+# being used to multiply a small file into a huge value (a "billion laughs" document).
+MAX_VALUES = 100_000
+
+
+class _Refused(Exception):
+    """Building stops: ``problem`` says where and why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass
+class _Walk:
+    """What a build has seen: values built so far, and the nodes being built (for cycles)."""
+
+    built: int = 0
+    active: set[int] = field(default_factory=set)
+
 
 try:  # the C loader is several times faster; fall back when libyaml is absent
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -66,8 +86,41 @@ def _build(
     doc: YamlDocument,
     constructor: yaml.constructor.SafeConstructor,
     problems: list[Problem],
+    walk: _Walk,
 ) -> Any:
     doc.value_positions[path] = _mark(node)
+    walk.built += 1
+    where = Location(doc.file, *_mark(node))
+    if walk.built > MAX_VALUES:
+        raise _Refused(
+            Problem(
+                where,
+                format_path(path),
+                f"expands to more than {MAX_VALUES} values through aliases (*name); "
+                "write the values out instead of multiplying them with aliases",
+            )
+        )
+    if id(node) in walk.active:
+        raise _Refused(
+            Problem(where, format_path(path), "an alias (*name) refers to a value that contains it")
+        )
+    if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        return constructor.construct_object(node, deep=True)
+    walk.active.add(id(node))
+    try:
+        return _build_collection(node, path, doc, constructor, problems, walk)
+    finally:
+        walk.active.discard(id(node))
+
+
+def _build_collection(
+    node: yaml.Node,
+    path: KeyPath,
+    doc: YamlDocument,
+    constructor: yaml.constructor.SafeConstructor,
+    problems: list[Problem],
+    walk: _Walk,
+) -> Any:
     if isinstance(node, yaml.MappingNode):
         constructor.flatten_mapping(node)  # resolves YAML merge keys (<<)
         result: dict[Any, Any] = {}
@@ -98,11 +151,11 @@ def _build(
                 )
                 continue
             doc.key_positions[child] = _mark(key_node)
-            result[key] = _build(value_node, child, doc, constructor, problems)
+            result[key] = _build(value_node, child, doc, constructor, problems, walk)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(v, (*path, i), doc, constructor, problems) for i, v in enumerate(node.value)]
-    return constructor.construct_object(node, deep=True)
+    return [
+        _build(v, (*path, i), doc, constructor, problems, walk) for i, v in enumerate(node.value)
+    ]
 
 
 def _syntax_problem(file: str, exc: yaml.YAMLError) -> Problem:
@@ -131,12 +184,17 @@ def load_yaml_documents(text: str, file: str) -> list[YamlDocument]:
                 node = loader.get_node()
                 doc = YamlDocument(file=file, data=None)
                 if node is not None:
-                    doc.data = _build(node, (), doc, loader, problems)
+                    doc.data = _build(node, (), doc, loader, problems, _Walk())
                 docs.append(doc)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
         raise ConfigError([_syntax_problem(file, exc)]) from None
+    except _Refused as exc:
+        raise ConfigError([exc.problem]) from None
+    except RecursionError:
+        message = "nested too deeply to read (more than a few hundred levels)"
+        raise ConfigError([Problem(Location(file), "", message)]) from None
     if problems:
         raise ConfigError(problems)
     return docs
