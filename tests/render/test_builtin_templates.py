@@ -181,7 +181,10 @@ def test_image_tag_or_digest_alone_uses_the_configured_repository(given: str, ru
     assert container(objects)["image"] == runs
 
 
-@pytest.mark.parametrize("image", ["", ":", "web app:1", "team/App:1", "app:", "app@sha256:xyz"])
+@pytest.mark.parametrize(
+    "image",
+    ["", ":", "web app:1", "team/App:1", "app:", "app@sha256:xyz", "app:1\n", ":1.0\n", "app:vé"],
+)
 def test_invalid_image_reference_is_bad_input(image: str) -> None:
     with pytest.raises(UserInputError, match="is not a valid image reference") as info:
         render_manifests(load_config(EXAMPLE), "staging", image)

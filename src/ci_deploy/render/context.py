@@ -27,12 +27,13 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
 _IMAGE_RE = re.compile(
     rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?",
+    re.ASCII,  # \w is [A-Za-z0-9_] here, as in the grammar: no other letters in a tag
 )
 
 
 # A bare word that reads as a version tag (`1.4.0`, `v2`, `latest`), not as an image name.
-_TAG_ONLY_RE = re.compile(r"^(?:v?[0-9][\w.-]*|latest)$")
+_TAG_ONLY_RE = re.compile(r"(?:v?[0-9][\w.-]*|latest)", re.ASCII)
 
 
 def resolve_image(cfg: Config, image: str) -> str:
@@ -45,14 +46,14 @@ def resolve_image(cfg: Config, image: str) -> str:
     repository = cfg.image.repository
     if image.startswith((":", "@")):
         chosen = f"{repository}{image}"
-    elif not any(ch in image for ch in "/:@") and _TAG_ONLY_RE.match(image):
+    elif not any(ch in image for ch in "/:@") and _TAG_ONLY_RE.fullmatch(image):
         raise UserInputError(
             f"--image {image!r} is only a tag, not an image reference",
             hint=f"pass --image :{image} (that is {repository}:{image}), or a full reference",
         )
     else:
         chosen = image
-    if not _IMAGE_RE.match(chosen):
+    if not _IMAGE_RE.fullmatch(chosen):  # fullmatch: "$" would let a trailing newline in
         raise UserInputError(
             f"--image: {chosen!r} is not a valid image reference "
             "(expected e.g. registry.example.com/team/app:1.2.3 or app@sha256:<digest>)"
