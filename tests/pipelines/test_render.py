@@ -144,3 +144,15 @@ def test_cli_rejects_an_unknown_platform(repo: Path) -> None:
     result = CliRunner().invoke(cli, ["render", "pipeline", "--platform", "jenkins"], obj={})
     assert result.exit_code == 2
     assert "jenkins" in result.output
+
+
+def test_a_configuration_path_with_a_newline_cannot_inject_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci_deploy.errors import UserInputError
+    from ci_deploy.pipelines.model import pipeline_config_path
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserInputError, match="may hold only letters, digits"):
+        pipeline_config_path("ci-deploy.yml\non: {push: {}}\njobs: {evil: {}}\n#")
+    assert pipeline_config_path("deploy/ci-deploy.yml") == "deploy/ci-deploy.yml"

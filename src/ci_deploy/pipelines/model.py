@@ -94,6 +94,13 @@ def parse_gitlab_template(value: str) -> GitLabTemplate:
 def pipeline_config_path(source: str) -> str:
     """The configuration path as the pipeline names it: relative to the repository root (cwd)."""
     relative = os.path.relpath(os.path.abspath(source))
+    if not re.fullmatch(r"[A-Za-z0-9._/@+-]+", relative):
+        # it is written into the pipeline's comments and quoted strings: no newline, no quote
+        raise UserInputError(
+            f"{source!r}: a configuration path in a pipeline may hold only letters, digits and "
+            "._/@+- (it is written into the rendered pipeline)",
+            hint="rename the file or its folder",
+        )
     if relative.startswith(".."):
         raise UserInputError(
             f"{source}: the configuration is outside the current directory",
