@@ -136,3 +136,67 @@ def test_a_kubeconfig_without_contexts_is_one_line(engine: Any, tmp_path: Path) 
         f"error: kubeconfig {empty} has no contexts; add one (kubectl config set-context), or"
         " pass --kubeconfig PATH of another file"
     )
+
+
+PLUGIN_SECRET = "plugin-env-secret-31337"
+EXEC_TOKEN = "exec-issued-token-55ab"
+
+
+def exec_kubeconfig(source: Path, target: Path, script: str) -> Path:
+    """``source`` whose user gets its credential from an exec plugin running ``script``."""
+    plugin = target.with_suffix(".sh")
+    plugin.write_text("#!/bin/sh\n" + script)
+    plugin.chmod(0o755)
+    doc = yaml.safe_load(source.read_text())
+    doc["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": str(plugin),
+            "env": [{"name": "PLUGIN_SECRET", "value": PLUGIN_SECRET}],
+            "interactiveMode": "Never",
+        }
+    }
+    target.write_text(yaml.safe_dump(doc))
+    return target
+
+
+def test_a_failing_exec_plugin_is_one_line_and_its_secrets_stay_hidden(
+    engine: Any, tmp_path: Path
+) -> None:
+    kubeconfig = exec_kubeconfig(
+        engine.sb.kubeconfig,
+        tmp_path / "exec-fails",
+        'echo "login failed for key $PLUGIN_SECRET" >&2\nexit 1\n',
+    )
+    result = engine.run(
+        "status", "--env", "staging", KUBECONFIG=str(kubeconfig), GITHUB_ACTIONS="true"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "its credentials could not be obtained: exec: process returned 1" in result.stderr
+    assert "login failed for key ***" in result.stderr
+    assert PLUGIN_SECRET not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_token_an_exec_plugin_returns_is_masked(engine: Any, tmp_path: Path) -> None:
+    credential = (
+        '{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",'
+        f' "status": {{"token": "{EXEC_TOKEN}"}}}}'
+    )
+    kubeconfig = exec_kubeconfig(
+        engine.sb.kubeconfig, tmp_path / "exec-ok", f"echo '{credential}'\n"
+    )
+    # What ci-deploy prints can quote the cluster (a hostile pod could echo the token it was
+    # sent). Here the token is made to appear in the image tag, which every line quotes: the
+    # deploy works (the plugin's token authenticates it) and no line shows the token.
+    result = engine.run(
+        "deploy",
+        "--env",
+        "staging",
+        "--image",
+        f"{IMAGE}:{EXEC_TOKEN}",
+        KUBECONFIG=str(kubeconfig),
+    )
+    assert result.returncode == 0, result.stderr
+    assert EXEC_TOKEN not in result.stdout + result.stderr
+    assert "***" in result.stderr

@@ -11,7 +11,7 @@ import pytest
 
 from ci_deploy.errors import UserInputError
 from ci_deploy.platforms import OUTPUT_KEYS, Redactor
-from ci_deploy.platforms.action import invocation_from_inputs, kubeconfig_secrets, run
+from ci_deploy.platforms.action import invocation_from_inputs, run
 from ci_deploy.platforms.github import GitHubPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,9 +103,32 @@ def test_kubeconfig_content_goes_to_a_private_file_and_its_token_is_masked(tmp_p
         path.unlink()
 
 
-def test_kubeconfig_secrets_finds_credentials_only() -> None:
-    assert kubeconfig_secrets(KUBECONFIG) == ["tok-0123456789abcdef"]
-    assert kubeconfig_secrets(": not yaml: [") == []
+def test_a_token_yaml_reads_as_a_number_is_masked_as_written(tmp_path: Path) -> None:
+    numeric = KUBECONFIG.replace("token: tok-0123456789abcdef", "token: 1234567890123456")
+    p, out = github({"kubeconfig": numeric, "environment": "staging"}, tmp_path)
+    inv = invocation_from_inputs(p)
+    try:
+        assert "::add-mask::1234567890123456" in out.getvalue().splitlines()
+    finally:
+        for path in inv.temp_files:
+            os.unlink(path)
+
+
+def test_a_password_too_short_to_mask_is_warned_about_not_masked(tmp_path: Path) -> None:
+    short = KUBECONFIG.replace("{token: tok-0123456789abcdef}", "{username: ci, password: acme}")
+    p, out = github({"kubeconfig": short, "environment": "staging"}, tmp_path)
+    inv = invocation_from_inputs(p)
+    try:
+        text = out.getvalue()
+        assert "::add-mask::acme" not in text.splitlines()
+        assert "too short to hide from logs" in text
+        assert "acme" not in text, "the warning does not show it either"
+        assert p.redact("registry.example.com/acme/web-app:v3") == (
+            "registry.example.com/acme/web-app:v3"
+        ), "ordinary text is not corrupted"
+    finally:
+        for path in inv.temp_files:
+            os.unlink(path)
 
 
 def test_run_executes_the_command_and_reports_its_exit_code(

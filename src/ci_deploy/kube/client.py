@@ -168,6 +168,13 @@ class KubeClient:
         """The API server URL."""
         return str(self._api.configuration.host)
 
+    @property
+    def credentials(self) -> list[str]:
+        """The credential values this client sends (for masking), e.g. an exec plugin's token."""
+        from ci_deploy.kube.credentials import configuration_credentials
+
+        return configuration_credentials(self._api.configuration)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._api.close()
@@ -294,6 +301,31 @@ class KubeClient:
         raise ApiError(404, "NotFound", f"the server does not serve {kind} in {api_version}")
 
 
+@contextlib.contextmanager
+def _client_log() -> Iterator[list[str]]:
+    """Collect what the ``kubernetes`` client logs at ERROR (instead of printing it raw).
+
+    Its kubeconfig loader logs a failed ``exec`` credential plugin, stderr included, straight
+    to the root logger; collected here, it reaches the user through ci-deploy's own (redacted)
+    error message.
+    """
+    import logging
+
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler = Collect(logging.ERROR)
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
+
+
 def connect(
     kubeconfig: str | None = None,
     context: str | None = None,
@@ -314,17 +346,25 @@ def connect(
 
     chosen = choose(kubeconfig, context)
     configuration = Configuration()
-    try:
-        kube_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=chosen.config_file,
-            context=chosen.context,
-            client_configuration=configuration,
-        )
-    except (kube_config.ConfigException, OSError, TypeError, ValueError) as exc:
+    where = f"kubeconfig {chosen.where} context {chosen.context!r}"
+    with _client_log() as logged:  # the client logs plugin failures (with their stderr)
+        try:
+            kube_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=chosen.config_file,
+                context=chosen.context,
+                client_configuration=configuration,
+            )
+        except (kube_config.ConfigException, OSError, TypeError, ValueError) as exc:
+            raise UserInputError(
+                f"cannot use {where}: {exc}; pass "
+                "--kubeconfig PATH and --context NAME of a reachable cluster"
+            ) from exc
+    if logged:
         raise UserInputError(
-            f"cannot use kubeconfig {chosen.where} context {chosen.context!r}: {exc}; pass "
-            "--kubeconfig PATH and --context NAME of a reachable cluster"
-        ) from exc
+            f"cannot use {where}: its credentials could not be obtained: {'; '.join(logged)}",
+            hint="run the credential plugin of the kubeconfig's user by hand to see why "
+            "(a missing CLI, expired login, or a container that cannot see it)",
+        )
     # Our retry helper is the only retry layer: the client must not retry on its own.
     configuration.retries = False
     # The client package loads ~1000 modules that live until exit. Freezing them out of the

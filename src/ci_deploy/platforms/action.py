@@ -33,16 +33,6 @@ OPTION_INPUTS: dict[str, str] = {
 }
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
-KUBECONFIG_SECRET_KEYS = {
-    "token",
-    "password",
-    "client-key-data",
-    "client-certificate-data",
-    "id-token",
-    "refresh-token",
-    "access-token",
-    "client-secret",
-}
 
 
 @dataclass
@@ -52,28 +42,6 @@ class Invocation:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     temp_files: list[str] = field(default_factory=list)
-
-
-def kubeconfig_secrets(text: str) -> list[str]:
-    """Secret values inside a kubeconfig (tokens, passwords, key data), for masking."""
-    import yaml
-
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in KUBECONFIG_SECRET_KEYS and isinstance(value, str) and value:
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    with contextlib.suppress(yaml.YAMLError):  # not YAML: the whole value is masked anyway
-        walk(yaml.safe_load(text))
-    return found
 
 
 def _verb_options(verb_path: Sequence[str]) -> set[str]:
@@ -115,7 +83,9 @@ def _kubeconfig_file(value: str, platform: Platform, inv: Invocation) -> str:
     # Mask the credentials inside; masking every line of the file would hide ordinary words
     # such as "users:" from the whole log. Content without recognisable credentials (not a
     # kubeconfig?) is masked whole, line by line.
-    secrets = kubeconfig_secrets(value)
+    from ci_deploy.kube.credentials import kubeconfig_credentials
+
+    secrets = kubeconfig_credentials(value)
     for secret in secrets or [value]:
         platform.mask(secret)
     fd, path = tempfile.mkstemp(prefix="ci-deploy-kubeconfig-", suffix=".yaml")

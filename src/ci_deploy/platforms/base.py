@@ -30,29 +30,40 @@ OUTPUT_KEYS: tuple[str, ...] = (
 
 MASK = "***"
 
-# Lines of a multi-line secret shorter than this are not masked on their own: a line such as
-# "}" or "---" would otherwise blank out ordinary text everywhere. The whole value is always
-# masked.
-MIN_MASKED_LINE = 4
+# A secret (or a line of a multi-line one) shorter than this is not masked: replacing a short
+# string everywhere corrupts ordinary text (the password "acme" would turn the image
+# registry.example.com/acme/web-app into registry.example.com/***/web-app, and "}" every brace),
+# while a few characters reveal little. Callers warn about secrets they could not mask.
+MIN_SECRET_LENGTH = 8
 
 
 class Redactor:
     """Remembers secret values and replaces them with ``***`` in any text."""
 
+    min_length = MIN_SECRET_LENGTH
+
     def __init__(self) -> None:
         self._secrets: set[str] = set()
 
+    def maskable(self, secret: str) -> bool:
+        """Whether ``secret`` is long enough to be masked safely."""
+        return len(secret.strip()) >= self.min_length
+
     def add(self, secret: str) -> list[str]:
         """Remember a secret; return the new values to mask (the value and its long lines)."""
-        values = [secret] if secret.strip() else []
+        values = [secret.strip()] if self.maskable(secret) else []
         if "\n" in secret or "\r" in secret:
             for line in secret.splitlines():
                 line = line.strip()
-                if len(line) >= MIN_MASKED_LINE:
+                if len(line) >= self.min_length:
                     values.append(line)
         added = [v for v in dict.fromkeys(values) if v not in self._secrets]
         self._secrets.update(added)
         return added
+
+    def add_all(self, secrets: list[str]) -> list[str]:
+        """:meth:`add` each of ``secrets``; the new values to mask."""
+        return [value for secret in secrets for value in self.add(secret)]
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every remembered secret replaced by ``***``."""
@@ -217,7 +228,16 @@ class BasePlatform:
     # -- defaults subclasses may keep --------------------------------------------------------
     def mask(self, secret: str) -> None:
         """Remember ``secret`` so that everything printed from now on hides it."""
+        self._warn_unmaskable(secret)
         self.redactor.add(secret)
+
+    def _warn_unmaskable(self, secret: str) -> None:
+        if secret.strip() and not self.redactor.maskable(secret):
+            self.warning(
+                f"a secret of {len(secret.strip())} characters is too short to hide from logs "
+                f"without hiding ordinary text (under {self.redactor.min_length}); it is not "
+                "masked: use a longer one"
+            )
 
     def get_input(self, name: str) -> str | None:
         """No inputs outside a CI."""

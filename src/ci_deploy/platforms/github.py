@@ -82,6 +82,7 @@ class GitHubPlatform(BasePlatform):
 
     def mask(self, secret: str) -> None:
         """``::add-mask::`` each new value, and redact it from our own output too."""
+        self._warn_unmaskable(secret)
         for value in self.redactor.add(secret):
             # Written raw: redacting it would register "***" as the secret.
             self.stream.write(command("add-mask", value) + "\n")

@@ -67,6 +67,35 @@ def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
     return cfg, env
 
 
+def mask(secrets: list[str]) -> None:
+    """Hide ``secrets`` from everything this process prints (warning about unmaskable ones)."""
+    from ci_deploy.platforms import PROCESS_REDACTOR, detect_platform
+
+    short = [s for s in secrets if not PROCESS_REDACTOR.maskable(s)]
+    PROCESS_REDACTOR.add_all(secrets)
+    if short:
+        detect_platform().warning(
+            f"{len(short)} credential(s) in the kubeconfig are shorter than "
+            f"{PROCESS_REDACTOR.min_length} characters: too short to hide from logs without "
+            "hiding ordinary text, so they are not masked; use longer credentials"
+        )
+
+
+def mask_kubeconfig(kubeconfig: str | None) -> None:
+    """Mask the credentials written in the kubeconfig files a client will read."""
+    from ci_deploy.kube.credentials import kubeconfig_credentials
+    from ci_deploy.kube.kubeconfig import kubeconfig_paths
+
+    found: list[str] = []
+    for path in kubeconfig_paths(kubeconfig)[0]:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                found += kubeconfig_credentials(fh.read())
+        except (OSError, UnicodeDecodeError):
+            continue  # connect() explains an unreadable file
+    mask(found)
+
+
 @contextmanager
 def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[KubeClient]:
     """A client for the environment's cluster (--context wins), closed afterwards.
@@ -75,7 +104,9 @@ def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[Ku
     unreachable server that escapes the block failed before anything was changed (exit 4, one
     line): the deploy engine handles every error itself once it has changed something.
     """
+    mask_kubeconfig(opts.kubeconfig)
     client = connect(opts.kubeconfig, opts.context or env_cluster, timeout=opts.request_timeout)
+    mask(client.credentials)  # e.g. the token an exec plugin returned
     try:
         yield client
     except NetworkError as exc:
