@@ -200,3 +200,17 @@ def test_action_declares_exactly_the_contract_output_keys() -> None:
 
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert tuple(action["outputs"]) == OUTPUT_KEYS
+
+
+@pytest.mark.parametrize(
+    "args", ["--kubeconfig ./evil.yaml", "--kubeconfig=./evil.yaml", "--timeout 1m --context x"]
+)
+def test_args_cannot_redirect_the_kubeconfig_input(tmp_path: Path, args: str) -> None:
+    p, _ = github({"kubeconfig": KUBECONFIG, "environment": "staging", "args": args}, tmp_path)
+    with pytest.raises(UserInputError, match="the cluster comes from the inputs only"):
+        invocation_from_inputs(p)
+    without = {"environment": "staging", "args": "--kubeconfig ./k.yaml"}
+    p, _ = github(without, tmp_path)
+    assert invocation_from_inputs(p).argv[-2:] == ["--kubeconfig", "./k.yaml"], (
+        "without the kubeconfig input, args are the author's to use"
+    )

@@ -127,7 +127,9 @@ def invocation_from_inputs(platform: Platform) -> Invocation:
             raise UserInputError(f"input '{name}' is not an option of `ci-deploy {verb}`")
         inv.argv += [option, value]
     kubeconfig = platform.get_input("kubeconfig")
+    extra = shlex.split(platform.get_input("args") or "")
     if kubeconfig:
+        _refuse_cluster_override(extra)  # before the credentials are written anywhere
         path = _kubeconfig_file(kubeconfig, platform, inv)
         inv.env["KUBECONFIG"] = path
         if "--kubeconfig" in accepted:
@@ -137,8 +139,25 @@ def invocation_from_inputs(platform: Platform) -> Invocation:
         if "--dry-run" not in accepted:
             raise UserInputError(f"input 'dry-run' is not an option of `ci-deploy {verb}`")
         inv.argv.append("--dry-run")
-    inv.argv += shlex.split(platform.get_input("args") or "")
+    inv.argv += extra
     return inv
+
+
+# Options that would point the credentials of the ``kubeconfig`` input at another cluster or
+# user: a workflow that passes event data (a PR title, a branch name) into ``args`` must not be
+# able to swap in a kubeconfig from the checkout whose ``exec:`` runs with the real secrets.
+CLUSTER_OPTIONS = ("--kubeconfig", "--context")
+
+
+def _refuse_cluster_override(args: Sequence[str]) -> None:
+    for arg in args:
+        option = arg.split("=", 1)[0]
+        if option in CLUSTER_OPTIONS:
+            raise UserInputError(
+                f"input 'args' sets {option}, but the 'kubeconfig' input is set: the cluster "
+                "comes from the inputs only",
+                hint="use the 'context' input to choose a context of that kubeconfig",
+            )
 
 
 def uses_inputs(environ: Mapping[str, str]) -> bool:
