@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import os
 import sys
 from typing import Any
@@ -18,34 +17,9 @@ import click
 
 from ci_deploy import __version__
 from ci_deploy.errors import EXIT_BAD_INPUT, EXIT_ROLLBACK_FAILED, CiDeployError, ConfigError
+from ci_deploy.verbs import VERBS, verb_available
 
 DEBUG_ENV = "CI_DEPLOY_DEBUG"
-
-# verb -> (module under ci_deploy.commands, one-line help shown by ``ci-deploy --help``)
-VERBS: dict[str, tuple[str, str]] = {
-    "config": ("config", "Validate the configuration or show the effective one."),
-    "render": ("render", "Render manifests or CI pipelines from the configuration."),
-    "sandbox": ("sandbox", "Run the built-in local Kubernetes API (for rehearsals and tests)."),
-    "plan": ("plan", "Print the steps a deploy will execute."),
-    "deploy": ("deploy", "Deploy an image, watch the rollout, roll back on failure."),
-    "status": ("status", "Show the rollout state recorded in the cluster."),
-    "rollback": ("rollback", "Roll back to the previous stable revision."),
-    "promote": ("promote", "Advance a paused canary or blue-green rollout."),
-    "abort": ("abort", "Abort a rollout in progress and restore the stable revision."),
-    "verify": ("verify", "Run post-deploy verification (smoke tests, metric checks)."),
-    "build": ("build", "Build and push the application image."),
-    "scan": ("scan", "Scan an image or directory and gate on findings."),
-    "migrate": ("migrate", "Run database migrations safely."),
-    "notes": ("notes", "Write release notes."),
-}
-
-
-def verb_available(verb: str) -> bool:
-    """True when ``ci-deploy <verb>`` exists in this installation (its module is present)."""
-    entry = VERBS.get(verb)
-    if entry is None:
-        return False
-    return importlib.util.find_spec(f"ci_deploy.commands.{entry[0]}") is not None
 
 
 class LazyGroup(click.Group):

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 import ci_deploy.commands
-from ci_deploy.cli import VERBS
 from ci_deploy.config import Config, load_config_text
 from ci_deploy.errors import UserInputError
 from ci_deploy.pipelines import plan_pipeline, verb_available
 from ci_deploy.pipelines.model import parse_gitlab_template
+from ci_deploy.verbs import VERBS
 
 COMMANDS = Path(ci_deploy.commands.__file__).parent
 

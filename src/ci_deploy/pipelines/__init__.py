@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ci_deploy.cli import verb_available
 from ci_deploy.pipelines.model import (
     PLATFORMS,
     STAGE_VERBS,
@@ -22,6 +21,7 @@ from ci_deploy.pipelines.model import (
     PipelinePlan,
     plan_pipeline,
 )
+from ci_deploy.verbs import verb_available
 
 __all__ = [
     "PLATFORMS",

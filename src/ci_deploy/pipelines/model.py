@@ -13,9 +13,9 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ci_deploy.cli import verb_available
 from ci_deploy.config import Config
 from ci_deploy.errors import UserInputError
+from ci_deploy.verbs import verb_available
 
 PLATFORMS = ("github", "gitlab")
 

@@ -103,7 +103,7 @@ def invocation_from_inputs(platform: Platform) -> Invocation:
     command_words = shlex.split(platform.get_input("command") or "deploy")
     if not command_words:
         raise UserInputError("input 'command': empty")
-    from ci_deploy.cli import VERBS
+    from ci_deploy.verbs import VERBS
 
     if command_words[0] not in VERBS:
         raise UserInputError(
