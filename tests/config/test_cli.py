@@ -1,4 +1,5 @@
-"""``ci-deploy config validate`` and ``config show`` through the real CLI entry point."""
+"""``ci-deploy config validate`` and ``config show`` through the real CLI entry point (what
+validate renders: tests/config/test_validate_renders.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,6 @@ from ci_deploy.config import load_config, load_config_text
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "web-app" / "ci-deploy.yml"
 SEED_BLOCKS = Path(__file__).parent / "data" / "seed_blocks.yml"
-
-
-def test_validate_prints_one_ok_line(tmp_path: Path) -> None:
-    outcome = run_cli(("-c", str(EXAMPLE), "config", "validate"), tmp_path)
-    assert outcome.exit_code == 0
-    assert outcome.stderr == ""
-    assert outcome.stdout == (
-        f"ok: {EXAMPLE}: app web-app; environments: development (rolling),"
-        " staging (rolling), production (canary)\n"
-    )
 
 
 def test_validate_reads_ci_deploy_yml_by_default(tmp_path: Path) -> None:
