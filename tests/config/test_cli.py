@@ -10,6 +10,7 @@ import pytest
 from tests.config.error_cases import run_cli
 
 from ci_deploy.config import load_config, load_config_text
+from ci_deploy.config.dump import effective_document
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "web-app" / "ci-deploy.yml"
@@ -33,8 +34,11 @@ def test_show_round_trips_to_the_same_effective_values(source: Path, tmp_path: P
         again = load_config_text(outcome.stdout, "shown.yml")
         assert again.environment_names == [name]
         assert again.environment(name) == cfg.environment(name)
-        for section in ("app", "image", "strategy", "manifests", "rolling", "canary"):
+        for section in ("app", "image", "strategy", "rolling", "canary"):
             assert getattr(again, section) == getattr(cfg, section), section
+        # manifests show the host the environment serves (tests/config/test_show_host.py)
+        shown = effective_document(again, name)["manifests"]
+        assert shown == effective_document(cfg, name)["manifests"]
         for section in ("blue_green", "analysis", "notifications", "migrations"):
             assert getattr(again, section) == getattr(cfg, section), section
 

@@ -66,14 +66,16 @@ def show(ctx: click.Context, environment: str, output_format: str) -> None:
     import yaml
 
     from ci_deploy.config import load_config
-    from ci_deploy.config.dump import effective_document
+    from ci_deploy.config.dump import effective_document, host_notes
 
     cfg = load_config(ctx.obj["config_path"])
     data = effective_document(cfg, environment)
     if output_format == "json":
         click.echo(json.dumps(data, indent=2))
         return
-    header = f"# effective configuration of environment '{environment}' from {cfg.source}\n"
+    notes = [f"# effective configuration of environment '{environment}' from {cfg.source}"]
+    notes += [f"# {note}" for note in host_notes(cfg, environment)]
+    header = "\n".join(notes) + "\n"
     # a wide line limit keeps long values (PromQL queries, URLs) on one line
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
     click.echo(header + text, nl=False)
