@@ -77,8 +77,8 @@ CASES: list[ErrorCase] = [
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n"
             '  replicas: "{{ env.replcas }}"\n',
         ),
-        "error: templates/configmap.yaml.j2:6: undefined: 'ci_deploy.config.model.EnvironmentConfig"
-        " object' has no attribute 'replcas' (did you mean 'replicas'?)",
+        "error: templates/configmap.yaml.j2:6: undefined: env has no attribute 'replcas'"
+        " (did you mean 'replicas'?)",
     ),
     ErrorCase(
         "sandbox",

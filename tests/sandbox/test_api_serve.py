@@ -11,11 +11,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 import yaml
 
-from ci_deploy.sandbox.kubeconfig import write_kubeconfig
+from ci_deploy.sandbox.kubeconfig import default_kubeconfig
 from ci_deploy.sandbox.testing import deployment_manifest, running_sandbox
 
 READY = re.compile(
@@ -25,12 +26,16 @@ READY = re.compile(
 
 
 @contextmanager
-def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serve(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "ci_deploy", "sandbox", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
+        cwd=cwd,
     )
     try:
         assert proc.stdout is not None
@@ -128,28 +133,153 @@ def test_state_file_survives_restart_in_process(tmp_path: Path) -> None:
         watch.close()
 
 
-def test_kubeconfig_merges_into_an_existing_file(tmp_path: Path) -> None:
+PROD = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "prod", "cluster": {"server": "https://prod.example"}}],
+    "users": [{"name": "prod", "user": {"token": "t0ken"}}],
+    "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
+    "current-context": "prod",
+}
+
+
+def existing_kubeconfig(tmp_path: Path) -> Path:
+    """A user's kubeconfig, as written by hand (comments, own layout)."""
     path = tmp_path / "config"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "prod", "cluster": {"server": "https://prod.example"}}],
-                "users": [{"name": "prod", "user": {}}],
-                "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
-                "current-context": "prod",
-            }
-        )
+    path.write_text("# my clusters\n" + yaml.safe_dump(PROD, default_flow_style=True))
+    path.chmod(0o600)
+    return path
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    return out
+
+
+def names(config: dict[str, Any], section: str) -> list[str]:
+    return [entry["name"] for entry in config[section]]
+
+
+def test_an_existing_kubeconfig_is_left_alone_without_merge(tmp_path: Path) -> None:
+    path = existing_kubeconfig(tmp_path)
+    before = path.read_bytes()
+    result = serve_once("--kubeconfig", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: --kubeconfig {path} exists; the sandbox writes only a kubeconfig it creates\n"
+        "  hint: pass --merge to add the ci-deploy-sandbox context to it (removed again on"
+        " stop), or choose another path with --kubeconfig\n"
     )
-    write_kubeconfig(path, "http://127.0.0.1:1234")
-    write_kubeconfig(path, "http://127.0.0.1:5678")
+    assert path.read_bytes() == before
+
+
+def test_a_kubeconfig_left_by_a_killed_sandbox_gets_its_own_hint(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    with serve("--kubeconfig", str(path)) as (proc, _url):
+        proc.kill()  # no chance to clean up
+        proc.wait(timeout=10)
+    result = serve_once("--kubeconfig", str(path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[1] == (
+        "  hint: it holds only ci-deploy-sandbox entries: another sandbox serves it, or one was"
+        " killed before it could remove it (delete it then), or choose another path with"
+        " --kubeconfig"
+    )
+
+
+def test_use_context_without_merge_is_bad_input(tmp_path: Path) -> None:
+    result = serve_once("--kubeconfig", str(tmp_path / "kc"), "--use-context")
+    assert result.returncode == 2
+    assert "--use-context needs --merge" in result.stderr
+    assert not (tmp_path / "kc").exists()
+
+
+def test_merge_adds_the_sandbox_entries_and_stop_restores_the_file(tmp_path: Path) -> None:
+    path = existing_kubeconfig(tmp_path)
+    before = path.read_bytes()
+    with serve("--kubeconfig", str(path), "--merge") as (proc, url):
+        config = yaml.safe_load(path.read_text())
+        assert names(config, "clusters") == ["prod", "ci-deploy-sandbox"]
+        assert names(config, "users") == ["prod", "ci-deploy-sandbox"]
+        assert names(config, "contexts") == ["prod", "ci-deploy-sandbox"]
+        assert config["clusters"][1]["cluster"] == {"server": url}
+        assert config["current-context"] == "prod"  # switched only with --use-context
+        assert path.stat().st_mode & 0o777 == 0o600
+        out = stop(proc)
+    assert f"ci-deploy sandbox: stopped, ci-deploy-sandbox removed from {path}" in out
+    assert path.read_bytes() == before  # nobody else changed it: restored byte for byte
+
+
+def test_merge_use_context_switches_and_stop_switches_back(tmp_path: Path) -> None:
+    path = existing_kubeconfig(tmp_path)
+    with serve("--kubeconfig", str(path), "--merge", "--use-context") as (proc, _url):
+        config = yaml.safe_load(path.read_text())
+        assert config["current-context"] == "ci-deploy-sandbox"
+        # meanwhile someone adds a context of their own (kubectl config set-context …)
+        config["contexts"].append({"name": "dev", "context": {"cluster": "prod", "user": "prod"}})
+        path.write_text(yaml.safe_dump(config))
+        stop(proc)
     config = yaml.safe_load(path.read_text())
-    assert [c["name"] for c in config["clusters"]] == ["prod", "ci-deploy-sandbox"]
-    assert config["clusters"][1]["cluster"]["server"] == "http://127.0.0.1:5678"
-    assert [c["name"] for c in config["contexts"]] == ["prod", "ci-deploy-sandbox"]
-    assert config["current-context"] == "ci-deploy-sandbox"
-    assert os.access(path, os.R_OK)
+    assert config == {**PROD, "contexts": [*PROD["contexts"], config["contexts"][1]]}
+    assert names(config, "contexts") == ["prod", "dev"]  # theirs kept, ours gone
+    assert config["current-context"] == "prod"
+
+
+def test_merge_into_a_file_that_is_not_a_kubeconfig_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text("- just\n- a list\n")
+    result = serve_once("--kubeconfig", str(path), "--merge")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"error: --kubeconfig {path}: cannot merge into it: not a kubeconfig (a YAML mapping)"
+    )
+    assert path.read_text() == "- just\n- a list\n"
+
+
+def test_a_kubeconfig_the_sandbox_created_is_removed_on_stop(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "kubeconfig"
+    with serve("--kubeconfig", str(path)) as (proc, _url):
+        config = yaml.safe_load(path.read_text())
+        assert config["current-context"] == "ci-deploy-sandbox"
+        out = stop(proc)
+    assert f"ci-deploy sandbox: stopped, {path} removed" in out
+    assert not path.exists()
+
+
+def test_the_default_kubeconfig_is_outside_the_working_tree(tmp_path: Path) -> None:
+    repo, runtime = tmp_path / "repo", tmp_path / "run"
+    repo.mkdir()
+    runtime.mkdir()
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    with serve(env=env, cwd=repo) as (proc, _url):
+        path = runtime / "ci-deploy" / "sandbox" / "kubeconfig"
+        assert yaml.safe_load(path.read_text())["current-context"] == "ci-deploy-sandbox"
+        assert list(repo.iterdir()) == []
+        stop(proc)
+    assert not path.exists()
+    assert list(repo.iterdir()) == []
+
+
+def test_default_kubeconfig_follows_xdg_runtime_then_cache_then_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run, cache = str(tmp_path / "run"), str(tmp_path / "cache")
+    tail = Path("ci-deploy", "sandbox", "kubeconfig")
+    assert default_kubeconfig({"XDG_RUNTIME_DIR": run, "XDG_CACHE_HOME": cache}, home) == Path(
+        run, tail
+    )
+    assert default_kubeconfig({"XDG_CACHE_HOME": cache}, home) == Path(cache, tail)
+    assert default_kubeconfig({"XDG_RUNTIME_DIR": "relative"}, home) == home / ".cache" / tail
+    assert default_kubeconfig({}, home) == home / ".cache" / tail
+
+
+def test_running_sandbox_removes_its_kubeconfig(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path, controllers=False) as sb:
+        assert yaml.safe_load(sb.kubeconfig.read_text())["clusters"][0]["cluster"] == {
+            "server": sb.url
+        }
+    assert not sb.kubeconfig.exists()
 
 
 def test_serve_fault_flags_and_no_controllers(tmp_path: Path) -> None:

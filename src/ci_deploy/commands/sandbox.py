@@ -1,4 +1,7 @@
-"""``ci-deploy sandbox serve``: run the built-in local Kubernetes API until stopped."""
+"""``ci-deploy sandbox serve``: run the built-in local Kubernetes API until stopped.
+
+The kubeconfig rules (create and remove; merge only when asked) live in
+``ci_deploy.sandbox.kubeconfig``; docs/sandbox.md describes them."""
 
 from __future__ import annotations
 
@@ -8,13 +11,14 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ci_deploy.errors import UserInputError
 
-DEFAULT_KUBECONFIG = Path(".ci-deploy") / "sandbox" / "kubeconfig"
+if TYPE_CHECKING:
+    from ci_deploy.sandbox.server import SandboxServer
 
 
 @click.group("sandbox")
@@ -68,9 +72,22 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_KUBECONFIG,
-    show_default=True,
-    help="Kubeconfig to write (merged into when it exists; context ci-deploy-sandbox).",
+    default=None,
+    help="Kubeconfig to create (context ci-deploy-sandbox; removed on stop). An existing file "
+    "is refused unless --merge. [default: $XDG_RUNTIME_DIR, else $XDG_CACHE_HOME, else "
+    "~/.cache, + /ci-deploy/sandbox/kubeconfig]",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Add the ci-deploy-sandbox cluster, user and context to an existing --kubeconfig; "
+    "they are removed again on stop.",
+)
+@click.option(
+    "--use-context",
+    is_flag=True,
+    help="With --merge: also make ci-deploy-sandbox the current context (the previous one is "
+    "restored on stop).",
 )
 @click.option(
     "--state-file",
@@ -95,53 +112,87 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
 def serve(
     host: str,
     port: int,
-    kubeconfig: Path,
+    kubeconfig: Path | None,
+    merge: bool,
+    use_context: bool,
     state_file: Path | None,
     pod_ready_delay: float,
     no_controllers: bool,
     verbose: bool,
     **fault_settings: Any,
 ) -> None:
-    """Serve the Kubernetes REST API on loopback until SIGTERM or Ctrl-C."""
-    from ci_deploy.sandbox.faults import Faults, FaultSettings
-    from ci_deploy.sandbox.server import SandboxServer
+    """Serve the Kubernetes REST API on loopback until SIGTERM, Ctrl-C or SIGHUP.
 
+    Writes a kubeconfig it creates (removed on stop); an existing one only with --merge (the
+    entries it added are removed on stop, the current context restored).
+    """
+    from ci_deploy.sandbox.faults import Faults, FaultSettings
+    from ci_deploy.sandbox.kubeconfig import NAME, default_kubeconfig
+
+    if use_context and not merge:
+        raise click.UsageError(
+            f"--use-context needs --merge (a kubeconfig the sandbox creates uses {NAME} always)"
+        )
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    server = _start(
+        host,
+        port,
+        kubeconfig=kubeconfig or default_kubeconfig(),
+        merge_kubeconfig=merge,
+        use_context=use_context,
+        state_file=state_file,
+        pod_ready_delay=pod_ready_delay,
+        faults=Faults(FaultSettings(**fault_settings)),
+        controllers=not no_controllers,
+    )
+    _serve_until_signalled(server, merged=merge and not use_context)
+
+
+def _start(host: str, port: int, **options: Any) -> SandboxServer:
+    """A SandboxServer (not started yet); what keeps it from starting is bad input (exit 2)."""
+    from ci_deploy.sandbox.kubeconfig import KubeconfigError
+    from ci_deploy.sandbox.server import SandboxServer
+
     try:
-        server = SandboxServer(
-            host,
-            port,
-            kubeconfig=kubeconfig,
-            state_file=state_file,
-            pod_ready_delay=pod_ready_delay,
-            faults=Faults(FaultSettings(**fault_settings)),
-            controllers=not no_controllers,
-        )
+        return SandboxServer(host, port, **options)
+    except KubeconfigError as exc:
+        raise UserInputError(exc.message, hint=exc.hint) from exc
     except OSError as exc:
         raise UserInputError(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port (0 picks a free one)",
         ) from exc
     except ValueError as exc:  # an unreadable state file
-        raise UserInputError(f"cannot load --state-file {state_file}: {exc}") from exc
+        raise UserInputError(f"cannot load --state-file {options['state_file']}: {exc}") from exc
+
+
+def _serve_until_signalled(server: SandboxServer, *, merged: bool) -> None:
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
     server.start()
-    click.echo(
-        f"ci-deploy sandbox: serving {server.url} "
-        f"(kubeconfig: {server.kubeconfig}, context ci-deploy-sandbox)"
-    )
-    sys.stdout.flush()
-    while not stop.wait(timeout=3600):
-        pass
-    server.stop()
-    saved = f", state saved to {state_file}" if state_file else ""
-    click.echo(f"ci-deploy sandbox: stopped{saved}")
+    try:
+        click.echo(
+            f"ci-deploy sandbox: serving {server.url} "
+            f"(kubeconfig: {server.kubeconfig}, context ci-deploy-sandbox)"
+        )
+        if merged:
+            click.echo(
+                "ci-deploy sandbox: the current context is unchanged; "
+                "use --context ci-deploy-sandbox (kubectl, ci-deploy)"
+            )
+        sys.stdout.flush()
+        while not stop.wait(timeout=3600):
+            pass
+    finally:  # also when printing fails (a closed pipe): the kubeconfig entries go
+        server.stop()
+    done = [f"state saved to {server.state_file}"] if server.state_file else []
+    done += [server.kubeconfig_removed] if server.kubeconfig_removed else []
+    click.echo("ci-deploy sandbox: stopped" + "".join(f", {item}" for item in done))

@@ -3,6 +3,10 @@
 The result is itself a valid ``ci-deploy.yml`` with a single, fully explicit environment:
 defaults are merged in, typed values print in canonical form (``1h30m``, ``< 0.1%``), and
 loading it again gives the same effective values.
+
+The built-in Ingress and HTTPRoute templates serve the host of the environment's ``url`` when
+it has one, not ``manifests.ingress.host`` / ``manifests.http_route.hostnames``; the document
+shows the host the environment's render uses, and :func:`host_notes` says where it comes from.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ def effective_document(cfg: Config, environment: str) -> dict[str, Any]:
         "app": cfg.app,
         "image": to_data(cfg.image),
         "strategy": cfg.strategy,
-        "manifests": to_data(cfg.manifests),
+        "manifests": _manifests(cfg, env),
         "environments": {env.name: _environment(env)},
         "rolling": to_data(cfg.rolling),
     }
@@ -35,6 +39,50 @@ def effective_document(cfg: Config, environment: str) -> dict[str, Any]:
     if cfg.migrations is not None:
         doc["migrations"] = to_data(cfg.migrations)
     return doc
+
+
+def _manifests(cfg: Config, env: EnvironmentConfig) -> dict[str, Any]:
+    from ci_deploy.render.context import url_host
+
+    data: dict[str, Any] = to_data(cfg.manifests)
+    host = url_host(env)
+    if host is None or cfg.manifests.templates is not None:  # user templates choose themselves
+        return data
+    if "ingress" in data:
+        data["ingress"]["host"] = host
+    if "http_route" in data:
+        data["http_route"]["hostnames"] = [host]
+    return data
+
+
+def host_notes(cfg: Config, environment: str) -> list[str]:
+    """One line per host setting the environment's ``url`` changes: what is shown and why."""
+    from ci_deploy.render.context import url_host
+
+    env = cfg.environment(environment)
+    host = url_host(env)
+    if host is None:
+        return []
+    manifests, url = cfg.manifests, f"environments.{env.name}.url"
+    configured: list[tuple[str, tuple[str, ...]]] = []
+    if manifests.ingress is not None:
+        configured.append(("manifests.ingress.host", (manifests.ingress.host,)))
+    if manifests.http_route is not None:
+        configured.append(("manifests.http_route.hostnames", manifests.http_route.hostnames))
+    notes = []
+    for key, values in configured:
+        in_file = ", ".join(values) or "none"
+        if manifests.templates is not None:
+            notes.append(
+                f"{key}: {in_file} in the file; the template variable `host` is {host}, "
+                f"the host of {url}"
+            )
+        elif values != (host,):
+            notes.append(
+                f"{key}: {host}, the host of {url} (the built-in templates serve it); "
+                f"the file sets {in_file} for environments without a url"
+            )
+    return notes
 
 
 def _environment(env: EnvironmentConfig) -> dict[str, Any]:

@@ -7,12 +7,9 @@ jinja2 is imported inside these functions so that importing ci_deploy.render sta
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import functools
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from types import TracebackType
@@ -137,9 +134,11 @@ def render_template(
         )
         return Problem(where, "", f"template syntax error: {exc.message}")
     except jinja2.UndefinedError as exc:
-        return Problem(
-            _location(exc, template), "", f"undefined: {exc.message}", _suggest(exc, context)
-        )
+        from ci_deploy.render.undefined import explain_undefined
+
+        where = _location(exc, template)
+        message, suggestion = explain_undefined(exc.message or "", context, _source_line(where))
+        return Problem(where, "", f"undefined: {message}", suggestion)
     except SecurityError as exc:
         return Problem(_location(exc, template), "", f"blocked by the template sandbox: {exc}")
     except jinja2.TemplateNotFound as exc:
@@ -160,35 +159,12 @@ def _location(exc: BaseException, template: TemplateFile) -> Location:
     return found
 
 
-def _suggest(exc: BaseException, context: dict[str, Any]) -> str | None:
-    message = str(getattr(exc, "message", ""))
-    name = re.match(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined", message)
-    if name is not None:
-        if name.group(1) in context:  # defined, but not visible from an imported template
-            return 'import macros "with context" to use the template variables'
-        close = difflib.get_close_matches(name.group(1), list(context), n=1)
-        if close:
-            return f"did you mean '{close[0]}'?"
-        return "template variables: " + ", ".join(sorted(context))
-    attribute = re.search(r"has no attribute '([A-Za-z_][A-Za-z0-9_]*)'", message)
-    if attribute is not None:
-        close = difflib.get_close_matches(attribute.group(1), sorted(_field_names(context)), n=1)
-        if close:
-            return f"did you mean '{close[0]}'?"
-    return None
-
-
-def _field_names(value: Any, depth: int = 0) -> set[str]:
-    """Attribute names of the configuration objects reachable from the template variables."""
-    names: set[str] = set()
-    children: list[Any] = []
-    if isinstance(value, dict):
-        children = list(value.values())
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            names.add(field.name)
-            children.append(getattr(value, field.name))
-    if depth < 4:
-        for child in children:
-            names |= _field_names(child, depth + 1)
-    return names
+def _source_line(where: Location) -> str | None:
+    """The template line a Location names (the file is read again: templates are small)."""
+    if where.line is None:
+        return None
+    try:
+        lines = Path(where.file).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return lines[where.line - 1] if 0 < where.line <= len(lines) else None

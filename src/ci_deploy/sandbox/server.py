@@ -3,8 +3,9 @@
 :class:`SandboxServer` owns everything one sandbox runs: the store (optionally loaded from a
 state file), the API dispatcher, fault injection, the garbage collector, the controllers
 (``ci_deploy.sandbox.controllers.ControllerManager``, when that module exists) and the
-kubeconfig. ``start()`` serves on a background thread; ``stop()`` ends watches, stops the
-threads and saves the state file.
+kubeconfig entries (``ci_deploy.sandbox.kubeconfig``). ``start()`` serves on a background
+thread; ``stop()`` ends watches, stops the threads, saves the state file and takes the
+kubeconfig entries out again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ci_deploy.sandbox import defaults
 from ci_deploy.sandbox.api import Api, Request, Response
 from ci_deploy.sandbox.faults import Faults
 from ci_deploy.sandbox.gc import GarbageCollector
-from ci_deploy.sandbox.kubeconfig import write_kubeconfig
+from ci_deploy.sandbox.kubeconfig import SandboxKubeconfig
 from ci_deploy.sandbox.state import load_state, save_state
 from ci_deploy.sandbox.store import Store, StoreError
 
@@ -137,12 +138,21 @@ class SandboxServer:
         port: int = 0,
         *,
         kubeconfig: Path | None = None,
+        merge_kubeconfig: bool = False,
+        use_context: bool = False,
         state_file: Path | None = None,
         pod_ready_delay: float = 0.5,
         faults: Faults | None = None,
         controllers: bool = True,
         history: int = DEFAULT_HISTORY,
     ) -> None:
+        # An existing kubeconfig is refused (or checked for merging) before anything starts.
+        self._kubeconfig = (
+            SandboxKubeconfig(kubeconfig, merge=merge_kubeconfig, use_context=use_context)
+            if kubeconfig is not None
+            else None
+        )
+        self.kubeconfig_removed: str | None = None  # what stop() did with it, for messages
         self.store = Store(history=history)
         self.state_file = state_file
         if state_file is not None:
@@ -154,7 +164,13 @@ class SandboxServer:
         self.httpd.api = self.api
         bound_host, bound_port = self.httpd.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
-        self.kubeconfig = write_kubeconfig(kubeconfig, self.url) if kubeconfig else None
+        self.kubeconfig = kubeconfig
+        if self._kubeconfig is not None:
+            try:
+                self._kubeconfig.write(self.url)
+            except BaseException:
+                self.httpd.server_close()
+                raise
         self.gc = GarbageCollector(self.store)
         self.pod_ready_delay = pod_ready_delay
         self.controllers: Any = None
@@ -177,7 +193,8 @@ class SandboxServer:
         self.httpd.serve_forever(poll_interval=0.05)  # shutdown() waits for one poll
 
     def stop(self) -> None:
-        """End watches, stop serving, stop controllers and collector, save the state file."""
+        """End watches, stop serving, stop controllers and collector, save the state file, take
+        the sandbox out of the kubeconfig (a created one is removed)."""
         self.api.stopping = True
         with self.store.changed:
             self.store.changed.notify_all()
@@ -186,8 +203,12 @@ class SandboxServer:
         if self.controllers is not None:
             self.controllers.stop()
         self.gc.stop()
-        if self.state_file is not None:
-            save_state(self.store, self.state_file)
+        try:
+            if self.state_file is not None:
+                save_state(self.store, self.state_file)
+        finally:  # a failed save must not leave a context pointing at this dead port
+            if self._kubeconfig is not None:
+                self.kubeconfig_removed = self._kubeconfig.remove()
 
 
 def ensure_namespaces(store: Store) -> None:
