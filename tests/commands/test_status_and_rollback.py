@@ -195,6 +195,14 @@ def test_status_json_matches_its_documented_schema_after_each_kind_of_outcome(
     assert status_json(engine)["lastAttempt"]["phase"] == "RolledBack"
 
 
+def test_the_json_example_in_the_docs_matches_the_schema() -> None:
+    doc = (SCHEMA.parent / "status.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```json\n(.*?)```", doc, re.S)
+    assert examples
+    for example in examples:
+        jsonschema.validate(json.loads(example), json.loads(SCHEMA.read_text()))
+
+
 # -- rollback ---------------------------------------------------------------------------------
 def test_rollback_restores_the_recorded_stable_revision(engine: Any) -> None:
     assert engine.deploy("1.0.0").returncode == 0

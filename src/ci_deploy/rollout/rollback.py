@@ -269,14 +269,23 @@ def _restore(
         finished_at=None,
         message=f"rollback on demand to {choice.image}",
     )
-    found.store.write(record)
+    try:
+        found.store.write(record)
+    except (ApiError, NetworkError, StateError) as exc:
+        raise NothingChanged(f"could not record the rollback: {exc}; nothing was changed") from exc
     stale = deadline_condition(deployment)
     try:
         restore_template(run.client, env.namespace, run.cfg.app, choice.template)
     except (ApiError, NetworkError) as exc:
         _not_applied(run, found, record, choice, exc)
-    outcome = _wait(run, deployment, stale)
-    return _record_outcome(found.store, record, choice, outcome), outcome
+    try:
+        outcome = _wait(run, deployment, stale)
+        return _record_outcome(found.store, record, choice, outcome), outcome
+    except (ApiError, NetworkError, StateError) as exc:
+        raise RollbackFailed(
+            f"the rollback to {choice.image} was applied, but its outcome is unknown: {exc}",
+            hint=f"see what is live: ci-deploy status --env {env.name}",
+        ) from exc
 
 
 def _wait(run: RollbackRun, deployment: Obj, stale: Obj | None) -> RolloutOutcome:
@@ -336,7 +345,7 @@ def _not_applied(
             hint=f"check it: kubectl -n {namespace} rollout history deployment/{app}",
         ) from exc
     if unchanged:
-        raise NothingChanged(f"{failed}; the Deployment was not changed") from exc
+        raise NothingChanged(f"{failed}; the Deployment's pod template was not changed") from exc
     raise RollbackFailed(
         failed, hint=f"check it: kubectl -n {namespace} rollout history deployment/{app}"
     ) from exc

@@ -237,7 +237,9 @@ def read_revisions(client: KubeClient, deployment: Obj, container: str | None) -
     return revision_rows(deployment, list_replicasets(client, deployment), container)
 
 
-def live_view(deployment: Obj, replicasets: list[Obj], pods: list[Obj], image: str) -> Live:
+def live_view(
+    deployment: Obj, replicasets: list[Obj], pods: list[Obj], image: str, rows: list[RevisionRow]
+) -> Live:
     """The live Deployment as people ask about it (pure): image, revision, health, since."""
     # A zero grace reports a crash-looping or unpullable pod at once: status is a snapshot.
     verdict = assess(deployment, replicasets, pods, WaitingTracker(grace=0.0), time.monotonic())
@@ -250,7 +252,6 @@ def live_view(deployment: Obj, replicasets: list[Obj], pods: list[Obj], image: s
         health = f"not healthy: {counts}; {verdict.failure}"
     else:
         health = f"not healthy yet: {counts}; {verdict.message}"
-    rows = revision_rows(deployment, replicasets, None)
     names = [r.replicaset for r in rows if r.live]
     return Live(
         image=image,
@@ -285,8 +286,8 @@ def read_status(opts: DeployOptions) -> Status:
         replicasets = list_replicasets(client, deployment)
         selector = [("labelSelector", selector_text(deployment))]
         pods = list(client.get(POD.path(env.namespace), selector).get("items") or [])
-    live = live_view(deployment, replicasets, pods, template_image(template, container))
     rows = revision_rows(deployment, replicasets, container)
+    live = live_view(deployment, replicasets, pods, template_image(template, container), rows)
     return Status(cfg.app, env.name, env.namespace, True, live, record, rows)
 
 
