@@ -1,4 +1,4 @@
-"""``ci-deploy rollback --env ENV [--to-revision N]``: restore the stable (or a chosen) revision."""
+"""``ci-deploy rollback --env ENV [--to-revision NUMBER|IMAGE]``: restore an earlier revision."""
 
 from __future__ import annotations
 
@@ -16,14 +16,20 @@ from ci_deploy.commands._rollout_options import (
 
 @click.command("rollback")
 @environment_option
-@click.option("--to-revision", type=int, default=None, help="Deployment revision to restore.")
+@click.option(
+    "--to-revision",
+    default=None,
+    metavar="NUMBER|IMAGE",
+    help="Restore this revision: a NUMBER that `ci-deploy status` lists, or an image "
+    "(REPOSITORY:TAG, :TAG or @sha256:DIGEST; the newest revision running it).",
+)
 @timeout_option("Give up waiting after.")
 @lock_timeout_option
 @namespace_option
 @cluster_options
 @click.pass_context
-def command(ctx: click.Context, /, to_revision: int | None, **_options: object) -> None:
-    """Roll ENV back to the recorded stable revision (or --to-revision N) and wait for it."""
+def command(ctx: click.Context, /, to_revision: str | None, **_options: object) -> None:
+    """Roll ENV back to the recorded stable revision (or --to-revision) and wait for it."""
     from ci_deploy.kube.cancel import CancelToken
     from ci_deploy.platforms import detect_platform
     from ci_deploy.rollout.rollback import rollback
@@ -33,6 +39,5 @@ def command(ctx: click.Context, /, to_revision: int | None, **_options: object) 
     platform = detect_platform()
     cancel, urgent = CancelToken(), CancelToken()
     with cancel_on_signals(cancel, urgent):
-        record = rollback(opts, to_revision, platform, cancel)
-    if record is not None:
-        platform.log(f"{record.phase}: {record.previous_revision} in {record.environment}")
+        result = rollback(opts, to_revision, platform, cancel)
+    platform.log(result.summary)

@@ -1,4 +1,4 @@
-"""``ci-deploy status --env ENV [--json]``: the rollout state recorded in the cluster."""
+"""``ci-deploy status --env ENV [--json]``: what is live, the last attempt, the revisions."""
 
 from __future__ import annotations
 
@@ -16,12 +16,17 @@ from ci_deploy.commands._rollout_options import (
 
 @click.command("status")
 @environment_option
-@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON (for machines).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON for machines (schema: docs/status.schema.json).",
+)
 @namespace_option
 @cluster_options
 @click.pass_context
 def command(ctx: click.Context, /, as_json: bool, **_options: object) -> None:
-    """Show the recorded rollout state of ENV (a table, or JSON with --json)."""
+    """Show what is live in ENV, what was last attempted, and the revisions to roll back to."""
     from ci_deploy.rollout.status import read_status, status_table
 
     status = read_status(deploy_options(ctx))

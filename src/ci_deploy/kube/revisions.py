@@ -96,3 +96,19 @@ def restore_template(
             last = exc  # the controller updated status meanwhile: re-read, replace again
     assert last is not None
     raise last
+
+
+def replicaset_revision(deployment: Obj, replicaset: Obj) -> Revision | None:
+    """The revision ``replicaset`` stands for (None: not owned by ``deployment``, or unnumbered).
+
+    The same rule as :func:`revisions`, for one ReplicaSet a caller has already listed.
+    """
+    meta = replicaset["metadata"]
+    uid = deployment["metadata"].get("uid")
+    if not any(o.get("uid") == uid for o in meta.get("ownerReferences") or []):
+        return None
+    number = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+    if number is None or not str(number).isdigit():
+        return None
+    template = strip_hash(replicaset["spec"]["template"])
+    return Revision(int(number), meta["name"], template_image(template), template)
