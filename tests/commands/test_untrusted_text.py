@@ -112,3 +112,27 @@ def test_a_pod_message_cannot_end_a_gitlab_section_or_split_a_line(
         assert "\x1b[0Ksection_end:1:" not in line, "only ci-deploy ends its sections"
         assert "\u2028" not in line
     assert "␛[0Ksection_end:1:ci_deploy_1_rollout" in text, "shown, neutralized"
+
+
+def test_a_record_message_cannot_command_the_runner_through_status(engine: Any) -> None:
+    import json
+
+    from ci_deploy.kube.client import DEPLOYMENT
+    from ci_deploy.kube.state import STATE_ANNOTATION
+
+    assert engine.deploy("1.0.0").returncode == 0
+    record = json.loads(engine.deployment()["metadata"]["annotations"][STATE_ANNOTATION])
+    record["message"] = PAYLOAD
+    engine.client.request(
+        "PATCH",
+        DEPLOYMENT.path(NAMESPACE, "web-app"),
+        body={"metadata": {"annotations": {STATE_ANNOTATION: json.dumps(record)}}},
+        content_type="application/merge-patch+json",
+    )
+    for args in (("status", "--env", "staging"), ("status", "--env", "staging", "--json")):
+        result = engine.run(*args, GITHUB_ACTIONS="true")
+        assert result.returncode == 0, result.stderr
+        assert "boom" in result.stdout, "the message is shown, as data"
+        for line in (result.stdout + result.stderr).splitlines():
+            assert not line.lstrip().startswith("::"), f"a foreign workflow command: {line!r}"
+            assert "\x1b" not in line

@@ -32,7 +32,18 @@ def render_error(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "tpl" / "cm.yaml.j2").write_text(text)
     (tmp_path / "ci-deploy.yml").write_text(CONFIG)
     with pytest.raises(SystemExit) as exited:
-        main(["-c", str(tmp_path / "ci-deploy.yml"), "render", "manifests", "--env", "dev"])
+        main(
+            [
+                "-c",
+                str(tmp_path / "ci-deploy.yml"),
+                "render",
+                "manifests",
+                "--env",
+                "dev",
+                "--image",
+                ":1",
+            ]
+        )
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "ci_deploy" not in err

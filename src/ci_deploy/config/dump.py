@@ -42,10 +42,8 @@ def effective_document(cfg: Config, environment: str) -> dict[str, Any]:
 
 
 def _manifests(cfg: Config, env: EnvironmentConfig) -> dict[str, Any]:
-    from ci_deploy.render.context import url_host
-
     data: dict[str, Any] = to_data(cfg.manifests)
-    host = url_host(env)
+    host = env.url_host
     if host is None or cfg.manifests.templates is not None:  # user templates choose themselves
         return data
     if "ingress" in data:
@@ -57,10 +55,8 @@ def _manifests(cfg: Config, env: EnvironmentConfig) -> dict[str, Any]:
 
 def host_notes(cfg: Config, environment: str) -> list[str]:
     """One line per host setting the environment's ``url`` changes: what is shown and why."""
-    from ci_deploy.render.context import url_host
-
     env = cfg.environment(environment)
-    host = url_host(env)
+    host = env.url_host
     if host is None:
         return []
     manifests, url = cfg.manifests, f"environments.{env.name}.url"

@@ -202,6 +202,15 @@ class EnvironmentConfig:
     create_namespace: bool = False  # real clusters often forbid it: only when asked
     protected: bool = False  # tag-less and :latest images are refused
 
+    @property
+    def url_host(self) -> str | None:
+        """The host of the environment's URL: the Ingress / HTTPRoute host of that environment."""
+        if self.url is None:
+            return None
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname
+
 
 @dataclass(frozen=True)
 class Config:

@@ -171,15 +171,6 @@ def common_labels(cfg: Config, env: EnvironmentConfig) -> tuple[dict[str, str], 
     return labels, selector
 
 
-def url_host(env: EnvironmentConfig) -> str | None:
-    """The host of the environment's URL: the Ingress / HTTPRoute host of that environment."""
-    if env.url is None:
-        return None
-    from urllib.parse import urlsplit
-
-    return urlsplit(env.url).hostname
-
-
 def template_context(cfg: Config, env: EnvironmentConfig, image: str) -> dict[str, Any]:
     """The variables of every manifest template (documented in docs/manifests.md)."""
     labels, selector = common_labels(cfg, env)
@@ -189,7 +180,7 @@ def template_context(cfg: Config, env: EnvironmentConfig, image: str) -> dict[st
         "environment": env.name,
         "namespace": env.namespace,
         "image": image,
-        "host": url_host(env),
+        "host": env.url_host,
         "labels": labels,
         "selector_labels": selector,
         "manifests": cfg.manifests,

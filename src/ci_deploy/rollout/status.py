@@ -20,6 +20,7 @@ from ci_deploy.kube.state import StateRecord, StateStore
 from ci_deploy.kube.watch import selector_text
 from ci_deploy.rollout.locking import namespace_exists
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
+from ci_deploy.text import one_line
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config
@@ -307,7 +308,8 @@ def status_table(status: Status) -> str:
     rows += _attempt_rows(last_attempt(status.record))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
-    return "\n".join([*lines, "", *_revision_lines(status)])
+    # Values come from the cluster and the record: each line is made one inert line.
+    return "\n".join(one_line(line) for line in [*lines, "", *_revision_lines(status)])
 
 
 def _attempt_rows(attempt: LastAttempt | None) -> list[tuple[str, str]]:
