@@ -88,5 +88,6 @@ def main() -> None:
             print(f"  - {problem}")
         print(f"  said: {o.said}")
 
+
 if __name__ == "__main__":
     main()
