@@ -40,13 +40,19 @@ RUN set -eu; \
       [ "$keep" = yes ] || rm -rf "$dir"; \
     done; \
     find /opt/ci-deploy -name __pycache__ -prune -exec rm -rf {} +
-# Then ci-deploy itself: its wheel from dist/ (offline) or built from the sources (online).
+# Then ci-deploy itself: its wheel from dist/ (offline; scripts/build-image.sh builds it with the
+# pinned backend) or built from the sources with the backend of build-requirements.lock.
 COPY . /src/pkg/
 RUN set -eu; \
     if [ "$OFFLINE" = true ]; then \
       /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /src/pkg/dist/ci_deploy-*.whl; \
     else \
-      /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /src/pkg; \
+      # The build backend comes pinned with hashes too (not whatever the index has today).
+      python3 -m venv /opt/build; \
+      /opt/build/bin/pip install -q --require-hashes -r /src/pkg/build-requirements.lock; \
+      /opt/build/bin/pip wheel -q --no-deps --no-build-isolation -w /tmp/dist /src/pkg; \
+      /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /tmp/dist/ci_deploy-*.whl; \
+      rm -rf /opt/build /tmp/dist; \
     fi; \
     /opt/ci-deploy/bin/python -c 'import ci_deploy.cli, kubernetes.client, jinja2, requests'; \
     /opt/ci-deploy/bin/pip uninstall -q -y pip; \
@@ -60,5 +66,14 @@ ENV PATH=/opt/ci-deploy/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     LANG=C.UTF-8
+# The base image's own pip, setuptools and wheel are not needed at run time: nothing installs
+# anything in a deploy job, and fewer tools there are fewer tools for an attacker.
+RUN set -eu; \
+    for d in /usr/local/lib/python3*/site-packages /usr/lib/python3/dist-packages; do \
+      [ -d "$d" ] || continue; \
+      rm -rf "$d"/pip "$d"/pip-* "$d"/setuptools "$d"/setuptools-* "$d"/wheel "$d"/wheel-* \
+        "$d"/_distutils_hack "$d"/pkg_resources "$d"/distutils-precedence.pth; \
+    done; \
+    rm -f /usr/local/bin/pip* /usr/bin/pip*
 COPY --from=build /opt/ci-deploy /opt/ci-deploy
 ENTRYPOINT ["/opt/ci-deploy/bin/python", "-m", "ci_deploy.platforms.action"]

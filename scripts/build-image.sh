@@ -33,11 +33,17 @@ for wheel in sorted(src.glob("*.whl")):
 PY
 # A fixed SOURCE_DATE_EPOCH makes the wheel byte-identical for identical sources, so an
 # unchanged tree rebuilds from Docker's cache.
+# The wheel is built with the pinned backend (build-requirements.lock), not with whatever
+# hatchling the index offers today.
+BUILD_VENV="$TOOLS/build-backend"
+[ -x "$BUILD_VENV/bin/pip" ] || python3 -m venv "$BUILD_VENV"
+"$BUILD_VENV/bin/pip" install -q --disable-pip-version-check --require-hashes \
+  -r "$ROOT/build-requirements.lock" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 SOURCE_DATE_EPOCH=315532800 \
-  "$VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$CTX/dist" "$ROOT" \
-  2>&1 | grep -v "^WARNING: Location" >&2 || true
+  "$BUILD_VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
+  -w "$CTX/dist" "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 cp -r "$ROOT/Dockerfile" "$ROOT/.dockerignore" "$ROOT/pyproject.toml" "$ROOT/README.md" \
-  "$ROOT/requirements.lock" "$ROOT/src" "$ROOT/templates" "$CTX/"
+  "$ROOT/requirements.lock" "$ROOT/build-requirements.lock" "$ROOT/src" "$ROOT/templates" "$CTX/"
 tags=()
 for tag in "$@"; do tags+=(-t "$tag"); done
 # The build stage is tagged so that pruning keeps it: it is the layer cache of the next build.
