@@ -186,7 +186,8 @@ def test_a_first_deploy_refused_halfway_removes_what_it_created_exit_1(engine: A
     assert left == set(), f"the first deploy left {left}"
     status = engine.run("status", "--env", "staging")
     assert status.returncode == 0
-    assert "no rollout recorded" in status.stdout, "true: nothing of the app is left"
+    assert "none: no Deployment web-app in namespace web-app-staging" in status.stdout
+    assert "last attempt  none recorded" in status.stdout, "true: nothing of the app is left"
     assert result.outputs["phase"] == "RolledBack"
 
 
