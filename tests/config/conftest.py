@@ -8,5 +8,6 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GITHUB_ACTIONS", "GITLAB_CI", "CI_DEPLOY_PLATFORM", "CI_DEPLOY_CONFIG"):
+    names = ("GITHUB_ACTIONS", "GITLAB_CI", "CI_DEPLOY_PLATFORM", "CI_DEPLOY_CONFIG")
+    for name in (*names, "GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
         monkeypatch.delenv(name, raising=False)

@@ -5,6 +5,7 @@ All problems of a file are reported together in one ConfigError (exit 2), sorted
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +80,51 @@ def _check_strategy_references(raw: dict[str, Any], ctx: Context) -> None:
         )
 
 
+# Where the repository is in CI: templates must come from inside it (GitHub, GitLab).
+WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR")
+
+
+def repository_root(config_file: str | Path) -> tuple[Path, str]:
+    """(folder, what it is): the folder templates must stay inside.
+
+    ``$GITHUB_WORKSPACE`` or ``$CI_PROJECT_DIR`` when set (the checked-out repository), else
+    the configuration file's folder. Documented in docs/manifests.md.
+    """
+    for name in WORKSPACE_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return Path(value), f"${name}"
+    return Path(os.path.abspath(Path(config_file).parent)), "the configuration file's folder"
+
+
 def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
+    """``manifests.templates``: relative, inside the repository once symlinks are followed."""
     manifests = raw.get("manifests")
     templates = manifests.get("templates") if isinstance(manifests, dict) else None
     if not isinstance(templates, str) or not templates.strip():
         return
+    key = ("manifests", "templates")
+    if Path(templates).is_absolute():
+        ctx.error(
+            key,
+            "expected a folder inside the repository, relative to the configuration file,"
+            f" found an absolute path '{templates}'",
+        )
+        return
     folder = Path(ctx.doc.file).parent / templates
+    root, what = repository_root(ctx.doc.file)
+    real = folder.resolve()  # symlinks followed: a link out of the repository is outside
+    if not real.is_relative_to(root.resolve()):
+        ctx.error(
+            key,
+            f"expected a folder inside the repository ({root}, {what}), found '{templates}',"
+            f" which is {real}",
+        )
+        return
     if not folder.is_dir():
         why = "is not a folder" if folder.exists() else "does not exist"
         ctx.error(
-            ("manifests", "templates"),
+            key,
             f"expected a folder of templates (relative to the configuration file), found"
             f" '{templates}', which {why}",
         )

@@ -50,7 +50,7 @@ def list_templates(folder: Path) -> list[TemplateFile]:
     return [
         TemplateFile(entry.name, entry)
         for entry in sorted(folder.iterdir(), key=lambda p: p.name)
-        if entry.is_file()
+        if not entry.is_dir()  # a FIFO or a link out of the folder: listed, and refused
         and entry.name.endswith(TEMPLATE_SUFFIXES)
         and not entry.name.startswith(("_", "."))
     ]
@@ -98,10 +98,12 @@ def make_environment(user_dir: Path | None, builtin_dir: Path) -> SandboxedEnvir
     """A sandboxed, strict environment: undefined names fail, nothing is HTML-escaped."""
     from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 
-    builtin = FileSystemLoader(str(builtin_dir))
+    from ci_deploy.render.loader import confined_loader
+
+    builtin = FileSystemLoader(str(builtin_dir))  # ci-deploy's own files
     loader = ChoiceLoader(
         [
-            FileSystemLoader(str(user_dir if user_dir is not None else builtin_dir)),
+            confined_loader(user_dir) if user_dir is not None else builtin,
             PrefixLoader({BUILTIN_PREFIX: builtin}),
         ]
     )
@@ -126,6 +128,8 @@ def render_template(
     import jinja2
     from jinja2.exceptions import SecurityError
 
+    from ci_deploy.render.loader import TemplateRefused
+
     try:
         return env.get_template(template.name).render(context)
     except jinja2.TemplateSyntaxError as exc:
@@ -141,6 +145,8 @@ def render_template(
         return Problem(where, "", f"undefined: {message}", suggestion)
     except SecurityError as exc:
         return Problem(_location(exc, template), "", f"blocked by the template sandbox: {exc}")
+    except TemplateRefused as exc:  # nothing of the file was read: the reason only
+        return Problem(_location(exc, template), "", str(exc))
     except jinja2.TemplateNotFound as exc:
         return Problem(_location(exc, template), "", f"template not found: {exc.name}")
     except Exception as exc:  # a template is user code: any error it raises is bad input
