@@ -106,6 +106,29 @@ def test_a_symlink_to_a_file_elsewhere_in_the_repository_is_refused(tmp_path: Pa
     )
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        '{% import "_leak.yaml" as leak %}',
+        '{% from "_leak.yaml" import x %}',
+        '{% extends "_leak.yaml" %}',
+        '{{ "x" if 1 }}{% include ["_missing.yaml", "_leak.yaml"] %}',
+    ],
+    ids=["import", "from-import", "extends", "include-list"],
+)
+def test_imports_and_extends_are_refused_too(statement: str, tmp_path: Path) -> None:
+    project(tmp_path, files={"cm.yaml.j2": statement + "\n"})
+    (tmp_path / ".env").write_text(f"TOKEN={SECRET}\n", encoding="utf-8")
+    (tmp_path / "tpl" / "_leak.yaml").symlink_to(tmp_path / ".env")
+    outcome = run_cli(("render", "manifests", "--env", "staging", "--image", ":1"), tmp_path)
+    assert outcome.exit_code == 2
+    assert SECRET not in outcome.stdout + outcome.stderr
+    assert outcome.stderr == (
+        "error: tpl/cm.yaml.j2:1: refused to read '_leak.yaml': it resolves to .env, outside the"
+        " templates folder tpl\n"
+    )
+
+
 def test_a_symlinked_subfolder_pointing_outside_is_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
