@@ -17,6 +17,14 @@ from ci_deploy.sandbox.store import Store
 from ci_deploy.sandbox.testing import SandboxHandle, running_controllers, running_sandbox
 
 
+@pytest.fixture(autouse=True)
+def _not_in_a_ci_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests describe local runs: the CI workspace variables of the machine running the suite
+    (they decide where templates may be read from) are hidden from every test."""
+    for name in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[SandboxHandle]:
     """A sandbox API server with controllers, on a free loopback port, stopped afterwards."""
