@@ -6,6 +6,7 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -20,6 +21,16 @@ def sandbox(bare_sandbox: SandboxHandle) -> SandboxHandle:
     return bare_sandbox
 
 
+def admin_get(sb: SandboxHandle) -> requests.Response:
+    return requests.get(sb.url + "/_sandbox/faults", headers=sb.admin_headers, timeout=5)
+
+
+def admin_post(sb: SandboxHandle, settings: dict[str, Any]) -> requests.Response:
+    """POST fault settings as curl would send them (JSON, no Content-Type), with the token."""
+    url = sb.url + "/_sandbox/faults"
+    return requests.post(url, data=json.dumps(settings), headers=sb.admin_headers, timeout=5)
+
+
 def _codes(sb: SandboxHandle, n: int) -> Counter[int]:
     session = requests.Session()
     return Counter(session.get(sb.url + CM, timeout=5).status_code for _ in range(n))
@@ -27,7 +38,7 @@ def _codes(sb: SandboxHandle, n: int) -> Counter[int]:
 
 def test_no_faults_by_default(sandbox: SandboxHandle) -> None:
     assert _codes(sandbox, 50) == Counter({200: 50})
-    assert requests.get(sandbox.url + "/_sandbox/faults", timeout=5).json()["counts"] == {}
+    assert admin_get(sandbox).json()["counts"] == {}
 
 
 def test_error_shares_are_injected_and_counted(sandbox: SandboxHandle) -> None:
@@ -36,7 +47,7 @@ def test_error_shares_are_injected_and_counted(sandbox: SandboxHandle) -> None:
     assert set(codes) == {200, 500, 503, 429}
     for code in (500, 503, 429):
         assert 30 <= codes[code] <= 90  # 20% of 300, with room for chance
-    state = requests.get(sandbox.url + "/_sandbox/faults", timeout=5).json()
+    state = admin_get(sandbox).json()
     assert state["counts"] == {str(c): codes[c] for c in (500, 503, 429)}
     assert state["recent"][-1].split()[1:] == ["GET", CM]
 
@@ -64,7 +75,7 @@ def test_discovery_and_admin_are_never_faulted_unless_asked(sandbox: SandboxHand
     assert requests.get(sandbox.url + "/version", timeout=5).status_code == 200
     assert requests.get(sandbox.url + "/apis/apps/v1", timeout=5).status_code == 200
     assert requests.get(sandbox.url + "/openapi/v3", timeout=5).status_code == 200
-    assert requests.get(sandbox.url + "/_sandbox/faults", timeout=5).status_code == 200
+    assert admin_get(sandbox).status_code == 200
     assert requests.get(sandbox.url + CM, timeout=5).status_code == 500
     sandbox.faults.set(include_discovery=True)
     assert requests.get(sandbox.url + "/apis/apps/v1", timeout=5).status_code == 500
@@ -83,9 +94,7 @@ def test_latency_is_added(sandbox: SandboxHandle) -> None:
     started = time.monotonic()
     assert requests.get(sandbox.url + CM, timeout=5).status_code == 200
     assert time.monotonic() - started >= 0.2
-    assert (
-        requests.get(sandbox.url + "/_sandbox/faults", timeout=5).json()["counts"]["latency"] == 1
-    )
+    assert admin_get(sandbox).json()["counts"]["latency"] == 1
 
 
 def test_watch_cut_after_n_events(sandbox: SandboxHandle) -> None:
@@ -115,18 +124,14 @@ def test_watch_cut_after_t_seconds(sandbox: SandboxHandle) -> None:
 
 
 def test_admin_endpoint_configures_and_resets(sandbox: SandboxHandle) -> None:
-    resp = requests.post(
-        sandbox.url + "/_sandbox/faults", data=json.dumps({"error_503": 1.0, "seed": 1}), timeout=5
-    )
+    resp = admin_post(sandbox, {"error_503": 1.0, "seed": 1})
     assert resp.status_code == 200 and resp.json()["settings"]["error_503"] == 1.0
     assert requests.get(sandbox.url + CM, timeout=5).status_code == 503
-    bad = requests.post(
-        sandbox.url + "/_sandbox/faults", data=json.dumps({"error_999": 1}), timeout=5
-    )
+    bad = admin_post(sandbox, {"error_999": 1})
     assert bad.status_code == 400 and "error_999" in bad.json()["message"]
-    requests.post(sandbox.url + "/_sandbox/faults", data=json.dumps({"reset": True}), timeout=5)
+    admin_post(sandbox, {"reset": True})
     assert requests.get(sandbox.url + CM, timeout=5).status_code == 200
-    assert requests.get(sandbox.url + "/_sandbox/faults", timeout=5).json()["counts"] == {}
+    assert admin_get(sandbox).json()["counts"] == {}
 
 
 def test_faults_logged(sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture) -> None:
@@ -156,6 +161,6 @@ def test_seed_argument_of_running_sandbox(tmp_path: Path) -> None:
 def test_admin_endpoint_rejects_bad_values(
     sandbox: SandboxHandle, settings: dict[str, object], word: str
 ) -> None:
-    resp = requests.post(sandbox.url + "/_sandbox/faults", data=json.dumps(settings), timeout=5)
+    resp = admin_post(sandbox, settings)
     assert resp.status_code == 400 and word in resp.json()["message"]
     assert requests.get(sandbox.url + CM, timeout=5).status_code == 200  # nothing changed

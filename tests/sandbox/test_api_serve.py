@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 
@@ -49,6 +50,11 @@ def serve(
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def admin_token(kubeconfig: Path) -> str:
+    """The admin token a serving sandbox wrote next to its kubeconfig."""
+    return kubeconfig.with_name(kubeconfig.name + ".admin-token").read_text().strip()
 
 
 def serve_once(*args: str) -> subprocess.CompletedProcess[str]:
@@ -207,9 +213,11 @@ def test_merge_adds_the_sandbox_entries_and_stop_restores_the_file(tmp_path: Pat
         assert config["clusters"][1]["cluster"] == {"server": url}
         assert config["current-context"] == "prod"  # switched only with --use-context
         assert path.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "config.admin-token").is_file()
         out = stop(proc)
     assert f"ci-deploy sandbox: stopped, ci-deploy-sandbox removed from {path}" in out
     assert path.read_bytes() == before  # nobody else changed it: restored byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]  # the token file went
 
 
 def test_merge_use_context_switches_and_stop_switches_back(tmp_path: Path) -> None:
@@ -279,13 +287,54 @@ def test_running_sandbox_removes_its_kubeconfig(tmp_path: Path) -> None:
         assert yaml.safe_load(sb.kubeconfig.read_text())["clusters"][0]["cluster"] == {
             "server": sb.url
         }
+        assert admin_token(sb.kubeconfig) == sb.admin_token
+    assert not sb.kubeconfig.exists()
+    assert list(tmp_path.iterdir()) == []  # the token file went too
+
+
+def test_stop_leaves_a_token_file_another_sandbox_rewrote(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path, controllers=False) as sb:
+        token_file = tmp_path / "kubeconfig.admin-token"
+        token_file.write_text("theirs\n")  # a second sandbox merged into the same kubeconfig
+    assert token_file.read_text() == "theirs\n"
     assert not sb.kubeconfig.exists()
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_serve_refuses_to_bind_off_loopback(tmp_path: Path, host: str) -> None:
+    result = serve_once("--host", host, "--kubeconfig", str(tmp_path / "kc"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        f"error: --host {host} is not a loopback address: the sandbox has no authentication "
+        "yet, so it serves only on loopback (127.0.0.0/8, ::1, localhost)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_writes_the_admin_token_next_to_the_kubeconfig_and_removes_both(
+    tmp_path: Path,
+) -> None:
+    kubeconfig, token_file = tmp_path / "kc", tmp_path / "kc.admin-token"
+    with serve("--kubeconfig", str(kubeconfig)) as (proc, url):
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == (
+            f"ci-deploy sandbox: admin token in {token_file} "
+            "(for /_sandbox/: 'Authorization: Bearer <token>')\n"
+        )
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
+        assert requests.get(url + "/_sandbox/state", timeout=5).status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        assert requests.get(url + "/_sandbox/state", headers=auth, timeout=5).status_code == 200
+        stop(proc)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serve_fault_flags_and_no_controllers(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kc"
     args = (
         "--kubeconfig",
-        str(tmp_path / "kc"),
+        str(kubeconfig),
         "--no-controllers",
         "--fault-503",
         "1",
@@ -296,10 +345,11 @@ def test_serve_fault_flags_and_no_controllers(tmp_path: Path) -> None:
         assert requests.get(url + "/version", timeout=5).status_code == 200  # discovery is spared
         resp = requests.get(url + "/api/v1/namespaces/default/configmaps", timeout=5)
         assert resp.status_code == 503 and resp.json()["reason"] == "ServiceUnavailable"
-        state = requests.get(url + "/_sandbox/faults", timeout=5).json()
+        auth = {"Authorization": f"Bearer {admin_token(kubeconfig)}"}
+        state = requests.get(url + "/_sandbox/faults", headers=auth, timeout=5).json()
         assert state["settings"]["error_503"] == 1.0 and state["settings"]["seed"] == 5
         assert state["counts"] == {"503": 1}
-        requests.post(url + "/_sandbox/faults", json={"reset": True}, timeout=5)
+        requests.post(url + "/_sandbox/faults", json={"reset": True}, headers=auth, timeout=5)
         deployment = deployment_manifest("web", "app:1", 1)
         requests.post(
             url + "/apis/apps/v1/namespaces/default/deployments", json=deployment, timeout=5
@@ -336,7 +386,7 @@ def test_clients_resetting_connections_print_no_tracebacks(tmp_path: Path) -> No
         port = int(url.rsplit(":", 1)[1])
         for _ in range(5):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
             # SO_LINGER 0: close with a TCP reset while the server waits for the next request
             sock.setsockopt(
@@ -349,3 +399,13 @@ def test_clients_resetting_connections_print_no_tracebacks(tmp_path: Path) -> No
         assert proc.returncode == 0
         assert "Traceback" not in stderr
         assert "ConnectionResetError" not in stderr
+
+
+def test_a_token_file_that_cannot_be_written_takes_the_kubeconfig_back(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kc"
+    (tmp_path / "kc.admin-token").mkdir()  # in the way: the token cannot be written
+    result = serve_once("--kubeconfig", str(kubeconfig))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot write the admin token {kubeconfig}.admin-token")
+    assert "Traceback" not in result.stderr
+    assert not kubeconfig.exists()

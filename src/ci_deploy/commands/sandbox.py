@@ -61,7 +61,12 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
 
 
 @command.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Loopback address to bind (127.0.0.0/8, ::1, localhost): no authentication yet.",
+)
 @click.option(
     "--port",
     default=0,
@@ -153,11 +158,18 @@ def serve(
 
 def _start(host: str, port: int, **options: Any) -> SandboxServer:
     """A SandboxServer (not started yet); what keeps it from starting is bad input (exit 2)."""
+    from ci_deploy.sandbox.access import NotLoopback
     from ci_deploy.sandbox.kubeconfig import KubeconfigError
     from ci_deploy.sandbox.server import SandboxServer
 
     try:
         return SandboxServer(host, port, **options)
+    except NotLoopback as exc:  # before ValueError, which it is
+        raise UserInputError(
+            f"--host {exc}",
+            hint="keep the default --host 127.0.0.1; to reach it from another machine, forward "
+            "a port to it (ssh -L 8001:127.0.0.1:8001)",
+        ) from exc
     except KubeconfigError as exc:
         raise UserInputError(exc.message, hint=exc.hint) from exc
     except OSError as exc:
@@ -182,6 +194,10 @@ def _serve_until_signalled(server: SandboxServer, *, merged: bool) -> None:
         click.echo(
             f"ci-deploy sandbox: serving {server.url} "
             f"(kubeconfig: {server.kubeconfig}, context ci-deploy-sandbox)"
+        )
+        click.echo(
+            f"ci-deploy sandbox: admin token in {server.admin_token_file} "
+            "(for /_sandbox/: 'Authorization: Bearer <token>')"
         )
         if merged:
             click.echo(

@@ -1,5 +1,8 @@
 """Routing of Kubernetes REST requests to discovery, openapi, admin and resource verbs.
 
+Each request first passes the access checks (``access.py``: Host, Origin, Content-Type, the
+admin token).
+
 The HTTP layer (``server.py``) turns each request into a :class:`Request` and writes back the
 :class:`Response`; everything here is plain functions over the store, callable from tests
 without sockets. Errors are ``Status`` objects, as a real API server sends them.
@@ -11,11 +14,14 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ci_deploy.sandbox import discovery, resources
 from ci_deploy.sandbox.store import ResourceType, Store, StoreError
+
+if TYPE_CHECKING:
+    from ci_deploy.sandbox.access import Access
 
 Obj = dict[str, Any]
 log = logging.getLogger("ci_deploy.sandbox")
@@ -44,6 +50,10 @@ class Request:
         if value is None:
             value = self.headers.get(name.lower())
         return value or ""
+
+    def has_header(self, name: str) -> bool:
+        """Whether the header was sent at all (even empty)."""
+        return self.headers.get(name) is not None or self.headers.get(name.lower()) is not None
 
     def flag(self, name: str) -> bool:
         """A boolean query parameter (``watch=true``, ``watch=1``)."""
@@ -158,15 +168,20 @@ def _target(rt: ResourceType, namespace: str | None, rest: list[str]) -> Target 
 class Api:
     """The request dispatcher shared by all server threads."""
 
-    def __init__(self, store: Store, faults: Any = None) -> None:
+    def __init__(self, store: Store, faults: Any = None, access: Access | None = None) -> None:
+        from ci_deploy.sandbox.access import Access
         from ci_deploy.sandbox.faults import Faults
 
         self.store = store
         self.faults: Faults = faults if faults is not None else Faults()
+        self.access = access if access is not None else Access()  # a fresh, unknown admin token
         self.stopping = False  # set on shutdown: open watches end
 
     def handle(self, req: Request) -> Response:
         """Answer one request; never raises for API-level errors."""
+        refused = self.access.refusal(req)  # before faults: a refusal is never a random one
+        if refused is not None:
+            return refused
         try:
             injected = self.faults.before_request(req)
             if injected is not None:

@@ -3,9 +3,10 @@
 :class:`SandboxServer` owns everything one sandbox runs: the store (optionally loaded from a
 state file), the API dispatcher, fault injection, the garbage collector, the controllers
 (``ci_deploy.sandbox.controllers.ControllerManager``, when that module exists) and the
-kubeconfig entries (``ci_deploy.sandbox.kubeconfig``). ``start()`` serves on a background
-thread; ``stop()`` ends watches, stops the threads, saves the state file and takes the
-kubeconfig entries out again.
+kubeconfig entries (``ci_deploy.sandbox.kubeconfig``) with the admin token file beside them
+(``access.py``; loopback only). ``start()`` serves on a background thread; ``stop()`` ends
+watches, stops the threads, saves the state file and takes the kubeconfig entries and the
+token file out again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ci_deploy.sandbox import defaults
+from ci_deploy.sandbox.access import Access, require_loopback, token_file_for, write_token
 from ci_deploy.sandbox.api import Api, Request, Response
 from ci_deploy.sandbox.faults import Faults
 from ci_deploy.sandbox.gc import GarbageCollector
-from ci_deploy.sandbox.kubeconfig import SandboxKubeconfig
+from ci_deploy.sandbox.kubeconfig import KubeconfigError, SandboxKubeconfig
 from ci_deploy.sandbox.state import load_state, save_state
 from ci_deploy.sandbox.store import Store, StoreError
 
@@ -46,6 +49,10 @@ class _HTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             return
         super().handle_error(request, client_address)
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6  # --host ::1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -146,6 +153,7 @@ class SandboxServer:
         controllers: bool = True,
         history: int = DEFAULT_HISTORY,
     ) -> None:
+        require_loopback(host)  # no authentication yet: nothing but this machine may reach it
         # An existing kubeconfig is refused (or checked for merging) before anything starts.
         self._kubeconfig = (
             SandboxKubeconfig(kubeconfig, merge=merge_kubeconfig, use_context=use_context)
@@ -159,18 +167,23 @@ class SandboxServer:
             load_state(self.store, state_file)
         ensure_namespaces(self.store)
         self.faults = faults if faults is not None else Faults()
-        self.api = Api(self.store, self.faults)
-        self.httpd = _HTTPServer((host, port), _Handler)
+        self.access = Access()
+        self.admin_token = self.access.admin_token  # for /_sandbox/: "Authorization: Bearer …"
+        self.api = Api(self.store, self.faults, self.access)
+        server_class = _HTTPServer6 if ":" in host else _HTTPServer
+        self.httpd = server_class((host, port), _Handler)
         self.httpd.api = self.api
         bound_host, bound_port = self.httpd.server_address[:2]
-        self.url = f"http://{bound_host!s}:{bound_port}"
+        host_text = f"{bound_host!s}"
+        shown = f"[{host_text}]" if ":" in host_text else host_text
+        self.url = f"http://{shown}:{bound_port}"
         self.kubeconfig = kubeconfig
-        if self._kubeconfig is not None:
-            try:
-                self._kubeconfig.write(self.url)
-            except BaseException:
-                self.httpd.server_close()
-                raise
+        self.admin_token_file = token_file_for(kubeconfig) if kubeconfig is not None else None
+        try:
+            self._write_files()
+        except BaseException:
+            self.httpd.server_close()
+            raise
         self.gc = GarbageCollector(self.store)
         self.pod_ready_delay = pod_ready_delay
         self.controllers: Any = None
@@ -194,7 +207,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         """End watches, stop serving, stop controllers and collector, save the state file, take
-        the sandbox out of the kubeconfig (a created one is removed)."""
+        the sandbox out of the kubeconfig (a created one is removed), delete the token file."""
         self.api.stopping = True
         with self.store.changed:
             self.store.changed.notify_all()
@@ -207,8 +220,35 @@ class SandboxServer:
             if self.state_file is not None:
                 save_state(self.store, self.state_file)
         finally:  # a failed save must not leave a context pointing at this dead port
+            self._remove_token_file()  # never raises: a warning when it cannot
             if self._kubeconfig is not None:
                 self.kubeconfig_removed = self._kubeconfig.remove()
+
+    def _write_files(self) -> None:
+        """The kubeconfig entries and the admin token file beside them."""
+        if self._kubeconfig is None or self.admin_token_file is None:
+            return
+        self._kubeconfig.write(self.url)
+        try:
+            write_token(self.admin_token_file, self.admin_token)
+        except OSError as exc:
+            self._kubeconfig.remove()
+            raise KubeconfigError(
+                f"cannot write the admin token {self.admin_token_file}: {exc.strerror or exc}",
+                hint="choose another --kubeconfig (the token is written beside it)",
+            ) from exc
+
+    def _remove_token_file(self) -> None:
+        """Delete the admin token file, unless another sandbox has written its own there."""
+        if self.admin_token_file is None:
+            return
+        try:
+            if self.admin_token_file.read_text(encoding="utf-8").strip() == self.admin_token:
+                self.admin_token_file.unlink()
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError) as exc:  # stopping must not fail for it
+            log.warning("sandbox: cannot remove the admin token %s: %s", self.admin_token_file, exc)
 
 
 def ensure_namespaces(store: Store) -> None:

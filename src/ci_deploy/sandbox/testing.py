@@ -24,13 +24,19 @@ POD_READY_DELAY = 0.05
 
 @dataclass
 class SandboxHandle:
-    """A running sandbox: its URL, kubeconfig, store (white-box) and fault settings."""
+    """A running sandbox: its URL, kubeconfig, store (white-box), fault settings, admin token."""
 
     url: str
     kubeconfig: Path
     store: Store
     faults: Faults
     server: SandboxServer
+    admin_token: str
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header the admin endpoints (``/_sandbox/faults``, ``/_sandbox/state``) need."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
 
 @contextmanager
@@ -61,7 +67,9 @@ def running_sandbox(
     server.start()
     try:
         assert server.kubeconfig is not None
-        yield SandboxHandle(server.url, server.kubeconfig, server.store, faults, server)
+        yield SandboxHandle(
+            server.url, server.kubeconfig, server.store, faults, server, server.admin_token
+        )
     finally:
         server.stop()
 
