@@ -125,7 +125,9 @@ def test_ready_pod_status_looks_like_a_kubelet_wrote_it(store: Store) -> None:
     assert "startedAt" in cs["state"]["running"]
     assert status["qosClass"] == "BestEffort"
     V1Pod.from_dict(p)
-    assert {"Scheduled", "Pulled", "Created", "Started"} <= set(events_about(store, "one"))
+    # The events are recorded beside the status write, not before it: wait for them (bounded).
+    wanted = {"Scheduled", "Pulled", "Created", "Started"}
+    wait_until(lambda: wanted <= set(events_about(store, "one")))
 
 
 def test_crashloop_image_restarts_with_growing_count(store: Store) -> None:
