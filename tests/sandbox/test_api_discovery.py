@@ -57,6 +57,9 @@ def test_api_versions_and_group_list(sandbox: SandboxHandle) -> None:
         "gateway.networking.k8s.io",
         "coordination.k8s.io",
         "discovery.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "scheduling.k8s.io",
     }
     assert groups["autoscaling"]["preferredVersion"] == {
         "groupVersion": "autoscaling/v2",

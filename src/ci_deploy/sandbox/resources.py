@@ -37,6 +37,24 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+    # Kinds without a controller here: stored, validated and served as a real API server does.
+    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
+    ResourceType(
+        "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), ("status",)
+    ),
+    ResourceType("", "v1", "resourcequotas", "ResourceQuota", True, ("quota",), ("status",)),
+    ResourceType("", "v1", "limitranges", "LimitRange", True, ("limits",)),
+    ResourceType(
+        "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), ("status",)
+    ),
+    ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
+    ),
+    ResourceType("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
 )
 
 # Preferred (and only) version of each group, in the order discovery lists them.
