@@ -108,13 +108,10 @@ def choose_image(
     elif live:
         image, source = live, "live"
     else:
-        why = (
-            "this verb does not ask the cluster which image is live"
-            if offline
-            else f"and none is live in namespace {env.namespace} to redeploy"
-        )
         raise UserInputError(
-            f"no image given ({why})" if offline else f"no image given, {why}",
+            "no image given (this verb does not ask the cluster which image is live)"
+            if offline
+            else f"no image given, and none is live in namespace {env.namespace} to redeploy",
             hint=f"pass --image :TAG (the tag of {cfg.image.repository}), --image @sha256:DIGEST "
             "or a full image reference",
         )

@@ -115,10 +115,11 @@ def _record_stable(step: Step, ctx: RolloutContext) -> None:
 
 def _apply(step: Step, ctx: RolloutContext) -> None:
     assert isinstance(step, Apply)
-    ctx.before_change()
     report = apply_tracked(ctx.client, list(step.manifests))
     ctx.apply_report = report
     primary = next((c for c in report.changes if _is_primary(c, ctx)), None)
+    # The Deployment as it was before the apply (read by it): its timed-out condition is stale.
+    ctx.stale_deadline = deadline_condition(primary.before if primary else None)
     if primary is not None and primary.after is not None:
         ctx.deployment_exists = True
     if report.dry_run_refused:

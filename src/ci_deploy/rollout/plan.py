@@ -279,7 +279,7 @@ def rollback_steps(
     ``changes`` are the run's object changes (``kube.changes.ObjectChange``) other than the
     Deployment's; empty for a printed plan, where they are not known yet.
     """
-    images = tuple((c, i) for c, i in _images_of(template)) if template else target.images
+    images = tuple(_images_of(template)) if template else target.images
     return (
         RestoreObjects(tuple(c.ref for c in changes), changes),
         RestoreTemplate(target.app, image, template),
