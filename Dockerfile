@@ -54,6 +54,9 @@ RUN set -eu; \
       /opt/ci-deploy/bin/pip install -q --no-compile --no-deps /tmp/dist/ci_deploy-*.whl; \
       rm -rf /opt/build /tmp/dist; \
     fi; \
+    # The local Kubernetes API is for rehearsals on a workstation or a CI runner, not for a
+    # deploy job: the image leaves it out (the sandbox verb is then not offered).
+    rm -rf /opt/ci-deploy/lib/python3*/site-packages/kube_sandbox; \
     /opt/ci-deploy/bin/python -c 'import ci_deploy.cli, kubernetes.client, jinja2, requests'; \
     /opt/ci-deploy/bin/pip uninstall -q -y pip; \
     find /opt/ci-deploy -name __pycache__ -prune -exec rm -rf {} +

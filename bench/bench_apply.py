@@ -82,7 +82,7 @@ def main() -> None:
 
     from ci_deploy.kube.apply import apply_objects
     from ci_deploy.kube.client import connect
-    from ci_deploy.sandbox.testing import running_sandbox
+    from kube_sandbox.testing import running_sandbox
 
     times: dict[str, list[float]] = {}
 

@@ -64,7 +64,7 @@ class CompletionClock:
 
 def generation(sb: Any) -> int:
     """The Deployment's metadata.generation; 0 before the first deploy created it."""
-    from ci_deploy.sandbox.store import StoreError
+    from kube_sandbox.storage.store import StoreError
 
     try:
         return int(sb.store.get("apps/deployments", NS, NAME)["metadata"]["generation"])
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--pod-ready-delay", type=float, default=0.3)
     args = parser.parse_args()
 
-    from ci_deploy.sandbox.testing import running_sandbox
+    from kube_sandbox.testing import running_sandbox
 
     with (
         tempfile.TemporaryDirectory() as tmp,

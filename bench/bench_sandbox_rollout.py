@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ci_deploy.sandbox.testing import deployment_manifest, wait_until
+from kube_sandbox.testing import deployment_manifest, wait_until
 
 Obj = dict[str, Any]
 NS = "default"
@@ -49,8 +49,8 @@ def wait(read: Callable[[], Obj], timeout: float = 60.0) -> None:
 
 
 def run_direct(replicas: int, delay: float) -> float:
-    from ci_deploy.sandbox.controllers import ControllerManager
-    from ci_deploy.sandbox.store import Store
+    from kube_sandbox.controllers import ControllerManager
+    from kube_sandbox.storage.store import Store
 
     store = Store()
     manager = ControllerManager(store, pod_ready_delay=delay)
@@ -76,7 +76,7 @@ def run_direct(replicas: int, delay: float) -> float:
 def run_http(replicas: int, delay: float) -> float:
     from kubernetes import client, config
 
-    from ci_deploy.sandbox.testing import running_sandbox
+    from kube_sandbox.testing import running_sandbox
 
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -105,7 +105,7 @@ def run_fleet(count: int, delay: float) -> tuple[float, float]:
     import http.client
     import json
 
-    from ci_deploy.sandbox.testing import running_sandbox
+    from kube_sandbox.testing import running_sandbox
 
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -29,7 +29,7 @@ from tests.commands.conftest import Engine, make_config  # noqa: E402
 from tests.commands.soak import EXPECTED_CODES, Outcome, run_seed  # noqa: E402
 
 from ci_deploy.kube.client import connect  # noqa: E402
-from ci_deploy.sandbox.testing import running_sandbox  # noqa: E402
+from kube_sandbox.testing import running_sandbox  # noqa: E402
 
 
 def soak(level: float, seeds: int) -> tuple[list[Outcome], int, float]:
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--levels", default="0.2,0.4,0.6")
     args = parser.parse_args()
-    logging.getLogger("ci_deploy.sandbox.faults").setLevel(logging.ERROR)  # one line per fault
+    logging.getLogger("kube_sandbox.faults").setLevel(logging.ERROR)  # one line per fault
     print(
         "| faults | deploys | honest outcome | expected exit code | exit codes | longest (s) "
         "| faults injected | wall (s) |"

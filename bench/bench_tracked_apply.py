@@ -37,12 +37,12 @@ def main() -> None:
     parser.add_argument("--extra", type=int, default=20)
     parser.add_argument("--latency", default="0,0.01")
     args = parser.parse_args()
-    logging.getLogger("ci_deploy.sandbox.faults").setLevel(logging.ERROR)  # latency is a "fault"
+    logging.getLogger("kube_sandbox.faults").setLevel(logging.ERROR)  # latency is a "fault"
 
     from ci_deploy.kube import changes
     from ci_deploy.kube.apply import apply_objects
     from ci_deploy.kube.client import connect
-    from ci_deploy.sandbox.testing import running_sandbox
+    from kube_sandbox.testing import running_sandbox
 
     ways: dict[str, Any] = {
         "apply_objects (parallel, untracked)": lambda c, o: apply_objects(c, o),

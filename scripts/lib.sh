@@ -50,6 +50,6 @@ ensure_venv() {
     "$py" -m venv "$VENV"
     "$VENV/bin/pip" install -q -U pip
   fi
-  "$VENV/bin/pip" install -q -e "$ROOT[test]"
+  "$VENV/bin/pip" install -q -e "$ROOT[test,sandbox]"
   export PATH="$VENV/bin:$PATH"
 }

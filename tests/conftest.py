@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ci_deploy.sandbox.store import Store
-from ci_deploy.sandbox.testing import SandboxHandle, running_controllers, running_sandbox
+from kube_sandbox.storage.store import Store
+from kube_sandbox.testing import SandboxHandle, running_controllers, running_sandbox
 
 
 @pytest.fixture(autouse=True)

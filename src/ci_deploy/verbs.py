@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 
+# Verbs that also need a package beside ci_deploy: the sandbox verb is only there where the
+# kube_sandbox package is (the wheel carries it; the action image leaves it out).
+_NEEDS = {"sandbox": "kube_sandbox"}
+
 # verb -> (module under ci_deploy.commands, one-line help shown by ``ci-deploy --help``)
 VERBS: dict[str, tuple[str, str]] = {
     "config": ("config", "Validate the configuration or show the effective one."),
@@ -31,5 +35,7 @@ def verb_available(verb: str) -> bool:
     """True when ``ci-deploy <verb>`` exists in this installation (its module is present)."""
     entry = VERBS.get(verb)
     if entry is None:
+        return False
+    if verb in _NEEDS and importlib.util.find_spec(_NEEDS[verb]) is None:
         return False
     return importlib.util.find_spec(f"ci_deploy.commands.{entry[0]}") is not None

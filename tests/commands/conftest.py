@@ -19,7 +19,7 @@ import pytest
 
 from ci_deploy.kube.client import DEPLOYMENT, LEASE, KubeClient, connect
 from ci_deploy.kube.state import StateRecord, record_of
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.testing import SandboxHandle, running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "web-app" / "ci-deploy.yml"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_deploy.kube.state import record_of
-from ci_deploy.sandbox.store import StoreError
+from kube_sandbox.storage.store import StoreError
 
 IMAGE = "registry.example.com/acme/web-app"
 NAMESPACE = "web-app-staging"

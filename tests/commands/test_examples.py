@@ -18,7 +18,7 @@ from tests.commands.conftest import Engine
 from ci_deploy.config import load_config
 from ci_deploy.kube.client import connect
 from ci_deploy.render import render_manifests
-from ci_deploy.sandbox.testing import running_sandbox
+from kube_sandbox.testing import running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(REPO.glob("examples/*/ci-deploy.yml"))

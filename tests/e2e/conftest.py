@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.e2e.harness import build_action_image, require_docker
 
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.testing import SandboxHandle, running_sandbox
 
 
 @pytest.fixture(scope="session")

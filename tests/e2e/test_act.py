@@ -21,7 +21,7 @@ from tests.e2e.harness import (
     live_status,
 )
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from tests.e2e.harness import (
     run_gitlab_ci_local,
 )
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.e2e
 

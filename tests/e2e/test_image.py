@@ -26,3 +26,13 @@ def test_the_image_runs_ci_deploy_and_has_no_pip_or_setuptools(action_image: str
             assert "ModuleNotFoundError" in probe.stderr
     which = run_in_image("command -v pip pip3 || true")
     assert which.stdout.strip() == ""
+
+
+def test_the_image_leaves_the_sandbox_out(action_image: str) -> None:
+    probe = run_in_image("/opt/ci-deploy/bin/python -c 'import kube_sandbox'")
+    assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr
+    verbs = run_in_image("ci-deploy --help")
+    assert verbs.returncode == 0, verbs.stderr
+    assert "  deploy " in verbs.stdout and "  sandbox " not in verbs.stdout
+    asked = run_in_image("ci-deploy sandbox serve")
+    assert asked.returncode == 2 and "No such command 'sandbox'" in asked.stderr

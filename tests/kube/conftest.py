@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ci_deploy.kube.client import KubeClient, connect
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 
 @pytest.fixture

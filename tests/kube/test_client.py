@@ -11,7 +11,7 @@ from ci_deploy.errors import UserInputError
 from ci_deploy.kube.client import DEPLOYMENT, KubeClient, ResourceKind, connect
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.retry import RetryPolicy
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.testing import SandboxHandle, running_sandbox
 
 
 def test_not_found_carries_the_api_reason_and_message(

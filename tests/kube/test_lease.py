@@ -17,7 +17,7 @@ from ci_deploy.kube.lease import (
     current_holder,
     run_url,
 )
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 
 def lock(client: KubeClient, who: str, ttl: float = 30.0) -> LeaseLock:

@@ -23,7 +23,7 @@ from ci_deploy.kube.client import KubeClient, connect
 from ci_deploy.kube.errors import NetworkError
 from ci_deploy.kube.network import Endpoint, describe
 from ci_deploy.kube.retry import RetryPolicy, is_transient
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 ONCE = RetryPolicy(attempts=1)
 AT = Endpoint("https://api.example.com:6443", "prod")

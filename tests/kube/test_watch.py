@@ -8,7 +8,7 @@ from collections import deque
 
 from ci_deploy.kube.client import KubeClient, ResourceKind
 from ci_deploy.kube.watch import Event, ResourceWatcher
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 CONFIGMAP = ResourceKind("v1", "ConfigMap", "configmaps")
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.server import SandboxServer
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.apiserver.httpd import SandboxServer
+from kube_sandbox.testing import SandboxHandle
 
 CM = "/api/v1/namespaces/default/configmaps"
 SECRET_VALUE = "hunter2-do-not-leak"

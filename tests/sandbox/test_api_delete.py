@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 CM = "/api/v1/namespaces/default/configmaps"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 AGGREGATED_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.testing import SandboxHandle, running_sandbox
 
 CM = "/api/v1/namespaces/default/configmaps"
 
@@ -136,7 +136,7 @@ def test_admin_endpoint_configures_and_resets(sandbox: SandboxHandle) -> None:
 
 def test_faults_logged(sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture) -> None:
     sandbox.faults.set(error_500=1.0)
-    with caplog.at_level("WARNING", logger="ci_deploy.sandbox.faults"):
+    with caplog.at_level("WARNING", logger="kube_sandbox.faults"):
         requests.get(sandbox.url + CM, timeout=5)
     assert any("injected fault 500" in r.getMessage() for r in caplog.records)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.kubectl
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 DEPLOY = "/apis/apps/v1/namespaces/default/deployments"
 SMP = "application/strategic-merge-patch+json"

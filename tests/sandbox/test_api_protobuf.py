@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox import protobuf
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.protocol import protobuf
+from kube_sandbox.testing import SandboxHandle
 
 
 def _varint(value: int) -> bytes:

@@ -17,8 +17,8 @@ import pytest
 import requests
 import yaml
 
-from ci_deploy.sandbox.kubeconfig import default_kubeconfig
-from ci_deploy.sandbox.testing import deployment_manifest, running_sandbox
+from kube_sandbox.apiserver.kubeconfig import default_kubeconfig
+from kube_sandbox.testing import deployment_manifest, running_sandbox
 
 READY = re.compile(
     r"^ci-deploy sandbox: serving (http://127\.0\.0\.1:\d+) "

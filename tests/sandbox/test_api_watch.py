@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox import watch
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.verbs import watch
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from ci_deploy.sandbox.testing import SandboxHandle, deployment_manifest
+from kube_sandbox.testing import SandboxHandle, deployment_manifest
 
 CM = "/api/v1/namespaces/default/configmaps"
 DEPLOY = "/apis/apps/v1/namespaces/default/deployments"

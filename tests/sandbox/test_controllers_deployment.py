@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ci_deploy.sandbox.controllers import ControllerManager
-from ci_deploy.sandbox.controllers.deployment_util import template_hash
-from ci_deploy.sandbox.store import Store, WatchEvent
-from ci_deploy.sandbox.testing import POD_READY_DELAY, deployment_manifest, wait_until
+from kube_sandbox.controllers import ControllerManager
+from kube_sandbox.controllers.deployment_util import template_hash
+from kube_sandbox.storage.store import Store, WatchEvent
+from kube_sandbox.testing import POD_READY_DELAY, deployment_manifest, wait_until
 
 Obj = dict[str, Any]
 NS = "default"

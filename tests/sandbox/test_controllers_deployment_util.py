@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ci_deploy.sandbox.controllers.deployment_util import fenceposts, proportional_sizes
-from ci_deploy.sandbox.testing import deployment_manifest as deployment
+from kube_sandbox.controllers.deployment_util import fenceposts, proportional_sizes
+from kube_sandbox.testing import deployment_manifest as deployment
 
 Obj = dict[str, Any]
 

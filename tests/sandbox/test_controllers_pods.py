@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from kubernetes.client.models import V1Pod, V1ReplicaSet
 
-from ci_deploy.sandbox.controllers.kubelet import image_behaviour
-from ci_deploy.sandbox.store import Store
-from ci_deploy.sandbox.testing import POD_READY_DELAY, wait_until
+from kube_sandbox.controllers.kubelet import image_behaviour
+from kube_sandbox.storage.store import Store
+from kube_sandbox.testing import POD_READY_DELAY, wait_until
 
 Obj = dict[str, Any]
 NS = "default"

@@ -10,8 +10,8 @@ from kubernetes.client.models import (
     V1HorizontalPodAutoscaler,
 )
 
-from ci_deploy.sandbox.store import Store
-from ci_deploy.sandbox.testing import wait_until
+from kube_sandbox.storage.store import Store
+from kube_sandbox.testing import wait_until
 
 Obj = dict[str, Any]
 NS = "default"

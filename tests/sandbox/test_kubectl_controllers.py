@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ci_deploy.sandbox.testing import SandboxHandle, wait_until
+from kube_sandbox.testing import SandboxHandle, wait_until
 
 pytestmark = pytest.mark.kubectl
 Obj = dict[str, Any]

@@ -15,7 +15,7 @@ from kubernetes import client as k8s
 from tests.sandbox.test_kubectl_conformance import NS, Kubectl
 from tests.sandbox.test_kubectl_conformance import kubectl as kubectl  # the fixture
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 pytestmark = pytest.mark.kubectl
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from ci_deploy.sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle
 
 
 def make_deployment(

@@ -6,8 +6,8 @@ from typing import Any
 
 from kubernetes import client, watch
 
-from ci_deploy.sandbox.testing import deployment_manifest as deployment
-from ci_deploy.sandbox.testing import wait_until
+from kube_sandbox.testing import deployment_manifest as deployment
+from kube_sandbox.testing import wait_until
 
 Obj = dict[str, Any]
 NS = "default"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config, watch
 
-from ci_deploy.sandbox.testing import SandboxHandle, running_sandbox
+from kube_sandbox.testing import SandboxHandle, running_sandbox
 
 from .test_pyclient_core import make_deployment
 

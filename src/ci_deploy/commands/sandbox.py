@@ -1,7 +1,7 @@
 """``ci-deploy sandbox serve``: run the built-in local Kubernetes API until stopped.
 
 The kubeconfig rules (create and remove; merge only when asked) live in
-``ci_deploy.sandbox.kubeconfig``; docs/sandbox.md describes them."""
+``kube_sandbox.apiserver.kubeconfig``; docs/sandbox.md describes them."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import click
 from ci_deploy.errors import UserInputError
 
 if TYPE_CHECKING:
-    from ci_deploy.sandbox.server import SandboxServer
+    from kube_sandbox.apiserver.httpd import SandboxServer
 
 
 @click.group("sandbox")
@@ -131,8 +131,8 @@ def serve(
     Writes a kubeconfig it creates (removed on stop); an existing one only with --merge (the
     entries it added are removed on stop, the current context restored).
     """
-    from ci_deploy.sandbox.faults import Faults, FaultSettings
-    from ci_deploy.sandbox.kubeconfig import NAME, default_kubeconfig
+    from kube_sandbox.apiserver.kubeconfig import NAME, default_kubeconfig
+    from kube_sandbox.faults import Faults, FaultSettings
 
     if use_context and not merge:
         raise click.UsageError(
@@ -158,9 +158,9 @@ def serve(
 
 def _start(host: str, port: int, **options: Any) -> SandboxServer:
     """A SandboxServer (not started yet); what keeps it from starting is bad input (exit 2)."""
-    from ci_deploy.sandbox.access import NotLoopback
-    from ci_deploy.sandbox.kubeconfig import KubeconfigError
-    from ci_deploy.sandbox.server import SandboxServer
+    from kube_sandbox.apiserver.access import NotLoopback
+    from kube_sandbox.apiserver.httpd import SandboxServer
+    from kube_sandbox.apiserver.kubeconfig import KubeconfigError
 
     try:
         return SandboxServer(host, port, **options)

@@ -1,0 +1,1 @@
+"""The Kubernetes client layer: connect, read, apply, watch, lock; knows nothing of ci-deploy."""

@@ -1,7 +1,0 @@
-"""Controllers of the sandbox: Deployment, ReplicaSet, a simulated kubelet, Endpoints, HPA."""
-
-from __future__ import annotations
-
-from ci_deploy.sandbox.controllers.manager import ControllerManager
-
-__all__ = ["ControllerManager"]

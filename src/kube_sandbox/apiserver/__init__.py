@@ -1,0 +1,1 @@
+"""The API server around the verbs: HTTP, access checks, routing, discovery, openapi, kubeconfig."""

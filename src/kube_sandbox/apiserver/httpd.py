@@ -1,0 +1,256 @@
+"""The sandbox HTTP server: stdlib ThreadingHTTPServer, HTTP/1.1 keep-alive, no Nagle.
+
+:class:`SandboxServer` owns everything one sandbox runs: the store (optionally loaded from a
+state file), the API dispatcher, fault injection, the garbage collector, the controllers
+(``kube_sandbox.controllers.ControllerManager``) and the
+kubeconfig entries (``kube_sandbox.apiserver.kubeconfig``) with the admin token file beside them
+(``access.py``; loopback only). ``start()`` serves on a background thread; ``stop()`` ends
+watches, stops the threads, saves the state file and takes the kubeconfig entries and the
+token file out again.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from kube_sandbox.apiserver.access import Access, require_loopback, token_file_for, write_token
+from kube_sandbox.apiserver.kubeconfig import KubeconfigError, SandboxKubeconfig
+from kube_sandbox.apiserver.routing import Api
+from kube_sandbox.controllers import ControllerManager
+from kube_sandbox.faults import Faults
+from kube_sandbox.objects import defaults
+from kube_sandbox.objects.gc import GarbageCollector
+from kube_sandbox.protocol.messages import Request, Response, error_response
+from kube_sandbox.storage.state import load_state, save_state
+from kube_sandbox.storage.store import Store, StoreError
+
+log = logging.getLogger("kube_sandbox")
+
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Watchable changes kept; older resourceVersions get 410 Gone (clients relist). Each entry
+# holds one object version: 10,000 keeps a busy sandbox under 100 MB.
+DEFAULT_HISTORY = 10_000
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # open keep-alive connections and watches must not block exit
+    api: Api
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a keep-alive or watch connection is normal, not a server error:
+        # socketserver would print a traceback for it on stderr.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6  # --host ::1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: one connection serves many requests
+    disable_nagle_algorithm = True  # without it each small response waits ~40 ms for an ACK
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        req = Request.parse(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
+        try:
+            resp = self.server.api.handle(req)
+        except Exception:  # a bug must answer 500 (as upstream), not drop the connection
+            log.exception("sandbox: %s %s failed", self.command, self.path)
+
+            resp = error_response(StoreError(500, "InternalError", "internal error in the sandbox"))
+        if resp.stream is not None:
+            self._send_stream(resp)
+        else:
+            self._send(resp)
+
+    def _headers(self, resp: Response) -> None:
+        self.send_response(resp.code)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Cache-Control", "no-cache, private")
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+
+    def _send(self, resp: Response) -> None:
+        # One write for status line, headers and body: two small writes cost a scheduler
+        # round trip each on a busy machine.
+        payload = resp.payload()
+        self.log_request(resp.code)
+        phrase = self.responses.get(resp.code, ("",))[0]
+        head = [
+            f"{self.protocol_version} {resp.code} {phrase}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {resp.content_type}",
+            "Cache-Control: no-cache, private",
+            f"Content-Length: {len(payload)}",
+            *(f"{name}: {value}" for name, value in resp.headers.items()),
+        ]
+        if self.close_connection:
+            head.append("Connection: close")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace")
+        self.wfile.write(data if self.command == "HEAD" else data + payload)
+
+    def _send_stream(self, resp: Response) -> None:
+        self._headers(resp)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        assert resp.stream is not None
+        try:
+            for chunk in resp.stream:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Request lines go to the debug log (``-v``), not to stderr."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s - %s", self.address_string(), format % args)
+
+
+class SandboxServer:
+    """One sandbox: store, HTTP API, garbage collector and controllers."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        kubeconfig: Path | None = None,
+        merge_kubeconfig: bool = False,
+        use_context: bool = False,
+        state_file: Path | None = None,
+        pod_ready_delay: float = 0.5,
+        faults: Faults | None = None,
+        controllers: bool = True,
+        history: int = DEFAULT_HISTORY,
+    ) -> None:
+        require_loopback(host)  # no authentication yet: nothing but this machine may reach it
+        # An existing kubeconfig is refused (or checked for merging) before anything starts.
+        self._kubeconfig = (
+            SandboxKubeconfig(kubeconfig, merge=merge_kubeconfig, use_context=use_context)
+            if kubeconfig is not None
+            else None
+        )
+        self.kubeconfig_removed: str | None = None  # what stop() did with it, for messages
+        self.store = Store(history=history)
+        self.state_file = state_file
+        if state_file is not None:
+            load_state(self.store, state_file)
+        ensure_namespaces(self.store)
+        self.faults = faults if faults is not None else Faults()
+        self.access = Access()
+        self.admin_token = self.access.admin_token  # for /_sandbox/: "Authorization: Bearer …"
+        self.api = Api(self.store, self.faults, self.access)
+        server_class = _HTTPServer6 if ":" in host else _HTTPServer
+        self.httpd = server_class((host, port), _Handler)
+        self.httpd.api = self.api
+        bound_host, bound_port = self.httpd.server_address[:2]
+        host_text = f"{bound_host!s}"
+        shown = f"[{host_text}]" if ":" in host_text else host_text
+        self.url = f"http://{shown}:{bound_port}"
+        self.kubeconfig = kubeconfig
+        self.admin_token_file = token_file_for(kubeconfig) if kubeconfig is not None else None
+        try:
+            self._write_files()
+        except BaseException:
+            self.httpd.server_close()
+            raise
+        self.gc = GarbageCollector(self.store)
+        self.pod_ready_delay = pod_ready_delay
+        self.controllers: ControllerManager | None = None
+        self._want_controllers = controllers
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the collector, the controllers and the HTTP thread."""
+        self.gc.start()
+        if self._want_controllers:
+            self.controllers = ControllerManager(self.store, pod_ready_delay=self.pod_ready_delay)
+            self.controllers.start()
+        self._thread = threading.Thread(target=self._serve, name="sandbox-http", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.05)  # shutdown() waits for one poll
+
+    def stop(self) -> None:
+        """End watches, stop serving, stop controllers and collector, save the state file, take
+        the sandbox out of the kubeconfig (a created one is removed), delete the token file."""
+        self.api.stopping = True
+        with self.store.changed:
+            self.store.changed.notify_all()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self.controllers is not None:
+            self.controllers.stop()
+        self.gc.stop()
+        try:
+            if self.state_file is not None:
+                save_state(self.store, self.state_file)
+        finally:  # a failed save must not leave a context pointing at this dead port
+            self._remove_token_file()  # never raises: a warning when it cannot
+            if self._kubeconfig is not None:
+                self.kubeconfig_removed = self._kubeconfig.remove()
+
+    def _write_files(self) -> None:
+        """The kubeconfig entries and the admin token file beside them."""
+        if self._kubeconfig is None or self.admin_token_file is None:
+            return
+        self._kubeconfig.write(self.url)
+        try:
+            write_token(self.admin_token_file, self.admin_token)
+        except OSError as exc:
+            self._kubeconfig.remove()
+            raise KubeconfigError(
+                f"cannot write the admin token {self.admin_token_file}: {exc.strerror or exc}",
+                hint="choose another --kubeconfig (the token is written beside it)",
+            ) from exc
+
+    def _remove_token_file(self) -> None:
+        """Delete the admin token file, unless another sandbox has written its own there."""
+        if self.admin_token_file is None:
+            return
+        try:
+            if self.admin_token_file.read_text(encoding="utf-8").strip() == self.admin_token:
+                self.admin_token_file.unlink()
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError) as exc:  # stopping must not fail for it
+            log.warning("sandbox: cannot remove the admin token %s: %s", self.admin_token_file, exc)
+
+
+def ensure_namespaces(store: Store) -> None:
+    """Create the namespaces every cluster has (default, kube-system, …) when missing."""
+    for name in INITIAL_NAMESPACES:
+        try:
+            store.get("/namespaces", "", name)
+        except StoreError:
+            obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            store.create("/namespaces", defaults.apply_defaults("Namespace", obj))

@@ -1,0 +1,302 @@
+"""A simulated kubelet on one node: pods go Pending → Running → Ready without running anything.
+
+A pod's status is a pure function of its spec and the time since it was scheduled, so the
+reconcile is idempotent: it computes the status for "now", writes it when it differs, and
+sets a timer for the next moment it will change. Image tags choose the behaviour
+(contracts §3): ``crashloop``, ``pullerror``, ``slow``, ``neverready``; anything else becomes
+Ready after ``pod_ready_delay``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from kube_sandbox.controllers.common import parse_time
+from kube_sandbox.controllers.context import PODS, Context, edit
+from kube_sandbox.controllers.events import NODE_NAME
+from kube_sandbox.storage.store import Obj
+
+HOST_IP = "10.0.0.10"
+BEHAVIOURS = ("crashloop", "pullerror", "slow", "neverready")
+MAX_BACKOFF_FACTOR = 32  # the real kubelet caps CrashLoopBackOff at 5 minutes
+
+
+def iso(ts: float) -> str:
+    """RFC 3339 (seconds) of an epoch timestamp."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_behaviour(image: str) -> str:
+    """The simulated behaviour an image's tag asks for ("ok" unless a known word is in the tag)."""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    words = tag.replace("_", "-").replace(".", "-").split("-")
+    return next((b for b in BEHAVIOURS if b in words), "ok")
+
+
+def image_id(image: str) -> str:
+    """A stable fake digest reference for ``image``."""
+    repo = image.split("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo = repo[: len(repo) - len(last)] + last.split(":", 1)[0]
+    return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+@dataclass
+class ContainerView:
+    """One container's simulated state at a moment."""
+
+    status: Obj
+    ready: bool
+    started_once: bool
+    next_change: float | None  # seconds since pod start of the next change, if any
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+
+
+def crash_times(delay: float, until: float) -> list[float]:
+    """Moments (since pod start) at which a crashloop container exits, up to ``until`` + one."""
+    times, t, step = [], delay, 0
+    while True:
+        times.append(t)
+        if t > until:
+            return times
+        t += delay * min(2**step, MAX_BACKOFF_FACTOR)
+        step += 1
+
+
+def container_view(
+    spec: Obj, elapsed: float, delay: float, start: float, old: Obj | None, pod_name: str
+) -> ContainerView:
+    """The status of container ``spec`` ``elapsed`` seconds after the pod was scheduled."""
+    name, image = spec["name"], spec.get("image", "")
+    behaviour = image_behaviour(image)
+    base: Obj = {"name": name, "image": image, "imageID": "", "restartCount": 0}
+    old_reason = ((old or {}).get("state", {}).get("waiting") or {}).get("reason")
+    was_running = bool(old and old.get("started"))
+    if elapsed < delay:
+        waiting = {"waiting": {"reason": "ContainerCreating"}}
+        return ContainerView(
+            {**base, "ready": False, "started": False, "state": waiting, "lastState": {}},
+            False,
+            False,
+            delay,
+        )
+    if behaviour == "pullerror":
+        return _pull_error(base, elapsed, delay, old_reason)
+    started_events = [] if was_running or old_reason == "CrashLoopBackOff" else _start_events(spec)
+    cid = "containerd://" + hashlib.sha256(f"{pod_name}/{name}".encode()).hexdigest()
+    base |= {"imageID": image_id(image), "containerID": cid}
+    if behaviour == "crashloop":
+        return _crash_loop(base, elapsed, delay, start, old, pod_name, started_events)
+    ready_at = {"slow": 10 * delay, "neverready": None}.get(behaviour, delay)
+    ready = ready_at is not None and elapsed >= ready_at
+    if behaviour == "neverready" and not was_running:
+        started_events.append(("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed"))
+    running = {"running": {"startedAt": iso(start + delay)}}
+    status = {**base, "ready": ready, "started": True, "state": running, "lastState": {}}
+    next_change = ready_at if ready_at is not None and not ready else None
+    return ContainerView(status, ready, True, next_change, started_events)
+
+
+def _start_events(spec: Obj) -> list[tuple[str, str, str]]:
+    image, name = spec.get("image", ""), spec["name"]
+    return [
+        ("Normal", "Pulled", f'Container image "{image}" already present on machine'),
+        ("Normal", "Created", f"Created container: {name}"),
+        ("Normal", "Started", f"Started container {name}"),
+    ]
+
+
+def _pull_error(base: Obj, elapsed: float, delay: float, old_reason: str | None) -> ContainerView:
+    image = base["image"]
+    if elapsed < 2 * delay:
+        reason = "ErrImagePull"
+        message = f'failed to pull and unpack image "{image}": not found'
+        events = [
+            ("Normal", "Pulling", f'Pulling image "{image}"'),
+            ("Warning", "Failed", f'Failed to pull image "{image}": {message}'),
+            ("Warning", "Failed", "Error: ErrImagePull"),
+        ]
+        next_change: float | None = 2 * delay
+    else:
+        reason, message, next_change = "ImagePullBackOff", f'Back-off pulling image "{image}"', None
+        events = [
+            ("Normal", "BackOff", message),
+            ("Warning", "Failed", "Error: ImagePullBackOff"),
+        ]
+    state = {"waiting": {"reason": reason, "message": message}}
+    status = {**base, "ready": False, "started": False, "state": state, "lastState": {}}
+    return ContainerView(status, False, False, next_change, events if old_reason != reason else [])
+
+
+def _crash_loop(
+    base: Obj,
+    elapsed: float,
+    delay: float,
+    start: float,
+    old: Obj | None,
+    pod_name: str,
+    events: list[tuple[str, str, str]],
+) -> ContainerView:
+    times = crash_times(delay, elapsed)
+    crashed = [t for t in times if t <= elapsed]
+    restarts = len(crashed)
+    last = crashed[-1]
+    backoff = int(min(2 ** (restarts - 1), MAX_BACKOFF_FACTOR) * 10)
+    message = f"back-off {backoff}s restarting failed container={base['name']} pod={pod_name}"
+    state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+    last_state = {
+        "terminated": {
+            "exitCode": 1,
+            "reason": "Error",
+            "startedAt": iso(start + last),
+            "finishedAt": iso(start + last),
+            "containerID": base["containerID"],
+        }
+    }
+    if restarts > int((old or {}).get("restartCount") or 0):
+        events = [
+            *events,
+            ("Warning", "BackOff", f"Back-off restarting failed container {base['name']}"),
+        ]
+    status = {
+        **base,
+        "restartCount": restarts,
+        "ready": False,
+        "started": False,
+        "state": state,
+        "lastState": last_state,
+    }
+    return ContainerView(status, False, True, times[-1], events)
+
+
+def qos_class(spec: Obj) -> str:
+    """Guaranteed, Burstable or BestEffort from the containers' requests and limits."""
+    containers = spec.get("containers") or []
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    for r in resources:
+        limits, requests = r.get("limits") or {}, r.get("requests") or {}
+        if set(limits) < {"cpu", "memory"} or any(
+            requests.get(k, v) != v for k, v in limits.items()
+        ):
+            return "Burstable"
+    return "Guaranteed"
+
+
+def _pod_condition(kind: str, ok: bool, old: Obj, now: str) -> Obj:
+    status = "True" if ok else "False"
+    previous = next((c for c in old.get("conditions") or [] if c.get("type") == kind), None)
+    since = previous["lastTransitionTime"] if previous and previous["status"] == status else now
+    cond: Obj = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+    if not ok and kind in ("Ready", "ContainersReady"):
+        cond["reason"] = "ContainersNotReady"
+    return cond
+
+
+class Kubelet:
+    """Remembers when each pod was scheduled (by uid) and reconciles pod status."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def reconcile(self, ctx: Context, namespace: str, name: str) -> None:
+        """Bring one pod's status up to date and set the timer for its next change."""
+        cached = ctx.cache.get(PODS, namespace, name)
+        if cached is None:
+            return
+        uid = cached["metadata"]["uid"]
+        if cached["metadata"].get("deletionTimestamp"):
+            return
+        pod = edit(cached, "spec")
+        old_status: Obj = pod.get("status") or {}
+        now = ctx.now()
+        start = self.started.get(uid) or parse_time(old_status.get("startTime")) or now
+        self.started[uid] = start
+        elapsed = now - start
+        new_status, events, next_change = self._status(ctx, pod, old_status, start, elapsed)
+        if not pod["spec"].get("nodeName"):
+            pod["spec"]["nodeName"] = NODE_NAME
+            events.insert(
+                0,
+                (
+                    "Normal",
+                    "Scheduled",
+                    f"Successfully assigned {namespace}/{name} to {NODE_NAME}",
+                ),
+            )
+        if new_status != old_status or pod["spec"] != cached["spec"]:
+            pod["status"] = new_status
+            written = ctx.update(PODS, pod)
+            for kind, reason, message in events:
+                component = "default-scheduler" if reason == "Scheduled" else "kubelet"
+                ctx.record(written, kind, reason, message, component)
+        if next_change is not None:
+            ctx.schedule(("pod", namespace, name), max(next_change - elapsed, 0.0))
+
+    def forget(self, uid: str) -> None:
+        """Drop the memory of a deleted pod."""
+        self.started.pop(uid, None)
+
+    def _status(
+        self, ctx: Context, pod: Obj, old: Obj, start: float, elapsed: float
+    ) -> tuple[Obj, list[tuple[str, str, str]], float | None]:
+        delay, pod_name = ctx.pod_ready_delay, pod["metadata"]["name"]
+        old_by_name = {c["name"]: c for c in old.get("containerStatuses") or []}
+        views = [
+            container_view(c, elapsed, delay, start, old_by_name.get(c["name"]), pod_name)
+            for c in pod["spec"].get("containers") or []
+        ]
+        now = iso(ctx.now())
+        ready = bool(views) and all(v.ready for v in views)
+        started = bool(views) and all(v.started_once for v in views)
+        ip = old.get("podIP") or ctx.next_pod_ip()
+        conditions = [
+            _pod_condition("PodReadyToStartContainers", True, old, now),
+            _pod_condition("Initialized", True, old, now),
+            _pod_condition("Ready", ready, old, now),
+            _pod_condition("ContainersReady", ready, old, now),
+            _pod_condition("PodScheduled", True, old, now),
+        ]
+        status: Obj = {
+            "phase": "Running" if started else "Pending",
+            "conditions": conditions,
+            "hostIP": HOST_IP,
+            "hostIPs": [{"ip": HOST_IP}],
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "startTime": iso(start),
+            "containerStatuses": [v.status for v in views],
+            "qosClass": qos_class(pod["spec"]),
+        }
+        init = pod["spec"].get("initContainers") or []
+        if init:
+            status["initContainerStatuses"] = [_init_done(c, start) for c in init]
+        events = [e for v in views for e in v.events]
+        changes = [v.next_change for v in views if v.next_change is not None]
+        return status, events, min(changes) if changes else None
+
+
+def _init_done(spec: Obj, start: float) -> Obj:
+    """Init containers complete at once in the sandbox."""
+    image = spec.get("image", "")
+    done = {
+        "exitCode": 0,
+        "reason": "Completed",
+        "startedAt": iso(start),
+        "finishedAt": iso(start),
+    }
+    return {
+        "name": spec["name"],
+        "image": image,
+        "imageID": image_id(image),
+        "ready": True,
+        "started": False,
+        "restartCount": 0,
+        "state": {"terminated": done},
+        "lastState": {},
+    }

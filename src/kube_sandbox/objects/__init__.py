@@ -1,0 +1,1 @@
+"""Object semantics: schemas, defaults, validation, managed fields, patches, selectors, GC."""

@@ -1,0 +1,134 @@
+"""Object validation on writes: names, required fields, selector/template agreement.
+
+Failures are 422 Invalid with upstream's message shape
+(``Deployment.apps "web" is invalid: spec.selector: Required value``). Unknown fields are a
+separate concern (``fieldValidation``), handled with the schemas in ``schema.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kube_sandbox.objects import schema
+from kube_sandbox.objects.selectors import match_label_selector
+from kube_sandbox.storage.store import ResourceType, StoreError
+
+Obj = dict[str, Any]
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# Kinds whose names must be DNS-1123 labels rather than subdomains.
+_LABEL_NAMED = {"Namespace", "Service"}
+
+
+def qualified_kind(rt: ResourceType) -> str:
+    """``Deployment.apps`` / ``Pod``, as upstream names a kind in messages."""
+    return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+
+
+def invalid(rt: ResourceType, name: str, causes: list[str]) -> StoreError:
+    """A 422 Invalid error listing the causes."""
+    joined = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
+    return StoreError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+
+
+def validate(rt: ResourceType, obj: Obj) -> None:
+    """Raise 422 Invalid when ``obj`` (defaulted) is not a valid ``rt`` object."""
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    causes: list[str] = []
+    if not name:
+        causes.append("metadata.name: Required value: name or generateName is required")
+    else:
+        pattern = _DNS_LABEL if rt.kind in _LABEL_NAMED else _DNS_SUBDOMAIN
+        if len(name) > 253 or not pattern.fullmatch(name):
+            causes.append(
+                f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 name must consist '
+                "of lower case alphanumeric characters, '-' or '.', and must start and end with "
+                "an alphanumeric character"
+            )
+    for key, value in (meta.get("labels") or {}).items():
+        if not isinstance(value, str) or len(value) > 63:
+            causes.append(
+                f'metadata.labels: Invalid value: "{value}": must be a string of at most 63 '
+                f"characters ({key})"
+            )
+    checker = _KIND_CHECKS.get(rt.kind)
+    if checker is not None:
+        causes.extend(checker(obj))
+    if causes:
+        raise invalid(rt, name, causes)
+
+
+def _pod_spec_causes(spec: Any, where: str) -> list[str]:
+    if not isinstance(spec, dict):
+        return [f"{where}: Required value"]
+    causes: list[str] = []
+    containers = spec.get("containers")
+    if not containers:
+        causes.append(f"{where}.containers: Required value")
+    for index, container in enumerate(containers or []):
+        if not container.get("name"):
+            causes.append(f"{where}.containers[{index}].name: Required value")
+        if not container.get("image"):
+            causes.append(f"{where}.containers[{index}].image: Required value")
+    return causes
+
+
+def _workload(obj: Obj) -> list[str]:
+    spec = obj.get("spec") or {}
+    causes: list[str] = []
+    selector = spec.get("selector")
+    if not selector:
+        causes.append("spec.selector: Required value")
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if selector and not match_label_selector(selector, labels):
+        causes.append(
+            f"spec.template.metadata.labels: Invalid value: {labels}: "
+            "`selector` does not match template `labels`"
+        )
+    replicas = spec.get("replicas", 0)
+    if isinstance(replicas, int) and replicas < 0:
+        causes.append(
+            f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+        )
+    causes.extend(_pod_spec_causes(template.get("spec"), "spec.template.spec"))
+    return causes
+
+
+def _pod(obj: Obj) -> list[str]:
+    return _pod_spec_causes(obj.get("spec"), "spec")
+
+
+def _service(obj: Obj) -> list[str]:
+    causes = []
+    for index, port in enumerate((obj.get("spec") or {}).get("ports") or []):
+        if "port" not in port:
+            causes.append(f"spec.ports[{index}].port: Required value")
+    return causes
+
+
+def _hpa(obj: Obj) -> list[str]:
+    spec = obj.get("spec") or {}
+    causes = []
+    if not spec.get("scaleTargetRef"):
+        causes.append("spec.scaleTargetRef: Required value")
+    if "maxReplicas" not in spec:
+        causes.append("spec.maxReplicas: Required value")
+    return causes
+
+
+_KIND_CHECKS = {
+    "Deployment": _workload,
+    "ReplicaSet": _workload,
+    "Pod": _pod,
+    "Service": _service,
+    "HorizontalPodAutoscaler": _hpa,
+}
+
+
+def unknown_field_paths(rt: ResourceType, obj: Obj) -> list[str]:
+    """Fields of ``obj`` the kind's schema does not define (empty for permissive kinds)."""
+    return schema.unknown_fields(obj, schema.for_kind(rt.group, rt.version, rt.kind))

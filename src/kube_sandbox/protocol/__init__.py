@@ -1,0 +1,1 @@
+"""The request/response values and Status errors the verbs and the HTTP layer share."""

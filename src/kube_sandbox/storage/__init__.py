@@ -1,0 +1,1 @@
+"""The object store and the files the sandbox keeps (state, kubeconfig, tokens)."""

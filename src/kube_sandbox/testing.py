@@ -1,0 +1,124 @@
+"""Run a sandbox in-process for tests: ``with running_sandbox(tmp_path) as sb: ...``.
+
+Also what the sandbox's own tests share: :func:`running_controllers` (a bare Store with the
+controllers, no API server), :func:`wait_until` (a bounded poll) and
+:func:`deployment_manifest`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kube_sandbox.apiserver.httpd import DEFAULT_HISTORY, SandboxServer
+from kube_sandbox.controllers import ControllerManager
+from kube_sandbox.faults import Faults, FaultSettings
+from kube_sandbox.storage.store import Store
+
+# Seconds until a simulated pod is Ready in tests: short, so rollouts finish in a blink.
+POD_READY_DELAY = 0.05
+
+
+@dataclass
+class SandboxHandle:
+    """A running sandbox: its URL, kubeconfig, store (white-box), fault settings, admin token."""
+
+    url: str
+    kubeconfig: Path
+    store: Store
+    faults: Faults
+    server: SandboxServer
+    admin_token: str
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header the admin endpoints (``/_sandbox/faults``, ``/_sandbox/state``) need."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+@contextmanager
+def running_sandbox(
+    tmp_path: Path,
+    pod_ready_delay: float = POD_READY_DELAY,
+    seed: int | None = None,
+    *,
+    state_file: Path | None = None,
+    controllers: bool = True,
+    history: int = DEFAULT_HISTORY,
+) -> Iterator[SandboxHandle]:
+    """Serve a sandbox on a free loopback port for the duration of the block.
+
+    The kubeconfig is written to ``tmp_path / "kubeconfig"``; everything started is stopped
+    on exit (and the state file saved when one is given). ``history`` bounds the event history
+    (watches from an older resourceVersion get 410 Gone).
+    """
+    faults = Faults(FaultSettings(seed=seed))
+    server = SandboxServer(
+        kubeconfig=tmp_path / "kubeconfig",
+        state_file=state_file,
+        pod_ready_delay=pod_ready_delay,
+        faults=faults,
+        controllers=controllers,
+        history=history,
+    )
+    server.start()
+    try:
+        assert server.kubeconfig is not None
+        yield SandboxHandle(
+            server.url, server.kubeconfig, server.store, faults, server, server.admin_token
+        )
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_controllers(pod_ready_delay: float = POD_READY_DELAY) -> Iterator[Store]:
+    """A bare Store with the controllers running on it (no API server), stopped on exit."""
+
+    store = Store()
+    manager = ControllerManager(store, pod_ready_delay=pod_ready_delay)
+    manager.start()
+    try:
+        yield store
+    finally:
+        manager.stop()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.01) -> Any:
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    Raises AssertionError when ``timeout`` seconds pass first (a test failure, never a hang).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def deployment_manifest(
+    name: str, image: str, replicas: int = 3, namespace: str | None = None, **spec: Any
+) -> dict[str, Any]:
+    """A Deployment of one container, selected by ``app: <name>``; ``spec`` adds fields."""
+    labels = {"app": name}
+    metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            **spec,
+        },
+    }
