@@ -8,18 +8,15 @@ import pytest
 
 from ci_deploy.errors import UserInputError
 from ci_deploy.kube.state import StateRecord
-from ci_deploy.rollout.plan import (
+from ci_deploy.rollout.plan import Observed, Target, make_plan, stable_template
+from ci_deploy.rollout.steps import (
     Apply,
-    Observed,
     Record,
     RecordStable,
     RestoreObjects,
     RestoreTemplate,
-    Target,
     VerifyRunning,
     WaitForRollout,
-    make_plan,
-    stable_template,
 )
 
 

@@ -8,17 +8,11 @@ from ci_deploy.errors import DeploymentFailed, NothingChanged, RollbackFailed
 from ci_deploy.kube.changes import ApplyReport, ObjectChange
 from ci_deploy.kube.client import DEPLOYMENT, KNOWN_KINDS
 from ci_deploy.kube.state import StateRecord
-from ci_deploy.rollout.executor import StepFailed
 from ci_deploy.rollout.options import DeployOptions
-from ci_deploy.rollout.plan import (
-    Observed,
-    RemoveCreated,
-    RestoreObjects,
-    RestoreTemplate,
-    Target,
-    make_plan,
-)
+from ci_deploy.rollout.plan import Observed, Target, make_plan
 from ci_deploy.rollout.recover import Recovery, Terminal, recovery_plan
+from ci_deploy.rollout.session import StepFailed
+from ci_deploy.rollout.steps import RemoveCreated, RestoreObjects, RestoreTemplate
 
 CONFIGMAP = KNOWN_KINDS[("v1", "ConfigMap")]
 OPTS = DeployOptions(config_path="ci-deploy.yml", environment="staging", image=None)

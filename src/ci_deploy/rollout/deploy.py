@@ -19,14 +19,16 @@ from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import StateError, StateRecord, StateStore
 from ci_deploy.kube.watch import selector_text
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
+from ci_deploy.rollout.events import Events, outcome_kind
+from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.reconcile import reconciled
 from ci_deploy.rollout.recover import recover
-from ci_deploy.rollout.report import outputs_of, summary_markdown
+from ci_deploy.rollout.report import JobReport
+from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.strategies import strategy_for
 
 if TYPE_CHECKING:
@@ -225,6 +227,10 @@ def _deploy_locked(
     t = prepared.target
     record: StateRecord | None = None
     ctx: RolloutContext | None = None
+    events = Events()
+    events.subscribe(JobReport(platform, t.environment_url))
+    unchanged = False
+    error: BaseException | None = None
     try:
         with deploy_lock(client, t.namespace, t.app, opts, cancel, progress) as lock:
             observed, store = observe(client, t.namespace, t.app, t.container)
@@ -236,11 +242,11 @@ def _deploy_locked(
             if plan.noop_reason:
                 record = observed.record
                 assert record is not None
+                unchanged = True
                 return record
             ctx = RolloutContext(
                 client=client,
                 namespace=t.namespace,
-                deployment=t.app,
                 store=store,
                 record=start_record(t, plan, observed, lock.holder.url),
                 progress=progress,
@@ -248,14 +254,20 @@ def _deploy_locked(
                 lock_lost=lock.lost,
                 fail_fast_grace=opts.fail_fast_grace,
                 deployment_exists=observed.deployment_exists,
+                events=events,
             )
+            events.emit("started", ctx.record, message=f"rollout of {t.image} started")
             return _execute_or_recover(plan, ctx, opts, urgent)
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
         if ctx is not None:
             record = ctx.record
-        if record is not None:
-            platform.set_outputs(outputs_of(record, t.environment_url))
-            platform.summary(summary_markdown(record, t.environment_url))
+        if record is not None:  # the outcome, told once: job outputs and summary listen here
+            events.emit(outcome_kind(record, error, unchanged=unchanged), record)
+        for failure in events.failures:
+            platform.warning(f"reporting the rollout failed: {failure}")
 
 
 def _save_reconciled(store: StateStore, observed: Observed, progress: Progress) -> None:

@@ -1,10 +1,8 @@
 """A rollout as data: a Plan is a list of Steps, a pure function of config and cluster state.
 
 ``ci-deploy plan`` prints the plan; ``ci-deploy deploy`` executes the plan made by the very same
-function (``make_plan``). Steps are small frozen dataclasses; the executor dispatches on their type
-(``executor.HANDLERS``). The rolling strategy needs record-stable, apply, wait and record; the
-canary and blue-green strategies add their steps (set weight, pause, analyze, switch, scale
-down) here, each with its handler in the executor, in the same shape.
+function (``make_plan``). Steps (``steps.py``, and a strategy's own in its module) are small
+frozen dataclasses that carry what they use and know how to run; the executor runs any of them.
 """
 
 from __future__ import annotations
@@ -15,131 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.rollout.steps import (
+    Record,
+    RestoreObjects,
+    RestoreTemplate,
+    Step,
+    VerifyRunning,
+    WaitForRollout,
+)
 
 Obj = dict[str, Any]
-
-
-# -- the step vocabulary ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Step:
-    """One thing a rollout does; ``name`` is stable text used in the state record."""
-
-    name = "step"
-
-    def describe(self) -> str:
-        """One line for the printed plan."""
-        return self.name
-
-
-@dataclass(frozen=True)
-class RecordStable(Step):
-    """Remember the exact pod template that is stable now (what a rollback restores)."""
-
-    image: str | None  # None: first deploy, nothing to roll back to
-    name = "record-stable"
-
-    def describe(self) -> str:
-        if self.image is None:
-            return "record stable revision: none (first deploy: a failure cannot be rolled back)"
-        return f"record stable revision: {self.image}"
-
-
-@dataclass(frozen=True)
-class Apply(Step):
-    """Server-side apply every rendered object (field manager ci-deploy), after a dry run.
-
-    The API server first admits all of them in a dry run (a refusal there changes nothing);
-    then each is applied and compared with its state before, so a failure knows what changed.
-    """
-
-    objects: tuple[str, ...]  # "Deployment web-app", ...
-    image: str
-    manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
-    name = "apply"
-
-    def describe(self) -> str:
-        shown = ", ".join(self.objects[:6]) + (" …" if len(self.objects) > 6 else "")
-        return f"apply {len(self.objects)} objects with image {self.image}: {shown}"
-
-
-@dataclass(frozen=True)
-class WaitForRollout(Step):
-    """Watch the Deployment until its new pods are available (or fail fast)."""
-
-    deployment: str
-    timeout: float
-    selector: str = ""  # the Deployment's pod selector (label selector text)
-    name = "wait-rollout"
-
-    def describe(self) -> str:
-        return f"wait for deployment/{self.deployment} to roll out (timeout {self.timeout:.0f}s)"
-
-
-@dataclass(frozen=True)
-class VerifyRunning(Step):
-    """Check that the Deployment and its Ready pods run exactly the images it was given."""
-
-    deployment: str
-    images: tuple[tuple[str, str], ...]  # (container, image) of the pod template
-    selector: str = ""
-    name = "verify"
-
-    def describe(self) -> str:
-        shown = ", ".join(f"{c}={i}" for c, i in self.images)
-        return f"verify that deployment/{self.deployment} and its Ready pods run {shown}"
-
-
-@dataclass(frozen=True)
-class Record(Step):
-    """Write the final phase to the state record."""
-
-    phase: str
-    message: str = ""  # for people; empty: the executor words it
-    name = "record"
-
-    def describe(self) -> str:
-        return f"record phase {self.phase}"
-
-
-# -- the steps of a recovery (after a failed step) -----------------------------------------------
-@dataclass(frozen=True)
-class RestoreTemplate(Step):
-    """Put the Deployment's stable pod template back (exactly, as recorded)."""
-
-    deployment: str
-    image: str | None
-    template: Obj | None = field(default=None, compare=False)
-    name = "restore-template"
-
-    def describe(self) -> str:
-        return f"restore deployment/{self.deployment} to the stable template ({self.image})"
-
-
-@dataclass(frozen=True)
-class RestoreObjects(Step):
-    """Undo what this run did to other objects: delete those it created, put back the rest."""
-
-    objects: tuple[str, ...]  # refs; empty in a printed plan: "whatever the run touched"
-    changes: tuple[Any, ...] = field(default=(), compare=False)  # kube.changes.ObjectChange
-    name = "restore-objects"
-
-    def describe(self) -> str:
-        if not self.objects:
-            return "restore the other objects this run changed; delete those it created"
-        return f"restore {len(self.objects)} objects as they were: {', '.join(self.objects)}"
-
-
-@dataclass(frozen=True)
-class RemoveCreated(Step):
-    """A first deploy whose apply failed halfway: delete every object it created."""
-
-    objects: tuple[str, ...]
-    changes: tuple[Any, ...] = field(default=(), compare=False)
-    name = "remove-created"
-
-    def describe(self) -> str:
-        listed = ", ".join(self.objects) if self.objects else "every object it created"
-        return f"delete what this first deploy created ({listed})"
 
 
 # -- inputs and the plan -------------------------------------------------------------------------

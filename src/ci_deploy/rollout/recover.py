@@ -22,17 +22,17 @@ from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.changes import ApplyReport, ObjectChange
 from ci_deploy.kube.client import DEPLOYMENT
 from ci_deploy.kube.state import Phase
-from ci_deploy.rollout.executor import RolloutContext, StepFailed, execute
+from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.options import DeployOptions
-from ci_deploy.rollout.plan import (
-    Plan,
+from ci_deploy.rollout.plan import Plan, rollback_steps
+from ci_deploy.rollout.session import RolloutContext, StepFailed
+from ci_deploy.rollout.steps import (
     Record,
     RemoveCreated,
     RestoreObjects,
     RestoreTemplate,
     Step,
     WaitForRollout,
-    rollback_steps,
 )
 
 

@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.platforms import Platform
+from ci_deploy.rollout.events import OUTCOMES, RolloutEvent
 from ci_deploy.text import markdown_code, one_line
+
+
+class JobReport:
+    """The job's outputs and summary, written when a verb reaches its outcome (a listener)."""
+
+    def __init__(self, platform: Platform, environment_url: str | None) -> None:
+        self.platform = platform
+        self.environment_url = environment_url
+
+    def __call__(self, event: RolloutEvent) -> None:
+        if event.kind not in OUTCOMES:
+            return
+        self.platform.set_outputs(outputs_of(event.record, self.environment_url))
+        self.platform.summary(summary_markdown(event.record, self.environment_url))
 
 
 def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from ci_deploy.errors import UserInputError
-from ci_deploy.rollout.plan import Observed, Step, Target
+from ci_deploy.rollout.plan import Observed, Target
+from ci_deploy.rollout.steps import Step
 
 
 class Strategy(Protocol):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ci_deploy.rollout.plan import (
+from ci_deploy.rollout.plan import Observed, Target
+from ci_deploy.rollout.steps import (
     Apply,
-    Observed,
     Record,
     RecordStable,
     Step,
-    Target,
     VerifyRunning,
     WaitForRollout,
 )
@@ -23,7 +22,7 @@ class RollingStrategy:
         """The five steps of a rolling update."""
         return [
             RecordStable(previous_image),
-            Apply(target.objects, target.image, target.manifests),
+            Apply(target.objects, target.image, target.manifests, target.app),
             WaitForRollout(target.app, target.timeout, target.selector),
             VerifyRunning(target.app, target.images, target.selector),
             Record("Succeeded"),

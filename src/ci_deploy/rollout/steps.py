@@ -1,0 +1,239 @@
+"""The steps every strategy shares, each with the code that runs it.
+
+A step is a small frozen dataclass: what it carries is everything its ``run`` uses besides the
+session (``RolloutContext``: client, namespace, record, progress). ``describe`` is its line in
+the printed plan; ``run`` does it, or raises ``StepFailed``. A strategy with steps of its own
+(canary weights, blue-green switches) defines them in its module, in the same shape; the
+executor runs any of them the same way.
+
+Making a step does no I/O, so a plan is a pure function of config and cluster state and
+``ci-deploy plan`` prints exactly what ``deploy`` will run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_deploy.kube.changes import apply_tracked, restore_changes
+from ci_deploy.kube.client import DEPLOYMENT, POD, REPLICASET
+from ci_deploy.kube.health import REVISION_ANNOTATION, deadline_condition
+from ci_deploy.kube.revisions import restore_template
+from ci_deploy.kube.state import Phase
+from ci_deploy.kube.verify import running_mismatches
+from ci_deploy.kube.watch import wait_for_rollout
+from ci_deploy.rollout.session import RolloutContext, StepFailed
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing a rollout does; ``name`` is stable text used in the state record."""
+
+    name = "step"
+
+    def describe(self) -> str:
+        """One line for the printed plan."""
+        return self.name
+
+    def run(self, ctx: RolloutContext) -> None:
+        """Do it (raise ``StepFailed`` when it cannot finish)."""
+        raise StepFailed("failed", f"step {self.name} is not supported by this version")
+
+
+@dataclass(frozen=True)
+class RecordStable(Step):
+    """Remember the exact pod template that is stable now (what a rollback restores)."""
+
+    image: str | None  # None: first deploy, nothing to roll back to
+    name = "record-stable"
+
+    def describe(self) -> str:
+        if self.image is None:
+            return "record stable revision: none (first deploy: a failure cannot be rolled back)"
+        return f"record stable revision: {self.image}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        # The safety net of a killed job: without it no later run knows what to roll back to.
+        ctx.save(strict=True, previous_revision=self.image)
+
+
+@dataclass(frozen=True)
+class Apply(Step):
+    """Server-side apply every rendered object (field manager ci-deploy), after a dry run.
+
+    The API server first admits all of them in a dry run (a refusal there changes nothing);
+    then each is applied and compared with its state before, so a failure knows what changed.
+    """
+
+    objects: tuple[str, ...]  # "Deployment web-app", ...
+    image: str
+    manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
+    deployment: str = ""  # the app's Deployment among them (its timed-out condition is stale)
+    name = "apply"
+
+    def describe(self) -> str:
+        shown = ", ".join(self.objects[:6]) + (" …" if len(self.objects) > 6 else "")
+        return f"apply {len(self.objects)} objects with image {self.image}: {shown}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        report = apply_tracked(ctx.client, list(self.manifests))
+        ctx.apply_report = report
+        primary = next(
+            (c for c in report.changes if c.kind == DEPLOYMENT and c.name == self.deployment),
+            None,
+        )
+        # The Deployment as it was before the apply (read by it): its timed-out condition is
+        # stale.
+        ctx.stale_deadline = deadline_condition(primary.before if primary else None)
+        if primary is not None and primary.after is not None:
+            ctx.deployment_exists = True
+        if report.dry_run_refused:
+            raise StepFailed("failed", f"the API server refused in a dry run: {report.summary()}")
+        if report.refused or any(not c.known for c in report.changes):
+            raise StepFailed("failed", f"applying failed: {report.summary()}")
+        ctx.progress.line(f"applied: {report.summary()}")
+
+
+@dataclass(frozen=True)
+class WaitForRollout(Step):
+    """Watch the Deployment until its new pods are available (or fail fast)."""
+
+    deployment: str
+    timeout: float
+    selector: str = ""  # the Deployment's pod selector (label selector text)
+    name = "wait-rollout"
+
+    def describe(self) -> str:
+        return f"wait for deployment/{self.deployment} to roll out (timeout {self.timeout:.0f}s)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        outcome = wait_for_rollout(
+            ctx.client,
+            ctx.namespace,
+            self.deployment,
+            self.selector,
+            timeout=self.timeout,
+            cancel=ctx.cancel,
+            on_progress=lambda s: ctx.progress.update(s.message),
+            fail_fast_grace=ctx.fail_fast_grace,
+            extra_stop=ctx.lock_lost,
+            stale_deadline=ctx.stale_deadline,
+        )
+        if outcome.deployment is not None:
+            annotations = outcome.deployment["metadata"].get("annotations") or {}
+            revision = annotations.get(REVISION_ANNOTATION)
+            if revision:
+                ctx.record = ctx.record.with_changes(deployment_revision=str(revision))
+        if outcome.result == "done":
+            ctx.progress.line(f"rollout complete: {outcome.message}")
+            return
+        if outcome.result == "failed" and ctx.lock_lost is not None and ctx.lock_lost.is_set():
+            raise StepFailed("lost", outcome.message)
+        raise StepFailed(outcome.result, outcome.message)
+
+
+@dataclass(frozen=True)
+class VerifyRunning(Step):
+    """Check that the Deployment and its Ready pods run exactly the images it was given."""
+
+    deployment: str
+    images: tuple[tuple[str, str], ...]  # (container, image) of the pod template
+    selector: str = ""
+    name = "verify"
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{c}={i}" for c, i in self.images)
+        return f"verify that deployment/{self.deployment} and its Ready pods run {shown}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))
+        query = [("labelSelector", self.selector)] if self.selector else None
+        replicasets = ctx.client.get(REPLICASET.path(ctx.namespace), query).get("items") or []
+        pods = ctx.client.get(POD.path(ctx.namespace), query).get("items") or []
+        problems = running_mismatches(deployment, replicasets, pods, dict(self.images))
+        if problems:
+            raise StepFailed("failed", "what runs is not what was deployed: " + "; ".join(problems))
+        shown = ", ".join(f"{c}={i}" for c, i in self.images)
+        ctx.progress.line(f"verified: deployment/{self.deployment} and its Ready pods run {shown}")
+
+
+@dataclass(frozen=True)
+class Record(Step):
+    """Write the final phase to the state record."""
+
+    phase: str  # Succeeded | RolledBack
+    message: str = ""  # for people; empty: "<revision> rolled out and verified"
+    name = "record"
+
+    def describe(self) -> str:
+        return f"record phase {self.phase}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        phase: Phase = "Succeeded" if self.phase == "Succeeded" else "RolledBack"
+        ctx.set_phase(phase, self.message or f"{ctx.record.revision} rolled out and verified")
+
+
+# -- the steps of a recovery (after a failed step) -----------------------------------------------
+@dataclass(frozen=True)
+class RestoreTemplate(Step):
+    """Put the Deployment's stable pod template back (exactly, as recorded)."""
+
+    deployment: str
+    image: str | None
+    template: Obj | None = field(default=None, compare=False)
+    name = "restore-template"
+
+    def describe(self) -> str:
+        return f"restore deployment/{self.deployment} to the stable template ({self.image})"
+
+    def run(self, ctx: RolloutContext) -> None:
+        assert self.template is not None, "a restore step carries the template it restores"
+        ctx.progress.line(f"rolling back {ctx.namespace}/{self.deployment} to {self.image}")
+        ctx.before_change(self.deployment)
+        restore_template(ctx.client, ctx.namespace, self.deployment, self.template)
+
+
+@dataclass(frozen=True)
+class RestoreObjects(Step):
+    """Undo what this run did to other objects: delete those it created, put back the rest."""
+
+    objects: tuple[str, ...]  # refs; empty in a printed plan: "whatever the run touched"
+    changes: tuple[Any, ...] = field(default=(), compare=False)  # kube.changes.ObjectChange
+    name = "restore-objects"
+
+    def describe(self) -> str:
+        if not self.objects:
+            return "restore the other objects this run changed; delete those it created"
+        return f"restore {len(self.objects)} objects as they were: {', '.join(self.objects)}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        _undo(self.changes, ctx)
+
+
+@dataclass(frozen=True)
+class RemoveCreated(Step):
+    """A first deploy whose apply failed halfway: delete every object it created."""
+
+    objects: tuple[str, ...]
+    changes: tuple[Any, ...] = field(default=(), compare=False)
+    name = "remove-created"
+
+    def describe(self) -> str:
+        listed = ", ".join(self.objects) if self.objects else "every object it created"
+        return f"delete what this first deploy created ({listed})"
+
+    def run(self, ctx: RolloutContext) -> None:
+        _undo(self.changes, ctx)
+        ctx.deployment_exists = False  # the record went with the Deployment
+
+
+def _undo(changes: tuple[Any, ...], ctx: RolloutContext) -> None:
+    result = restore_changes(ctx.client, changes)
+    done = [f"deleted {r}" for r in result.deleted] + [f"restored {r}" for r in result.restored]
+    if done:
+        ctx.progress.line("; ".join(done))
+    if result.failed:
+        failed = "; ".join(f"{ref}: {error}" for ref, error in result.failed)
+        raise StepFailed("failed", f"could not restore {failed}")
