@@ -341,3 +341,41 @@ def test_rollback_with_an_unknown_context_changes_nothing(engine: Any) -> None:
     assert engine.deploy("2.0.0").returncode == 0
     stderr = assert_refused_unchanged(engine, "--context", "no-such-context")
     assert "no-such-context" in stderr
+
+
+def test_plan_rollback_prints_the_steps_that_rollback_then_runs(engine: Any) -> None:
+    assert engine.deploy("1.0.0").returncode == 0
+    assert engine.deploy("2.0.0").returncode == 0
+    before = settled_inventory(engine.client)
+    planned = engine.run("plan", "--env", "staging", "--rollback")
+    assert planned.returncode == 0, planned.stderr
+    assert settled_inventory(engine.client) == before  # printing a plan changes nothing
+    steps = re.findall(r"^  \d\. .+$", planned.stdout, flags=re.MULTILINE)
+    assert [s.split(". ", 1)[1].split(" ")[0] for s in steps] == [
+        "record", "restore", "wait", "verify", "record",
+    ]  # fmt: skip
+    assert f"  live now: {IMAGE}:2.0.0\n  roll back to: {IMAGE}:1.0.0 (" in planned.stdout
+    assert f"verify that deployment/web-app and its Ready pods run app={IMAGE}:1.0.0" in (
+        planned.stdout
+    )
+    result = engine.run("rollback", "--env", "staging")
+    assert result.returncode == 0, result.stderr
+    for line in steps:  # the rollback prints and runs exactly that plan
+        assert line in result.stderr
+    assert "rollback step 4/5: verify" in result.stderr
+    assert f"verified: deployment/web-app and its Ready pods run app={IMAGE}:1.0.0" in (
+        result.stderr
+    )
+    record = engine.record()
+    assert record is not None
+    assert (record.phase, record.step) == ("RolledBack", "rollback-on-demand 5/5 record")
+    assert "rolled back on demand" in status_text(engine)
+    nothing = engine.run("plan", "--env", "staging", "--rollback")
+    assert nothing.returncode == 0
+    assert nothing.stdout.startswith("nothing to do: already rolled back to ")
+
+
+def test_plan_to_revision_needs_rollback(engine: Any) -> None:
+    result = engine.run("plan", "--env", "staging", "--to-revision", "1")
+    assert result.returncode == 2
+    assert "--to-revision goes with --rollback" in result.stderr

@@ -20,15 +20,22 @@ from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.steps import Step
 
 
-def execute(steps: tuple[Step, ...], ctx: RolloutContext, *, title: str = "step") -> StateRecord:
-    """Run every step; the state record is written before each. Raises StepFailed."""
+def execute(
+    steps: tuple[Step, ...], ctx: RolloutContext, *, title: str = "step", record_as: str = ""
+) -> StateRecord:
+    """Run every step; the state record is written before each. Raises StepFailed.
+
+    The record's ``step`` reads ``3/5 wait-rollout``, prefixed by ``record_as`` when given (a
+    rollback on demand: ``rollback-on-demand 3/5 wait-rollout``, which ``status`` recognises).
+    """
+    prefix = f"{record_as} " if record_as else ""
     total = len(steps)
     for number, step in enumerate(steps, 1):
         if ctx.cancel.is_set():
             raise StepFailed("cancelled", ctx.cancel.reason or "cancelled", step.name)
         ctx.progress.line(f"{title} {number}/{total}: {step.name}")
         try:
-            ctx.save(step=f"{number}/{total} {step.name}")
+            ctx.save(step=f"{prefix}{number}/{total} {step.name}")
             ctx.events.emit("step", ctx.record, step=step.name, message=step.describe())
             step.run(ctx)
         except StepFailed as failure:

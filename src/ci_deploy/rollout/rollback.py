@@ -4,6 +4,11 @@ Everything that can be wrong with the input (the ``--to-revision`` value, the na
 Deployment, which revision to restore) is found with reads before the lock is taken, so exit 2
 changes nothing, not even the Lease. Under the lock the choice is made again: the cluster may
 have moved while this rollback waited for it.
+
+The rollback itself is a plan (:func:`rollback_plan`, pure), printed by ``ci-deploy plan
+--rollback`` and run by the same executor as a deploy: record the target, restore the template,
+wait, verify what runs, record RolledBack. A failed step is mapped to the exit code of what the
+cluster is in (:func:`_failed`).
 """
 
 from __future__ import annotations
@@ -15,23 +20,25 @@ from ci_deploy.errors import NothingChanged, RollbackFailed, UserInputError
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import DEPLOYMENT, KubeClient, Obj
 from ci_deploy.kube.errors import ApiError, NetworkError
-from ci_deploy.kube.health import deadline_condition
-from ci_deploy.kube.revisions import pod_template, restore_template, template_image
-from ci_deploy.kube.state import StateError, StateRecord, StateStore, utc_now
-from ci_deploy.kube.watch import RolloutOutcome, selector_text, wait_for_rollout
+from ci_deploy.kube.revisions import pod_template, template_image
+from ci_deploy.kube.state import Phase, StateError, StateRecord, StateStore, utc_now
+from ci_deploy.kube.watch import selector_text
 from ci_deploy.platforms import Platform
+from ci_deploy.rollout.events import Events, outcome_kind
+from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock, namespace_exists
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.progress import Progress
-from ci_deploy.rollout.report import outputs_of
+from ci_deploy.rollout.report import JobReport
+from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.status import (
     ON_DEMAND_STEP,
     RevisionRow,
     app_container,
     last_attempt,
-    live_revision,
     read_revisions,
 )
+from ci_deploy.rollout.steps import Record, RestoreTemplate, Step, VerifyRunning, WaitForRollout
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
@@ -220,8 +227,82 @@ def rollback(
             run.progress.close()
 
 
+@dataclass(frozen=True)
+class RecordRollback(Step):
+    """Write the rollback's start to the record before anything is changed (strict)."""
+
+    image: str
+    name = "record-rollback"
+
+    def describe(self) -> str:
+        return f"record the rollback to {self.image} (so a killed job is known to have started it)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        ctx.save(strict=True)
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """The steps of a rollback on demand, and what it starts from."""
+
+    app: str
+    environment: str
+    namespace: str
+    live_image: str | None
+    choice: RollbackChoice
+    steps: tuple[Step, ...]
+
+    def render(self) -> str:
+        """Human-readable text, the same for ``plan --rollback`` and the start of ``rollback``."""
+        lines = [
+            f"plan: rollback of {self.app} in {self.environment} (namespace {self.namespace})",
+            f"  live now: {self.live_image or '?'}",
+            f"  roll back to: {self.choice.image} ({self.choice.why})",
+        ]
+        lines += [f"  {i}. {step.describe()}" for i, step in enumerate(self.steps, 1)]
+        lines.append(
+            "  if the record cannot be written, or the template cannot be restored and is as "
+            "it was: stop, nothing changed (exit 4)"
+        )
+        lines.append("  if the restored revision does not come up: stop and report (exit 3)")
+        return "\n".join(lines)
+
+
+def rollback_plan(
+    app: str, env: EnvironmentConfig, found: Found, choice: RollbackChoice, timeout: float
+) -> RollbackPlan:
+    """THE plan of a rollback on demand (pure): what ``plan --rollback`` prints is what runs."""
+    deployment = found.deployment
+    selector = selector_text(deployment)
+    images = tuple(
+        (str(c.get("name")), str(c.get("image", "")))
+        for c in (choice.template.get("spec") or {}).get("containers") or []
+    )
+    steps: tuple[Step, ...] = (
+        RecordRollback(choice.image),
+        RestoreTemplate(app, choice.image, choice.template),
+        WaitForRollout(app, timeout, selector),
+        VerifyRunning(app, images, selector),
+        Record("RolledBack", f"rolled back on demand to {choice.image}"),
+    )
+    live = template_image(pod_template(deployment), found.container)
+    return RollbackPlan(app, env.name, env.namespace, live, choice, steps)
+
+
+def build_rollback_plan(opts: DeployOptions, to_revision: str | None) -> RollbackPlan | NothingToDo:
+    """What ``plan --rollback`` prints: reads only, no lock."""
+    cfg, env = load_environment(opts)
+    to = parse_target(to_revision, cfg)
+    with cluster_session(opts, env.cluster) as client:
+        found = find(client, cfg, env)
+        decision = decide(found, to)
+    if isinstance(decision, NothingToDo):
+        return decision
+    return rollback_plan(cfg.app, env, found, decision, opts.timeout)
+
+
 def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) -> RollbackResult:
-    """Under the lock: choose again, restore, record and report the result."""
+    """Under the lock: choose again, then run the rollback plan and report its outcome."""
     namespace, app = run.env.namespace, run.cfg.app
     with deploy_lock(run.client, namespace, app, run.opts, run.cancel, run.progress) as lock:
         try:
@@ -235,29 +316,57 @@ def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) ->
             ) from exc
         if isinstance(decision, NothingToDo):
             return RollbackResult(found.record, f"nothing to do: {decision.reason}")
-        record, outcome = _restore(run, found, decision, lock.holder.url)
-        platform.set_outputs(outputs_of(record, run.env.url))
-        if outcome.result != "done":
-            hint = f"a human must act: kubectl -n {namespace} rollout status deployment/{app}"
-            raise RollbackFailed(record.message, hint=hint)
+        plan = rollback_plan(app, run.env, found, decision, run.opts.timeout)
+        events = Events()
+        events.subscribe(JobReport(platform, run.env.url))
+        ctx = RolloutContext(
+            client=run.client,
+            namespace=namespace,
+            store=found.store,
+            record=_start_record(run, found, plan, lock.holder.url),
+            progress=run.progress,
+            cancel=run.cancel,
+            lock_lost=lock.lost,
+            fail_fast_grace=run.opts.fail_fast_grace,
+            deployment_exists=True,
+            events=events,
+        )
+        error: BaseException | None = None
+        try:
+            with run.progress.group("Plan"):
+                for line in plan.render().splitlines():
+                    run.progress.line(line)
+            events.emit("started", ctx.record)
+            try:
+                record = execute(plan.steps, ctx, title="rollback step", record_as=ON_DEMAND_STEP)
+            except StepFailed as failure:
+                _failed(run, found, ctx, plan, failure)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            events.emit(outcome_kind(ctx.record, error), ctx.record)
+            for failure_text in events.failures:
+                platform.warning(f"reporting the rollback failed: {failure_text}")
         number = f" (revision {record.deployment_revision})" if record.deployment_revision else ""
         return RollbackResult(
             record, f"RolledBack: {decision.image} is live in {run.env.name}{number}"
         )
 
 
-def _restore(
-    run: RollbackRun, found: Found, choice: RollbackChoice, run_url: str | None
-) -> tuple[StateRecord, RolloutOutcome]:
-    """Record the start, restore ``choice``, wait for it, and record how it ended."""
-    env, deployment = run.env, found.deployment
-    live_image = template_image(pod_template(deployment), found.container)
-    run.progress.line(f"rolling back {env.namespace}/{run.cfg.app} to {choice.image}: {choice.why}")
+def _start_record(
+    run: RollbackRun, found: Found, plan: RollbackPlan, run_url: str | None
+) -> StateRecord:
+    """The record of a rollback on demand that is about to start (written by its first step).
+
+    Record semantics (kube/state.py): revision = rolled back from, previous = the target.
+    """
+    env, choice = run.env, plan.choice
+    live_image = plan.live_image or "?"
     base = found.record or StateRecord(
         run.cfg.app, env.name, env.strategy, "Progressing", live_image
     )
-    # Record semantics (kube/state.py): revision = rolled back from, previous = the target.
-    record = base.with_changes(
+    return base.with_changes(
         phase="Progressing",
         step=ON_DEMAND_STEP,
         revision=live_image,
@@ -269,67 +378,42 @@ def _restore(
         finished_at=None,
         message=f"rollback on demand to {choice.image}",
     )
-    try:
-        found.store.write(record)
-    except (ApiError, NetworkError, StateError) as exc:
-        raise NothingChanged(f"could not record the rollback: {exc}; nothing was changed") from exc
-    stale = deadline_condition(deployment)
-    try:
-        restore_template(run.client, env.namespace, run.cfg.app, choice.template)
-    except (ApiError, NetworkError) as exc:
-        _not_applied(run, found, record, choice, exc)
-    try:
-        outcome = _wait(run, deployment, stale)
-        return _record_outcome(found.store, record, choice, outcome), outcome
-    except (ApiError, NetworkError, StateError) as exc:
-        raise RollbackFailed(
-            f"the rollback to {choice.image} was applied, but its outcome is unknown: {exc}",
-            hint=f"see what is live: ci-deploy status --env {env.name}",
-        ) from exc
 
 
-def _wait(run: RollbackRun, deployment: Obj, stale: Obj | None) -> RolloutOutcome:
-    return wait_for_rollout(
-        run.client,
-        run.env.namespace,
-        run.cfg.app,
-        selector_text(deployment),
-        timeout=run.opts.timeout,
-        cancel=run.cancel,
-        on_progress=lambda s: run.progress.update(s.message),
-        fail_fast_grace=run.opts.fail_fast_grace,
-        stale_deadline=stale,
-    )
-
-
-def _record_outcome(
-    store: StateStore, record: StateRecord, choice: RollbackChoice, outcome: RolloutOutcome
-) -> StateRecord:
-    """RolledBack, Aborted (applied, not confirmed: cancelled) or Failed, with the new revision."""
-    number = live_revision(outcome.deployment) if outcome.deployment is not None else None
-    if outcome.result == "done":
-        phase, message = "RolledBack", f"rolled back on demand to {choice.image}"
-    elif outcome.result == "cancelled":
-        phase = "Aborted"
-        message = f"rollback to {choice.image} applied, not confirmed: {outcome.message}"
+def _failed(
+    run: RollbackRun, found: Found, ctx: RolloutContext, plan: RollbackPlan, failure: StepFailed
+) -> NoReturn:
+    """A step of the rollback failed: record and raise what the cluster is in."""
+    namespace, app, image = run.env.namespace, run.cfg.app, plan.choice.image
+    if failure.step == RecordRollback.name:
+        raise NothingChanged(
+            f"could not record the rollback: {failure.message}; nothing was changed"
+        )
+    if failure.step == RestoreTemplate.name:
+        _not_applied(run, found, ctx.record, plan.choice, failure.message)
+    if failure.kind == "cancelled":
+        phase: Phase = "Aborted"
+        message = f"rollback to {image} applied, not confirmed: {failure.message}"
+    elif failure.kind == "api":
+        phase, message = "Failed", f"the rollback to {image} was applied, but its outcome is "
+        message += f"unknown: {failure.message}"
     else:
-        phase, message = "Failed", f"rollback to {choice.image} failed: {outcome.message}"
-    record = record.with_changes(
-        phase=phase,
-        finished_at=utc_now(),
-        message=message,
-        deployment_revision=str(number) if number is not None else record.deployment_revision,
-    )
-    store.write(record)
-    return record
+        phase, message = "Failed", f"rollback to {image} failed: {failure.message}"
+    ctx.set_phase(phase, message)
+    if failure.kind == "api":
+        raise RollbackFailed(
+            message, hint=f"see what is live: ci-deploy status --env {run.env.name}"
+        )
+    hint = f"a human must act: kubectl -n {namespace} rollout status deployment/{app}"
+    raise RollbackFailed(message, hint=hint)
 
 
 def _not_applied(
-    run: RollbackRun, found: Found, record: StateRecord, choice: RollbackChoice, exc: Exception
+    run: RollbackRun, found: Found, record: StateRecord, choice: RollbackChoice, reason: str
 ) -> NoReturn:
     """The template could not be restored: exit 4 if the Deployment is as it was, else exit 3."""
     namespace, app = run.env.namespace, run.cfg.app
-    failed = f"the rollback to {choice.image} could not be applied: {exc}"
+    failed = f"the rollback to {choice.image} could not be applied: {reason}"
     try:
         now = run.client.get_or_none(DEPLOYMENT.path(namespace, app))
         unchanged = now is not None and pod_template(now) == pod_template(found.deployment)
@@ -343,9 +427,9 @@ def _not_applied(
         raise RollbackFailed(
             f"{failed}; the state of {namespace}/{app} could not be read back: {again}",
             hint=f"check it: kubectl -n {namespace} rollout history deployment/{app}",
-        ) from exc
+        ) from again
     if unchanged:
-        raise NothingChanged(f"{failed}; the Deployment's pod template was not changed") from exc
+        raise NothingChanged(f"{failed}; the Deployment's pod template was not changed")
     raise RollbackFailed(
         failed, hint=f"check it: kubectl -n {namespace} rollout history deployment/{app}"
-    ) from exc
+    )

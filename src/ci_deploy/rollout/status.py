@@ -120,7 +120,7 @@ def last_attempt(record: StateRecord | None) -> LastAttempt | None:
     """What the record says was last attempted (pure)."""
     if record is None:
         return None
-    on_demand = record.step == ON_DEMAND_STEP or (
+    on_demand = record.step.split(" ")[0] == ON_DEMAND_STEP or (
         record.step == "rollback" and record.message.startswith(_LEGACY_ON_DEMAND)
     )
     if on_demand:  # rollback.py records revision = rolled back from, previous = target
