@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ci_deploy.errors import NothingChanged
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.changes import dry_run as dry_run_objects
-from ci_deploy.kube.client import KubeClient
+from ci_deploy.kube.client import DEPLOYMENT, KubeClient
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import WaitingTracker, assess
 from ci_deploy.kube.revisions import pod_template, template_image
@@ -23,7 +23,17 @@ from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
-from ci_deploy.rollout.plan import Observed, Plan, Target, make_plan, manifests_digest
+from ci_deploy.rollout.plan import (
+    COLOR_LABEL,
+    TRACK_LABEL,
+    Observed,
+    Plan,
+    StrategySettings,
+    Target,
+    Workload,
+    make_plan,
+    manifests_digest,
+)
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.reconcile import reconciled
 from ci_deploy.rollout.recover import recover
@@ -80,14 +90,49 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         images=images,
         selector=selector_text(primary),
         manifests=tuple(objects),
+        replicas=env.replicas,
+        settings=strategy_settings(cfg, env.strategy),
     )
     return Prepared(target, objects, chosen.warning)
+
+
+def strategy_settings(cfg: Config, strategy: str) -> StrategySettings | None:
+    """The block of ci-deploy.yml that configures ``strategy`` (None: not written)."""
+    if strategy == "canary":
+        return cfg.canary
+    if strategy == "blue_green":
+        return cfg.blue_green
+    return cfg.rolling
+
+
+def workloads_of(client: KubeClient, namespace: str, app: str) -> tuple[Workload, ...]:
+    """Every Deployment of ``app`` (label app.kubernetes.io/name), the app-named one first."""
+    from ci_deploy.render.context import LABEL_NAME
+
+    query = [("labelSelector", f"{LABEL_NAME}={app}")]
+    items = client.get(DEPLOYMENT.path(namespace), query).get("items") or []
+    found = []
+    for item in items:
+        meta, spec = item["metadata"], item.get("spec") or {}
+        labels = meta.get("labels") or {}
+        name = str(meta["name"])
+        found.append(
+            Workload(
+                name=name,
+                track=str(labels.get(TRACK_LABEL) or ("stable" if name == app else "unknown")),
+                color=labels.get(COLOR_LABEL),
+                replicas=int(spec.get("replicas", 1)),
+                ready=int((item.get("status") or {}).get("readyReplicas") or 0),
+                template=pod_template(item),
+            )
+        )
+    return tuple(sorted(found, key=lambda w: (w.name != app, w.name)))
 
 
 def observe(
     client: KubeClient, namespace: str, app: str, container: str | None = None
 ) -> tuple[Observed, StateStore]:
-    """The live Deployment and its state record (reconciled when a run left it Progressing)."""
+    """The app's Deployments and its state record (reconciled when a run left it Progressing)."""
     store = StateStore(client, namespace, app)
     record, deployment = store.read()
     if deployment is None:
@@ -102,6 +147,7 @@ def observe(
         live_healthy=healthy,
         record=fixed or record,
         reconciled=fixed is not None,
+        workloads=workloads_of(client, namespace, app),
     )
     return observed, store
 

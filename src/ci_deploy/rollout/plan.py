@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_deploy.config.model import BlueGreenConfig, CanaryConfig, RollingConfig
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.steps import (
     Record,
@@ -26,6 +27,13 @@ Obj = dict[str, Any]
 
 
 # -- inputs and the plan -------------------------------------------------------------------------
+# Labels that tell an app's workloads apart (for strategies, metric queries and people).
+TRACK_LABEL = "ci-deploy.dev/track"  # stable | canary | baseline
+COLOR_LABEL = "ci-deploy.dev/color"  # blue | green
+
+StrategySettings = RollingConfig | CanaryConfig | BlueGreenConfig
+
+
 @dataclass(frozen=True)
 class Target:
     """What is to be deployed where (from config + rendered manifests + arguments)."""
@@ -43,6 +51,20 @@ class Target:
     images: tuple[tuple[str, str], ...] = ()  # (container, image) of the rendered pod template
     selector: str = ""  # the Deployment's pod selector
     manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
+    replicas: int = 1  # the environment's replicas (what a canary's share is counted from)
+    settings: StrategySettings | None = None  # the strategy's block of ci-deploy.yml
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One Deployment of the app as the cluster has it: the stable one, a canary, a colour."""
+
+    name: str
+    track: str  # stable | canary | baseline (TRACK_LABEL; the app-named Deployment: stable)
+    color: str | None  # COLOR_LABEL, for blue-green
+    replicas: int  # spec.replicas
+    ready: int  # status.readyReplicas
+    template: Obj = field(compare=False, default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,14 @@ class Observed:
     reconciled: bool = (
         False  # ``record`` was set right from the cluster (a run left it Progressing)
     )
+    workloads: tuple[Workload, ...] = ()  # every Deployment of the app, the primary first
+
+    def workload(self, track: str, color: str | None = None) -> Workload | None:
+        """The app's Deployment on ``track`` (and ``color``), if the cluster has one."""
+        return next(
+            (w for w in self.workloads if w.track == track and (color is None or w.color == color)),
+            None,
+        )
 
 
 @dataclass(frozen=True)
