@@ -45,6 +45,11 @@ def _gvk_index() -> dict[tuple[str, str, str], str]:
     return index
 
 
+def group_version_kinds() -> list[tuple[str, str, str]]:
+    """Every (group, version, kind) the bundled definitions carry."""
+    return list(_gvk_index())
+
+
 def definition_name(group: str, version: str, kind: str) -> str | None:
     """The definition name of a kind, or None when no schema is bundled (permissive kind)."""
     return _gvk_index().get((group, version, kind))
