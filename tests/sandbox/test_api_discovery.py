@@ -150,12 +150,16 @@ def test_openapi_v3_index_and_group_document(sandbox: SandboxHandle) -> None:
     )
 
 
-def test_openapi_httproute_schema_is_permissive(sandbox: SandboxHandle) -> None:
+def test_openapi_httproute_schema_comes_from_its_crd(sandbox: SandboxHandle) -> None:
     doc = requests.get(
         sandbox.url + "/openapi/v3/apis/gateway.networking.k8s.io/v1", timeout=5
     ).json()
     route = doc["components"]["schemas"]["io.k8s.networking.gateway.v1.HTTPRoute"]
-    assert route["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"] is True
+    spec = route["properties"]["spec"]
+    assert spec["properties"]["hostnames"]["maxItems"] == 16  # the CRD's openAPIV3Schema
+    assert route["properties"]["metadata"] == {
+        "$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    }
     assert requests.get(sandbox.url + "/openapi/v2", timeout=5).status_code == 404
 
 

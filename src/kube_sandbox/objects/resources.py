@@ -136,14 +136,7 @@ def _builtins() -> tuple[tuple[ResourceType, ...], dict[str, tuple[str, ...]]]:
     return tuple(out), cats
 
 
-_BUILTIN, _CATEGORIES = _builtins()
-# Served as a built-in until it comes from its CRD: permissive (no bundled schema).
-RESOURCES: tuple[ResourceType, ...] = (
-    *_BUILTIN,
-    ResourceType(
-        "gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", True, (), ("status",)
-    ),
-)
+RESOURCES, _CATEGORIES = _builtins()
 
 # Preferred (and only) version of each built-in group, in the order discovery lists them.
 GROUP_VERSIONS: dict[str, str] = {}
@@ -287,11 +280,17 @@ _REGISTRIES_LOCK = threading.Lock()
 
 def registry_of(store: Store) -> Registry:
     """The custom-kind registry of ``store`` (made, from its CRDs, on first use)."""
-    with _REGISTRIES_LOCK:
+    registry = _REGISTRIES.get(store)
+    if registry is not None:
+        return registry
+    # the store's lock first (as writers hold it when they look kinds up), then the map's
+    with store.lock:
         registry = _REGISTRIES.get(store)
         if registry is None:
-            registry = _REGISTRIES[store] = Registry(store)
-        return registry
+            registry = Registry(store)
+            with _REGISTRIES_LOCK:
+                _REGISTRIES[store] = registry
+    return registry
 
 
 def _snap(store: Store | None) -> _Snapshot | None:
