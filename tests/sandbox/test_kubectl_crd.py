@@ -353,3 +353,24 @@ def test_no_gateway_api_leaves_httproute_out(tmp_path: Path, kubectl_binary: Any
             'no matches for kind "HTTPRoute" in version "gateway.networking.k8s.io/v1"\n'
             "ensure CRDs are installed first\n"
         )
+
+
+def test_a_crd_whose_kind_is_taken_is_not_established(bare_sandbox: SandboxHandle) -> None:
+    import yaml
+
+    url = bare_sandbox.url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    first = yaml.safe_load(CRD)
+    assert requests.post(url, json=first, timeout=5).status_code == 201
+    second = yaml.safe_load(
+        CRD.replace("widgets", "gizmos").replace("widget,", "gizmo,").replace("[wg]", "[gz]")
+    )
+    created = requests.post(url, json=second, timeout=5).json()
+    conditions = {c["type"]: c for c in created["status"]["conditions"]}
+    assert (conditions["NamesAccepted"]["status"], conditions["NamesAccepted"]["reason"]) == (
+        "False",
+        "KindConflict",
+    )
+    assert conditions["NamesAccepted"]["message"] == '"Widget" is already in use'
+    assert conditions["Established"]["reason"] == "NotAccepted"
+    gizmos = bare_sandbox.url + "/apis/example.com/v1/namespaces/default/gizmos"
+    assert requests.get(gizmos, timeout=5).status_code == 404, "not established: not served"

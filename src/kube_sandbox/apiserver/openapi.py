@@ -6,8 +6,9 @@ group-version document, and looks for a PATCH operation tagged with the kind's
 it, kubectl leaves unknown-field checks to the server (``fieldValidation=Strict``). The
 ``components.schemas`` carry the kinds' schemas (from ``schema.py``) for clients that read them.
 
-HTTPRoute (a CRD upstream, no bundled schema) is published as a permissive schema
-(``x-kubernetes-preserve-unknown-fields: true``) and accepted without field validation.
+A custom resource's document carries its CRD version's ``openAPIV3Schema`` (made per store,
+cached until its CRDs change); a kind without any schema would be published permissive
+(``x-kubernetes-preserve-unknown-fields: true``).
 ``/openapi/v2`` is not served (404); kubectl 1.27+ uses v3.
 """
 

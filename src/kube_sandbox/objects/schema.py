@@ -6,8 +6,9 @@ the Kubernetes minor version the sandbox reports in ``/version``. One source ser
 strict field validation, strategic merge patch merge keys, server-side apply list semantics and
 the ``/openapi/v3`` documents kubectl reads.
 
-Kinds without a bundled schema (the Gateway API's HTTPRoute, a CRD on a real cluster) are
-permissive: every field is accepted, lists are atomic.
+Kinds without a bundled schema are permissive here: every field is accepted, lists are atomic.
+Custom resources (HTTPRoute among them) are validated by their CRD's schema instead
+(``crd.py``).
 """
 
 from __future__ import annotations
