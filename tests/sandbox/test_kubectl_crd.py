@@ -99,6 +99,13 @@ def test_a_crd_is_established_and_its_kind_is_in_discovery(
     listed = kubectl("api-resources", "--api-group=example.com", "--no-headers").stdout.split()
     assert listed == ["widgets", "wg", "example.com/v1", "true", "Widget"]
     assert kubectl("get", "wg").stderr.strip() == "No resources found in default namespace."
+    crds = kubectl("get", "crds").stdout.splitlines()
+    assert crds[0].split() == ["NAME", "CREATED", "AT"]
+    assert [line.split()[0] for line in crds[1:]] == [
+        "httproutes.gateway.networking.k8s.io",
+        "widgets.example.com",
+    ]
+    assert crds[2].split()[1] == crd.metadata.creation_timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_custom_objects_through_kubectl(kubectl: Kubectl, sandbox: SandboxHandle) -> None:

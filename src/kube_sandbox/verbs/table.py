@@ -209,6 +209,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("Ports", "string", 0, lambda o: "80, 443" if _spec(o).get("tls") else "80"),
         _AGE,
     ],
+    "CustomResourceDefinition": [  # upstream's default convertor: the timestamp itself
+        _NAME,
+        ("Created At", "date", 0, lambda o: o["metadata"].get("creationTimestamp", "")),
+    ],
     "Lease": [_NAME, ("Holder", "string", 0, lambda o: _spec(o).get("holderIdentity", "")), _AGE],
     "EndpointSlice": [
         _NAME,
