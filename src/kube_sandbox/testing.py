@@ -49,12 +49,14 @@ def running_sandbox(
     state_file: Path | None = None,
     controllers: bool = True,
     history: int = DEFAULT_HISTORY,
+    gateway_api: bool = True,
 ) -> Iterator[SandboxHandle]:
     """Serve a sandbox on a free loopback port for the duration of the block.
 
     The kubeconfig is written to ``tmp_path / "kubeconfig"``; everything started is stopped
     on exit (and the state file saved when one is given). ``history`` bounds the event history
-    (watches from an older resourceVersion get 410 Gone).
+    (watches from an older resourceVersion get 410 Gone). ``gateway_api=False`` leaves out the
+    Gateway API CRDs (HTTPRoute) installed by default.
     """
     faults = Faults(FaultSettings(seed=seed))
     server = SandboxServer(
@@ -64,6 +66,7 @@ def running_sandbox(
         faults=faults,
         controllers=controllers,
         history=history,
+        gateway_api=gateway_api,
     )
     server.start()
     try:

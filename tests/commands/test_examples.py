@@ -51,3 +51,41 @@ def test_every_example_environment_deploys_on_the_sandbox(
                 assert live is not None, f"{obj['kind']} {meta['name']} is not in the cluster"
         finally:
             client.close()
+
+
+ROUTED = """\
+app: shop
+image: {repository: registry.example.com/acme/shop}
+manifests:
+  port: 9000
+  http_route:
+    hostnames: [shop.example.com]
+    parent_ref: {name: public, namespace: gateways}
+environments:
+  staging: {replicas: 2, create_namespace: true}
+"""
+
+
+def test_the_built_in_httproute_deploys_on_the_sandbox_from_its_crd(tmp_path: Path) -> None:
+    config = tmp_path / "ci-deploy.yml"
+    config.write_text(ROUTED)
+    cfg = load_config(str(config))
+    with running_sandbox(tmp_path / "sb") as sb:
+        client = connect(str(sb.kubeconfig))
+        try:
+            engine = Engine(sb, tmp_path, config, client)
+            result = engine.run(
+                "deploy", "--env", "staging", "--image", ":1.0.0", "--context", "ci-deploy-sandbox"
+            )
+            assert result.returncode == 0, result.stderr
+            (route,) = [
+                o for o in render_manifests(cfg, "staging", ":1.0.0") if o["kind"] == "HTTPRoute"
+            ]
+            meta = route["metadata"]
+            kind = client.resolve_kind(route["apiVersion"], "HTTPRoute")
+            live: Any = client.get_or_none(kind.path(meta.get("namespace"), meta["name"]))
+            assert live is not None and live["spec"]["hostnames"] == ["shop.example.com"]
+            # the CRD's schema defaulted what the template leaves out, as a cluster does
+            assert live["spec"]["parentRefs"][0]["kind"] == "Gateway"
+        finally:
+            client.close()

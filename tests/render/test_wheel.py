@@ -35,6 +35,8 @@ def test_installed_wheel_renders_with_its_own_templates(tmp_path: Path) -> None:
     for template in ("deployment", "service", "horizontalpodautoscaler", "ingress", "httproute"):
         assert f"ci_deploy/templates/manifests/{template}.yaml.j2" in names
     assert "ci_deploy/render/schemas/httproute-gateway.networking.k8s.io-v1.json" in names
+    # the sandbox's package data: the Gateway API CRD it installs at start-up
+    assert "kube_sandbox/data/crds/gateway.networking.k8s.io_httproutes.yaml" in names
 
     site = tmp_path / "site"
     subprocess.run(

@@ -200,10 +200,15 @@ spec:
 
 def test_apply_httproute_weights(sandbox: SandboxHandle, kubectl: Kubectl, tmp_path: Path) -> None:
     path = tmp_path / "route.yaml"
+    versions = []
+    # The re-apply says "configured" as on a real cluster: HTTPRoute is a custom resource, so
+    # kubectl sends a JSON merge patch, which replaces whole lists, and the live `rules` carry
+    # the CRD schema's defaults (backendRefs kind Service, group "", matches PathPrefix /).
+    # The server finds nothing to change: the object stays at the same resourceVersion.
     for stable, canary, verb in (
         (90, 10, "created"),
         (50, 50, "configured"),
-        (50, 50, "unchanged"),
+        (50, 50, "configured"),
     ):
         path.write_text(ROUTE.replace("STABLE", str(stable)).replace("CANARY", str(canary)))
         result = kubectl("apply", "-f", str(path))
@@ -211,6 +216,10 @@ def test_apply_httproute_weights(sandbox: SandboxHandle, kubectl: Kubectl, tmp_p
         assert "warning" not in result.stderr.lower()
         stored = sandbox.store.get("gateway.networking.k8s.io/httproutes", "default", "web")
         assert [b["weight"] for b in stored["spec"]["rules"][0]["backendRefs"]] == [stable, canary]
+        versions.append(stored["metadata"]["resourceVersion"])
+    assert versions[2] == versions[1], "the same route applied again changes nothing"
+    assert stored["spec"]["rules"][0]["backendRefs"][0]["kind"] == "Service"  # defaulted
+    assert stored["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
     assert kubectl("get", "httproutes", "-o", "name").stdout.split() == [
         "httproute.gateway.networking.k8s.io/web"
     ]

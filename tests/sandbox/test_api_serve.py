@@ -409,3 +409,21 @@ def test_a_token_file_that_cannot_be_written_takes_the_kubeconfig_back(tmp_path:
     assert result.stderr.startswith(f"error: cannot write the admin token {kubeconfig}.admin-token")
     assert "Traceback" not in result.stderr
     assert not kubeconfig.exists()
+
+
+def test_serve_installs_the_gateway_api_crds_unless_told_not_to(tmp_path: Path) -> None:
+    route_path = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes"
+    crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    with serve("--kubeconfig", str(tmp_path / "kc")) as (proc, url):
+        assert requests.get(url + route_path, timeout=5).json()["kind"] == "HTTPRouteList"
+        names = [
+            c["metadata"]["name"] for c in requests.get(url + crd_path, timeout=5).json()["items"]
+        ]
+        assert names == ["httproutes.gateway.networking.k8s.io"]
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    with serve("--kubeconfig", str(tmp_path / "kc2"), "--no-gateway-api") as (proc, url):
+        assert requests.get(url + route_path, timeout=5).status_code == 404
+        assert requests.get(url + crd_path, timeout=5).json()["items"] == []
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)

@@ -112,6 +112,11 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
     is_flag=True,
     help="Serve the API only (no Deployment/ReplicaSet/kubelet controllers).",
 )
+@click.option(
+    "--no-gateway-api",
+    is_flag=True,
+    help="Leave out the Gateway API CRDs (HTTPRoute) installed at start by default.",
+)
 @_fault_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def serve(
@@ -123,6 +128,7 @@ def serve(
     state_file: Path | None,
     pod_ready_delay: float,
     no_controllers: bool,
+    no_gateway_api: bool,
     verbose: bool,
     **fault_settings: Any,
 ) -> None:
@@ -152,6 +158,7 @@ def serve(
         pod_ready_delay=pod_ready_delay,
         faults=Faults(FaultSettings(**fault_settings)),
         controllers=not no_controllers,
+        gateway_api=not no_gateway_api,
     )
     _serve_until_signalled(server, merged=merge and not use_context)
 

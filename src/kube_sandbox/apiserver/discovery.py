@@ -8,10 +8,12 @@ response's Content-Type is plain JSON.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from kube_sandbox.objects import resources, schema
-from kube_sandbox.storage.store import ResourceType
+from kube_sandbox.storage.store import ResourceType, Store
 
 Obj = dict[str, Any]
 
@@ -28,8 +30,11 @@ VERSION_INFO: Obj = {
 }
 
 
-def document(path: str) -> Obj | None:
-    """The discovery document at ``path`` (no trailing slash), or None if it is not one."""
+def document(path: str, store: Store | None = None) -> Obj | None:
+    """The discovery document at ``path`` (no trailing slash), or None if it is not one.
+
+    With ``store``, the groups and resources of its established CRDs are listed too.
+    """
     if path == "/version":
         return dict(VERSION_INFO)
     if path == "/api":
@@ -41,37 +46,34 @@ def document(path: str) -> Obj | None:
             ],
         }
     if path == "/api/v1":
-        return resource_list("", "v1")
+        return resource_list("", "v1", store)
+    served = resources.group_versions(store)
     if path == "/apis":
         return {
             "kind": "APIGroupList",
             "apiVersion": "v1",
-            "groups": [api_group(g) for g in resources.GROUP_VERSIONS if g],
+            "groups": [api_group(g, served[g]) for g in served if g],
         }
     parts = path.split("/")
-    if len(parts) == 3 and parts[1] == "apis" and parts[2] in resources.GROUP_VERSIONS:
-        return {"kind": "APIGroup", "apiVersion": "v1", **api_group(parts[2])}
-    if (
-        len(parts) == 4
-        and parts[1] == "apis"
-        and resources.GROUP_VERSIONS.get(parts[2]) == parts[3]
-    ):
-        return resource_list(parts[2], parts[3])
+    if len(parts) == 3 and parts[1] == "apis" and parts[2] in served:
+        return {"kind": "APIGroup", "apiVersion": "v1", **api_group(parts[2], served[parts[2]])}
+    if len(parts) == 4 and parts[1] == "apis" and parts[3] in served.get(parts[2], ()):
+        return resource_list(parts[2], parts[3], store)
     return None
 
 
-def api_group(group: str) -> Obj:
-    """One entry of ``APIGroupList``."""
-    version = resources.GROUP_VERSIONS[group]
-    gv = {"groupVersion": f"{group}/{version}", "version": version}
-    return {"name": group, "versions": [gv], "preferredVersion": gv}
+def api_group(group: str, versions: list[str] | None = None) -> Obj:
+    """One entry of ``APIGroupList`` (``versions``: preferred first)."""
+    versions = versions or [resources.GROUP_VERSIONS[group]]
+    listed = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"name": group, "versions": listed, "preferredVersion": listed[0]}
 
 
-def resource_list(group: str, version: str) -> Obj:
+def resource_list(group: str, version: str, store: Store | None = None) -> Obj:
     """The ``APIResourceList`` of one group-version, subresources included."""
     entries: list[Obj] = []
-    for rt in resources.in_group_version(group, version):
-        entries.append(_resource_entry(rt))
+    for rt in resources.in_group_version(group, version, store):
+        entries.append(_resource_entry(rt, store))
         for sub in rt.subresources:
             entries.append(_subresource_entry(rt, sub))
     return {
@@ -82,22 +84,38 @@ def resource_list(group: str, version: str) -> Obj:
     }
 
 
-def _resource_entry(rt: ResourceType) -> Obj:
+def storage_version_hash(group: str, version: str, kind: str) -> str:
+    """Upstream's ``storageVersionHash``: base64 of the first 8 bytes of sha256(g/v/kind)."""
+    digest = hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()[:8]
+    return base64.b64encode(digest).decode()
+
+
+def _resource_entry(rt: ResourceType, store: Store | None = None) -> Obj:
     verbs = list(resources.VERBS)
     if rt.kind == "Namespace":
         verbs.remove("deletecollection")
+    custom = resources.custom(rt, store)
+    singular = custom.singular if custom is not None else rt.kind.lower()
+    if custom is not None:
+        verbs = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
+        if custom.terminating:
+            verbs = ["delete", "deletecollection", "get", "list", "watch"]
     entry: Obj = {
         "name": rt.plural,
-        "singularName": rt.kind.lower(),
+        "singularName": singular,
         "namespaced": rt.namespaced,
         "kind": rt.kind,
         "verbs": verbs,
     }
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
-    cats = resources.categories(rt)
+    cats = resources.categories(rt, store)
     if cats:
         entry["categories"] = cats
+    if custom is not None:
+        entry["storageVersionHash"] = storage_version_hash(
+            rt.group, custom.storage_version, rt.kind
+        )
     return entry
 
 

@@ -24,7 +24,7 @@ from kube_sandbox.apiserver.kubeconfig import KubeconfigError, SandboxKubeconfig
 from kube_sandbox.apiserver.routing import Api
 from kube_sandbox.controllers import ControllerManager
 from kube_sandbox.faults import Faults
-from kube_sandbox.objects import defaults
+from kube_sandbox.objects import bundled, defaults, resources
 from kube_sandbox.objects.gc import GarbageCollector
 from kube_sandbox.protocol.messages import Request, Response, error_response
 from kube_sandbox.storage.state import load_state, save_state
@@ -150,6 +150,7 @@ class SandboxServer:
         faults: Faults | None = None,
         controllers: bool = True,
         history: int = DEFAULT_HISTORY,
+        gateway_api: bool = True,
     ) -> None:
         require_loopback(host)  # no authentication yet: nothing but this machine may reach it
         # An existing kubeconfig is refused (or checked for merging) before anything starts.
@@ -164,6 +165,9 @@ class SandboxServer:
         if state_file is not None:
             load_state(self.store, state_file)
         ensure_namespaces(self.store)
+        if gateway_api:  # HTTPRoute comes from its CRD, as on a real cluster
+            bundled.install_gateway_api(self.store)
+        resources.registry_of(self.store)  # the kinds of the CRDs it has are served from now
         self.faults = faults if faults is not None else Faults()
         self.access = Access()
         self.admin_token = self.access.admin_token  # for /_sandbox/: "Authorization: Bearer …"

@@ -6,8 +6,9 @@ group-version document, and looks for a PATCH operation tagged with the kind's
 it, kubectl leaves unknown-field checks to the server (``fieldValidation=Strict``). The
 ``components.schemas`` carry the kinds' schemas (from ``schema.py``) for clients that read them.
 
-HTTPRoute (a CRD upstream, no bundled schema) is published as a permissive schema
-(``x-kubernetes-preserve-unknown-fields: true``) and accepted without field validation.
+A custom resource's document carries its CRD version's ``openAPIV3Schema`` (made per store,
+cached until its CRDs change); a kind without any schema would be published permissive
+(``x-kubernetes-preserve-unknown-fields: true``).
 ``/openapi/v2`` is not served (404); kubectl 1.27+ uses v3.
 """
 
@@ -16,25 +17,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from typing import Any
 
 from kube_sandbox.apiserver import discovery
 from kube_sandbox.objects import resources, schema
 from kube_sandbox.protocol.messages import Response, status_object
-from kube_sandbox.storage.store import ResourceType
+from kube_sandbox.storage.store import ResourceType, Store
 
 Obj = dict[str, Any]
 _REF = "#/components/schemas/"
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
-def handle(path: str) -> Response:
+def handle(path: str, store: Store | None = None) -> Response:
     """Serve ``/openapi/v3`` and ``/openapi/v3/<api|apis/...>``; 404 for anything else."""
     if path == "/openapi/v3":
-        return Response(200, root_document())
+        return Response(200, root_document(store))
     prefix = "/openapi/v3/"
     if path.startswith(prefix):
-        doc = group_version_document(path[len(prefix) :])
+        doc = group_version_document(path[len(prefix) :], store)
         if doc is not None:
             return Response(200, doc)
     return Response(
@@ -42,43 +44,78 @@ def handle(path: str) -> Response:
     )
 
 
-def _gv_paths() -> list[tuple[str, str, str]]:
+def _gv_paths(store: Store | None = None) -> list[tuple[str, str, str]]:
     """(document path, group, version) for every served group-version."""
     out = []
-    for group, version in resources.GROUP_VERSIONS.items():
-        out.append((f"apis/{group}/{version}" if group else f"api/{version}", group, version))
+    for group, versions in resources.group_versions(store).items():
+        for version in versions:
+            out.append((f"apis/{group}/{version}" if group else f"api/{version}", group, version))
     return out
 
 
-def root_document() -> Obj:
+def root_document(store: Store | None = None) -> Obj:
     """The index of group-version documents, with content hashes as upstream."""
     paths = {}
-    for doc_path, _, _ in _gv_paths():
-        digest = hashlib.sha512(_encoded(doc_path)).hexdigest()[:128].upper()
+    for doc_path, group, _ in _gv_paths(store):
+        if group in resources.GROUP_VERSIONS:
+            encoded = _encoded(doc_path)
+        else:
+            encoded = json.dumps(group_version_document(doc_path, store), sort_keys=True).encode()
+        digest = hashlib.sha512(encoded).hexdigest()[:128].upper()
         paths[doc_path] = {"serverRelativeURL": f"/openapi/v3/{doc_path}?hash={digest}"}
     return {"paths": paths}
 
 
 @functools.cache
 def _encoded(doc_path: str) -> bytes:
-    return json.dumps(group_version_document(doc_path), sort_keys=True).encode()
+    return json.dumps(_builtin_document(doc_path), sort_keys=True).encode()
 
 
-@functools.cache
-def group_version_document(doc_path: str) -> Obj | None:
+# custom group-version documents, by path: (the registry snapshot they were made from, doc)
+_CUSTOM_DOCS: dict[tuple[int, str], tuple[Any, Obj]] = {}
+_CUSTOM_LOCK = threading.Lock()
+
+
+def group_version_document(doc_path: str, store: Store | None = None) -> Obj | None:
     """The OpenAPI 3.0 document of one group-version (``apis/apps/v1``), or None."""
-    match = [(g, v) for p, g, v in _gv_paths() if p == doc_path]
+    match = [(g, v) for p, g, v in _gv_paths(store) if p == doc_path]
     if not match:
         return None
     group, version = match[0]
+    if group in resources.GROUP_VERSIONS or store is None:
+        return _builtin_document(doc_path)
+    snapshot = resources.registry_of(store).snapshot
+    key = (id(store), doc_path)
+    with _CUSTOM_LOCK:
+        hit = _CUSTOM_DOCS.get(key)
+        if hit is not None and hit[0] is snapshot:
+            return hit[1]
+    doc = _document(group, version, store)
+    with _CUSTOM_LOCK:
+        if len(_CUSTOM_DOCS) > 256:
+            _CUSTOM_DOCS.clear()
+        _CUSTOM_DOCS[key] = (snapshot, doc)
+    return doc
+
+
+@functools.cache
+def _builtin_document(doc_path: str) -> Obj | None:
+    match = [(g, v) for p, g, v in _gv_paths() if p == doc_path]
+    if not match:
+        return None
+    return _document(match[0][0], match[0][1], None)
+
+
+def _document(group: str, version: str, store: Store | None) -> Obj:
     paths: Obj = {}
     roots: list[str] = []
     extra: dict[str, Obj] = {}
-    for rt in resources.in_group_version(group, version):
+    for rt in resources.in_group_version(group, version, store):
+        custom = resources.custom(rt, store)
         name = schema.definition_name(rt.group, rt.version, rt.kind)
         if name is None:
             name = f"{_reverse_domain(rt.group)}.{rt.version}.{rt.kind}"
-            extra[name] = _permissive(rt)
+            extra[name] = _custom_schema(rt, custom.schema) if custom else _permissive(rt)
             roots.append(_OBJECT_META)
         else:
             roots.append(name)
@@ -94,6 +131,22 @@ def group_version_document(doc_path: str) -> Obj | None:
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _custom_schema(rt: ResourceType, crd_schema: Obj | None) -> Obj:
+    """A CRD version's openAPIV3Schema as upstream publishes it: with the standard fields."""
+    if crd_schema is None:
+        return _permissive(rt)
+    out = dict(crd_schema)
+    props = dict(out.get("properties") or {})
+    props["apiVersion"] = {"type": "string"}
+    props["kind"] = {"type": "string"}
+    props["metadata"] = {"$ref": _REF + _OBJECT_META}
+    out["properties"] = props
+    out.setdefault("type", "object")
+    # no x-kubernetes-group-version-kind, as for _permissive: kubectl's client-side apply
+    # then makes a JSON merge patch, the patch type custom resources take
+    return out
 
 
 def _reverse_domain(group: str) -> str:

@@ -48,13 +48,13 @@ class Api:
         if path in ("/healthz", "/livez", "/readyz"):
             return Response(200, "ok", content_type="text/plain")
         if path.startswith("/openapi/"):
-            return openapi.handle(path)
-        doc = discovery.document(path)
+            return openapi.handle(path, self.store)
+        doc = discovery.document(path, self.store)
         if doc is not None:
             if req.method != "GET":
                 raise StoreError(405, "MethodNotAllowed", f"{req.method} is not allowed on {path}")
             return Response(200, doc)
-        target = parse_resource_path(path)
+        target = parse_resource_path(path, self.store)
         if target is None:
             return Response(
                 404,

@@ -41,8 +41,8 @@ def owner_uids(obj: Obj) -> set[str]:
 def orphan_dependents(store: Store, owner_uid: str) -> None:
     """Remove ``owner_uid`` from the ownerReferences of every object (Orphan propagation)."""
     with store.lock:
-        for rt in resources.RESOURCES:
-            items, _ = store.list(rt.key, None, lambda o: owner_uid in owner_uids(o))
+        for key in resources.store_keys(store):
+            items, _ = store.list(key, None, lambda o: owner_uid in owner_uids(o))
             for obj in items:
                 meta = obj["metadata"]
                 refs = [r for r in meta["ownerReferences"] if r.get("uid") != owner_uid]
@@ -50,7 +50,7 @@ def orphan_dependents(store: Store, owner_uid: str) -> None:
                     meta["ownerReferences"] = refs
                 else:
                     del meta["ownerReferences"]
-                store.update(rt.key, obj)
+                store.update(key, obj)
 
 
 class GarbageCollector:
@@ -64,12 +64,12 @@ class GarbageCollector:
         self._uids: dict[str, Ref] = {}
         self._thread: threading.Thread | None = None
         with store.lock:
-            for rt in resources.RESOURCES:
-                items, _ = store.list(rt.key)
+            for key in resources.store_keys(store):
+                items, _ = store.list(key)
                 for obj in items:
-                    self._index(rt.key, obj)
+                    self._index(key, obj)
                     if obj["metadata"].get("deletionTimestamp"):
-                        self._queue.put(("terminating", _ref(rt.key, obj)))
+                        self._queue.put(("terminating", _ref(key, obj)))
             store.subscribe(self._on_event)
 
     # -- index (runs under the store lock, from store callbacks) ---------------------------
@@ -180,9 +180,10 @@ class GarbageCollector:
             self._delete(ref)
 
     def _empty_namespace(self, namespace: str) -> None:
-        for rt in resources.RESOURCES:
-            if not rt.namespaced:
+        namespaced = {rt.key: rt.namespaced for rt in resources.all_resources(self.store)}
+        for key, is_namespaced in namespaced.items():
+            if not is_namespaced:
                 continue
-            items, _ = self.store.list(rt.key, namespace)
+            items, _ = self.store.list(key, namespace)
             for obj in items:
-                self._delete((rt.key, namespace, obj["metadata"]["name"]))
+                self._delete((key, namespace, obj["metadata"]["name"]))

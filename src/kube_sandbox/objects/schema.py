@@ -6,8 +6,9 @@ the Kubernetes minor version the sandbox reports in ``/version``. One source ser
 strict field validation, strategic merge patch merge keys, server-side apply list semantics and
 the ``/openapi/v3`` documents kubectl reads.
 
-Kinds without a bundled schema (the Gateway API's HTTPRoute, a CRD on a real cluster) are
-permissive: every field is accepted, lists are atomic.
+Kinds without a bundled schema are permissive here: every field is accepted, lists are atomic.
+Custom resources (HTTPRoute among them) are validated by their CRD's schema instead
+(``crd.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def _gvk_index() -> dict[tuple[str, str, str], str]:
         for gvk in schema.get("x-kubernetes-group-version-kind", []):
             index.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
     return index
+
+
+def group_version_kinds() -> list[tuple[str, str, str]]:
+    """Every (group, version, kind) the bundled definitions carry."""
+    return list(_gvk_index())
 
 
 def definition_name(group: str, version: str, kind: str) -> str | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kube_sandbox.objects import schema
+from kube_sandbox.objects import crd, resources, schema
 from kube_sandbox.objects.selectors import match_label_selector
-from kube_sandbox.storage.store import ResourceType, StoreError
+from kube_sandbox.storage.store import ResourceType, Store, StoreError
 
 Obj = dict[str, Any]
 
@@ -27,10 +27,35 @@ def qualified_kind(rt: ResourceType) -> str:
     return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
 
 
+_REASONS = {
+    "Required value": "FieldValueRequired",
+    "Invalid value": "FieldValueInvalid",
+    "Unsupported value": "FieldValueNotSupported",
+    "Too long": "FieldValueTooLong",
+    "Too many": "FieldValueTooMany",
+    "Forbidden": "FieldValueForbidden",
+    "Duplicate value": "FieldValueDuplicate",
+}
+
+
 def invalid(rt: ResourceType, name: str, causes: list[str]) -> StoreError:
-    """A 422 Invalid error listing the causes."""
+    """A 422 Invalid error listing the causes (``<field>: <message>`` each), with upstream's
+    ``details`` (kind, group, causes) from which kubectl prints ``The <Kind> "<name>" is
+    invalid: ...``."""
     joined = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
-    return StoreError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+    err = StoreError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+    listed = []
+    for cause in causes:
+        where, _, message = cause.partition(": ")
+        reason = next(
+            (r for p, r in _REASONS.items() if message.startswith(p)), "FieldValueInvalid"
+        )
+        listed.append({"reason": reason, "message": message, "field": where})
+    details: Obj = {"name": name, "kind": rt.kind, "causes": listed}
+    if rt.group:
+        details["group"] = rt.group
+    err.details = details  # type: ignore[attr-defined]
+    return err
 
 
 def validate(rt: ResourceType, obj: Obj) -> None:
@@ -129,6 +154,12 @@ _KIND_CHECKS = {
 }
 
 
-def unknown_field_paths(rt: ResourceType, obj: Obj) -> list[str]:
-    """Fields of ``obj`` the kind's schema does not define (empty for permissive kinds)."""
+def unknown_field_paths(rt: ResourceType, obj: Obj, store: Store | None = None) -> list[str]:
+    """Fields of ``obj`` the kind's schema does not define (empty for permissive kinds).
+
+    For a custom resource of ``store``, the fields its CRD's schema prunes.
+    """
+    custom = resources.custom(rt, store)
+    if custom is not None:
+        return crd.unknown_fields(obj, custom.schema)
     return schema.unknown_fields(obj, schema.for_kind(rt.group, rt.version, rt.kind))

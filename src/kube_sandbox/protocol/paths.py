@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kube_sandbox.objects import resources
-from kube_sandbox.storage.store import ResourceType
+from kube_sandbox.storage.store import ResourceType, Store
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,11 @@ class Target:
     subresource: str | None
 
 
-def parse_resource_path(path: str) -> Target | None:
-    """Resolve ``/api/v1/namespaces/ns/pods/x/status`` style paths; None when not a resource."""
+def parse_resource_path(path: str, store: Store | None = None) -> Target | None:
+    """Resolve ``/api/v1/namespaces/ns/pods/x/status`` style paths; None when not a resource.
+
+    With ``store``, the custom resources of its established CRDs resolve too.
+    """
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
         group, version, rest = "", parts[1], parts[2:]
@@ -30,10 +33,10 @@ def parse_resource_path(path: str) -> Target | None:
     if not rest:
         return None
     if rest[0] == "namespaces" and len(rest) >= 3:
-        rt = resources.by_path(group, version, rest[2])
+        rt = resources.by_path(group, version, rest[2], store)
         if rt is not None and rt.namespaced:
             return _target(rt, rest[1], rest[3:])
-    rt = resources.by_path(group, version, rest[0])
+    rt = resources.by_path(group, version, rest[0], store)
     if rt is None:
         return None
     return _target(rt, None, rest[1:])

@@ -97,7 +97,7 @@ def field_validation(ctx: Ctx, obj: Obj) -> None:
         raise StoreError(
             400, "BadRequest", f"fieldValidation must be Strict, Warn or Ignore, not {mode!r}"
         )
-    unknown = validation.unknown_field_paths(ctx.rt, obj)
+    unknown = validation.unknown_field_paths(ctx.rt, obj, ctx.store)
     if not unknown:
         return
     if mode == "Strict":

@@ -114,14 +114,24 @@ def get(ctx: Ctx) -> Response:
     """GET an object, its status, or its Scale."""
     obj = load(ctx)
     if ctx.sub == "scale":
-        return ctx.respond(200, patching.scale_of(obj))
+        custom = resources.custom(ctx.rt, ctx.store)
+        return ctx.respond(200, patching.scale_of(obj, custom.scale if custom else None))
     if ctx.sub == "log":
         return Response(
             200, pod_log(obj, ctx.req.query.get("container")), content_type="text/plain"
         )
+    obj = in_requested_version(ctx, obj)
     if table.wants_table(ctx.req):
-        return ctx.respond(200, table.to_table(ctx.rt, [obj], ctx.req, None))
+        return ctx.respond(200, table.to_table(ctx.rt, [obj], ctx.req, None, ctx.store))
     return ctx.respond(200, obj)
+
+
+def in_requested_version(ctx: Ctx, obj: Obj) -> Obj:
+    """A custom object as the version the request names (its versions differ only by it:
+    conversion strategy None)."""
+    if obj.get("apiVersion") == ctx.rt.api_version or resources.custom(ctx.rt, ctx.store) is None:
+        return obj
+    return {**obj, "apiVersion": ctx.rt.api_version}
 
 
 def list_objects(ctx: Ctx) -> Response:
@@ -135,8 +145,9 @@ def list_objects(ctx: Ctx) -> Response:
         raise StoreError(410, "Expired", f"too old resource version: {rv_param} ({current_rv})")
     items, rv = ctx.store.list(ctx.rt.key, ctx.namespace, predicate_for(ctx), shared=True)
     items, list_meta = paging.page(ctx, items, rv)
+    items = [in_requested_version(ctx, item) for item in items]
     if table.wants_table(ctx.req):
-        return ctx.respond(200, table.to_table(ctx.rt, items, ctx.req, list_meta))
+        return ctx.respond(200, table.to_table(ctx.rt, items, ctx.req, list_meta, ctx.store))
     body = {
         "kind": f"{ctx.rt.kind}List",
         "apiVersion": ctx.rt.api_version,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kube_sandbox.objects import gc
+from kube_sandbox.objects import gc, resources
 from kube_sandbox.protocol.messages import Response
 from kube_sandbox.storage.store import StoreError, now_iso
 from kube_sandbox.verbs.context import Ctx, load, predicate_for
@@ -100,6 +100,8 @@ def delete_object(ctx: Ctx, obj: Obj, opts: Obj) -> Obj:
             meta["finalizers"] = finalizers
         return ctx.store.update(rt.key, obj)
     deleted = ctx.store.delete(rt.key, meta.get("namespace", ""), meta["name"])
+    if rt.key == resources.CRD_KEY:
+        _delete_custom_objects(ctx, obj)
     if rt.kind == "Pod":
         return deleted
     details: Obj = {"name": meta["name"], "kind": rt.plural, "uid": meta["uid"]}
@@ -112,6 +114,16 @@ def delete_object(ctx: Ctx, obj: Obj, opts: Obj) -> Obj:
         "status": "Success",
         "details": details,
     }
+
+
+def _delete_custom_objects(ctx: Ctx, definition: Obj) -> None:
+    """A deleted CRD takes its objects with it (its kind is unserved by then)."""
+    spec = definition.get("spec") or {}
+    key = f"{spec.get('group', '')}/{(spec.get('names') or {}).get('plural', '')}"
+    items, _ = ctx.store.list(key, shared=True)
+    for item in items:
+        item_meta = item["metadata"]
+        ctx.store.delete(key, item_meta.get("namespace", ""), item_meta["name"])
 
 
 def delete_collection(ctx: Ctx) -> Response:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from kube_sandbox.objects import crd, resources, schema
 from kube_sandbox.objects import patch as patches
-from kube_sandbox.objects import schema
 from kube_sandbox.objects.selectors import selector_string
 from kube_sandbox.protocol.messages import Response
 from kube_sandbox.storage.store import StoreError
@@ -73,7 +73,11 @@ def patch(ctx: Ctx) -> Response:
         current = load(ctx)
         if ctx.sub == "scale":
             patched_scale = apply_patch(
-                ctx, ctype, scale_of(current), body, schema.for_kind("autoscaling", "v1", "Scale")
+                ctx,
+                ctype,
+                scale_of(current, _scale_paths(ctx)),
+                body,
+                schema.for_kind("autoscaling", "v1", "Scale"),
             )
             return write_scale(ctx, patched_scale)
         kind_schema = schema.for_kind(rt.group, rt.version, rt.kind)
@@ -88,10 +92,25 @@ def patch(ctx: Ctx) -> Response:
     return ctx.respond(200, updated)
 
 
-def scale_of(obj: Obj) -> Obj:
-    """The ``autoscaling/v1`` Scale of a Deployment or ReplicaSet."""
+def scale_of(obj: Obj, paths: Obj | None = None) -> Obj:
+    """The ``autoscaling/v1`` Scale of a Deployment or ReplicaSet (or a custom object, whose
+    CRD's ``subresources.scale`` gives the ``paths``)."""
     meta = obj["metadata"]
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if paths is not None:
+        scale_status: Obj = {
+            "replicas": int(crd.read_path(obj, paths.get("statusReplicasPath", "")) or 0)
+        }
+        selector = crd.read_path(obj, paths.get("labelSelectorPath") or "")
+        if isinstance(selector, str):
+            scale_status["selector"] = selector
+        spec = {"replicas": crd.read_path(obj, paths.get("specReplicasPath", "")) or 0}
+        status = {}
+    else:
+        scale_status = {
+            "replicas": int(status.get("replicas", 0)),
+            "selector": selector_string(spec.get("selector")),
+        }
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -103,11 +122,13 @@ def scale_of(obj: Obj) -> Obj:
             "creationTimestamp": meta["creationTimestamp"],
         },
         "spec": {"replicas": int(spec.get("replicas", 0))},
-        "status": {
-            "replicas": int(status.get("replicas", 0)),
-            "selector": selector_string(spec.get("selector")),
-        },
+        "status": scale_status,
     }
+
+
+def _scale_paths(ctx: Ctx) -> Obj | None:
+    custom = resources.custom(ctx.rt, ctx.store)
+    return custom.scale if custom is not None and custom.scale is not None else None
 
 
 def write_scale(ctx: Ctx, scale: Any) -> Response:
@@ -126,6 +147,10 @@ def write_scale(ctx: Ctx, scale: Any) -> Response:
         current = load(ctx)
         check_precondition(ctx, current, scale)
         new = copy.deepcopy(current)
-        new.setdefault("spec", {})["replicas"] = replicas
+        paths = _scale_paths(ctx)
+        if paths is not None:
+            crd.write_path(new, paths.get("specReplicasPath", ".spec.replicas"), replicas)
+        else:
+            new.setdefault("spec", {})["replicas"] = replicas
         updated = persist(ctx, current, new)
-    return ctx.respond(200, scale_of(updated))
+    return ctx.respond(200, scale_of(updated, paths))

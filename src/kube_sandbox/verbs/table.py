@@ -7,13 +7,15 @@ carries the object as ``includeObject`` asks (Object, Metadata (default), None).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from kube_sandbox.objects import crd, resources
 from kube_sandbox.objects.selectors import selector_string
 from kube_sandbox.protocol.messages import Request
-from kube_sandbox.storage.store import ResourceType
+from kube_sandbox.storage.store import ResourceType, Store
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int, Callable[[Obj], Any]]  # name, type, priority, cell
@@ -207,6 +209,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("Ports", "string", 0, lambda o: "80, 443" if _spec(o).get("tls") else "80"),
         _AGE,
     ],
+    "CustomResourceDefinition": [  # upstream's default convertor: the timestamp itself
+        _NAME,
+        ("Created At", "date", 0, lambda o: o["metadata"].get("creationTimestamp", "")),
+    ],
     "Lease": [_NAME, ("Holder", "string", 0, lambda o: _spec(o).get("holderIdentity", "")), _AGE],
     "EndpointSlice": [
         _NAME,
@@ -248,9 +254,58 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
-def to_table(rt: ResourceType, items: list[Obj], req: Request, list_meta: Obj | None) -> Obj:
-    """A Table of ``items`` with this kind's columns and rows."""
-    columns = COLUMNS.get(rt.kind, [_NAME, _AGE])
+def _printer_cell(column: Obj) -> Callable[[Obj], Any]:
+    kind, path = column.get("type", "string"), str(column.get("jsonPath", ""))
+
+    def cell(obj: Obj) -> Any:
+        found = crd.json_path(obj, path)
+        if not found:
+            return None
+        value = found[0] if len(found) == 1 else found
+        if kind == "date":
+            return since(value)
+        if kind == "string":
+            if isinstance(value, str):
+                return value
+            return json.dumps(value, separators=(",", ":"))
+        return value
+
+    return cell
+
+
+def custom_columns(printer_columns: tuple[Obj, ...]) -> list[Column]:
+    """A CRD version's additionalPrinterColumns (Age alone when it has none), after Name."""
+    if not printer_columns:
+        printer_columns = (
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        )
+    return [
+        _NAME,
+        *(
+            (
+                str(c.get("name", "")),
+                str(c.get("type", "string")),
+                int(c.get("priority", 0)),
+                _printer_cell(c),
+            )
+            for c in printer_columns
+        ),
+    ]
+
+
+def to_table(
+    rt: ResourceType,
+    items: list[Obj],
+    req: Request,
+    list_meta: Obj | None,
+    store: Store | None = None,
+) -> Obj:
+    """A Table of ``items`` with this kind's columns and rows (a CRD's printer columns)."""
+    custom = resources.custom(rt, store)
+    if custom is not None:
+        columns = custom_columns(custom.printer_columns)
+    else:
+        columns = COLUMNS.get(rt.kind, [_NAME, _AGE])
     include = req.query.get("includeObject", "Metadata")
     rows = []
     for obj in items:

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kube_sandbox.objects import resources
 from kube_sandbox.protocol.messages import Response, status_object
 from kube_sandbox.storage.store import StoreError, WatchEvent
 from kube_sandbox.verbs import table
@@ -229,16 +230,19 @@ class _Watcher:
         self.max_events, self.max_seconds = ctx.api.faults.watch_limits()
         self.sent = 0
         self.as_table = table.wants_table(ctx.req)
+        self.converted = resources.custom(ctx.rt, ctx.store) is not None
 
     def _render(self, obj: Obj) -> Obj:
         """The event's object: the object itself, or a one-row Table for ``kubectl get -w``.
 
         As upstream, only the first Table of a stream carries the column definitions.
         """
+        if self.converted and obj.get("apiVersion") != self.ctx.rt.api_version:
+            obj = {**obj, "apiVersion": self.ctx.rt.api_version}  # a custom object's version
         if not self.as_table:
             return obj
         rendered = table.to_table(
-            self.ctx.rt, [obj], self.ctx.req, {"resourceVersion": str(self.rv)}
+            self.ctx.rt, [obj], self.ctx.req, {"resourceVersion": str(self.rv)}, self.ctx.store
         )
         if self.sent:
             rendered["columnDefinitions"] = []

@@ -10,7 +10,7 @@ import copy
 import uuid
 from typing import Any
 
-from kube_sandbox.objects import defaults, managed, resources, schema, validation
+from kube_sandbox.objects import crd, defaults, managed, resources, schema, validation
 from kube_sandbox.storage.store import now_iso
 from kube_sandbox.verbs.context import Ctx
 
@@ -41,6 +41,11 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
     defaults.apply_defaults(rt.kind, new)
     validation.validate(rt, new)
+    if rt.key == resources.CRD_KEY:
+        _definition(ctx, old, new)
+    custom = resources.custom(rt, ctx.store)
+    if custom is not None:
+        _custom_object(custom, new)
     meta = new["metadata"]
     if old is not None and ctx.sub != "status":
         # compared after defaulting: a field that defaulting restores is no change
@@ -64,6 +69,27 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
         return ctx.store.create(rt.key, new, shared=True)
     new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
     return ctx.store.update(rt.key, new, shared=True)
+
+
+def _definition(ctx: Ctx, old: Obj | None, new: Obj) -> None:
+    """A CRD: its defaults and checks, and the status its controllers give it at once."""
+    crd.default_crd(new)
+    causes = crd.crd_causes(new, old)
+    if causes:
+        raise validation.invalid(ctx.rt, str(new["metadata"].get("name", "")), causes)
+    others, _ = ctx.store.list(resources.CRD_KEY, shared=True)
+    new["status"] = crd.crd_status(new, others, old)
+
+
+def _custom_object(custom: resources.CustomKind, new: Obj) -> None:
+    """A custom object: pruned, defaulted and validated by its CRD's schema."""
+    root = custom.schema
+    schema.drop_fields(new, crd.unknown_fields(new, root))
+    crd.apply_defaults(new, root)
+    causes = crd.schema_causes(new, root)
+    if causes:
+        rt = custom.rt
+        raise crd.invalid_error(rt.kind, rt.group, str(new["metadata"].get("name", "")), causes)
 
 
 def _keep_system_metadata(ctx: Ctx, old: Obj, new: Obj) -> None:
