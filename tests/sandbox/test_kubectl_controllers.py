@@ -176,6 +176,8 @@ def test_describe_shows_controller_events(kubectl: Kubectl) -> None:
             in json.dumps(kubectl.json("pods", "-l", "app=bad")["items"][0]["status"])
         )
     )
+    # the kubelet writes the pod's status, then its event: wait for both (bounded)
+    wait_until(lambda: "Failed to pull image" in kubectl("describe", "pods", "-l", "app=bad"))
     described = kubectl("describe", "pods", "-l", "app=bad")
     assert "ImagePullBackOff" in described
     assert "Failed to pull image" in described
