@@ -308,7 +308,7 @@ def test_limit_and_continue_page_through_a_list(
 
 
 def test_unknown_paths_are_404_status(sandbox: SandboxHandle, http: requests.Session) -> None:
-    resp = http.get(sandbox.url + "/apis/apps/v1/namespaces/default/statefulsets")
+    resp = http.get(sandbox.url + "/apis/apps/v1/namespaces/default/widgets")
     assert resp.status_code == 404 and resp.json()["kind"] == "Status"
 
 

@@ -60,6 +60,7 @@ def test_api_versions_and_group_list(sandbox: SandboxHandle) -> None:
         "policy",
         "rbac.authorization.k8s.io",
         "scheduling.k8s.io",
+        "batch",
     }
     assert groups["autoscaling"]["preferredVersion"] == {
         "groupVersion": "autoscaling/v2",
@@ -92,7 +93,7 @@ def test_resource_lists_carry_scope_verbs_and_subresources(sandbox: SandboxHandl
 
 
 def test_unserved_group_version_is_404(sandbox: SandboxHandle) -> None:
-    assert requests.get(sandbox.url + "/apis/batch/v1", timeout=5).status_code == 404
+    assert requests.get(sandbox.url + "/apis/example.com/v1", timeout=5).status_code == 404
 
 
 def _all_refs(node: Any) -> list[str]:

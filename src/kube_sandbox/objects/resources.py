@@ -11,6 +11,7 @@ from kube_sandbox.storage.store import ResourceType
 
 # Kinds that ``kubectl get all`` shows (discovery category "all").
 _ALL_CATEGORY = {"Pod", "Service", "Deployment", "ReplicaSet", "HorizontalPodAutoscaler"}
+_ALL_CATEGORY |= {"StatefulSet", "DaemonSet", "Job", "CronJob"}  # the workload controllers
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "namespaces", "Namespace", False, ("ns",), ("status",)),
@@ -55,6 +56,12 @@ RESOURCES: tuple[ResourceType, ...] = (
         "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
     ),
     ResourceType("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
+    # Workload kinds with a controller (controllers/statefulset.py, daemonset.py, job.py).
+    ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("status", "scale")),
+    ResourceType("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",)),
+    ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", True),
+    ResourceType("batch", "v1", "jobs", "Job", True, (), ("status",)),
+    ResourceType("batch", "v1", "cronjobs", "CronJob", True, ("cj",), ("status",)),
 )
 
 # Preferred (and only) version of each group, in the order discovery lists them.

@@ -41,6 +41,8 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
     defaults.apply_defaults(rt.kind, new)
     validation.validate(rt, new)
+    if old is not None and ctx.sub != "status":
+        validation.validate_update(rt, old, new)
     meta = new["metadata"]
     if old is not None and ctx.sub != "status":
         # compared after defaulting: a field that defaulting restores is no change
