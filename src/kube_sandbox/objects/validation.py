@@ -27,10 +27,34 @@ def qualified_kind(rt: ResourceType) -> str:
     return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
 
 
+_CAUSE_REASONS = {
+    "Required value": "FieldValueRequired",
+    "Invalid value": "FieldValueInvalid",
+    "Forbidden": "FieldValueForbidden",
+    "Unsupported value": "FieldValueNotSupported",
+}
+
+
+def _cause(text: str) -> Obj:
+    """``spec.x: Invalid value: ...`` as a StatusCause (reason, message, field)."""
+    field, _, message = text.partition(": ")
+    kind = message.split(":", 1)[0]
+    return {
+        "reason": _CAUSE_REASONS.get(kind, "FieldValueInvalid"),
+        "message": message,
+        "field": field,
+    }
+
+
 def invalid(rt: ResourceType, name: str, causes: list[str]) -> StoreError:
-    """A 422 Invalid error listing the causes."""
+    """A 422 Invalid error listing the causes (Status details as NewInvalid writes them)."""
     joined = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
-    return StoreError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+    err = StoreError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+    details: Obj = {"name": name, "kind": rt.kind, "causes": [_cause(c) for c in causes]}
+    if rt.group:
+        details = {"name": name, "group": rt.group, "kind": rt.kind, "causes": details["causes"]}
+    err.details = details  # type: ignore[attr-defined]
+    return err
 
 
 def validate(rt: ResourceType, obj: Obj) -> None:
