@@ -112,7 +112,9 @@ def container_view(
     ready = ready_at is not None and elapsed >= ready_at
     if behaviour == "neverready" and not was_running:
         started_events.append(("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed"))
-    running = {"running": {"startedAt": iso(start + delay)}}
+    # a restored pod keeps the moment it was written with (startTime has whole seconds only)
+    since = ((old or {}).get("state") or {}).get("running", {}).get("startedAt")
+    running = {"running": {"startedAt": since or iso(start + delay)}}
     status = {**base, "ready": ready, "started": True, "state": running, "lastState": {}}
     next_change = ready_at if ready_at is not None and not ready else None
     if completes and ready_at is not None and ready:
@@ -252,6 +254,8 @@ class Kubelet:
         uid = cached["metadata"]["uid"]
         if cached["metadata"].get("deletionTimestamp"):
             return
+        if (cached.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return  # a terminal pod never changes again
         pod = edit(cached, "spec")
         old_status: Obj = pod.get("status") or {}
         now = ctx.now()
