@@ -248,6 +248,24 @@ def test_daemonset_apply_rollout_update_diff_delete(
         'daemon set "agent" successfully rolled out; its one pod has the new image',
         f"{lines(status.stdout)[-1]}; {pod['spec']['containers'][0]['image']}",
     )
+    # maxSurge: the new pod starts beside the old one, which goes once the new one is available
+    surge = ds_yaml("fluentd:1.18").replace(
+        "spec:\n  selector",
+        "spec:\n  updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n  selector",
+        1,
+    )
+    mark = sandbox.store.resource_version
+    kubectl("apply", "-f", kubectl.manifest("agent3.yaml", surge))
+    status = kubectl("rollout", "status", "daemonset/agent", "--timeout=60s")
+    assert lines(status.stdout)[-1] == 'daemon set "agent" successfully rolled out'
+    (pod,) = wait_until(lambda: len(p := pods(sandbox, "DaemonSet", "agent")) == 1 and p)
+    assert pod["spec"]["containers"][0]["image"] == "fluentd:1.18"
+    order = [
+        (e.type, e.obj["spec"]["containers"][0]["image"])
+        for e in sandbox.store.events_since(mark)
+        if e.resource == "/pods" and e.type in ("ADDED", "DELETED")
+    ]
+    assert order == [("ADDED", "fluentd:1.18"), ("DELETED", "fluentd:1.17")], order
     kubectl("delete", "-f", path2)
     wait_until(lambda: not pods(sandbox, "DaemonSet", "agent"))
 
@@ -341,6 +359,13 @@ def test_cronjob_and_controllerrevision_are_stored_and_served(kubectl: Kubectl) 
     row = kubectl("get", "cronjob", "nightly").stdout.splitlines()[1]
     assert row.startswith("nightly") and "0 3 * * *" in row and "False" in row, row
     assert kubectl("apply", "-f", path).stdout.strip() == "cronjob.batch/nightly unchanged"
+    # kubectl builds the Job from the CronJob's jobTemplate and sends it as protobuf
+    manual = kubectl("create", "job", "manual", "--from=cronjob/nightly")
+    assert manual.stdout.strip() == "job.batch/manual created"
+    made = kubectl.json("job", "manual")
+    assert made["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert made["metadata"]["ownerReferences"][0]["name"] == "nightly"
+    kubectl("wait", "--for=condition=complete", "job/manual", "--timeout=60s")
     changed = CRONJOB.replace('"0 3 * * *"', '"30 4 * * *"')
     diff = kubectl("diff", "-f", kubectl.manifest("nightly2.yaml", changed), ok=False)
     assert diff.returncode == 1 and "30 4 * * *" in diff.stdout

@@ -230,6 +230,13 @@ def test_jobs_parallel_indexed_onfailure_and_suspended(api: client.ApiClient) ->
     assert [c.reason for c in loop.status.conditions] == ["BackoffLimitExceeded"] * 2
     wait_until(lambda: not core.list_namespaced_pod(NS, label_selector="job-name=loop").items)
 
+    batch.create_namespaced_job(NS, job("slowpoke", "app:neverready", active_deadline_seconds=1))
+    late = wait_until(
+        lambda: "Failed" in condition_types(x := batch.read_namespaced_job("slowpoke", NS)) and x
+    )
+    assert [c.reason for c in late.status.conditions] == ["DeadlineExceeded"] * 2
+    assert late.status.conditions[1].message == "Job was active longer than specified deadline"
+
     batch.create_namespaced_job(NS, job("later", "busybox:1", suspend=True))
     later = wait_until(
         lambda: "Suspended" in condition_types(x := batch.read_namespaced_job("later", NS)) and x
