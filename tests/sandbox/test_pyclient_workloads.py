@@ -8,6 +8,8 @@ deletions is read from the store's event history (white-box), never from timings
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kubernetes import client
@@ -251,7 +253,7 @@ def test_jobs_parallel_indexed_onfailure_and_suspended(api: client.ApiClient) ->
     assert (suspended.status, suspended.reason) == ("False", "JobResumed")
 
 
-def test_cronjob_typed_roundtrip(api: client.ApiClient) -> None:
+def test_cronjob_typed_roundtrip(api: client.ApiClient, sandbox: SandboxHandle) -> None:
     batch = client.BatchV1Api(api)
     body = client.V1CronJob(
         metadata=client.V1ObjectMeta(name="report"),
@@ -264,5 +266,29 @@ def test_cronjob_typed_roundtrip(api: client.ApiClient) -> None:
     cj = batch.read_namespaced_cron_job("report", NS)
     assert cj.spec.concurrency_policy == "Allow" and cj.spec.successful_jobs_history_limit == 3
     assert cj.status is not None and cj.status.active is None
+
+    # white-box: the CronJob last ran six minutes ago, so a */5 slot has passed since
+    before = int(time.time()) // 300 * 5
+    stored = sandbox.store.get("batch/cronjobs", NS, "report")
+    last = datetime.now(timezone.utc) - timedelta(minutes=6)
+    stored["status"] = {"lastScheduleTime": last.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    sandbox.store.update("batch/cronjobs", stored)
+    made = wait_until(lambda: batch.list_namespaced_job(NS).items)
+    after = int(time.time()) // 300 * 5
+    (started,) = made
+    assert started.metadata.name in {f"report-{before}", f"report-{after}"}
+    assert started.metadata.owner_references[0].name == "report"
+    stamp = started.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+    assert stamp.endswith(":00Z") and started.spec.backoff_limit == 6
+    cj = wait_until(
+        lambda: (
+            (x := batch.read_namespaced_cron_job("report", NS)).status.last_successful_time and x
+        )
+    )
+    assert cj.status.last_schedule_time is not None and not cj.status.active
+    assert "Complete" in condition_types(batch.read_namespaced_job(started.metadata.name, NS))
+    assert len(batch.list_namespaced_job(NS).items) == 1, "one slot, one Job"
+
     batch.delete_namespaced_cron_job("report", NS)
     assert not batch.list_namespaced_cron_job(NS).items
+    wait_until(lambda: not batch.list_namespaced_job(NS).items)  # the Job is collected too

@@ -21,6 +21,7 @@ from typing import Any
 
 from kube_sandbox.controllers.common import controller_of
 from kube_sandbox.controllers.context import (
+    CRONJOBS,
     DAEMONSETS,
     DEPLOYMENTS,
     HPAS,
@@ -35,6 +36,7 @@ from kube_sandbox.controllers.context import (
     Context,
     Key,
 )
+from kube_sandbox.controllers.cronjob import CronJobController
 from kube_sandbox.controllers.daemonset import DaemonSetController
 from kube_sandbox.controllers.deployment import DeploymentController
 from kube_sandbox.controllers.endpoints import EndpointsController
@@ -54,9 +56,10 @@ ORDER = {
     "replicaset": 2,
     "statefulset": 3,
     "daemonset": 4,
-    "job": 5,
-    "pod": 6,
-    "service": 7,
+    "cronjob": 5,
+    "job": 6,
+    "pod": 7,
+    "service": 8,
 }
 # The controller of each kind of owner, and the store key of the objects each controller owns.
 OWNER_KEYS = {
@@ -65,6 +68,7 @@ OWNER_KEYS = {
     "StatefulSet": "statefulset",
     "DaemonSet": "daemonset",
     "Job": "job",
+    "CronJob": "cronjob",
 }
 RESOURCE_OF = {
     "deployment": DEPLOYMENTS,
@@ -72,6 +76,7 @@ RESOURCE_OF = {
     "statefulset": STATEFULSETS,
     "daemonset": DAEMONSETS,
     "job": JOBS,
+    "cronjob": CRONJOBS,
     "pod": PODS,
     "service": SERVICES,
     "hpa": HPAS,
@@ -108,6 +113,7 @@ class ControllerManager:
             "statefulset": StatefulSetController().reconcile,
             "daemonset": DaemonSetController().reconcile,
             "job": JobController().reconcile,
+            "cronjob": CronJobController().reconcile,
             "pod": self._kubelet.reconcile,
             "service": EndpointsController().reconcile,
         }
@@ -188,14 +194,14 @@ class ControllerManager:
             keys.add(("replicaset", ns, name))
             if owner and owner.get("kind") == "Deployment":
                 keys.add(("deployment", ns, owner["name"]))
-        elif resource in (STATEFULSETS, DAEMONSETS, JOBS):
-            keys.add(
-                (
-                    {STATEFULSETS: "statefulset", DAEMONSETS: "daemonset"}.get(resource, "job"),
-                    ns,
-                    name,
-                )
-            )
+        elif resource == CRONJOBS:
+            keys.add(("cronjob", ns, name))
+        elif resource in (STATEFULSETS, DAEMONSETS):
+            keys.add(("statefulset" if resource == STATEFULSETS else "daemonset", ns, name))
+        elif resource == JOBS:
+            keys.add(("job", ns, name))
+            if owner and owner.get("kind") == "CronJob":
+                keys.add(("cronjob", ns, owner["name"]))
         elif resource == REVISIONS:
             if owner and owner.get("kind") in ("StatefulSet", "DaemonSet"):
                 keys.add((OWNER_KEYS[owner["kind"]], ns, owner["name"]))
