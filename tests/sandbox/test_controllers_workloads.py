@@ -1,13 +1,21 @@
-"""The workload controllers at rest: a settled cluster restored from a snapshot is not rewritten."""
+"""The workload controllers' pure parts (cron schedules, revision hashes) and a settled cluster.
+
+A settled cluster of StatefulSets, DaemonSets and Jobs restored from a snapshot is not rewritten.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 from kubernetes import client
 from tests.sandbox.test_pyclient_workloads import NS, container, job, statefulset
 
 from kube_sandbox.controllers import ControllerManager
+from kube_sandbox.controllers.cronjob import Schedule
+from kube_sandbox.controllers.history import fnv32, revision_hash, safe_encode
+from kube_sandbox.controllers.job import compress_indexes
 from kube_sandbox.storage.store import Store
 from kube_sandbox.testing import POD_READY_DELAY, SandboxHandle, wait_until
 
@@ -62,3 +70,33 @@ def test_settled_workloads_restored_are_left_as_they_are(
         assert restored.resource_version == snapshot["resourceVersion"], written
     finally:
         manager.stop()
+
+
+def test_cron_schedules_as_robfig_cron_reads_them() -> None:
+    wednesday = datetime(2026, 12, 2, 2, 13, tzinfo=timezone.utc)
+    every5 = Schedule.parse("*/5 * * * *")
+    assert every5.next_after(wednesday) == wednesday.replace(minute=15)
+    since = wednesday.replace(hour=1, minute=0)
+    assert every5.latest_between(since, wednesday) == wednesday.replace(minute=10)
+    assert every5.latest_between(wednesday.replace(minute=11), wednesday) is None
+    weekdays = Schedule.parse("0 3 * * mon-fri")
+    assert weekdays.next_after(wednesday) == wednesday.replace(hour=3, minute=0)
+    assert Schedule.parse("@monthly").next_after(wednesday) == datetime(
+        2027, 1, 1, tzinfo=timezone.utc
+    )
+    # both day fields restricted: either may match (the Friday comes before the 13th)
+    assert Schedule.parse("0 0 13 * 5").next_after(wednesday) == datetime(
+        2026, 12, 4, tzinfo=timezone.utc
+    )
+    for bad in ("* * * *", "61 * * * *", "*/0 * * * *"):
+        with pytest.raises(ValueError):
+            Schedule.parse(bad)
+
+
+def test_revision_hashes_and_completed_indexes() -> None:
+    assert fnv32(b"") == 0x811C9DC5 and fnv32(b"a") == 0x050C5D7E  # FNV-1, as Go's fnv.New32
+    assert set(safe_encode("1234567890")) <= set("bcdfghjklmnpqrstvwxz2456789")
+    data = {"spec": {"template": {"metadata": {"labels": {"app": "x"}}, "$patch": "replace"}}}
+    assert revision_hash(data) == revision_hash(data) != revision_hash(data, 1)
+    assert compress_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6-7"
+    assert compress_indexes(set()) == ""

@@ -187,6 +187,16 @@ def test_statefulset_apply_rollout_partition_diff_delete(
     )
     assert sts["status"]["currentRevision"] == update
 
+    history = kubectl("rollout", "history", "statefulset/web").stdout
+    assert [line.split()[0] for line in lines(history)[2:]] == ["1", "2", "3"], history
+    undo = kubectl("rollout", "undo", "statefulset/web")
+    assert undo.stdout.strip() == "statefulset.apps/web rolled back"
+    kubectl("rollout", "status", "statefulset/web", "--timeout=60s")
+    images = {p["spec"]["containers"][0]["image"] for p in pods(sandbox, "StatefulSet", "web")}
+    assert images == {"nginx:1.26"}, "undo returns to the previous revision's template"
+    revisions = kubectl.json("controllerrevisions")["items"]
+    assert sorted(r["revision"] for r in revisions) == [1, 3, 4], "revision 2 re-used as 4"
+
     forbidden = kubectl(
         "patch",
         "statefulset",
