@@ -292,3 +292,26 @@ def test_cronjob_typed_roundtrip(api: client.ApiClient, sandbox: SandboxHandle) 
     batch.delete_namespaced_cron_job("report", NS)
     assert not batch.list_namespaced_cron_job(NS).items
     wait_until(lambda: not batch.list_namespaced_job(NS).items)  # the Job is collected too
+
+
+def test_ordered_ready_waits_for_min_ready_seconds(
+    api: client.ApiClient, sandbox: SandboxHandle
+) -> None:
+    apps = client.AppsV1Api(api)
+    body = statefulset("slowstart", "nginx:1", replicas=2)
+    body.spec.min_ready_seconds = 1
+    apps.create_namespaced_stateful_set(NS, body)
+    wait_until(
+        lambda: apps.read_namespaced_stateful_set("slowstart", NS).status.available_replicas == 2
+    )
+    pods = {p["metadata"]["name"]: p for p in sandbox.store.list("/pods", NS)[0]}
+    ready_since = next(
+        c["lastTransitionTime"]
+        for c in pods["slowstart-0"]["status"]["conditions"]
+        if c["type"] == "Ready"
+    )
+    created = pods["slowstart-1"]["metadata"]["creationTimestamp"]
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    gap = datetime.strptime(created, fmt) - datetime.strptime(ready_since, fmt)
+    # whole-second stamps: created >= ready + 1 s means the stamps differ by at least 1 s
+    assert gap >= timedelta(seconds=1), (ready_since, created)

@@ -31,8 +31,10 @@ def ordinal_of(sts_name: str, pod: Obj) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _running_and_ready(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") == "Running" and pod_ready(pod)
+def _running_and_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
+    """isRunningAndAvailable: Running, and Ready for at least minReadySeconds."""
+    running = (pod.get("status") or {}).get("phase") == "Running"
+    return running and pod_available(pod, min_ready_seconds, now)
 
 
 def _terminal(pod: Obj) -> bool:
@@ -82,6 +84,11 @@ class StatefulSetController:
             if partition is not None
             else int((sts.get("status") or {}).get("currentReplicas") or 0)
         )
+        min_ready, now = spec_int(spec, "minReadySeconds", 0), ctx.now()
+
+        def healthy(pod: Obj) -> bool:
+            return _running_and_available(pod, min_ready, now)
+
         by_ordinal: dict[int, Obj] = {}
         condemned: list[Obj] = []
         for pod in pods:
@@ -103,12 +110,10 @@ class StatefulSetController:
                 by_ordinal[ordinal] = self._create_pod(ctx, sts, ordinal, revision)
                 if not parallel:
                     return  # OrderedReady: wait for it to be Running and Ready
-            elif not parallel and not _running_and_ready(existing):
+            elif not parallel and not healthy(existing):
                 return
         condemned.sort(key=lambda p: ordinal_of(name, p) or -1, reverse=True)
         for pod in condemned:
-            if not parallel and not _running_and_ready(pod) and pod is not condemned[0]:
-                return
             self._delete(ctx, sts, pod)
             if not parallel:
                 return  # one at a time, highest first
@@ -121,7 +126,7 @@ class StatefulSetController:
             if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != update_name:
                 self._delete(ctx, sts, pod)  # recreated at the update revision next round
                 return
-            if not _running_and_ready(pod):
+            if not healthy(pod):
                 return
 
     def _create_pod(self, ctx: Context, sts: Obj, ordinal: int, revision: Obj) -> Obj:
