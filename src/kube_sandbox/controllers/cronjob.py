@@ -208,7 +208,9 @@ class CronJobController:
                 wait = (nxt - now).total_seconds() + 0.05
                 ctx.schedule(("cronjob", namespace, name), max(wait, 0.0))
         if active:
-            status["active"] = [job_ref(j) for j in active]
+            # a reference keeps the resourceVersion the Job had when it was started
+            known = {r.get("uid"): r for r in old.get("active") or []}
+            status["active"] = [known.get(j["metadata"]["uid"]) or job_ref(j) for j in active]
         else:
             status.pop("active", None)
         if status == old:
