@@ -23,9 +23,27 @@ SERVICES = "/services"
 ENDPOINTS = "/endpoints"
 ENDPOINTSLICES = "discovery.k8s.io/endpointslices"
 HPAS = "autoscaling/horizontalpodautoscalers"
+STATEFULSETS = "apps/statefulsets"
+DAEMONSETS = "apps/daemonsets"
+REVISIONS = "apps/controllerrevisions"
+JOBS = "batch/jobs"
+CRONJOBS = "batch/cronjobs"
 
 # Resources the controllers read; everything else is ignored by the manager.
-WATCHED = (DEPLOYMENTS, REPLICASETS, PODS, SERVICES, ENDPOINTS, ENDPOINTSLICES, HPAS)
+WATCHED = (
+    DEPLOYMENTS,
+    REPLICASETS,
+    PODS,
+    SERVICES,
+    ENDPOINTS,
+    ENDPOINTSLICES,
+    HPAS,
+    STATEFULSETS,
+    DAEMONSETS,
+    REVISIONS,
+    JOBS,
+    CRONJOBS,
+)
 
 
 def _rv(obj: Obj) -> int:

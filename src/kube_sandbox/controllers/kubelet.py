@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from kube_sandbox.controllers.common import parse_time
+from kube_sandbox.controllers.common import controller_of, parse_time
 from kube_sandbox.controllers.context import PODS, Context, edit
 from kube_sandbox.controllers.events import NODE_NAME
 from kube_sandbox.storage.store import Obj
@@ -54,6 +54,7 @@ class ContainerView:
     started_once: bool
     next_change: float | None  # seconds since pod start of the next change, if any
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    exit_code: int | None = None  # the container terminated (and is not restarted)
 
 
 def crash_times(delay: float, until: float) -> list[float]:
@@ -68,9 +69,21 @@ def crash_times(delay: float, until: float) -> list[float]:
 
 
 def container_view(
-    spec: Obj, elapsed: float, delay: float, start: float, old: Obj | None, pod_name: str
+    spec: Obj,
+    elapsed: float,
+    delay: float,
+    start: float,
+    old: Obj | None,
+    pod_name: str,
+    *,
+    restart_policy: str = "Always",
+    completes: bool = False,
 ) -> ContainerView:
-    """The status of container ``spec`` ``elapsed`` seconds after the pod was scheduled."""
+    """The status of container ``spec`` ``elapsed`` seconds after the pod was scheduled.
+
+    ``completes``: the container runs to completion (a Job's pod): it exits 0 one ``delay``
+    after it became Ready. A crashing container is not restarted under ``restartPolicy: Never``.
+    """
     name, image = spec["name"], spec.get("image", "")
     behaviour = image_behaviour(image)
     base: Obj = {"name": name, "image": image, "imageID": "", "restartCount": 0}
@@ -89,16 +102,43 @@ def container_view(
     started_events = [] if was_running or old_reason == "CrashLoopBackOff" else _start_events(spec)
     cid = "containerd://" + hashlib.sha256(f"{pod_name}/{name}".encode()).hexdigest()
     base |= {"imageID": image_id(image), "containerID": cid}
+    if behaviour == "crashloop" and restart_policy == "Never":
+        return _terminated(base, 1, "Error", start + delay, start + delay, started_events)
     if behaviour == "crashloop":
         return _crash_loop(base, elapsed, delay, start, old, pod_name, started_events)
     ready_at = {"slow": 10 * delay, "neverready": None}.get(behaviour, delay)
+    if completes and ready_at is not None and elapsed >= ready_at + delay:
+        return _terminated(base, 0, "Completed", start + delay, start + ready_at + delay, [])
     ready = ready_at is not None and elapsed >= ready_at
     if behaviour == "neverready" and not was_running:
         started_events.append(("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed"))
-    running = {"running": {"startedAt": iso(start + delay)}}
+    # a restored pod keeps the moment it was written with (startTime has whole seconds only)
+    since = ((old or {}).get("state") or {}).get("running", {}).get("startedAt")
+    running = {"running": {"startedAt": since or iso(start + delay)}}
     status = {**base, "ready": ready, "started": True, "state": running, "lastState": {}}
     next_change = ready_at if ready_at is not None and not ready else None
+    if completes and ready_at is not None and ready:
+        next_change = ready_at + delay
     return ContainerView(status, ready, True, next_change, started_events)
+
+
+def _terminated(
+    base: Obj,
+    exit_code: int,
+    reason: str,
+    started: float,
+    finished: float,
+    events: list[tuple[str, str, str]],
+) -> ContainerView:
+    terminated = {
+        "exitCode": exit_code,
+        "reason": reason,
+        "startedAt": iso(started),
+        "finishedAt": iso(finished),
+        "containerID": base["containerID"],
+    }
+    status = {**base, "ready": False, "started": False, "state": {"terminated": terminated}}
+    return ContainerView({**status, "lastState": {}}, False, True, None, events, exit_code)
 
 
 def _start_events(spec: Obj) -> list[tuple[str, str, str]]:
@@ -188,12 +228,14 @@ def qos_class(spec: Obj) -> str:
     return "Guaranteed"
 
 
-def _pod_condition(kind: str, ok: bool, old: Obj, now: str) -> Obj:
+def _pod_condition(kind: str, ok: bool, old: Obj, now: str, phase: str = "Running") -> Obj:
     status = "True" if ok else "False"
     previous = next((c for c in old.get("conditions") or [] if c.get("type") == kind), None)
     since = previous["lastTransitionTime"] if previous and previous["status"] == status else now
     cond: Obj = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
-    if not ok and kind in ("Ready", "ContainersReady"):
+    if phase in ("Succeeded", "Failed") and kind in ("Ready", "ContainersReady", "Initialized"):
+        cond["reason"] = "PodCompleted" if phase == "Succeeded" else "PodFailed"
+    elif not ok and kind in ("Ready", "ContainersReady"):
         cond["reason"] = "ContainersNotReady"
     return cond
 
@@ -212,6 +254,8 @@ class Kubelet:
         uid = cached["metadata"]["uid"]
         if cached["metadata"].get("deletionTimestamp"):
             return
+        if (cached.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return  # a terminal pod never changes again
         pod = edit(cached, "spec")
         old_status: Obj = pod.get("status") or {}
         now = ctx.now()
@@ -247,23 +291,43 @@ class Kubelet:
     ) -> tuple[Obj, list[tuple[str, str, str]], float | None]:
         delay, pod_name = ctx.pod_ready_delay, pod["metadata"]["name"]
         old_by_name = {c["name"]: c for c in old.get("containerStatuses") or []}
+        owner = controller_of(pod)
+        completes = owner is not None and owner.get("kind") == "Job"
+        restart_policy = str(pod["spec"].get("restartPolicy") or "Always")
         views = [
-            container_view(c, elapsed, delay, start, old_by_name.get(c["name"]), pod_name)
+            container_view(
+                c,
+                elapsed,
+                delay,
+                start,
+                old_by_name.get(c["name"]),
+                pod_name,
+                restart_policy=restart_policy,
+                completes=completes,
+            )
             for c in pod["spec"].get("containers") or []
         ]
         now = iso(ctx.now())
         ready = bool(views) and all(v.ready for v in views)
         started = bool(views) and all(v.started_once for v in views)
+        phase = "Running" if started else "Pending"
+        exits = [v.exit_code for v in views]
+        if views and all(code is not None for code in exits):
+            phase = "Succeeded" if not any(exits) else "Failed"
+        elif restart_policy == "Never" and any(exits):
+            phase = "Failed"  # one container failed for good (the others are not simulated)
         ip = old.get("podIP") or ctx.next_pod_ip()
         conditions = [
-            _pod_condition("PodReadyToStartContainers", True, old, now),
-            _pod_condition("Initialized", True, old, now),
-            _pod_condition("Ready", ready, old, now),
-            _pod_condition("ContainersReady", ready, old, now),
+            _pod_condition(
+                "PodReadyToStartContainers", phase not in ("Succeeded", "Failed"), old, now
+            ),
+            _pod_condition("Initialized", True, old, now, phase),
+            _pod_condition("Ready", ready, old, now, phase),
+            _pod_condition("ContainersReady", ready, old, now, phase),
             _pod_condition("PodScheduled", True, old, now),
         ]
         status: Obj = {
-            "phase": "Running" if started else "Pending",
+            "phase": phase,
             "conditions": conditions,
             "hostIP": HOST_IP,
             "hostIPs": [{"ip": HOST_IP}],

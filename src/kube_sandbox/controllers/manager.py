@@ -21,27 +21,66 @@ from typing import Any
 
 from kube_sandbox.controllers.common import controller_of
 from kube_sandbox.controllers.context import (
+    CRONJOBS,
+    DAEMONSETS,
     DEPLOYMENTS,
     HPAS,
+    JOBS,
     PODS,
     REPLICASETS,
+    REVISIONS,
     SERVICES,
+    STATEFULSETS,
     WATCHED,
     Cache,
     Context,
     Key,
 )
+from kube_sandbox.controllers.cronjob import CronJobController
+from kube_sandbox.controllers.daemonset import DaemonSetController
 from kube_sandbox.controllers.deployment import DeploymentController
 from kube_sandbox.controllers.endpoints import EndpointsController
 from kube_sandbox.controllers.events import EventRecorder
 from kube_sandbox.controllers.hpa import HPAController
+from kube_sandbox.controllers.job import JobController
 from kube_sandbox.controllers.kubelet import Kubelet
 from kube_sandbox.controllers.replicaset import ReplicaSetController
+from kube_sandbox.controllers.statefulset import StatefulSetController
 from kube_sandbox.storage.store import Store, StoreError, WatchEvent
 
 log = logging.getLogger(__name__)
 
-ORDER = {"hpa": 0, "deployment": 1, "replicaset": 2, "pod": 3, "service": 4}
+ORDER = {
+    "hpa": 0,
+    "deployment": 1,
+    "replicaset": 2,
+    "statefulset": 3,
+    "daemonset": 4,
+    "cronjob": 5,
+    "job": 6,
+    "pod": 7,
+    "service": 8,
+}
+# The controller of each kind of owner, and the store key of the objects each controller owns.
+OWNER_KEYS = {
+    "ReplicaSet": "replicaset",
+    "Deployment": "deployment",
+    "StatefulSet": "statefulset",
+    "DaemonSet": "daemonset",
+    "Job": "job",
+    "CronJob": "cronjob",
+}
+RESOURCE_OF = {
+    "deployment": DEPLOYMENTS,
+    "replicaset": REPLICASETS,
+    "statefulset": STATEFULSETS,
+    "daemonset": DAEMONSETS,
+    "job": JOBS,
+    "cronjob": CRONJOBS,
+    "pod": PODS,
+    "service": SERVICES,
+    "hpa": HPAS,
+}
 CONFLICT_RETRY = 0.01  # seconds before a reconcile that hit a 409 runs again
 ERROR_RETRY = 1.0  # seconds before a reconcile that failed unexpectedly runs again
 _STOP = object()
@@ -71,6 +110,10 @@ class ControllerManager:
             "hpa": HPAController().reconcile,
             "deployment": DeploymentController().reconcile,
             "replicaset": ReplicaSetController().reconcile,
+            "statefulset": StatefulSetController().reconcile,
+            "daemonset": DaemonSetController().reconcile,
+            "job": JobController().reconcile,
+            "cronjob": CronJobController().reconcile,
             "pod": self._kubelet.reconcile,
             "service": EndpointsController().reconcile,
         }
@@ -151,10 +194,21 @@ class ControllerManager:
             keys.add(("replicaset", ns, name))
             if owner and owner.get("kind") == "Deployment":
                 keys.add(("deployment", ns, owner["name"]))
+        elif resource == CRONJOBS:
+            keys.add(("cronjob", ns, name))
+        elif resource in (STATEFULSETS, DAEMONSETS):
+            keys.add(("statefulset" if resource == STATEFULSETS else "daemonset", ns, name))
+        elif resource == JOBS:
+            keys.add(("job", ns, name))
+            if owner and owner.get("kind") == "CronJob":
+                keys.add(("cronjob", ns, owner["name"]))
+        elif resource == REVISIONS:
+            if owner and owner.get("kind") in ("StatefulSet", "DaemonSet"):
+                keys.add((OWNER_KEYS[owner["kind"]], ns, owner["name"]))
         elif resource == PODS:
             keys.add(("pod", ns, name))
-            if owner and owner.get("kind") == "ReplicaSet":
-                keys.add(("replicaset", ns, owner["name"]))
+            if owner and owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
+                keys.add((OWNER_KEYS[owner["kind"]], ns, owner["name"]))
             labels: dict[str, str] = meta.get("labels") or {}
             keys |= {
                 ("service", ns, s["metadata"]["name"])
@@ -242,12 +296,6 @@ class ControllerManager:
 
     def _refresh(self, key: Key) -> None:
         """After a 409, reload the object from the store so the retry sees its latest version."""
-        resource = {
-            "deployment": DEPLOYMENTS,
-            "replicaset": REPLICASETS,
-            "pod": PODS,
-            "service": SERVICES,
-            "hpa": HPAS,
-        }[key[0]]
+        resource = RESOURCE_OF[key[0]]
         with contextlib.suppress(StoreError):
             self._cache.put(resource, self.store.get(resource, key[1], key[2]))

@@ -43,7 +43,22 @@ def initial_status(kind: str) -> Obj | None:
         return {"currentReplicas": 0, "desiredReplicas": 0}
     if kind == "Namespace":
         return {"phase": "Active"}
+    if kind == "StatefulSet":
+        return {"replicas": 0, "availableReplicas": 0}
+    if kind == "DaemonSet":
+        return dict.fromkeys(_DAEMONSET_COUNTS, 0)
+    if kind in ("Job", "CronJob"):
+        return {}
     return None
+
+
+# DaemonSetStatus fields serialized even when 0 (no omitempty upstream).
+_DAEMONSET_COUNTS = (
+    "currentNumberScheduled",
+    "numberMisscheduled",
+    "desiredNumberScheduled",
+    "numberReady",
+)
 
 
 _NODE_PORTS = itertools.count(30000)
@@ -159,6 +174,102 @@ def _replica_set(obj: Obj) -> None:
         status.setdefault("replicas", 0)
 
 
+def _stateful_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    if not strategy.get("type"):  # SetDefaults_StatefulSet: rollingUpdate only for an empty type
+        strategy["type"] = "RollingUpdate"
+        strategy.setdefault("rollingUpdate", {})
+    if strategy["type"] == "RollingUpdate" and isinstance(strategy.get("rollingUpdate"), dict):
+        strategy["rollingUpdate"].setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    retention.setdefault("whenDeleted", "Retain")
+    retention.setdefault("whenScaled", "Retain")
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            claim.setdefault("apiVersion", "v1")
+            claim.setdefault("kind", "PersistentVolumeClaim")
+            claim.setdefault("metadata", {})
+            claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+            claim.setdefault("status", {"phase": "Pending"})
+    _template(spec)
+    _status_counts(obj, ("replicas", "availableReplicas"))
+
+
+def _daemon_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(spec)
+    _status_counts(obj, _DAEMONSET_COUNTS)
+
+
+def _status_counts(obj: Obj, keys: tuple[str, ...]) -> None:
+    status = obj.get("status")
+    if isinstance(status, dict):
+        for key in keys:
+            status.setdefault(key, 0)
+
+
+JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+
+def _job(obj: Obj) -> None:
+    """SetDefaults_Job plus the job strategy's generated selector and template labels."""
+    meta, spec = obj["metadata"], obj.setdefault("spec", {})
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault(
+        "backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    )
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault(
+        "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    )
+    spec.setdefault("manualSelector", False)
+    template = spec.get("template")
+    uid = meta.get("uid")
+    if isinstance(template, dict) and not spec["manualSelector"] and uid:
+        tmeta = template.setdefault("metadata", {})
+        labels = dict(tmeta.get("labels") or {})
+        for key in JOB_UID_LABELS:
+            labels.setdefault(key, uid)
+        for key in JOB_NAME_LABELS:
+            labels.setdefault(key, str(meta.get("name", "")))
+        tmeta["labels"] = labels
+        if not spec.get("selector"):
+            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    _template(spec)
+    if not meta.get("labels") and isinstance(template, dict):
+        template_labels = (template.get("metadata") or {}).get("labels")
+        if template_labels:
+            meta["labels"] = dict(template_labels)
+
+
+def _cron_job(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        job_template.setdefault("metadata", {})
+        if isinstance(job_template.get("spec"), dict):
+            _template(job_template["spec"])
+
+
 # -- networking ------------------------------------------------------------------------------
 def _service(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
@@ -240,6 +351,10 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Pod": _pod,
     "Deployment": _deployment,
     "ReplicaSet": _replica_set,
+    "StatefulSet": _stateful_set,
+    "DaemonSet": _daemon_set,
+    "Job": _job,
+    "CronJob": _cron_job,
     "Service": _service,
     "Ingress": _ingress,
     "HorizontalPodAutoscaler": _hpa,

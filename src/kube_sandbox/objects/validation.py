@@ -145,13 +145,143 @@ def _hpa(obj: Obj) -> list[str]:
     return causes
 
 
+def _non_negative(spec: Obj, keys: tuple[str, ...]) -> list[str]:
+    return [
+        f"spec.{key}: Invalid value: {spec[key]}: must be greater than or equal to 0"
+        for key in keys
+        if isinstance(spec.get(key), int) and spec[key] < 0
+    ]
+
+
+def _job_spec(spec: Obj, where: str) -> list[str]:
+    causes = []
+    policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        causes.append(
+            f'{where}.template.spec.restartPolicy: Unsupported value: "{policy or ""}": '
+            'supported values: "OnFailure", "Never"'
+        )
+    return causes
+
+
+def _job(obj: Obj) -> list[str]:
+    spec = obj.get("spec") or {}
+    causes = _workload(obj)
+    causes.extend(_non_negative(spec, ("parallelism", "completions", "backoffLimit")))
+    causes.extend(_job_spec(spec, "spec"))
+    return causes
+
+
+def _cron_job(obj: Obj) -> list[str]:
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    spec = obj.get("spec") or {}
+    causes = []
+    if len(name) > 52:
+        causes.append(f'metadata.name: Invalid value: "{name}": must be no more than 52 characters')
+    if not spec.get("schedule"):
+        causes.append("spec.schedule: Required value")
+    job_spec = (spec.get("jobTemplate") or {}).get("spec")
+    if not isinstance(job_spec, dict):
+        causes.append("spec.jobTemplate.spec: Required value")
+    else:
+        causes.extend(
+            _pod_spec_causes(
+                (job_spec.get("template") or {}).get("spec"), "spec.jobTemplate.spec.template.spec"
+            )
+        )
+        causes.extend(_job_spec(job_spec, "spec.jobTemplate.spec"))
+    return causes
+
+
+def _controller_revision(obj: Obj) -> list[str]:
+    revision = obj.get("revision")
+    if not isinstance(revision, int):
+        return ["revision: Required value"]
+    if revision < 0:
+        return [f"revision: Invalid value: {revision}: must be greater than or equal to 0"]
+    return []
+
+
 _KIND_CHECKS = {
     "Deployment": _workload,
     "ReplicaSet": _workload,
+    "StatefulSet": _workload,
+    "DaemonSet": _workload,
+    "Job": _job,
+    "CronJob": _cron_job,
+    "ControllerRevision": _controller_revision,
     "Pod": _pod,
     "Service": _service,
     "HorizontalPodAutoscaler": _hpa,
 }
+
+
+# -- updates --------------------------------------------------------------------------------
+_STATEFULSET_MUTABLE = (
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "revisionHistoryLimit",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
+
+
+def go_label_selector(selector: Any) -> str:
+    """A LabelSelector as Go's ``%#v`` prints it in field errors (matchLabels-only exact)."""
+    selector = selector or {}
+    labels = ", ".join(
+        f'"{k}":"{v}"' for k, v in sorted((selector.get("matchLabels") or {}).items())
+    )
+    expressions = selector.get("matchExpressions")
+    exprs = (
+        "[]v1.LabelSelectorRequirement(nil)"
+        if not expressions
+        else "[]v1.LabelSelectorRequirement{"
+        + ", ".join(
+            f'v1.LabelSelectorRequirement{{Key:"{e.get("key", "")}", '
+            f'Operator:"{e.get("operator", "")}", Values:[]string{{'
+            + ", ".join(f'"{v}"' for v in e.get("values") or [])
+            + "}}"
+            for e in expressions
+        )
+        + "}"
+    )
+    return (
+        f"v1.LabelSelector{{MatchLabels:map[string]string{{{labels}}}, MatchExpressions:{exprs}}}"
+    )
+
+
+def validate_update(rt: ResourceType, old: Obj, new: Obj) -> None:
+    """Raise 422 Invalid when an update changes what the kind keeps immutable."""
+    name = str((new.get("metadata") or {}).get("name") or "")
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    causes: list[str] = []
+    if rt.kind == "StatefulSet":
+        frozen = set(old_spec) | set(new_spec)
+        if any(old_spec.get(k) != new_spec.get(k) for k in frozen - set(_STATEFULSET_MUTABLE)):
+            causes.append(
+                "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', "
+                "'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', "
+                "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+            )
+    elif rt.kind in ("DaemonSet", "Job") and old_spec.get("selector") != new_spec.get("selector"):
+        causes.append(
+            f"spec.selector: Invalid value: {go_label_selector(new_spec.get('selector'))}: "
+            "field is immutable"
+        )
+    if rt.kind == "Job":
+        for key in ("completions", "completionMode", "podFailurePolicy", "successPolicy"):
+            if old_spec.get(key) != new_spec.get(key):
+                causes.append(f"spec.{key}: Invalid value: {new_spec.get(key)}: field is immutable")
+        if old_spec.get("template") != new_spec.get("template"):
+            # upstream prints the whole core.PodTemplateSpec with Go's %#v here
+            causes.append(
+                "spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable"
+            )
+    if causes:
+        raise invalid(rt, name, causes)
 
 
 def unknown_field_paths(rt: ResourceType, obj: Obj, store: Store | None = None) -> list[str]:

@@ -166,10 +166,24 @@ MESSAGES: dict[str, dict[int, F]] = {
         1: F("maxUnavailable", "IntOrString"),
         2: F("maxSurge", "IntOrString"),
     },
+    # batch/v1 (kubectl create job --from=cronjob/x sends one)
+    "Job": {1: _META, 2: F("spec", "JobSpec"), 3: F("status", "Empty")},
+    "JobSpec": {
+        1: F("parallelism", "int", ptr=True),
+        2: F("completions", "int", ptr=True),
+        3: F("activeDeadlineSeconds", "int", ptr=True),
+        4: F("selector", "LabelSelector"),
+        5: F("manualSelector", "bool", ptr=True),
+        6: F("template", "PodTemplateSpec"),
+        7: F("backoffLimit", "int", ptr=True),
+        8: F("ttlSecondsAfterFinished", "int", ptr=True),
+        9: F("completionMode", "str", ptr=True),
+        10: F("suspend", "bool", ptr=True),
+    },
     "Empty": {},  # status of a new object: its content is not the client's to set
 }
 
-KINDS = {"Namespace", "ConfigMap", "Secret", "Service", "Deployment"}
+KINDS = {"Namespace", "ConfigMap", "Secret", "Service", "Deployment", "Job"}
 
 
 def _bad(message: str) -> StoreError:

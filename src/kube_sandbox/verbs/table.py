@@ -97,6 +97,9 @@ def _pod_status(obj: Obj) -> str:
         waiting = (status.get("state") or {}).get("waiting") or {}
         if waiting.get("reason"):
             return str(waiting["reason"])
+        terminated = (status.get("state") or {}).get("terminated") or {}
+        if terminated.get("reason"):  # Completed, Error
+            return str(terminated["reason"])
     return str(_status(obj).get("phase") or "Pending")
 
 
@@ -115,7 +118,147 @@ def _service_ports(obj: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _job_status(obj: Obj) -> str:
+    """The STATUS column of ``kubectl get jobs`` (printJob, 1.32)."""
+    conditions = {
+        c.get("type") for c in _status(obj).get("conditions") or [] if c.get("status") == "True"
+    }
+    if "Complete" in conditions:
+        return "Complete"
+    if "Failed" in conditions:
+        return "Failed"
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    for kind in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if kind in conditions:
+            return kind
+    return "Running"
+
+
+def _job_completions(obj: Obj) -> str:
+    succeeded, spec = _status(obj).get("succeeded", 0), _spec(obj)
+    if spec.get("completions") is not None:
+        return f"{succeeded}/{spec['completions']}"
+    parallelism = int(spec.get("parallelism") or 0)
+    return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+
+
+def _job_duration(obj: Obj) -> str:
+    status = _status(obj)
+    start, end = status.get("startTime"), status.get("completionTime")
+    if not start:
+        return ""
+    if not end:
+        return since(start)
+    fmt = "%Y-%m-%dT%H:%M:%S"
+    seconds = (datetime.strptime(end[:19], fmt) - datetime.strptime(start[:19], fmt)).seconds
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
+
+
+def _cron_containers(obj: Obj) -> list[Obj]:
+    job_spec = (_spec(obj).get("jobTemplate") or {}).get("spec") or {}
+    return list(((job_spec.get("template") or {}).get("spec") or {}).get("containers") or [])
+
+
+def _owner(obj: Obj) -> str:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            kind = str(ref.get("kind", "")).lower()
+            return f"{kind}.{group}/{ref.get('name')}" if group else f"{kind}/{ref.get('name')}"
+    return "<none>"
+
+
 COLUMNS: dict[str, list[Column]] = {
+    "StatefulSet": [
+        _NAME,
+        (
+            "Ready",
+            "string",
+            0,
+            lambda o: f"{_status(o).get('readyReplicas', 0)}/{_spec(o).get('replicas', 0)}",
+        ),
+        _AGE,
+        _CONTAINERS,
+        _IMAGES,
+    ],
+    "DaemonSet": [
+        _NAME,
+        ("Desired", "integer", 0, lambda o: _status(o).get("desiredNumberScheduled", 0)),
+        ("Current", "integer", 0, lambda o: _status(o).get("currentNumberScheduled", 0)),
+        ("Ready", "integer", 0, lambda o: _status(o).get("numberReady", 0)),
+        ("Up-to-date", "integer", 0, lambda o: _status(o).get("updatedNumberScheduled", 0)),
+        ("Available", "integer", 0, lambda o: _status(o).get("numberAvailable", 0)),
+        (
+            "Node Selector",
+            "string",
+            0,
+            lambda o: (
+                ",".join(
+                    f"{k}={v}"
+                    for k, v in sorted(
+                        (
+                            ((_spec(o).get("template") or {}).get("spec") or {}).get("nodeSelector")
+                            or {}
+                        ).items()
+                    )
+                )
+                or "<none>"
+            ),
+        ),
+        _AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ],
+    "Job": [
+        _NAME,
+        ("Status", "string", 0, _job_status),
+        ("Completions", "string", 0, _job_completions),
+        ("Duration", "string", 0, _job_duration),
+        _AGE,
+        _CONTAINERS,
+        _IMAGES,
+        _SELECTOR,
+    ],
+    "CronJob": [
+        _NAME,
+        ("Schedule", "string", 0, lambda o: _spec(o).get("schedule", "")),
+        ("Timezone", "string", 0, lambda o: _spec(o).get("timeZone") or "<none>"),
+        # printBoolPtr: the cell is the string "True" / "False"
+        ("Suspend", "boolean", 0, lambda o: str(bool(_spec(o).get("suspend")))),
+        ("Active", "integer", 0, lambda o: len(_status(o).get("active") or [])),
+        (
+            "Last Schedule",
+            "string",
+            0,
+            lambda o: (
+                since(_status(o)["lastScheduleTime"])
+                if _status(o).get("lastScheduleTime")
+                else "<none>"
+            ),
+        ),
+        _AGE,
+        (
+            "Containers",
+            "string",
+            1,
+            lambda o: ",".join(c.get("name", "") for c in _cron_containers(o)),
+        ),
+        (
+            "Images",
+            "string",
+            1,
+            lambda o: ",".join(c.get("image", "") for c in _cron_containers(o)),
+        ),
+        ("Selector", "string", 1, lambda o: "<none>"),
+    ],
+    "ControllerRevision": [
+        _NAME,
+        ("Controller", "string", 0, _owner),
+        ("Revision", "integer", 0, lambda o: o.get("revision", 0)),
+        _AGE,
+    ],
     "Pod": [
         _NAME,
         ("Ready", "string", 0, _pod_ready),

@@ -46,6 +46,8 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     custom = resources.custom(rt, ctx.store)
     if custom is not None:
         _custom_object(custom, new)
+    if old is not None and ctx.sub != "status":
+        validation.validate_update(rt, old, new)
     meta = new["metadata"]
     if old is not None and ctx.sub != "status":
         # compared after defaulting: a field that defaulting restores is no change
