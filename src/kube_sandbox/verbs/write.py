@@ -55,8 +55,16 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     )
     if operation == "Update":
         managed.record_update(old, new, ctx.manager, rt.api_version, ctx.sub)
-    if old is not None and not rewritten and _strip_volatile(new) == _strip_volatile(old):
-        return old  # a no-op write neither bumps resourceVersion nor emits an event
+    if (
+        old is not None
+        and not rewritten
+        and _strip_volatile(new) == _strip_volatile(old)
+        and (operation == "Update" or _untimed(entries_of(new)) == _untimed(entries_of(old)))
+    ):
+        # a no-op write neither bumps resourceVersion nor emits an event; an apply that only
+        # adds or drops a managedFields entry is a change (upstream's equality.go ignores
+        # only the entries' timestamps)
+        return old
     if ctx.dry_run:
         return new
     # the result is only serialized into the response: take the stored object, not a copy
@@ -96,6 +104,15 @@ def _spec_part(obj: Obj) -> Obj:
 def entries_of(obj: Obj) -> Any:
     """An object's managedFields (None when it has none)."""
     return (obj.get("metadata") or {}).get("managedFields")
+
+
+def _untimed(fields: Any) -> Any:
+    if not isinstance(fields, list):
+        return fields
+    return [
+        {k: v for k, v in entry.items() if k != "time"} if isinstance(entry, dict) else entry
+        for entry in fields
+    ]
 
 
 def _strip_volatile(obj: Obj) -> Obj:
