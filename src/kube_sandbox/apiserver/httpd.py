@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         the next request on the connection.
         """
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size_line = self.rfile.readline(1024)
                 size = int(size_line.split(b";")[0].strip() or b"x", 16)

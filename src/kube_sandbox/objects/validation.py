@@ -1,13 +1,20 @@
-"""Object validation on writes: names, required fields, selector/template agreement.
+"""Object validation on writes: names, metadata syntax, required fields, immutable fields.
 
 Failures are 422 Invalid with upstream's message shape
-(``Deployment.apps "web" is invalid: spec.selector: Required value``). Unknown fields are a
+(``Deployment.apps "web" is invalid: spec.selector: Required value``) and ``details``
+(name, group, kind, one cause per error: reason, message, field). Unknown fields are a
 separate concern (``fieldValidation``), handled with the schemas in ``schema.py``.
+
+Update rules (immutable fields) are a table, :data:`UPDATE_RULES`: kind -> rules, each rule a
+function ``(old, new) -> [cause, ...]``; :func:`immutable` makes the common
+``field is immutable`` rule for a path. A new kind adds its entry there.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kube_sandbox.objects import schema
@@ -27,36 +34,157 @@ def qualified_kind(rt: ResourceType) -> str:
     return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
 
 
+_REASONS = {
+    "Required value": "FieldValueRequired",
+    "Invalid value": "FieldValueInvalid",
+    "Forbidden": "FieldValueForbidden",
+    "Too long": "FieldValueTooLong",
+    "Too many": "FieldValueTooMany",
+    "Duplicate value": "FieldValueDuplicate",
+    "Unsupported value": "FieldValueNotSupported",
+    "Not found": "FieldValueNotFound",
+}
+
+
+class InvalidError(StoreError):
+    """422 Invalid with upstream's ``details`` (``errors.NewInvalid``)."""
+
+    details: Obj
+
+
+def _cause(text: str) -> Obj:
+    """``field: Type: detail`` as a StatusCause (reason, message = the error body, field)."""
+    field, _, body = text.partition(": ")
+    kind = body.split(":", 1)[0]
+    return {"reason": _REASONS.get(kind, "FieldValueInvalid"), "message": body, "field": field}
+
+
 def invalid(rt: ResourceType, name: str, causes: list[str]) -> StoreError:
-    """A 422 Invalid error listing the causes."""
-    joined = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
-    return StoreError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+    """A 422 Invalid error listing the causes (deduplicated, as upstream's aggregate)."""
+    unique = list(dict.fromkeys(causes))
+    joined = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+    err = InvalidError(422, "Invalid", f'{qualified_kind(rt)} "{name}" is invalid: {joined}')
+    details: Obj = {"name": name}
+    if rt.group:
+        details["group"] = rt.group
+    details["kind"] = rt.kind
+    details["causes"] = [_cause(c) for c in unique]
+    err.details = details
+    return err
 
 
-def validate(rt: ResourceType, obj: Obj) -> None:
-    """Raise 422 Invalid when ``obj`` (defaulted) is not a valid ``rt`` object."""
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_NAME_PART_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+    "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+TOTAL_ANNOTATION_SIZE = 256 * 1024
+
+
+def name_causes(kind: str, name: str, field: str = "metadata.name") -> list[str]:
+    """Upstream's name rule for a kind: DNS-1035 label (Service), DNS-1123 label, subdomain."""
+    if kind == "Service":
+        pattern, message, limit = _DNS1035, _DNS1035_MSG, 63
+    elif kind in _LABEL_NAMED:
+        pattern, message, limit = _DNS_LABEL, _LABEL_MSG, 63
+    else:
+        pattern, message, limit = _DNS_SUBDOMAIN, _SUBDOMAIN_MSG, 253
+    causes = []
+    if len(name) > limit:
+        causes.append(f'{field}: Invalid value: "{name}": must be no more than {limit} characters')
+    if not pattern.fullmatch(name):
+        causes.append(f'{field}: Invalid value: "{name}": {message}')
+    return causes
+
+
+def qualified_name_causes(key: str, field: str) -> list[str]:
+    """``IsQualifiedName``: ``[prefix/]name``, prefix a DNS subdomain, name at most 63."""
+    prefix, slash, part = key.rpartition("/")
+    causes = []
+    if slash and not prefix:
+        causes.append(f'{field}: Invalid value: "{key}": prefix part must be non-empty')
+    elif slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        causes.append(f'{field}: Invalid value: "{key}": prefix part {_SUBDOMAIN_MSG}')
+    if not part:
+        causes.append(f'{field}: Invalid value: "{key}": name part must be non-empty')
+    else:
+        if len(part) > 63:
+            causes.append(
+                f'{field}: Invalid value: "{key}": name part must be no more than 63 characters'
+            )
+        if not _QUALIFIED_NAME.fullmatch(part):
+            causes.append(f'{field}: Invalid value: "{key}": {_NAME_PART_MSG}')
+    return causes
+
+
+def metadata_causes(meta: Obj, field: str = "metadata") -> list[str]:
+    """Label and annotation syntax (ValidateLabels, ValidateAnnotations)."""
+    causes: list[str] = []
+    for key, value in (meta.get("labels") or {}).items():
+        causes.extend(qualified_name_causes(str(key), f"{field}.labels"))
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > 63:
+            causes.append(
+                f'{field}.labels: Invalid value: "{text}": must be no more than 63 characters'
+            )
+        if not _LABEL_VALUE.fullmatch(text):
+            causes.append(f'{field}.labels: Invalid value: "{text}": {_LABEL_VALUE_MSG}')
+    annotations = meta.get("annotations") or {}
+    total = 0
+    for key, value in annotations.items():
+        causes.extend(qualified_name_causes(str(key).lower(), f"{field}.annotations"))
+        total += len(str(key)) + len(str(value))
+    if total > TOTAL_ANNOTATION_SIZE:
+        causes.append(
+            f"{field}.annotations: Too long: may not be more than {TOTAL_ANNOTATION_SIZE} bytes"
+        )
+    return causes
+
+
+def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
+    """Raise 422 Invalid when ``obj`` (defaulted) is not a valid ``rt`` object.
+
+    With ``old`` (an update), the kind's :data:`UPDATE_RULES` run too, after the object's own
+    checks (as upstream's ``ValidateXUpdate``).
+    """
     meta = obj.get("metadata") or {}
     name = str(meta.get("name") or "")
     causes: list[str] = []
     if not name:
         causes.append("metadata.name: Required value: name or generateName is required")
-    else:
-        pattern = _DNS_LABEL if rt.kind in _LABEL_NAMED else _DNS_SUBDOMAIN
-        if len(name) > 253 or not pattern.fullmatch(name):
-            causes.append(
-                f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 name must consist '
-                "of lower case alphanumeric characters, '-' or '.', and must start and end with "
-                "an alphanumeric character"
-            )
-    for key, value in (meta.get("labels") or {}).items():
-        if not isinstance(value, str) or len(value) > 63:
-            causes.append(
-                f'metadata.labels: Invalid value: "{value}": must be a string of at most 63 '
-                f"characters ({key})"
-            )
+    elif old is None:
+        causes.extend(name_causes(rt.kind, name))
+    causes.extend(metadata_causes(meta))
     checker = _KIND_CHECKS.get(rt.kind)
     if checker is not None:
         causes.extend(checker(obj))
+    if old is not None:
+        for rule in UPDATE_RULES.get(rt.kind, ()):
+            causes.extend(rule(old, obj))
     if causes:
         raise invalid(rt, name, causes)
 
@@ -68,11 +196,37 @@ def _pod_spec_causes(spec: Any, where: str) -> list[str]:
     containers = spec.get("containers")
     if not containers:
         causes.append(f"{where}.containers: Required value")
-    for index, container in enumerate(containers or []):
-        if not container.get("name"):
-            causes.append(f"{where}.containers[{index}].name: Required value")
-        if not container.get("image"):
-            causes.append(f"{where}.containers[{index}].image: Required value")
+    seen: set[str] = set()
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(group) or []):
+            causes.extend(_container_causes(container, f"{where}.{group}[{index}]", seen))
+    return causes
+
+
+def _container_causes(container: Any, where: str, seen: set[str]) -> list[str]:
+    if not isinstance(container, dict):
+        return [f"{where}: Required value"]
+    causes: list[str] = []
+    name = container.get("name")
+    if not name:
+        causes.append(f"{where}.name: Required value")
+    elif name in seen:
+        causes.append(f'{where}.name: Duplicate value: "{name}"')
+    else:
+        seen.add(name)
+        if len(name) > 63 or not _DNS_LABEL.fullmatch(name):
+            causes.append(f'{where}.name: Invalid value: "{name}": {_LABEL_MSG}')
+    if not container.get("image"):
+        causes.append(f"{where}.image: Required value")
+    for index, port in enumerate(container.get("ports") or []):
+        number = port.get("containerPort") if isinstance(port, dict) else None
+        if number is None:
+            causes.append(f"{where}.ports[{index}].containerPort: Required value")
+        elif not isinstance(number, int) or not 1 <= number <= 65535:
+            causes.append(
+                f"{where}.ports[{index}].containerPort: Invalid value: {number}: "
+                "must be between 1 and 65535, inclusive"
+            )
     return causes
 
 
@@ -86,7 +240,7 @@ def _workload(obj: Obj) -> list[str]:
     labels = (template.get("metadata") or {}).get("labels") or {}
     if selector and not match_label_selector(selector, labels):
         causes.append(
-            f"spec.template.metadata.labels: Invalid value: {labels}: "
+            f"spec.template.metadata.labels: Invalid value: {_go_map(labels)}: "
             "`selector` does not match template `labels`"
         )
     replicas = spec.get("replicas", 0)
@@ -107,6 +261,11 @@ def _service(obj: Obj) -> list[str]:
     for index, port in enumerate((obj.get("spec") or {}).get("ports") or []):
         if "port" not in port:
             causes.append(f"spec.ports[{index}].port: Required value")
+        elif not isinstance(port["port"], int) or not 1 <= port["port"] <= 65535:
+            causes.append(
+                f"spec.ports[{index}].port: Invalid value: {port['port']}: "
+                "must be between 1 and 65535, inclusive"
+            )
     return causes
 
 
@@ -126,6 +285,111 @@ _KIND_CHECKS = {
     "Pod": _pod,
     "Service": _service,
     "HorizontalPodAutoscaler": _hpa,
+}
+
+
+# -- updates: immutable fields ---------------------------------------------------------------
+UpdateRule = Callable[[Obj, Obj], list[str]]
+_ABSENT = object()
+
+
+def _at(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return _ABSENT
+        obj = obj[key]
+    return obj
+
+
+def go_value(value: Any, go_type: str = "") -> str:
+    """A value as Go's ``%#v`` prints it in field errors (apimachinery 1.32's ErrorBody)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[]string{" + ", ".join(json.dumps(str(v)) for v in value) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def _go_map(value: Any) -> str:
+    if not value:
+        return "map[string]string(nil)"
+    pairs = ", ".join(f"{json.dumps(k)}:{json.dumps(str(v))}" for k, v in sorted(value.items()))
+    return "map[string]string{" + pairs + "}"
+
+
+def go_label_selector(selector: Any) -> str:
+    """A ``*metav1.LabelSelector`` as ``%#v`` prints it (the pointer dereferenced)."""
+    if not isinstance(selector, dict):
+        return "null"
+    expressions = selector.get("matchExpressions")
+    if expressions:
+        items = []
+        for expr in expressions:
+            values = expr.get("values")
+            rendered = (
+                "[]string{" + ", ".join(json.dumps(str(v)) for v in values) + "}"
+                if values
+                else "[]string(nil)"
+            )
+            items.append(
+                f"v1.LabelSelectorRequirement{{Key:{json.dumps(expr.get('key', ''))}, "
+                f"Operator:{json.dumps(expr.get('operator', ''))}, Values:{rendered}}}"
+            )
+        exprs = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
+    else:
+        exprs = "[]v1.LabelSelectorRequirement(nil)"
+    return (
+        f"v1.LabelSelector{{MatchLabels:{_go_map(selector.get('matchLabels'))}, "
+        f"MatchExpressions:{exprs}}}"
+    )
+
+
+def immutable(*path: str, render: Callable[[Any], str] = go_value) -> UpdateRule:
+    """A rule: the field at ``path`` may not change (``ValidateImmutableField``)."""
+    field = ".".join(path)
+
+    def rule(old: Obj, new: Obj) -> list[str]:
+        before, after = _at(old, path), _at(new, path)
+        if before == after:
+            return []
+        value = "null" if after is _ABSENT else render(after)
+        return [f"{field}: Invalid value: {value}: field is immutable"]
+
+    return rule
+
+
+def _service_cluster_ips(old: Obj, new: Obj) -> list[str]:
+    """validateUpgradeDowngradeClusterIPs: a set clusterIP may not change (nor be unset)."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if "ExternalName" in (old_spec.get("type"), new_spec.get("type")):
+        return []
+    before = list(old_spec.get("clusterIPs") or [])
+    after = list(new_spec.get("clusterIPs") or [])
+    if before and before[0] == "None" and after and after[0] == "None":
+        return []  # headless stays headless
+    if len(before) == len(after):
+        return [
+            f"spec.clusterIPs[{i}]: Invalid value: {go_value(after)}: may not change once set"
+            for i, ip in enumerate(before)
+            if ip != after[i]
+        ]
+    if before and not after:
+        return [
+            f"spec.clusterIPs[0]: Invalid value: {go_value(after)}: "
+            "primary clusterIP can not be unset"
+        ]
+    return []
+
+
+# kind -> rules run on every update (after the object's own checks), in upstream's order
+UPDATE_RULES: dict[str, list[UpdateRule]] = {
+    "Deployment": [immutable("spec", "selector", render=go_label_selector)],
+    "ReplicaSet": [immutable("spec", "selector", render=go_label_selector)],
+    "Service": [_service_cluster_ips],
 }
 
 

@@ -39,8 +39,10 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     else:
         _keep_system_metadata(ctx, old, new)
     schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
+    if old is not None:
+        defaults.keep_allocated(rt.kind, old, new)
     defaults.apply_defaults(rt.kind, new)
-    validation.validate(rt, new)
+    validation.validate(rt, new, old)
     meta = new["metadata"]
     if old is not None and ctx.sub != "status":
         # compared after defaulting: a field that defaulting restores is no change
