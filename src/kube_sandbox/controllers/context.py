@@ -23,9 +23,22 @@ SERVICES = "/services"
 ENDPOINTS = "/endpoints"
 ENDPOINTSLICES = "discovery.k8s.io/endpointslices"
 HPAS = "autoscaling/horizontalpodautoscalers"
+SECRETS = "/secrets"
+CONFIGMAPS = "/configmaps"
 
-# Resources the controllers read; everything else is ignored by the manager.
-WATCHED = (DEPLOYMENTS, REPLICASETS, PODS, SERVICES, ENDPOINTS, ENDPOINTSLICES, HPAS)
+# Resources the controllers read; everything else is ignored by the manager. Secrets and
+# ConfigMaps: the kubelet starts a container only once those it references exist.
+WATCHED = (
+    DEPLOYMENTS,
+    REPLICASETS,
+    PODS,
+    SERVICES,
+    ENDPOINTS,
+    ENDPOINTSLICES,
+    HPAS,
+    SECRETS,
+    CONFIGMAPS,
+)
 
 
 def _rv(obj: Obj) -> int:
