@@ -238,3 +238,74 @@ def test_annotations_may_not_exceed_256_kib_in_total(sandbox: SandboxHandle) -> 
         'Pod "p" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes'
     )
     assert resp.json()["details"]["causes"][0]["reason"] == "FieldValueTooLong"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            _pod(containers=[{"name": "web", "image": "a", "env": [{"name": "1X", "value": ""}]}]),
+            'Pod "p" is invalid: spec.containers[0].env[0].name: Invalid value: "1X": a valid '
+            "environment variable name must consist of alphabetic characters, digits, '_', '-', "
+            "or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or "
+            "'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')",
+        ),
+        (
+            _pod(
+                containers=[
+                    {
+                        "name": "web",
+                        "image": "a",
+                        "volumeMounts": [{"name": "cfg", "mountPath": "/c"}],
+                    }
+                ]
+            ),
+            'Pod "p" is invalid: spec.containers[0].volumeMounts[0].name: Not found: "cfg"',
+        ),
+        (
+            _pod(volumes=[{"name": "v", "emptyDir": {}}, {"name": "v", "emptyDir": {}}]),
+            'Pod "p" is invalid: spec.volumes[1].name: Duplicate value: "v"',
+        ),
+    ],
+    ids=["env-name", "mount-without-volume", "duplicate-volume"],
+)
+def test_pod_spec_references_as_upstream(sandbox: SandboxHandle, body: Obj, message: str) -> None:
+    resp = requests.post(sandbox.url + PODS, json=body)
+
+    assert resp.status_code == 422
+    assert resp.json()["message"] == message
+
+
+def test_a_deployment_template_must_restart_always(sandbox: SandboxHandle) -> None:
+    body = _deployment()
+    body["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+
+    resp = requests.post(sandbox.url + DEPLOYS, json=body)
+
+    assert resp.status_code == 422
+    assert resp.json()["message"] == (
+        'Deployment.apps "web" is invalid: spec.template.spec.restartPolicy: '
+        'Unsupported value: "Never": supported values: "Always"'
+    )
+    assert resp.json()["details"]["causes"][0]["reason"] == "FieldValueNotSupported"
+
+
+def test_create_with_a_resource_version_is_refused_as_by_etcd3_storage(
+    sandbox: SandboxHandle,
+) -> None:
+    # (kubectl create/apply clear resourceVersion themselves: resource.Helper.Create)
+    body = _deployment()
+    body["metadata"]["resourceVersion"] = "12345"
+
+    resp = requests.post(sandbox.url + DEPLOYS, json=body)
+
+    assert resp.status_code == 500
+    assert resp.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "resourceVersion should not be set on objects to be created",
+        "code": 500,
+    }
+    assert requests.get(sandbox.url + DEPLOYS + "/web").status_code == 404

@@ -196,10 +196,49 @@ def _pod_spec_causes(spec: Any, where: str) -> list[str]:
     containers = spec.get("containers")
     if not containers:
         causes.append(f"{where}.containers: Required value")
+    volumes: set[str] = set()
+    for index, volume in enumerate(spec.get("volumes") or []):
+        name = volume.get("name") if isinstance(volume, dict) else None
+        if not name:
+            causes.append(f"{where}.volumes[{index}].name: Required value")
+        elif name in volumes:
+            causes.append(f'{where}.volumes[{index}].name: Duplicate value: "{name}"')
+        else:
+            volumes.add(name)
     seen: set[str] = set()
     for group in ("initContainers", "containers"):
         for index, container in enumerate(spec.get(group) or []):
-            causes.extend(_container_causes(container, f"{where}.{group}[{index}]", seen))
+            at = f"{where}.{group}[{index}]"
+            causes.extend(_container_causes(container, at, seen))
+            causes.extend(_container_refs(container, at, volumes))
+    return causes
+
+
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+_ENV_NAME_MSG = (
+    "a valid environment variable name must consist of alphabetic characters, digits, '_', "
+    "'-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or "
+    "'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
+)
+
+
+def _container_refs(container: Any, where: str, volumes: set[str]) -> list[str]:
+    """Env variable names and volume mounts naming a volume of the pod."""
+    if not isinstance(container, dict):
+        return []
+    causes: list[str] = []
+    for index, env in enumerate(container.get("env") or []):
+        name = env.get("name") if isinstance(env, dict) else None
+        if not name:
+            causes.append(f"{where}.env[{index}].name: Required value")
+        elif not _ENV_NAME.fullmatch(name):
+            causes.append(f'{where}.env[{index}].name: Invalid value: "{name}": {_ENV_NAME_MSG}')
+    for index, mount in enumerate(container.get("volumeMounts") or []):
+        name = mount.get("name") if isinstance(mount, dict) else None
+        if not name:
+            causes.append(f"{where}.volumeMounts[{index}].name: Required value")
+        elif name not in volumes:
+            causes.append(f'{where}.volumeMounts[{index}].name: Not found: "{name}"')
     return causes
 
 
@@ -248,7 +287,15 @@ def _workload(obj: Obj) -> list[str]:
         causes.append(
             f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
         )
-    causes.extend(_pod_spec_causes(template.get("spec"), "spec.template.spec"))
+    causes.extend(metadata_causes(template.get("metadata") or {}, "spec.template.metadata"))
+    pod_spec = template.get("spec")
+    causes.extend(_pod_spec_causes(pod_spec, "spec.template.spec"))
+    policy = (pod_spec or {}).get("restartPolicy") if isinstance(pod_spec, dict) else None
+    if policy not in (None, "Always"):
+        causes.append(
+            f'spec.template.spec.restartPolicy: Unsupported value: "{policy}": '
+            'supported values: "Always"'
+        )
     return causes
 
 
