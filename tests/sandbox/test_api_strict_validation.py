@@ -309,3 +309,36 @@ def test_create_with_a_resource_version_is_refused_as_by_etcd3_storage(
         "code": 500,
     }
     assert requests.get(sandbox.url + DEPLOYS + "/web").status_code == 404
+
+
+def test_an_immutable_configmap_keeps_its_data(sandbox: SandboxHandle) -> None:
+    cms = "/api/v1/namespaces/default/configmaps"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    cm["immutable"] = True
+    assert requests.post(sandbox.url + cms, json=cm).status_code == 201
+
+    patch = {"data": {"a": "2"}, "immutable": False}
+    resp = requests.patch(sandbox.url + cms + "/c", data=json.dumps(patch), headers=MERGE)
+
+    assert resp.status_code == 422
+    assert resp.json()["message"] == (
+        'ConfigMap "c" is invalid: [immutable: Forbidden: field is immutable when `immutable` is '
+        "set, data: Forbidden: field is immutable when `immutable` is set]"
+    )
+    assert [c["reason"] for c in resp.json()["details"]["causes"]] == ["FieldValueForbidden"] * 2
+    labels = {"metadata": {"labels": {"team": "a"}}}  # metadata may still change
+    assert requests.patch(sandbox.url + cms + "/c", data=json.dumps(labels), headers=MERGE).ok
+
+
+def test_a_secret_type_is_immutable(sandbox: SandboxHandle) -> None:
+    secrets = "/api/v1/namespaces/default/secrets"
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {}}
+    assert requests.post(sandbox.url + secrets, json=secret).status_code == 201
+
+    patch = {"type": "example.com/custom"}
+    resp = requests.patch(sandbox.url + secrets + "/s", data=json.dumps(patch), headers=MERGE)
+
+    assert resp.status_code == 422
+    assert resp.json()["message"] == (
+        'Secret "s" is invalid: type: Invalid value: "example.com/custom": field is immutable'
+    )

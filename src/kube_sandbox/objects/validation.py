@@ -432,11 +432,27 @@ def _service_cluster_ips(old: Obj, new: Obj) -> list[str]:
     return []
 
 
+def _immutable_data(old: Obj, new: Obj) -> list[str]:
+    """ValidateConfigMapUpdate / ValidateSecretUpdate: ``immutable: true`` freezes the data."""
+    if old.get("immutable") is not True:
+        return []
+    forbidden = "Forbidden: field is immutable when `immutable` is set"
+    causes = []
+    if new.get("immutable") is not True:
+        causes.append(f"immutable: {forbidden}")
+    for key in ("data", "binaryData"):
+        if (old.get(key) or {}) != (new.get(key) or {}):
+            causes.append(f"{key}: {forbidden}")
+    return causes
+
+
 # kind -> rules run on every update (after the object's own checks), in upstream's order
 UPDATE_RULES: dict[str, list[UpdateRule]] = {
     "Deployment": [immutable("spec", "selector", render=go_label_selector)],
     "ReplicaSet": [immutable("spec", "selector", render=go_label_selector)],
     "Service": [_service_cluster_ips],
+    "ConfigMap": [_immutable_data],
+    "Secret": [immutable("type"), _immutable_data],
 }
 
 
