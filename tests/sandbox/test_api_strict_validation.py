@@ -342,3 +342,29 @@ def test_a_secret_type_is_immutable(sandbox: SandboxHandle) -> None:
     assert resp.json()["message"] == (
         'Secret "s" is invalid: type: Invalid value: "example.com/custom": field is immutable'
     )
+
+
+def test_a_long_generate_name_is_cut_to_58_characters_as_upstream(sandbox: SandboxHandle) -> None:
+    pod = _pod()
+    del pod["metadata"]["name"]
+    pod["metadata"]["generateName"] = "a" * 70
+
+    resp = requests.post(sandbox.url + PODS, json=pod)
+
+    assert resp.status_code == 201
+    name = resp.json()["metadata"]["name"]
+    assert len(name) == 63 and name.startswith("a" * 58)
+    assert resp.json()["metadata"]["generateName"] == "a" * 70
+
+
+def test_a_generate_name_making_an_invalid_name_is_422(sandbox: SandboxHandle) -> None:
+    pod = _pod()
+    del pod["metadata"]["name"]
+    pod["metadata"]["generateName"] = "Web-"
+
+    resp = requests.post(sandbox.url + PODS, json=pod)
+
+    assert resp.status_code == 422
+    causes = resp.json()["details"]["causes"]
+    assert [c["field"] for c in causes] == ["metadata.generateName", "metadata.name"]
+    assert causes[0]["message"].startswith('Invalid value: "Web-": a lowercase RFC 1123 subdomain')

@@ -105,8 +105,16 @@ _LABEL_VALUE_MSG = (
 TOTAL_ANNOTATION_SIZE = 256 * 1024
 
 
-def name_causes(kind: str, name: str, field: str = "metadata.name") -> list[str]:
-    """Upstream's name rule for a kind: DNS-1035 label (Service), DNS-1123 label, subdomain."""
+def name_causes(
+    kind: str, name: str, field: str = "metadata.name", *, prefix: bool = False
+) -> list[str]:
+    """Upstream's name rule for a kind: DNS-1035 label (Service), DNS-1123 label, subdomain.
+
+    ``prefix``: a ``generateName``, whose trailing ``-`` is allowed (maskTrailingDash).
+    """
+    shown = name
+    if prefix and len(name) > 1 and name.endswith("-"):
+        name = name[:-1] + "a"
     if kind == "Service":
         pattern, message, limit = _DNS1035, _DNS1035_MSG, 63
     elif kind in _LABEL_NAMED:
@@ -115,9 +123,9 @@ def name_causes(kind: str, name: str, field: str = "metadata.name") -> list[str]
         pattern, message, limit = _DNS_SUBDOMAIN, _SUBDOMAIN_MSG, 253
     causes = []
     if len(name) > limit:
-        causes.append(f'{field}: Invalid value: "{name}": must be no more than {limit} characters')
+        causes.append(f'{field}: Invalid value: "{shown}": must be no more than {limit} characters')
     if not pattern.fullmatch(name):
-        causes.append(f'{field}: Invalid value: "{name}": {message}')
+        causes.append(f'{field}: Invalid value: "{shown}": {message}')
     return causes
 
 
@@ -174,6 +182,9 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
     meta = obj.get("metadata") or {}
     name = str(meta.get("name") or "")
     causes: list[str] = []
+    generate = meta.get("generateName")
+    if generate and old is None:
+        causes.extend(name_causes(rt.kind, str(generate), "metadata.generateName", prefix=True))
     if not name:
         causes.append("metadata.name: Required value: name or generateName is required")
     elif old is None:
