@@ -287,3 +287,24 @@ def test_an_apply_that_only_adds_an_owner_is_stored(sandbox: SandboxHandle) -> N
     _merge(sandbox, {"metadata": {"labels": {"x": "1"}}}, "bot")
     ops = [m["operation"] for m in _get(sandbox)["metadata"]["managedFields"]]
     assert ops == sorted(ops)
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "shown"),
+    [
+        ("apps/v1", "ReplicaSet", "apps/v1, Kind=ReplicaSet"),
+        ("extensions/v1beta1", "Deployment", "extensions/v1beta1, Kind=Deployment"),
+        ("", "", "/, Kind="),
+    ],
+    ids=["other-kind", "other-version", "none"],
+)
+def test_an_apply_of_another_type_is_400_invalid_object_type(
+    sandbox: SandboxHandle, api_version: str, kind: str, shown: str
+) -> None:
+    body = _config()
+    body["apiVersion"], body["kind"] = api_version, kind
+
+    resp = _apply(sandbox, body, "ci")
+
+    assert resp.status_code == 400
+    assert resp.json()["message"] == f"invalid object type: {shown}"

@@ -66,8 +66,12 @@ def server_side_apply(ctx: Ctx, body: Any) -> Response:
                 ],
             },
         )
-    if not isinstance(body, dict) or not body.get("apiVersion") or not body.get("kind"):
-        raise StoreError(400, "BadRequest", "apply patches must set apiVersion and kind")
+    if not isinstance(body, dict):
+        raise StoreError(400, "BadRequest", "the request body must be a JSON object")
+    gvk = _gvk_string(str(body.get("apiVersion") or ""), str(body.get("kind") or ""))
+    if gvk != _gvk_string(ctx.rt.api_version, ctx.rt.kind):
+        # versionCheckManager, the outermost of upstream's field managers
+        raise StoreError(400, "BadRequest", f"invalid object type: {gvk}")
     if (body.get("metadata") or {}).get("managedFields") is not None:
         raise StoreError(400, "BadRequest", "metadata.managedFields must be nil")
     config = copy.deepcopy(body)  # the applied configuration as sent (lastAppliedUpdater)
@@ -96,6 +100,12 @@ def server_side_apply(ctx: Ctx, body: Any) -> Response:
         merged = apply_with_last_applied(ctx, live, applied, manager, force, sub)
         _update_last_applied(merged, config, manager)
         return ctx.respond(200, persist(ctx, live, merged, operation="Apply"))
+
+
+def _gvk_string(api_version: str, kind: str) -> str:
+    """``schema.GroupVersionKind.String()``: ``apps/v1, Kind=Deployment``, ``/v1, Kind=Pod``."""
+    group, _, version = api_version.rpartition("/")
+    return f"{group}/{version}, Kind={kind}"
 
 
 def apply_with_last_applied(
