@@ -308,3 +308,32 @@ def test_an_apply_of_another_type_is_400_invalid_object_type(
 
     assert resp.status_code == 400
     assert resp.json()["message"] == f"invalid object type: {shown}"
+
+
+def test_an_untracked_object_is_owned_by_before_first_apply(sandbox: SandboxHandle) -> None:
+    created = requests.post(
+        sandbox.url + "/apis/apps/v1/namespaces/default/deployments", json=_config(replicas=2)
+    )
+    assert created.status_code == 201 and created.json()["metadata"]["managedFields"]
+    reset = [{"op": "replace", "path": "/metadata/managedFields", "value": [{}]}]
+    resp = requests.patch(
+        sandbox.url + WEB,
+        data=json.dumps(reset),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    assert "managedFields" not in resp.json()["metadata"]
+    # an update of an untracked object does not start tracking it (skipNonApplied)
+    assert (
+        "managedFields" not in _merge(sandbox, {"spec": {"replicas": 4}}, "bot").json()["metadata"]
+    )
+
+    conflict = _apply(sandbox, _config(replicas=3), "ci")
+
+    assert conflict.status_code == 409
+    assert conflict.json()["message"] == (
+        'Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: '
+        ".spec.replicas"
+    )
+    applied = _apply(sandbox, _config(replicas=4), "ci")  # the live values: co-owned
+    assert applied.status_code == 200
+    assert set(_managers(applied.json())) == {("ci", "Apply"), ("before-first-apply", "Update")}

@@ -195,6 +195,11 @@ def record_update(
     sent = (new.get("metadata") or {}).get("managedFields")
     if sent is not None and sent != current:
         current = list(sent)  # the client rewrote managedFields (e.g. kubectl's CSA upgrade)
+    elif old is not None and not current:
+        # upstream's skipNonApplied: an update of an object nobody tracks does not start
+        # tracking it (creates always do; the first apply does, with "before-first-apply")
+        set_entries(new, [])
+        return
     mine_key = (manager, "Update", subresource or "")
     result: list[Obj] = []
     mine: FieldSet = set()

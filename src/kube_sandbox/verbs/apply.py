@@ -42,6 +42,7 @@ _SYSTEM_META = (
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _LAST_APPLIED_MANAGER = "kubectl"  # the raw fieldManager upstream's lastAppliedManager acts for
 _ANNOTATIONS_LIMIT = 256 * 1024  # TotalAnnotationSizeLimitB
+BEFORE_FIRST_APPLY = "before-first-apply"
 
 
 def server_side_apply(ctx: Ctx, body: Any) -> Response:
@@ -180,7 +181,15 @@ def apply_to_live(
     mine_key = (manager, "Apply", ctx.sub or "")
     previous: FieldSet = set()
     others: list[tuple[Obj, FieldSet]] = []
-    for entry in managed.entries(live):
+    live_entries = managed.entries(live)
+    if not live_entries:
+        # an object nobody tracked yet: its fields belong to "before-first-apply" (upstream's
+        # skipNonApplied manager), so the first apply conflicts where it changes them
+        owned = set(live_flat)
+        live_entries = [
+            managed.make_entry(BEFORE_FIRST_APPLY, "Update", ctx.rt.api_version, owned, None)
+        ]
+    for entry in live_entries:
         fields = managed.from_fields_v1(entry.get("fieldsV1") or {})
         if managed.entry_key(entry) == mine_key:
             previous = fields
