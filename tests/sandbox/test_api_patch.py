@@ -105,7 +105,8 @@ def test_smp_merges_volumes_and_volume_mounts(sandbox: SandboxHandle, web: dict[
         "spec": {
             "template": {
                 "spec": {
-                    "volumes": [{"name": "data", "emptyDir": {}}],
+                    # every mount names a volume of the pod (validated as upstream)
+                    "volumes": [{"name": "data", "emptyDir": {}}, {"name": "cfg2", "emptyDir": {}}],
                     "containers": [
                         {
                             "name": "web",
@@ -120,7 +121,7 @@ def test_smp_merges_volumes_and_volume_mounts(sandbox: SandboxHandle, web: dict[
         }
     }
     obj = _patch(sandbox, DEPLOY + "/web", patch, SMP).json()
-    assert [v["name"] for v in _pod_spec(obj)["volumes"]] == ["cfg", "data"]
+    assert [v["name"] for v in _pod_spec(obj)["volumes"]] == ["cfg", "data", "cfg2"]
     mounts = _pod_spec(obj)["containers"][0]["volumeMounts"]
     assert [(m["name"], m["mountPath"]) for m in mounts] == [
         ("cfg2", "/etc/cfg"),
@@ -194,9 +195,13 @@ def test_smp_merges_service_ports_by_port(sandbox: SandboxHandle) -> None:
 def test_merge_patch_replaces_list_and_deletes_with_null(
     sandbox: SandboxHandle, web: dict[str, Any]
 ) -> None:
-    patch = {"metadata": {"labels": {"x": "1"}}, "spec": {"template": {"spec": {"volumes": None}}}}
+    # the containers list is replaced (its mount of the deleted volume goes with it)
+    pod_spec = {"volumes": None, "containers": [{"name": "web", "image": "app:2"}]}
+    patch = {"metadata": {"labels": {"x": "1"}}, "spec": {"template": {"spec": pod_spec}}}
     obj = _patch(sandbox, DEPLOY + "/web", patch, MERGE).json()
     assert "volumes" not in _pod_spec(obj)
+    assert [c["name"] for c in _pod_spec(obj)["containers"]] == ["web"]
+    assert "volumeMounts" not in _pod_spec(obj)["containers"][0]
     assert obj["metadata"]["labels"] == {"x": "1"}
 
 

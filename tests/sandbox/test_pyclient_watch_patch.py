@@ -265,7 +265,7 @@ def test_server_side_apply_removes_fields_no_longer_applied(api: client.ApiClien
     assert apps.read_namespaced_deployment("web", "default").metadata.annotations == {"team": "a"}
 
 
-def test_server_side_apply_without_field_manager_is_400(api: client.ApiClient) -> None:
+def test_server_side_apply_without_field_manager_is_422(api: client.ApiClient) -> None:
     resp = api.call_api(
         *api.param_serialize(
             method="PATCH",
@@ -275,7 +275,7 @@ def test_server_side_apply_without_field_manager_is_400(api: client.ApiClient) -
         )
     )
     resp.read()
-    assert resp.status == 400
+    assert resp.status == 422  # PatchOptions invalid: fieldManager is required for apply
 
 
 def test_dynamic_client_server_side_apply(api: client.ApiClient) -> None:

@@ -124,7 +124,8 @@ class Access:
                 401,
                 "Unauthorized",
                 "the admin endpoints /_sandbox/ need 'Authorization: Bearer <token>' with the "
-                "token from <kubeconfig>.admin-token (written by the sandbox at start)",
+                "token from <kubeconfig>.admin-token (written by the sandbox at start); kubectl "
+                "sends no credentials over plain HTTP, so use curl (docs/sandbox.md)",
                 {"WWW-Authenticate": 'Bearer realm="ci-deploy sandbox admin"'},
             )
         ctype = req.header("Content-Type")

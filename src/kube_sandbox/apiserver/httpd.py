@@ -75,8 +75,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.send_error(400, "bad chunked request body")
+            self.close_connection = True
+            return
         req = Request.parse(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
         try:
             resp = self.server.api.handle(req)
@@ -88,6 +92,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_stream(resp)
         else:
             self._send(resp)
+
+    def _read_body(self) -> bytes:
+        """The request body: ``Content-Length`` bytes, or a chunked body (RFC 9112 7.1).
+
+        client-go streams a body it reads from a file (``kubectl create --raw -f``) with
+        ``Transfer-Encoding: chunked`` and no length; unread, its chunks would be parsed as
+        the next request on the connection.
+        """
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline(1024)
+                size = int(size_line.split(b";")[0].strip() or b"x", 16)
+                if size == 0:
+                    while self.rfile.readline(1024).strip():  # trailer fields, then CRLF
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)  # the CRLF after the chunk
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _headers(self, resp: Response) -> None:
         self.send_response(resp.code)

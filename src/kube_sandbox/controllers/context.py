@@ -28,8 +28,11 @@ DAEMONSETS = "apps/daemonsets"
 REVISIONS = "apps/controllerrevisions"
 JOBS = "batch/jobs"
 CRONJOBS = "batch/cronjobs"
+SECRETS = "/secrets"
+CONFIGMAPS = "/configmaps"
 
-# Resources the controllers read; everything else is ignored by the manager.
+# Resources the controllers read; everything else is ignored by the manager. Secrets and
+# ConfigMaps: the kubelet starts a container only once those it references exist.
 WATCHED = (
     DEPLOYMENTS,
     REPLICASETS,
@@ -43,6 +46,8 @@ WATCHED = (
     REVISIONS,
     JOBS,
     CRONJOBS,
+    SECRETS,
+    CONFIGMAPS,
 )
 
 

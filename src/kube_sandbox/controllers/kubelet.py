@@ -5,6 +5,13 @@ reconcile is idempotent: it computes the status for "now", writes it when it dif
 sets a timer for the next moment it will change. Image tags choose the behaviour
 (contracts §3): ``crashloop``, ``pullerror``, ``slow``, ``neverready``; anything else becomes
 Ready after ``pod_ready_delay``.
+
+As a real kubelet, it starts no container whose configuration is missing: a Secret or
+ConfigMap an env ``valueFrom`` / ``envFrom`` references (unless ``optional: true``) leaves the
+container Waiting with reason ``CreateContainerConfigError`` (message ``secret "x" not found``,
+event ``Failed``: ``Error: secret "x" not found``); a ``secret`` / ``configMap`` volume leaves
+the pod ``ContainerCreating`` with ``FailedMount`` events. The pod is reconciled again when
+the object appears (the manager maps Secret and ConfigMap events to the pods referencing them).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from kube_sandbox.controllers.common import controller_of, parse_time
-from kube_sandbox.controllers.context import PODS, Context, edit
+from kube_sandbox.controllers.context import CONFIGMAPS, PODS, SECRETS, Context, edit
 from kube_sandbox.controllers.events import NODE_NAME
 from kube_sandbox.storage.store import Obj
 
@@ -75,12 +82,15 @@ def container_view(
     start: float,
     old: Obj | None,
     pod_name: str,
+    config_error: str | None = None,
     *,
     restart_policy: str = "Always",
     completes: bool = False,
 ) -> ContainerView:
     """The status of container ``spec`` ``elapsed`` seconds after the pod was scheduled.
 
+    ``config_error``: why its configuration cannot be built (a missing Secret / ConfigMap);
+    the container then waits in ``CreateContainerConfigError``.
     ``completes``: the container runs to completion (a Job's pod): it exits 0 one ``delay``
     after it became Ready. A crashing container is not restarted under ``restartPolicy: Never``.
     """
@@ -99,6 +109,8 @@ def container_view(
         )
     if behaviour == "pullerror":
         return _pull_error(base, elapsed, delay, old_reason)
+    if config_error is not None:
+        return _config_error(base, config_error, old_reason)
     started_events = [] if was_running or old_reason == "CrashLoopBackOff" else _start_events(spec)
     cid = "containerd://" + hashlib.sha256(f"{pod_name}/{name}".encode()).hexdigest()
     base |= {"imageID": image_id(image), "containerID": cid}
@@ -213,6 +225,92 @@ def _crash_loop(
     return ContainerView(status, False, True, times[-1], events)
 
 
+# -- configuration the containers need ------------------------------------------------------
+_KIND_NAMES = {"secret": "Secret", "configmap": "ConfigMap"}
+
+
+def _env_refs(container: Obj) -> list[tuple[str, str, str | None, bool]]:
+    """(kind, name, key or None, optional) of what a container's environment reads."""
+    refs: list[tuple[str, str, str | None, bool]] = []
+    for source in container.get("envFrom") or []:
+        for field_name, kind in (("secretRef", "secret"), ("configMapRef", "configmap")):
+            ref = source.get(field_name)
+            if isinstance(ref, dict) and ref.get("name"):
+                refs.append((kind, ref["name"], None, bool(ref.get("optional"))))
+    for env in container.get("env") or []:
+        value_from = env.get("valueFrom") or {}
+        for field_name, kind in (("secretKeyRef", "secret"), ("configMapKeyRef", "configmap")):
+            ref = value_from.get(field_name)
+            if isinstance(ref, dict) and ref.get("name"):
+                refs.append((kind, ref["name"], ref.get("key"), bool(ref.get("optional"))))
+    return refs
+
+
+def _volume_refs(spec: Obj) -> list[tuple[str, str, str, bool]]:
+    """(volume name, kind, object name, optional) of the secret / configMap volumes."""
+    refs = []
+    for volume in spec.get("volumes") or []:
+        secret, config_map = volume.get("secret"), volume.get("configMap")
+        if isinstance(secret, dict) and secret.get("secretName"):
+            refs.append(
+                (volume["name"], "secret", secret["secretName"], bool(secret.get("optional")))
+            )
+        if isinstance(config_map, dict) and config_map.get("name"):
+            refs.append(
+                (volume["name"], "configmap", config_map["name"], bool(config_map.get("optional")))
+            )
+    return refs
+
+
+def config_references(spec: Obj) -> set[tuple[str, str]]:
+    """Every (kind, name) of Secret / ConfigMap a pod spec reads (``secret`` / ``configmap``)."""
+    refs = {(kind, name) for _, kind, name, _ in _volume_refs(spec)}
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        refs |= {(kind, name) for kind, name, _, _ in _env_refs(container)}
+    return refs
+
+
+def _lookup(ctx: Context, kind: str, namespace: str, name: str) -> Obj | None:
+    return ctx.cache.get(SECRETS if kind == "secret" else CONFIGMAPS, namespace, name)
+
+
+def env_error(ctx: Context, namespace: str, container: Obj) -> str | None:
+    """The kubelet's error building a container's environment (None: it can start)."""
+    for kind, name, key, optional in _env_refs(container):
+        obj = _lookup(ctx, kind, namespace, name)
+        if obj is None:
+            if optional:
+                continue
+            return f'{kind} "{name}" not found'
+        if key is not None:
+            data = {**(obj.get("data") or {}), **(obj.get("stringData") or {})}
+            if kind == "configmap":
+                data |= obj.get("binaryData") or {}
+            if key not in data and not optional:
+                return f"couldn't find key {key} in {_KIND_NAMES[kind]} {namespace}/{name}"
+    return None
+
+
+def mount_errors(ctx: Context, namespace: str, spec: Obj) -> list[str]:
+    """FailedMount messages for the pod's secret / configMap volumes whose object is missing."""
+    return [
+        f'MountVolume.SetUp failed for volume "{volume}" : {kind} "{name}" not found'
+        for volume, kind, name, optional in _volume_refs(spec)
+        if not optional and _lookup(ctx, kind, namespace, name) is None
+    ]
+
+
+def _config_error(base: Obj, message: str, old_reason: str | None) -> ContainerView:
+    state = {"waiting": {"reason": "CreateContainerConfigError", "message": message}}
+    status = {**base, "ready": False, "started": False, "state": state, "lastState": {}}
+    events = (
+        []
+        if old_reason == "CreateContainerConfigError"
+        else [("Warning", "Failed", f"Error: {message}")]
+    )
+    return ContainerView(status, False, False, None, events)
+
+
 def qos_class(spec: Obj) -> str:
     """Guaranteed, Burstable or BestEffort from the containers' requests and limits."""
     containers = spec.get("containers") or []
@@ -245,6 +343,7 @@ class Kubelet:
 
     def __init__(self) -> None:
         self.started: dict[str, float] = {}
+        self.mount_warned: set[str] = set()  # uids whose FailedMount events were recorded
 
     def reconcile(self, ctx: Context, namespace: str, name: str) -> None:
         """Bring one pod's status up to date and set the timer for its next change."""
@@ -273,40 +372,57 @@ class Kubelet:
                     f"Successfully assigned {namespace}/{name} to {NODE_NAME}",
                 ),
             )
+        written = cached
         if new_status != old_status or pod["spec"] != cached["spec"]:
             pod["status"] = new_status
             written = ctx.update(PODS, pod)
-            for kind, reason, message in events:
-                component = "default-scheduler" if reason == "Scheduled" else "kubelet"
-                ctx.record(written, kind, reason, message, component)
+        for kind, reason, message in events:  # FailedMount comes without a status change
+            component = "default-scheduler" if reason == "Scheduled" else "kubelet"
+            ctx.record(written, kind, reason, message, component)
         if next_change is not None:
             ctx.schedule(("pod", namespace, name), max(next_change - elapsed, 0.0))
 
     def forget(self, uid: str) -> None:
         """Drop the memory of a deleted pod."""
         self.started.pop(uid, None)
+        self.mount_warned.discard(uid)
 
     def _status(
         self, ctx: Context, pod: Obj, old: Obj, start: float, elapsed: float
     ) -> tuple[Obj, list[tuple[str, str, str]], float | None]:
         delay, pod_name = ctx.pod_ready_delay, pod["metadata"]["name"]
+        namespace = pod["metadata"].get("namespace", "")
         old_by_name = {c["name"]: c for c in old.get("containerStatuses") or []}
         owner = controller_of(pod)
         completes = owner is not None and owner.get("kind") == "Job"
         restart_policy = str(pod["spec"].get("restartPolicy") or "Always")
+        mounts = mount_errors(ctx, namespace, pod["spec"]) if elapsed >= delay else []
+        # volumes are set up before any container: with one missing, all stay ContainerCreating
+        elapsed_for_containers = 0.0 if mounts else elapsed
         views = [
             container_view(
                 c,
-                elapsed,
+                elapsed_for_containers,
                 delay,
                 start,
                 old_by_name.get(c["name"]),
                 pod_name,
+                env_error(ctx, namespace, c),
                 restart_policy=restart_policy,
                 completes=completes,
             )
             for c in pod["spec"].get("containers") or []
         ]
+        uid = pod["metadata"].get("uid", "")
+        if mounts:
+            for view in views:
+                view.next_change = None  # the volume's object appearing triggers the recheck
+        mount_events = []
+        if mounts and uid not in self.mount_warned:
+            self.mount_warned.add(uid)
+            mount_events = [("Warning", "FailedMount", m) for m in mounts]
+        elif not mounts:
+            self.mount_warned.discard(uid)
         now = iso(ctx.now())
         ready = bool(views) and all(v.ready for v in views)
         started = bool(views) and all(v.started_once for v in views)
@@ -340,7 +456,7 @@ class Kubelet:
         init = pod["spec"].get("initContainers") or []
         if init:
             status["initContainerStatuses"] = [_init_done(c, start) for c in init]
-        events = [e for v in views for e in v.events]
+        events = [e for v in views for e in v.events] + mount_events
         changes = [v.next_change for v in views if v.next_change is not None]
         return status, events, min(changes) if changes else None
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from kube_sandbox.controllers.common import controller_of
 from kube_sandbox.controllers.context import (
+    CONFIGMAPS,
     CRONJOBS,
     DAEMONSETS,
     DEPLOYMENTS,
@@ -29,6 +30,7 @@ from kube_sandbox.controllers.context import (
     PODS,
     REPLICASETS,
     REVISIONS,
+    SECRETS,
     SERVICES,
     STATEFULSETS,
     WATCHED,
@@ -43,7 +45,7 @@ from kube_sandbox.controllers.endpoints import EndpointsController
 from kube_sandbox.controllers.events import EventRecorder
 from kube_sandbox.controllers.hpa import HPAController
 from kube_sandbox.controllers.job import JobController
-from kube_sandbox.controllers.kubelet import Kubelet
+from kube_sandbox.controllers.kubelet import Kubelet, config_references
 from kube_sandbox.controllers.replicaset import ReplicaSetController
 from kube_sandbox.controllers.statefulset import StatefulSetController
 from kube_sandbox.storage.store import Store, StoreError, WatchEvent
@@ -219,6 +221,14 @@ class ControllerManager:
             keys.add(("service", ns, name))
         elif resource == HPAS:
             keys.add(("hpa", ns, name))
+        elif resource in (SECRETS, CONFIGMAPS):
+            # pods waiting for it (CreateContainerConfigError, FailedMount) may start now
+            kind = "secret" if resource == SECRETS else "configmap"
+            keys |= {
+                ("pod", ns, p["metadata"]["name"])
+                for p in self._cache.list(PODS, ns)
+                if (kind, name) in config_references(p.get("spec") or {})
+            }
         return keys
 
     # -- the worker -----------------------------------------------------------------------------

@@ -271,6 +271,43 @@ def _cron_job(obj: Obj) -> None:
 
 
 # -- networking ------------------------------------------------------------------------------
+def keep_allocated(kind: str, old: Obj, new: Obj) -> None:
+    """On an update, keep what the server allocated and the client left out (upstream's
+    Service ``patchAllocatedValues`` and ``NormalizeClusterIPs``): the clusterIP(s) and the
+    node ports of ports with the same name and port number."""
+    if kind != "Service":
+        return
+    old_spec, spec = old.get("spec") or {}, new.get("spec")
+    if not isinstance(spec, dict):
+        return
+    both_ip = "ExternalName" not in (old_spec.get("type"), spec.get("type", "ClusterIP"))
+    if both_ip:
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+        if not spec.get("clusterIPs") and old_spec.get("clusterIPs"):
+            spec["clusterIPs"] = list(old_spec["clusterIPs"])
+        old_ips = old_spec.get("clusterIPs") or []
+        ips = spec.get("clusterIPs") or []
+        if (
+            spec.get("clusterIP")
+            and ips
+            and spec["clusterIP"] != old_spec.get("clusterIP")
+            and ips == old_ips
+        ):
+            spec["clusterIPs"] = [spec["clusterIP"], *ips[1:]]  # the user changed clusterIP
+    allocated = {
+        (p.get("name", ""), p.get("port")): p["nodePort"]
+        for p in old_spec.get("ports") or []
+        if isinstance(p, dict) and p.get("nodePort")
+    }
+    node_ports = spec.get("type") in ("NodePort", "LoadBalancer")
+    for port in spec.get("ports") or []:
+        if node_ports and isinstance(port, dict) and not port.get("nodePort"):
+            found = allocated.get((port.get("name", ""), port.get("port")))
+            if found:
+                port["nodePort"] = found
+
+
 def _service(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")

@@ -157,13 +157,27 @@ def make_entry(
 
 
 def set_entries(obj: Obj, new_entries: list[Obj]) -> None:
-    """Store entries on the object, dropping empty ones."""
-    kept = [e for e in new_entries if e.get("fieldsV1")]
+    """Store entries on the object, dropping empty ones, in upstream's order.
+
+    sortEncodedManagedFields: operation (``Apply`` before ``Update``), time, manager,
+    apiVersion, subresource.
+    """
+    kept = sorted((e for e in new_entries if e.get("fieldsV1")), key=_entry_order)
     meta = obj.setdefault("metadata", {})
     if kept:
         meta["managedFields"] = kept
     else:
         meta.pop("managedFields", None)
+
+
+def _entry_order(entry: Obj) -> tuple[str, str, str, str, str]:
+    return (
+        str(entry.get("operation", "")),
+        str(entry.get("time") or ""),
+        str(entry.get("manager", "")),
+        str(entry.get("apiVersion", "")),
+        str(entry.get("subresource", "")),
+    )
 
 
 def record_update(
@@ -181,6 +195,11 @@ def record_update(
     sent = (new.get("metadata") or {}).get("managedFields")
     if sent is not None and sent != current:
         current = list(sent)  # the client rewrote managedFields (e.g. kubectl's CSA upgrade)
+    elif old is not None and not current:
+        # upstream's skipNonApplied: an update of an object nobody tracks does not start
+        # tracking it (creates always do; the first apply does, with "before-first-apply")
+        set_entries(new, [])
+        return
     mine_key = (manager, "Update", subresource or "")
     result: list[Obj] = []
     mine: FieldSet = set()

@@ -88,6 +88,8 @@ def status_object(
         "reason": reason,
         "code": code,
     }
+    if not reason:
+        del status["reason"]  # omitempty: an error upstream has no reason for
     if name is not None or rt is not None:
         details: Obj = {}
         if name is not None:
@@ -109,6 +111,8 @@ def error_response(
     details = getattr(err, "details", None)  # set where the failing object is another one
     if details is not None:
         body["details"] = details
+        if not details:
+            del body["details"]  # an error upstream reports without details
     causes = getattr(err, "causes", None)
     if causes:
         body.setdefault("details", {})["causes"] = causes

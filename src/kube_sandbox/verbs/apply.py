@@ -6,6 +6,11 @@ applying manager (``fieldManager``, required) then owns exactly the fields it ap
 another manager owns with a different value is a conflict: 409 listing each field, unless
 ``force=true``, which takes ownership. Fields the manager applied before but no longer applies,
 and that nobody else owns, are removed. Applying to a missing object creates it (201).
+
+For the manager ``kubectl`` two more upstream rules hold (notes in docs/sandbox.md):
+lastAppliedManager forgives conflicts on fields whose live value still equals the
+``last-applied-configuration`` annotation (a client-side ``kubectl apply`` before), and
+lastAppliedUpdater rewrites that annotation, when present, to the applied configuration.
 """
 
 from __future__ import annotations
@@ -34,16 +39,43 @@ _SYSTEM_META = (
 )
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_LAST_APPLIED_MANAGER = "kubectl"  # the raw fieldManager upstream's lastAppliedManager acts for
+_ANNOTATIONS_LIMIT = 256 * 1024  # TotalAnnotationSizeLimitB
+BEFORE_FIRST_APPLY = "before-first-apply"
+
+
 def server_side_apply(ctx: Ctx, body: Any) -> Response:
     """Handle an apply patch for the object the request names."""
 
     manager = ctx.req.query.get("fieldManager")
     if not manager:
-        raise StoreError(
-            400, "BadRequest", "PATCH, application/apply-patch+yaml requires a fieldManager"
+        raise _detailed(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+            "is required for apply patch",
+            {
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            },
         )
-    if not isinstance(body, dict) or not body.get("apiVersion") or not body.get("kind"):
-        raise StoreError(400, "BadRequest", "apply patches must set apiVersion and kind")
+    if not isinstance(body, dict):
+        raise StoreError(400, "BadRequest", "the request body must be a JSON object")
+    gvk = _gvk_string(str(body.get("apiVersion") or ""), str(body.get("kind") or ""))
+    if gvk != _gvk_string(ctx.rt.api_version, ctx.rt.kind):
+        # versionCheckManager, the outermost of upstream's field managers
+        raise StoreError(400, "BadRequest", f"invalid object type: {gvk}")
+    if (body.get("metadata") or {}).get("managedFields") is not None:
+        raise StoreError(400, "BadRequest", "metadata.managedFields must be nil")
+    config = copy.deepcopy(body)  # the applied configuration as sent (lastAppliedUpdater)
     applied = check_body_kind(ctx, body)
     field_validation(ctx, applied)
     wanted_rv = applied["metadata"].get("resourceVersion")
@@ -62,11 +94,80 @@ def server_side_apply(ctx: Ctx, body: Any) -> Response:
             managed.set_entries(
                 applied, [managed.make_entry(manager, "Apply", ctx.rt.api_version, fields, ctx.sub)]
             )
+            _update_last_applied(applied, config, manager)
             return ctx.respond(201, persist(ctx, None, applied, operation="Apply"))
         if wanted_rv and str(wanted_rv) != live["metadata"]["resourceVersion"]:
             check_precondition(ctx, live, {"metadata": {"resourceVersion": wanted_rv}})
-        merged = apply_to_live(ctx, live, applied, manager, force, sub)
+        merged = apply_with_last_applied(ctx, live, applied, manager, force, sub)
+        _update_last_applied(merged, config, manager)
         return ctx.respond(200, persist(ctx, live, merged, operation="Apply"))
+
+
+def _gvk_string(api_version: str, kind: str) -> str:
+    """``schema.GroupVersionKind.String()``: ``apps/v1, Kind=Deployment``, ``/v1, Kind=Pod``."""
+    group, _, version = api_version.rpartition("/")
+    return f"{group}/{version}, Kind={kind}"
+
+
+def apply_with_last_applied(
+    ctx: Ctx, live: Obj, applied: Obj, manager: str, force: bool, sub: str | None
+) -> Obj:
+    """:func:`apply_to_live` with upstream's lastAppliedManager around it.
+
+    For the manager ``kubectl`` (``kubectl apply --server-side``), conflicts on fields whose
+    live value still equals the ``last-applied-configuration`` annotation (what a client-side
+    ``kubectl apply`` wrote) are forgiven: when every conflict is such a field the apply is
+    forced; otherwise only the other conflicts are reported.
+    """
+    try:
+        return apply_to_live(ctx, live, applied, manager, force, sub)
+    except ApplyConflict as err:
+        if manager != _LAST_APPLIED_MANAGER:
+            raise
+        allowed = _allowed_from_last_applied(ctx, live, sub)
+        if allowed is None:
+            raise
+        remaining = [(path, entry) for path, entry in err.conflicts if path not in allowed]
+        if remaining:
+            raise _conflict_error(remaining) from None
+        return apply_to_live(ctx, live, applied, manager, True, sub)
+
+
+def _allowed_from_last_applied(ctx: Ctx, live: Obj, sub: str | None) -> FieldSet | None:
+    """Fields of the annotation whose live value is still the annotated one (None: no use)."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return None
+    try:
+        last = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(last, dict) or last.get("apiVersion") != ctx.rt.api_version:
+        return None
+    last.setdefault("kind", live.get("kind"))
+    last_flat = managed.object_fields(last, sub)
+    live_flat = managed.object_fields(live, sub)
+    return {
+        path
+        for path, value in last_flat.items()
+        if path in live_flat and not _differs(live_flat[path], value)
+    }
+
+
+def _update_last_applied(result: Obj, config: Obj, manager: str) -> None:
+    """Upstream's lastAppliedUpdater: keep an existing annotation equal to what was applied."""
+    if manager != _LAST_APPLIED_MANAGER:
+        return
+    annotations = (result.get("metadata") or {}).get("annotations") or {}
+    if not annotations.get(LAST_APPLIED):
+        return
+    last = copy.deepcopy(config)
+    last_meta = last.get("metadata")
+    if isinstance(last_meta, dict) and isinstance(last_meta.get("annotations"), dict):
+        last_meta["annotations"].pop(LAST_APPLIED, None)
+    annotations[LAST_APPLIED] = json.dumps(last, sort_keys=True, separators=(",", ":")) + "\n"
+    if sum(len(k) + len(str(v)) for k, v in annotations.items()) > _ANNOTATIONS_LIMIT:
+        del annotations[LAST_APPLIED]
 
 
 def apply_to_live(
@@ -80,7 +181,15 @@ def apply_to_live(
     mine_key = (manager, "Apply", ctx.sub or "")
     previous: FieldSet = set()
     others: list[tuple[Obj, FieldSet]] = []
-    for entry in managed.entries(live):
+    live_entries = managed.entries(live)
+    if not live_entries:
+        # an object nobody tracked yet: its fields belong to "before-first-apply" (upstream's
+        # skipNonApplied manager), so the first apply conflicts where it changes them
+        owned = set(live_flat)
+        live_entries = [
+            managed.make_entry(BEFORE_FIRST_APPLY, "Update", ctx.rt.api_version, owned, None)
+        ]
+    for entry in live_entries:
         fields = managed.from_fields_v1(entry.get("fieldsV1") or {})
         if managed.entry_key(entry) == mine_key:
             previous = fields
@@ -89,11 +198,11 @@ def apply_to_live(
     conflicts = [
         (path, entry)
         for entry, fields in others
-        for path in sorted(applied_fields & fields)
+        for path in applied_fields & fields
         if _differs(live_flat.get(path, _MISSING), applied_flat[path])
     ]
     if conflicts and not force:
-        raise _conflict_error(ctx, conflicts)
+        raise _conflict_error(conflicts)
     conflicting = {path for path, _ in conflicts}
     kept: list[Obj] = []
     still_owned: FieldSet = set()
@@ -127,28 +236,86 @@ def _differs(live_value: Any, applied_value: Any) -> bool:
     return bool(live_value != applied_value)
 
 
-def _conflict_error(ctx: Ctx, conflicts: list[tuple[Path, Obj]]) -> StoreError:
+def manager_identifier(entry: Obj) -> str:
+    """Upstream's manager identifier (BuildManagerIdentifier): the JSON of the entry's identity."""
+    ident: Obj = {"manager": entry.get("manager", ""), "operation": entry.get("operation", "")}
+    if entry.get("operation") == "Update":
+        ident["apiVersion"] = entry.get("apiVersion", "")
+    if entry.get("subresource"):
+        ident["subresource"] = entry["subresource"]
+    return json.dumps(ident, separators=(",", ":"))
+
+
+def print_manager(entry: Obj) -> str:
+    """How a conflict names a manager (printManager): name, subresource, Update's apiVersion."""
+    out = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        out += f" with subresource {json.dumps(entry['subresource'])}"
+    if entry.get("operation") == "Update":
+        out += f" using {entry.get('apiVersion', '')}"
+    return out
+
+
+_ELEMENT_RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
+
+
+def _element_order(element: str) -> tuple[int, str]:
+    kind, _, rest = element.partition(":")
+    return (_ELEMENT_RANK.get(kind, 4), rest)
+
+
+def set_order(path: Path) -> tuple[tuple[int, tuple[int, str]], ...]:
+    """A sort key giving upstream's fieldpath.Set iteration order: members, then children."""
+    last = len(path) - 1
+    return tuple((0 if depth == last else 1, _element_order(e)) for depth, e in enumerate(path))
+
+
+def _conflict_error(conflicts: list[tuple[Path, Obj]]) -> ApplyConflict:
+    """409 as upstream's NewConflictError: grouped by manager, details with causes only."""
+    groups: dict[str, tuple[Obj, list[Path]]] = {}
+    for path, entry in conflicts:
+        groups.setdefault(manager_identifier(entry), (entry, []))[1].append(path)
+    ordered = [
+        (entry, sorted(paths, key=set_order)) for _, (entry, paths) in sorted(groups.items())
+    ]
     causes = [
         {
-            "type": "FieldManagerConflict",
-            "message": f'conflict with "{entry.get("manager")}" using {entry.get("apiVersion")}',
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {print_manager(entry)}",
             "field": dotted(path),
         }
-        for path, entry in conflicts
+        for entry, paths in ordered
+        for path in paths
     ]
-    lines = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
-    message = f"Apply failed with {len(causes)} conflict{'s' if len(causes) > 1 else ''}: {lines}"
     if len(causes) == 1:
         message = f"Apply failed with 1 conflict: {causes[0]['message']}: {causes[0]['field']}"
-    err = _ConflictError(409, "Conflict", message)
-    err.causes = causes
-    err.name = ctx.name or ""
+    else:
+        lines = []
+        for entry, paths in ordered:
+            lines.append(f"conflicts with {print_manager(entry)}:")
+            lines.extend(f"- {dotted(path)}" for path in paths)
+        message = f"Apply failed with {len(causes)} conflicts: " + "\n".join(lines)
+    err = ApplyConflict(409, "Conflict", message)
+    err.details = {"causes": causes}
+    err.conflicts = [(path, entry) for entry, paths in ordered for path in paths]
     return err
 
 
-class _ConflictError(StoreError):
-    causes: list[Obj]
-    name: str
+class ApplyConflict(StoreError):
+    """A 409 apply conflict; ``conflicts`` are (path, the other manager's entry)."""
+
+    details: Obj
+    conflicts: list[tuple[Path, Obj]]
+
+
+class _DetailedStatus(StoreError):
+    details: Obj
+
+
+def _detailed(code: int, reason: str, message: str, details: Obj) -> StoreError:
+    err = _DetailedStatus(code, reason, message)
+    err.details = details
+    return err
 
 
 def dotted(path: Path) -> str:

@@ -75,8 +75,14 @@ def create(ctx: Ctx) -> Response:
     meta = body["metadata"]
     if not meta.get("name") and meta.get("generateName"):
         suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
-        meta["name"] = f"{meta['generateName']}{suffix}"
+        # names.SimpleNameGenerator: the prefix is cut to 58 characters (63 - 5)
+        meta["name"] = f"{str(meta['generateName'])[:58]}{suffix}"
     field_validation(ctx, body)
+    if str(meta.get("resourceVersion") or "0") != "0":
+        # etcd3 store.Create: storage.ErrResourceVersionSetOnCreate, a 500 without a reason
+        err = StoreError(500, "", "resourceVersion should not be set on objects to be created")
+        err.details = {}  # type: ignore[attr-defined]  # no details either
+        raise err
     for key in ("resourceVersion", "uid", "managedFields"):
         meta.pop(key, None)
     with ctx.store.lock:

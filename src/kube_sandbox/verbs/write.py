@@ -39,15 +39,15 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     else:
         _keep_system_metadata(ctx, old, new)
     schema.prune_empty(new, schema.for_kind(rt.group, rt.version, rt.kind))
+    if old is not None:
+        defaults.keep_allocated(rt.kind, old, new)
     defaults.apply_defaults(rt.kind, new)
-    validation.validate(rt, new)
+    validation.validate(rt, new, old)
     if rt.key == resources.CRD_KEY:
         _definition(ctx, old, new)
     custom = resources.custom(rt, ctx.store)
     if custom is not None:
         _custom_object(custom, new)
-    if old is not None and ctx.sub != "status":
-        validation.validate_update(rt, old, new)
     meta = new["metadata"]
     if old is not None and ctx.sub != "status":
         # compared after defaulting: a field that defaulting restores is no change
@@ -62,8 +62,16 @@ def persist(ctx: Ctx, old: Obj | None, new: Obj, *, operation: str = "Update") -
     )
     if operation == "Update":
         managed.record_update(old, new, ctx.manager, rt.api_version, ctx.sub)
-    if old is not None and not rewritten and _strip_volatile(new) == _strip_volatile(old):
-        return old  # a no-op write neither bumps resourceVersion nor emits an event
+    if (
+        old is not None
+        and not rewritten
+        and _strip_volatile(new) == _strip_volatile(old)
+        and (operation == "Update" or _untimed(entries_of(new)) == _untimed(entries_of(old)))
+    ):
+        # a no-op write neither bumps resourceVersion nor emits an event; an apply that only
+        # adds or drops a managedFields entry is a change (upstream's equality.go ignores
+        # only the entries' timestamps)
+        return old
     if ctx.dry_run:
         return new
     # the result is only serialized into the response: take the stored object, not a copy
@@ -124,6 +132,15 @@ def _spec_part(obj: Obj) -> Obj:
 def entries_of(obj: Obj) -> Any:
     """An object's managedFields (None when it has none)."""
     return (obj.get("metadata") or {}).get("managedFields")
+
+
+def _untimed(fields: Any) -> Any:
+    if not isinstance(fields, list):
+        return fields
+    return [
+        {k: v for k, v in entry.items() if k != "time"} if isinstance(entry, dict) else entry
+        for entry in fields
+    ]
 
 
 def _strip_volatile(obj: Obj) -> Obj:
