@@ -44,9 +44,10 @@ Obj = dict[str, Any]
 
 
 class StepFailed(Exception):
-    """A step could not finish: ``kind`` is failed | timeout | cancelled | lost | api.
+    """A step could not finish: ``kind`` is failed | timeout | cancelled | lost | api | forbidden.
 
     ``api``: the Kubernetes API itself failed (after the retry budget), not the release.
+    ``forbidden``: the API refused the kubeconfig's user (401/403).
     """
 
     def __init__(self, kind: str, message: str, step: str = "") -> None:
@@ -123,6 +124,10 @@ def _apply(step: Step, ctx: RolloutContext) -> None:
     if primary is not None and primary.after is not None:
         ctx.deployment_exists = True
     if report.dry_run_refused:
+        denied = [c.error.error for c in report.refused if c.error]
+        if denied and all(e.refused_credentials for e in denied):
+            # the user may not: say what, as the API said it (recovery: exit 4)
+            raise StepFailed("forbidden", " and ".join(e.credentials_line() for e in denied))
         raise StepFailed("failed", f"the API server refused in a dry run: {report.summary()}")
     if report.refused or any(not c.known for c in report.changes):
         raise StepFailed("failed", f"applying failed: {report.summary()}")
@@ -235,6 +240,10 @@ def execute(steps: tuple[Step, ...], ctx: RolloutContext, *, title: str = "step"
             raise
         except StateConflict as exc:
             raise StepFailed("lost", f"step {step.name}: {exc}", step.name) from exc
-        except (ApiError, NetworkError, StateError) as exc:
+        except ApiError as exc:
+            if exc.refused_credentials:
+                raise StepFailed("forbidden", exc.credentials_line(), step.name) from exc
+            raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
+        except (NetworkError, StateError) as exc:
             raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
     return ctx.record
