@@ -159,7 +159,9 @@ class SandboxCA:
         """An SSLContext serving a fresh certificate for ``hosts``; client certificates by this
         CA are asked for (optional: a bearer token is the other way in)."""
         issued = self.serving_certificate(hosts)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # Not create_default_context(): it would also trust the system's CAs for client
+        # certificates (and reading them costs start-up time); only this CA may sign them.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.verify_mode = ssl.CERT_OPTIONAL
         context.load_verify_locations(cadata=self.cert_pem.decode("ascii"))
