@@ -24,7 +24,7 @@ import pytest
 import requests
 import urllib3
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from tests.sandbox.conftest import KubectlBinary
 
@@ -601,3 +601,60 @@ def test_serve_refuses_bad_users(tmp_path: Path, args: tuple[str, ...], message:
     assert result.returncode == 2
     assert message in result.stderr
     assert not (tmp_path / "kc").exists()
+
+
+# -- more of the same, through other paths ------------------------------------------------------
+def test_a_watch_over_tls_streams_and_a_forbidden_watch_is_403(tls_sandbox: SandboxHandle) -> None:
+    with _api(tls_sandbox.kubeconfig, "ci-deploy-sandbox-viewer") as api:
+        apps = client.AppsV1Api(api)
+        events = watch.Watch().stream(
+            apps.list_namespaced_deployment, NS, timeout_seconds=2, _request_timeout=10
+        )
+        seen = [(e["type"], e["object"].metadata.name) for e in events]
+        assert seen[0] == ("ADDED", "web")  # then the controllers' status updates, if any
+        assert {name for _type, name in seen} == {"web"}
+        with pytest.raises(ApiException) as caught:
+            client.CoreV1Api(api).list_secret_for_all_namespaces(watch=True, timeout_seconds=1)
+    assert json.loads(caught.value.body)["message"] == (
+        'secrets is forbidden: User "viewer" cannot watch resource "secrets" in API group "" at '
+        "the cluster scope"
+    )
+
+
+def test_plain_http_to_the_tls_port_fails_and_the_server_serves_on(
+    tls_sandbox: SandboxHandle,
+) -> None:
+    plain = tls_sandbox.url.replace("https://", "http://")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(plain + "/version", timeout=5)
+    with _api(tls_sandbox.kubeconfig) as api:
+        assert client.VersionApi(api).get_code().major == "1"
+
+
+def test_a_merged_kubeconfig_gets_every_user_and_its_bytes_back(tmp_path: Path) -> None:
+    from kube_sandbox.apiserver.httpd import SandboxServer
+
+    kubeconfig = tmp_path / "config"
+    original = (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {server: 'https://x'}\n"
+        "users:\n- name: me\n  user: {token: mine}\ncontexts:\n- name: prod\n"
+        "  context: {cluster: prod, user: me}\ncurrent-context: prod\n"
+    )
+    kubeconfig.write_text(original)
+    server = SandboxServer(
+        kubeconfig=kubeconfig, merge_kubeconfig=True, tls=True, users=(user("viewer=view"),)
+    )
+    server.start()
+    try:
+        doc = yaml.safe_load(kubeconfig.read_text())
+        assert [u["name"] for u in doc["users"]] == [
+            "me",
+            "ci-deploy-sandbox",
+            "ci-deploy-sandbox-viewer",
+        ]
+        assert doc["current-context"] == "prod"
+        with _api(kubeconfig, "ci-deploy-sandbox-viewer") as api:
+            assert client.CoreV1Api(api).read_namespace("default").metadata.name == "default"
+    finally:
+        server.stop()
+    assert kubeconfig.read_text() == original
