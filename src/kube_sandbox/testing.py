@@ -99,9 +99,10 @@ def running_sandbox(
         server.stop()
 
 
-def user(spec: str) -> User:
-    """A user as ``--user NAME=ROLE[:NAMESPACE]`` makes it (e.g. ``deployer=edit:web``)."""
-    return parse_user(spec)
+def user(spec: str, *, certificate: bool = False) -> User:
+    """A user as ``--user NAME=ROLE[:NAMESPACE]`` makes it (e.g. ``deployer=edit:web``);
+    ``certificate``: as ``--cert-user`` (a client certificate in the kubeconfig)."""
+    return parse_user(spec, certificate=certificate)
 
 
 @contextmanager

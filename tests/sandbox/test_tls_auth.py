@@ -513,32 +513,39 @@ def test_user_specs_are_checked(spec: str, message: str) -> None:
 SERVE = (sys.executable, "-m", "ci_deploy", "sandbox", "serve", "--port", "0")
 
 
+USER_ARGS = ("--user", "viewer=view", "--cert-user", "auditor=view:default")
+
+
 def test_serve_defaults_to_tls_and_tokens_that_kubectl_uses(
     tmp_path: Path, kubectl_binary: KubectlBinary
 ) -> None:
     kubeconfig = tmp_path / "kc"
     proc = subprocess.Popen(
-        [*SERVE, "--kubeconfig", str(kubeconfig), "--user", "viewer=view"],
+        [*SERVE, "--kubeconfig", str(kubeconfig), *USER_ARGS],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().rstrip("\n") for _ in range(4)]
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(5)]
         match = re.fullmatch(
             r"ci-deploy sandbox: serving (https://127\.0\.0\.1:\d+) \(kubeconfig: (.+), "
             r"context ci-deploy-sandbox\)",
             lines[0],
         )
         assert match and match.group(2) == str(kubeconfig), lines
-        assert lines[1:3] == [
+        assert lines[1:4] == [
             "ci-deploy sandbox: TLS with a CA made now, in the kubeconfig with the cluster-admin "
             "token",
             "ci-deploy sandbox: user viewer (view cluster-wide): context ci-deploy-sandbox-viewer",
+            "ci-deploy sandbox: user auditor (view in namespace default, client certificate): "
+            "context ci-deploy-sandbox-auditor",
         ]
         doc = yaml.safe_load(kubeconfig.read_text())
-        tokens = [u["user"]["token"] for u in doc["users"]]
+        tokens = [u["user"]["token"] for u in doc["users"] if "token" in u["user"]]
+        key = doc["users"][-1]["user"]["client-key-data"]
+        assert len(tokens) == 2
         assert doc["clusters"][0]["cluster"]["certificate-authority-data"]
         assert kubeconfig.stat().st_mode & 0o777 == 0o600
         assert not any(token in "\n".join(lines) for token in tokens)
@@ -560,7 +567,7 @@ def test_serve_defaults_to_tls_and_tokens_that_kubectl_uses(
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert not kubeconfig.exists()
-    assert not any(token in out + err for token in tokens)
+    assert not any(secret in out + err for secret in [*tokens, key])
 
 
 def test_serve_without_cryptography_says_what_to_install(tmp_path: Path) -> None:
@@ -587,6 +594,8 @@ def test_serve_without_cryptography_says_what_to_install(tmp_path: Path) -> None
     ("args", "message"),
     [
         (("--user", "viewer=view", "--insecure-http"), "--user needs TLS"),
+        (("--cert-user", "viewer=view", "--insecure-http"), "--user needs TLS"),
+        (("--user", "a=view", "--cert-user", "a=edit"), "each NAME once"),
         (("--user", "viewer=owner"), "ROLE must be one of view, edit, admin, cluster-admin"),
         (("--user", "a=view", "--user", "a=edit"), "each NAME once"),
     ],
@@ -658,3 +667,36 @@ def test_a_merged_kubeconfig_gets_every_user_and_its_bytes_back(tmp_path: Path) 
     finally:
         server.stop()
     assert kubeconfig.read_text() == original
+
+
+def test_a_cert_user_signs_in_with_the_client_certificate_in_the_kubeconfig(
+    tmp_path: Path, kubectl_binary: KubectlBinary
+) -> None:
+    signer = user("auditor=view:default", certificate=True)
+    with running_sandbox(tmp_path, tls=True, users=(signer,)) as sb:
+        doc = yaml.safe_load(sb.kubeconfig.read_text())
+        entry = next(u["user"] for u in doc["users"] if u["name"] == "ci-deploy-sandbox-auditor")
+        assert sorted(entry) == ["client-certificate-data", "client-key-data"]  # no token
+        context = ("--context", "ci-deploy-sandbox-auditor")
+        reads = kubectl(kubectl_binary, sb.kubeconfig, *context, "get", "pods", cache=tmp_path)
+        assert reads.returncode == 0, reads.stderr
+        writes = kubectl(
+            kubectl_binary,
+            sb.kubeconfig,
+            *context,
+            *("create", "configmap", "x"),
+            cache=tmp_path,
+        )
+        assert writes.returncode == 1
+        assert writes.stderr.splitlines()[-1].endswith(
+            'configmaps is forbidden: User "auditor" cannot create resource "configmaps" in API '
+            'group "" in the namespace "default"'
+        )
+        with _api(sb.kubeconfig, "ci-deploy-sandbox-auditor") as api:
+            assert client.CoreV1Api(api).list_namespaced_pod("default").items == []
+        assert sb.ca_pem is not None
+        ca = tmp_path / "ca.pem"
+        ca.write_bytes(sb.ca_pem)
+        its_token = {"Authorization": f"Bearer {signer.token}"}  # minted, never written: refused
+        resp = requests.get(sb.url + "/api/v1/pods", headers=its_token, verify=str(ca), timeout=5)
+        assert resp.status_code == 401

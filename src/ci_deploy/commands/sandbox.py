@@ -104,6 +104,14 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
     "its context ci-deploy-sandbox-NAME. Repeatable.",
 )
 @click.option(
+    "--cert-user",
+    "cert_users",
+    multiple=True,
+    metavar="NAME=ROLE[:NAMESPACE]",
+    help="As --user, but signing in with a client certificate (CN NAME) issued by the "
+    "sandbox's CA and written to the kubeconfig. Repeatable.",
+)
+@click.option(
     "--insecure-http",
     is_flag=True,
     help="Serve plain HTTP without authentication (every client is cluster-admin), as before "
@@ -136,6 +144,7 @@ def serve(
     merge: bool,
     use_context: bool,
     users: tuple[str, ...],
+    cert_users: tuple[str, ...],
     insecure_http: bool,
     state_file: Path | None,
     pod_ready_delay: float,
@@ -161,14 +170,15 @@ def serve(
         raise click.UsageError(
             f"--use-context needs --merge (a kubeconfig the sandbox creates uses {NAME} always)"
         )
-    if users and insecure_http:
+    if (users or cert_users) and insecure_http:
         raise click.UsageError("--user needs TLS: plain HTTP (--insecure-http) has no users")
     try:
         bound = tuple(parse_user(spec) for spec in users)
+        bound += tuple(parse_user(spec, certificate=True) for spec in cert_users)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--user") from exc
+        raise click.BadParameter(str(exc), param_hint="--user/--cert-user") from exc
     if len({u.name for u in bound}) != len(bound):
-        raise click.BadParameter("each NAME once", param_hint="--user")
+        raise click.BadParameter("each NAME once", param_hint="--user/--cert-user")
     if not insecure_http and not tls.available():
         raise UserInputError(tls.MISSING)
     logging.basicConfig(
@@ -243,8 +253,10 @@ def _serve_until_signalled(server: SandboxServer, *, merged: bool) -> None:
                 "every local client is cluster-admin"
             )
         for user in server.users[1:]:  # the tokens are in the kubeconfig (0600), never printed
+            how = ", client certificate" if user.certificate else ""
             click.echo(
-                f"ci-deploy sandbox: user {user.name} ({user.binding}): context {NAME}-{user.name}"
+                f"ci-deploy sandbox: user {user.name} ({user.binding}{how}): "
+                f"context {NAME}-{user.name}"
             )
         click.echo(
             f"ci-deploy sandbox: admin token in {server.admin_token_file} "

@@ -140,6 +140,9 @@ class User:
     namespace: str | None = None  # None: a ClusterRoleBinding
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     groups: tuple[str, ...] = ()
+    # True: it signs in with a client certificate (CN its name) that the sandbox's CA issues
+    # at start, written to the kubeconfig instead of the token (which is then never accepted)
+    certificate: bool = False
 
     def __post_init__(self) -> None:
         if self.role not in RULES:
@@ -156,9 +159,10 @@ _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,62}\Z")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 
-def parse_user(spec: str) -> User:
+def parse_user(spec: str, *, certificate: bool = False) -> User:
     """``NAME=ROLE[:NAMESPACE]`` (``deployer=edit:web-app-staging``, ``viewer=view``) as a User
-    with a fresh token; ValueError says what is wrong."""
+    with a fresh token (``certificate``: signing in with a client certificate instead);
+    ValueError says what is wrong."""
     name, equals, binding = spec.partition("=")
     role, _, namespace = binding.partition(":")
     if not equals or not _USER_NAME.match(name):
@@ -172,7 +176,7 @@ def parse_user(spec: str) -> User:
         raise ValueError(f"{spec!r}: {namespace!r} is not a namespace name (a DNS label)")
     if name == ADMIN_USER:
         raise ValueError(f"{spec!r}: {ADMIN_USER} is the default user's name; choose another")
-    return User(name, role, namespace or None)
+    return User(name, role, namespace or None, certificate=certificate)
 
 
 @dataclass(frozen=True)
@@ -337,7 +341,7 @@ class Authenticator:
         if scheme.lower() == "bearer":
             presented = credential.strip().encode()
             for user in self.users:
-                if hmac.compare_digest(presented, user.token.encode()):
+                if hmac.compare_digest(presented, user.token.encode()) and not user.certificate:
                     return user
             return None
         if req.peer is not None:

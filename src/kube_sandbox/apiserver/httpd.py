@@ -275,7 +275,14 @@ class SandboxServer:
         if self._kubeconfig is None or self.admin_token_file is None:
             return
         if self.ca is not None and self.auth is not None:
-            self._kubeconfig.write(self.url, ca_pem=self.ca.cert_pem, users=self.auth.users)
+            certificates = {}
+            for user in self.auth.users:
+                if user.certificate:
+                    issued = self.ca.client_certificate(user.name, user.groups)
+                    certificates[user.name] = (issued.cert_pem, issued.key_pem)
+            self._kubeconfig.write(
+                self.url, ca_pem=self.ca.cert_pem, users=self.auth.users, certificates=certificates
+            )
         else:
             self._kubeconfig.write(self.url)
         try:

@@ -91,9 +91,12 @@ class SandboxKubeconfig:
         *,
         ca_pem: bytes | None = None,
         users: Iterable[User] = (),
+        certificates: Mapping[str, tuple[bytes, bytes]] | None = None,
     ) -> None:
         """Add (or refresh) the sandbox's cluster, user and context; with ``ca_pem``, the CA and
-        the first of ``users`` (its token) as ``ci-deploy-sandbox``, one entry per other user."""
+        the first of ``users`` (its token) as ``ci-deploy-sandbox``, one entry per other user
+        (``certificates``: user name -> (certificate, key) PEM of the users that sign in with
+        one)."""
         if self.created and self.path.exists():  # another sandbox was quicker
             raise KubeconfigError(f"--kubeconfig {self.path} was created by someone else meanwhile")
         config = {} if self._original is None else self._config(self._original)
@@ -111,7 +114,13 @@ class SandboxKubeconfig:
         }
         for index, user in enumerate(listed or [None]):
             name = NAME if index == 0 else f"{NAME}-{user.name if user else ''}"
-            credential = {"token": user.token} if user is not None else {}
+            credential: dict[str, str] = {"token": user.token} if user is not None else {}
+            if user is not None and certificates and user.name in certificates:
+                cert_pem, key_pem = certificates[user.name]
+                credential = {
+                    "client-certificate-data": base64.b64encode(cert_pem).decode("ascii"),
+                    "client-key-data": base64.b64encode(key_pem).decode("ascii"),
+                }
             where = (user.namespace if user is not None else None) or namespace
             entries["users"].append({"name": name, "user": credential})
             entries["contexts"].append({"name": name, "context": _context(where, name)})
