@@ -73,6 +73,7 @@ def server(*extra: str) -> Iterator[tuple[str, Path, psutil.Process]]:
             "0",
             "--kubeconfig",
             str(tmp / "kc"),
+            "--insecure-http",  # the plain API's speed; bench_sandbox_tls.py compares TLS
             *extra,
         ],
         stdout=subprocess.PIPE,

@@ -1,5 +1,9 @@
 """Run a sandbox in-process for tests: ``with running_sandbox(tmp_path) as sb: ...``.
 
+Plain HTTP without authentication by default (what most tests need, and fastest);
+``tls=True`` serves as ``sandbox serve`` does: HTTPS with a fresh CA and bearer tokens, the
+kubeconfig carrying both, ``users`` adding ``--user`` style users (:func:`user`).
+
 Also what the sandbox's own tests share: :func:`running_controllers` (a bare Store with the
 controllers, no API server), :func:`wait_until` (a bounded poll) and
 :func:`deployment_manifest`.
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kube_sandbox.apiserver.auth import User, parse_user
 from kube_sandbox.apiserver.httpd import DEFAULT_HISTORY, SandboxServer
 from kube_sandbox.controllers import ControllerManager
 from kube_sandbox.faults import Faults, FaultSettings
@@ -35,6 +40,20 @@ class SandboxHandle:
     admin_token: str
 
     @property
+    def token(self) -> str | None:
+        """The kubeconfig's bearer token (cluster-admin); None over plain HTTP."""
+        return self.server.token
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The sandbox CA's certificate (PEM); None over plain HTTP."""
+        return self.server.ca.cert_pem if self.server.ca is not None else None
+
+    def user(self, name: str) -> User:
+        """The user called ``name`` (its ``token``; context ``ci-deploy-sandbox-<name>``)."""
+        return next(u for u in self.server.users if u.name == name)
+
+    @property
     def admin_headers(self) -> dict[str, str]:
         """The header the admin endpoints (``/_sandbox/faults``, ``/_sandbox/state``) need."""
         return {"Authorization": f"Bearer {self.admin_token}"}
@@ -50,13 +69,16 @@ def running_sandbox(
     controllers: bool = True,
     history: int = DEFAULT_HISTORY,
     gateway_api: bool = True,
+    tls: bool = False,
+    users: tuple[User, ...] = (),
 ) -> Iterator[SandboxHandle]:
     """Serve a sandbox on a free loopback port for the duration of the block.
 
     The kubeconfig is written to ``tmp_path / "kubeconfig"``; everything started is stopped
     on exit (and the state file saved when one is given). ``history`` bounds the event history
     (watches from an older resourceVersion get 410 Gone). ``gateway_api=False`` leaves out the
-    Gateway API CRDs (HTTPRoute) installed by default.
+    Gateway API CRDs (HTTPRoute) installed by default. ``tls``: HTTPS and tokens; ``users``
+    (with ``tls``) are bound as ``--user`` binds them.
     """
     faults = Faults(FaultSettings(seed=seed))
     server = SandboxServer(
@@ -67,6 +89,8 @@ def running_sandbox(
         controllers=controllers,
         history=history,
         gateway_api=gateway_api,
+        tls=tls,
+        users=users,
     )
     server.start()
     try:
@@ -76,6 +100,12 @@ def running_sandbox(
         )
     finally:
         server.stop()
+
+
+def user(spec: str, *, certificate: bool = False) -> User:
+    """A user as ``--user NAME=ROLE[:NAMESPACE]`` makes it (e.g. ``deployer=edit:web``);
+    ``certificate``: as ``--cert-user`` (a client certificate in the kubeconfig)."""
+    return parse_user(spec, certificate=certificate)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from tests.e2e.harness import (
     E2E_CONFIG,
     ROOT,
     Run,
+    assert_no_token,
     assert_schema_valid,
     deploy_outside_ci,
     fake_gitlab_remote,
@@ -70,6 +71,7 @@ def gcl(repo: Path, cluster: SandboxHandle, *args: str) -> Run:
         repo, "--force-shell-executor", "--variable", f"KUBECONFIG={cluster.kubeconfig}", *args
     )
     print(f"gitlab-ci-local {' '.join(args)}: {run.seconds:.1f}s")
+    assert_no_token(cluster.kubeconfig, run.log)  # the TLS sandbox's bearer token
     return run
 
 
@@ -317,6 +319,7 @@ def test_the_image_runs_a_template_job_script_as_gitlabs_docker_executor_would(
         timeout=180,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_no_token(cluster.kubeconfig, proc.stdout + proc.stderr)
     assert "section_start:" in proc.stdout  # GitLab collapsible sections
     report = (repo / "ci-deploy.env").read_text(encoding="utf-8")
     assert f"CI_DEPLOY_REVISION={APP_IMAGE}:5.0.0\n" in report

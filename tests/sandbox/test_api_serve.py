@@ -1,4 +1,7 @@
-"""``ci-deploy sandbox serve`` as a process, the kubeconfig it writes, the state file."""
+"""``ci-deploy sandbox serve`` as a process, the kubeconfig it writes, the state file.
+
+These run it with ``--insecure-http`` (plain HTTP: the kubeconfig and state mechanics are the
+same); its TLS and tokens, the default, are tests/sandbox/test_tls_auth.py's."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import yaml
 from kube_sandbox.apiserver.kubeconfig import default_kubeconfig
 from kube_sandbox.testing import deployment_manifest, running_sandbox
 
+SERVE = (sys.executable, "-m", "ci_deploy", "sandbox", "serve")
 READY = re.compile(
     r"^ci-deploy sandbox: serving (http://127\.0\.0\.1:\d+) "
     r"\(kubeconfig: (.+), context ci-deploy-sandbox\)$"
@@ -31,7 +35,7 @@ def serve(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ci_deploy", "sandbox", "serve", "--port", "0", *args],
+        [*SERVE, "--port", "0", "--insecure-http", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -305,8 +309,8 @@ def test_serve_refuses_to_bind_off_loopback(tmp_path: Path, host: str) -> None:
     result = serve_once("--host", host, "--kubeconfig", str(tmp_path / "kc"))
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == (
-        f"error: --host {host} is not a loopback address: the sandbox has no authentication "
-        "yet, so it serves only on loopback (127.0.0.0/8, ::1, localhost)"
+        f"error: --host {host} is not a loopback address: the sandbox is a local test cluster, "
+        "so it serves only on loopback (127.0.0.0/8, ::1, localhost)"
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -317,6 +321,10 @@ def test_serve_writes_the_admin_token_next_to_the_kubeconfig_and_removes_both(
     kubeconfig, token_file = tmp_path / "kc", tmp_path / "kc.admin-token"
     with serve("--kubeconfig", str(kubeconfig)) as (proc, url):
         assert proc.stdout is not None
+        assert proc.stdout.readline() == (
+            "ci-deploy sandbox: plain HTTP without authentication (--insecure-http): every "
+            "local client is cluster-admin\n"
+        )
         assert proc.stdout.readline() == (
             f"ci-deploy sandbox: admin token in {token_file} "
             "(for /_sandbox/: 'Authorization: Bearer <token>')\n"

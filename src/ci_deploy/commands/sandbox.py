@@ -65,7 +65,7 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Loopback address to bind (127.0.0.0/8, ::1, localhost): no authentication yet.",
+    help="Loopback address to bind (127.0.0.0/8, ::1, localhost).",
 )
 @click.option(
     "--port",
@@ -93,6 +93,29 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
     is_flag=True,
     help="With --merge: also make ci-deploy-sandbox the current context (the previous one is "
     "restored on stop).",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME=ROLE[:NAMESPACE]",
+    help="Also make a user with its own token, bound to the built-in ClusterRole ROLE (view, "
+    "edit, admin, cluster-admin) in NAMESPACE, or cluster-wide without it; the kubeconfig gets "
+    "its context ci-deploy-sandbox-NAME. Repeatable.",
+)
+@click.option(
+    "--cert-user",
+    "cert_users",
+    multiple=True,
+    metavar="NAME=ROLE[:NAMESPACE]",
+    help="As --user, but signing in with a client certificate (CN NAME) issued by the "
+    "sandbox's CA and written to the kubeconfig. Repeatable.",
+)
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="Serve plain HTTP without authentication (every client is cluster-admin), as before "
+    "TLS was the default; no --user.",
 )
 @click.option(
     "--state-file",
@@ -125,6 +148,9 @@ def serve(
     kubeconfig: Path | None,
     merge: bool,
     use_context: bool,
+    users: tuple[str, ...],
+    cert_users: tuple[str, ...],
+    insecure_http: bool,
     state_file: Path | None,
     pod_ready_delay: float,
     no_controllers: bool,
@@ -134,9 +160,15 @@ def serve(
 ) -> None:
     """Serve the Kubernetes REST API on loopback until SIGTERM, Ctrl-C or SIGHUP.
 
+    HTTPS with a CA and certificate made at start, and a bearer token (cluster-admin) for
+    every request but /version, /healthz, /livez and /readyz (401 without it, 403 for what a
+    --user's role does not allow). The kubeconfig carries the CA and the tokens.
+
     Writes a kubeconfig it creates (removed on stop); an existing one only with --merge (the
     entries it added are removed on stop, the current context restored).
     """
+    from kube_sandbox.apiserver import tls
+    from kube_sandbox.apiserver.auth import parse_user
     from kube_sandbox.apiserver.kubeconfig import NAME, default_kubeconfig
     from kube_sandbox.faults import Faults, FaultSettings
 
@@ -144,6 +176,17 @@ def serve(
         raise click.UsageError(
             f"--use-context needs --merge (a kubeconfig the sandbox creates uses {NAME} always)"
         )
+    if (users or cert_users) and insecure_http:
+        raise click.UsageError("--user needs TLS: plain HTTP (--insecure-http) has no users")
+    try:
+        bound = tuple(parse_user(spec) for spec in users)
+        bound += tuple(parse_user(spec, certificate=True) for spec in cert_users)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--user/--cert-user") from exc
+    if len({u.name for u in bound}) != len(bound):
+        raise click.BadParameter("each NAME once", param_hint="--user/--cert-user")
+    if not insecure_http and not tls.available():
+        raise UserInputError(tls.MISSING)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -159,6 +202,8 @@ def serve(
         faults=Faults(FaultSettings(**fault_settings)),
         controllers=not no_controllers,
         gateway_api=not no_gateway_api,
+        tls=not insecure_http,
+        users=bound,
     )
     _serve_until_signalled(server, merged=merge and not use_context)
 
@@ -189,6 +234,8 @@ def _start(host: str, port: int, **options: Any) -> SandboxServer:
 
 
 def _serve_until_signalled(server: SandboxServer, *, merged: bool) -> None:
+    from kube_sandbox.apiserver.kubeconfig import NAME
+
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: Any) -> None:
@@ -202,6 +249,22 @@ def _serve_until_signalled(server: SandboxServer, *, merged: bool) -> None:
             f"ci-deploy sandbox: serving {server.url} "
             f"(kubeconfig: {server.kubeconfig}, context ci-deploy-sandbox)"
         )
+        if server.ca is not None:
+            click.echo(
+                "ci-deploy sandbox: TLS with a CA made now, in the kubeconfig with the "
+                "cluster-admin token"
+            )
+        else:
+            click.echo(
+                "ci-deploy sandbox: plain HTTP without authentication (--insecure-http): "
+                "every local client is cluster-admin"
+            )
+        for user in server.users[1:]:  # the tokens are in the kubeconfig (0600), never printed
+            how = ", client certificate" if user.certificate else ""
+            click.echo(
+                f"ci-deploy sandbox: user {user.name} ({user.binding}{how}): "
+                f"context {NAME}-{user.name}"
+            )
         click.echo(
             f"ci-deploy sandbox: admin token in {server.admin_token_file} "
             "(for /_sandbox/: 'Authorization: Bearer <token>')"

@@ -6,6 +6,21 @@ these two classes so that the retry helper and the rollout engine stay typed.
 
 from __future__ import annotations
 
+import re
+
+from ci_deploy.text import one_line
+
+# An RBAC denial, as kube-apiserver words it (an admission webhook's 403 is worded otherwise)
+_RBAC_DENIAL = re.compile(r'(?:^| is )forbidden: [Uu]ser "')
+
+FORBIDDEN_TODO = (
+    "grant that to the kubeconfig's user (a Role and RoleBinding in that namespace), or deploy "
+    "with a kubeconfig whose user may"
+)
+UNAUTHORIZED_TODO = (
+    "the token or client certificate of the kubeconfig's user is wrong or expired: renew it"
+)
+
 
 class ApiError(Exception):
     """The API server answered with an error status (``status`` 4xx/5xx)."""
@@ -34,6 +49,24 @@ class ApiError(Exception):
     def __str__(self) -> str:
         where = f"{self.what}: " if self.what else ""
         return f"{where}{self.status} {self.reason}: {self.message}"
+
+    @property
+    def refused_credentials(self) -> bool:
+        """401, or an RBAC 403: who the kubeconfig's user is, or what it may do, refused the
+        request (a 403 from an admission webhook is not about the user: False)."""
+        return self.status == 401 or (
+            self.status == 403 and _RBAC_DENIAL.search(self.message) is not None
+        )
+
+    def credentials_line(self) -> str:
+        """For 401/403: one inert line with the API's own message (for 403 it names the verb,
+        resource, API group and namespace refused) and what to do."""
+        if self.status == 401:
+            return (
+                f"the API server did not accept the kubeconfig's credentials (401 "
+                f"{one_line(self.message)}); {UNAUTHORIZED_TODO}"
+            )
+        return f"refused by the cluster (403): {one_line(self.message)}; {FORBIDDEN_TODO}"
 
 
 class NetworkError(Exception):

@@ -43,6 +43,10 @@ def execute(
             raise
         except StateConflict as exc:
             raise StepFailed("lost", f"step {step.name}: {exc}", step.name) from exc
-        except (ApiError, NetworkError, StateError) as exc:
+        except ApiError as exc:
+            if exc.refused_credentials:
+                raise StepFailed("forbidden", exc.credentials_line(), step.name) from exc
+            raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
+        except (NetworkError, StateError) as exc:
             raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
     return ctx.record

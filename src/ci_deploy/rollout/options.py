@@ -111,7 +111,11 @@ def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[Ku
         yield client
     except NetworkError as exc:
         raise NothingChanged(str(exc)) from exc  # the line names the server and what to check
-    except (ApiError, StateError) as exc:
+    except ApiError as exc:
+        if exc.refused_credentials:  # the message says what was refused; nothing changed yet
+            raise NothingChanged(f"{exc.credentials_line()}; nothing was changed") from exc
+        raise NothingChanged(f"Kubernetes API: {exc}") from exc
+    except StateError as exc:
         raise NothingChanged(f"Kubernetes API: {exc}") from exc
     finally:
         client.close()

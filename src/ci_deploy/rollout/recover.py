@@ -104,7 +104,7 @@ def _first_deploy(
     if failure.step == "apply":  # it never started: take away what it created
         steps = (RemoveCreated(tuple(c.ref for c in touched), tuple(touched)),)
         return Recovery(steps, f"{failure.message}; removed what this first deploy created: {refs}")
-    if failure.kind == "api":
+    if failure.kind in ("api", "forbidden"):
         todo = (
             f"the release may be fine, the API failed: check it (kubectl -n {t.namespace} get "
             f"deployment,pods -l app.kubernetes.io/name={t.app}), then deploy again"

@@ -22,9 +22,10 @@ Obj = dict[str, Any]
 
 
 class StepFailed(Exception):
-    """A step could not finish: ``kind`` is failed | timeout | cancelled | lost | api.
+    """A step could not finish: ``kind`` is failed | timeout | cancelled | lost | api | forbidden.
 
     ``api``: the Kubernetes API itself failed (after the retry budget), not the release.
+    ``forbidden``: the API refused the kubeconfig's user (401/403).
     """
 
     def __init__(self, kind: str, message: str, step: str = "") -> None:

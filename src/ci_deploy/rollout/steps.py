@@ -90,6 +90,10 @@ class Apply(Step):
         if primary is not None and primary.after is not None:
             ctx.deployment_exists = True
         if report.dry_run_refused:
+            denied = [c.error.error for c in report.refused if c.error]
+            if denied and all(e.refused_credentials for e in denied):
+                # the user may not: say what, as the API said it (recovery: exit 4)
+                raise StepFailed("forbidden", " and ".join(e.credentials_line() for e in denied))
             raise StepFailed("failed", f"the API server refused in a dry run: {report.summary()}")
         if report.refused or any(not c.known for c in report.changes):
             raise StepFailed("failed", f"applying failed: {report.summary()}")

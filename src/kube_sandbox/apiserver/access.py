@@ -1,4 +1,6 @@
-"""Who may talk to a sandbox. It has no authentication yet, so: this machine's clients only.
+"""Who may talk to a sandbox: this machine's clients only, whatever their credentials.
+
+(Credentials are checked after these checks, by ``auth.py``, unless it serves plain HTTP.)
 
 - It binds loopback only (:func:`require_loopback`): 127.0.0.0/8, ::1 or localhost.
 - ``Host`` must be a loopback name (403 otherwise): a web page whose name an attacker points at
@@ -51,7 +53,7 @@ class NotLoopback(ValueError):
 
     def __init__(self, host: str) -> None:
         super().__init__(
-            f"{host} is not a loopback address: the sandbox has no authentication yet, so it "
+            f"{host} is not a loopback address: the sandbox is a local test cluster, so it "
             f"serves only on loopback ({LOOPBACK})"
         )
 
@@ -116,8 +118,8 @@ class Access:
             return _answer(
                 403,
                 "Forbidden",
-                "requests from a web page (an Origin header) are refused: the sandbox has no "
-                "authentication",
+                "requests from a web page (an Origin header) are refused: the sandbox serves "
+                "local clients, not browsers",
             )
         if req.path.startswith("/_sandbox/") and not self._is_admin(req):
             return _answer(

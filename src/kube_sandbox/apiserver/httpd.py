@@ -4,15 +4,19 @@
 state file), the API dispatcher, fault injection, the garbage collector, the controllers
 (``kube_sandbox.controllers.ControllerManager``) and the
 kubeconfig entries (``kube_sandbox.apiserver.kubeconfig``) with the admin token file beside them
-(``access.py``; loopback only). ``start()`` serves on a background thread; ``stop()`` ends
-watches, stops the threads, saves the state file and takes the kubeconfig entries and the
-token file out again.
+(``access.py``; loopback only). With ``tls`` (what ``sandbox serve`` does unless
+``--insecure-http``) it serves HTTPS with a CA and certificate made at start (``tls.py``) and
+authenticates every request (``auth.py``): the kubeconfig carries the CA and the default user's
+token (cluster-admin), plus one user and context per ``users`` entry. ``start()`` serves on a
+background thread; ``stop()`` ends watches, stops the threads, saves the state file and takes
+the kubeconfig entries and the token file out again.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from kube_sandbox.apiserver.access import Access, require_loopback, token_file_for, write_token
+from kube_sandbox.apiserver.auth import ADMIN_USER, Authenticator, User
 from kube_sandbox.apiserver.kubeconfig import KubeconfigError, SandboxKubeconfig
 from kube_sandbox.apiserver.routing import Api
+from kube_sandbox.apiserver.tls import SandboxCA, peer_identity
 from kube_sandbox.controllers import ControllerManager
 from kube_sandbox.faults import Faults
 from kube_sandbox.objects import bundled, defaults, resources
@@ -36,6 +42,7 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 # Watchable changes kept; older resourceVersions get 410 Gone (clients relist). Each entry
 # holds one object version: 10,000 keeps a busy sandbox under 100 MB.
 DEFAULT_HISTORY = 10_000
+_HANDSHAKE_SECONDS = 10.0
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -44,8 +51,11 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client closing a keep-alive or watch connection is normal, not a server error:
-        # socketserver would print a traceback for it on stderr.
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+        # socketserver would print a traceback for it on stderr. So is a TLS client that does
+        # not trust the certificate (it hangs up in the handshake) or never finishes it.
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError)):
+            log.debug("sandbox: connection from %s ended: %s", client_address, error)
             return
         super().handle_error(request, client_address)
 
@@ -58,6 +68,18 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection serves many requests
     disable_nagle_algorithm = True  # without it each small response waits ~40 ms for an ACK
     server: _HTTPServer
+    peer: tuple[str, tuple[str, ...]] | None = None
+
+    def setup(self) -> None:
+        connection = self.request
+        if isinstance(connection, ssl.SSLSocket):
+            # The handshake runs here, on the connection's own thread (accept() does not wait
+            # for it), bounded so that a client that never finishes it only costs its thread.
+            connection.settimeout(_HANDSHAKE_SECONDS)
+            connection.do_handshake()
+            connection.settimeout(None)
+            self.peer = peer_identity(connection.getpeercert())
+        super().setup()
 
     def do_GET(self) -> None:
         self._serve()
@@ -82,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         req = Request.parse(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
+        req.peer = self.peer
         try:
             resp = self.server.api.handle(req)
         except Exception:  # a bug must answer 500 (as upstream), not drop the connection
@@ -176,8 +199,17 @@ class SandboxServer:
         controllers: bool = True,
         history: int = DEFAULT_HISTORY,
         gateway_api: bool = True,
+        tls: bool = False,
+        users: tuple[User, ...] = (),
     ) -> None:
-        require_loopback(host)  # no authentication yet: nothing but this machine may reach it
+        """``tls``: HTTPS with a fresh CA, and tokens (``users`` besides the cluster-admin
+        default); without it, plain HTTP and no authentication (``users`` must be empty)."""
+        require_loopback(host)  # a local test cluster: nothing but this machine may reach it
+        if users and not tls:
+            raise ValueError("users need TLS (tokens are not sent over plain HTTP)")
+        # The CA first: without cryptography, nothing else is done (TlsUnavailable).
+        self.ca = SandboxCA() if tls else None
+        self.auth = Authenticator((User(ADMIN_USER, "cluster-admin"), *users)) if tls else None
         # An existing kubeconfig is refused (or checked for merging) before anything starts.
         self._kubeconfig = (
             SandboxKubeconfig(kubeconfig, merge=merge_kubeconfig, use_context=use_context)
@@ -196,14 +228,23 @@ class SandboxServer:
         self.faults = faults if faults is not None else Faults()
         self.access = Access()
         self.admin_token = self.access.admin_token  # for /_sandbox/: "Authorization: Bearer …"
-        self.api = Api(self.store, self.faults, self.access)
+        self.api = Api(self.store, self.faults, self.access, self.auth)
         server_class = _HTTPServer6 if ":" in host else _HTTPServer
         self.httpd = server_class((host, port), _Handler)
         self.httpd.api = self.api
         bound_host, bound_port = self.httpd.server_address[:2]
         host_text = f"{bound_host!s}"
+        if self.ca is not None:
+            try:
+                context = self.ca.server_context(("127.0.0.1", "::1", "localhost", host_text))
+                self.httpd.socket = context.wrap_socket(
+                    self.httpd.socket, server_side=True, do_handshake_on_connect=False
+                )
+            except BaseException:
+                self.httpd.server_close()
+                raise
         shown = f"[{host_text}]" if ":" in host_text else host_text
-        self.url = f"http://{shown}:{bound_port}"
+        self.url = f"{'https' if self.ca else 'http'}://{shown}:{bound_port}"
         self.kubeconfig = kubeconfig
         self.admin_token_file = token_file_for(kubeconfig) if kubeconfig is not None else None
         try:
@@ -216,6 +257,16 @@ class SandboxServer:
         self.controllers: ControllerManager | None = None
         self._want_controllers = controllers
         self._thread: threading.Thread | None = None
+
+    @property
+    def token(self) -> str | None:
+        """The default user's bearer token (cluster-admin); None over plain HTTP."""
+        return self.auth.admin.token if self.auth is not None else None
+
+    @property
+    def users(self) -> tuple[User, ...]:
+        """Every user with a token: the default (cluster-admin) first, then ``users``."""
+        return self.auth.users if self.auth is not None else ()
 
     def start(self) -> None:
         """Start the collector, the controllers and the HTTP thread."""
@@ -252,7 +303,17 @@ class SandboxServer:
         """The kubeconfig entries and the admin token file beside them."""
         if self._kubeconfig is None or self.admin_token_file is None:
             return
-        self._kubeconfig.write(self.url)
+        if self.ca is not None and self.auth is not None:
+            certificates = {}
+            for user in self.auth.users:
+                if user.certificate:
+                    issued = self.ca.client_certificate(user.name, user.groups)
+                    certificates[user.name] = (issued.cert_pem, issued.key_pem)
+            self._kubeconfig.write(
+                self.url, ca_pem=self.ca.cert_pem, users=self.auth.users, certificates=certificates
+            )
+        else:
+            self._kubeconfig.write(self.url)
         try:
             write_token(self.admin_token_file, self.admin_token)
         except OSError as exc:

@@ -1,23 +1,32 @@
 """The kubeconfig that points kubectl and the Python client at a sandbox, and nothing else.
 
-Cluster, user and context are all named ``ci-deploy-sandbox``. The sandbox writes a kubeconfig
-it creates (removed again on stop), or, only when asked (``merge``), adds its three entries to
-an existing file and takes them out again on stop, so no context is left pointing at a port
-nobody serves. A merged file keeps its current context unless ``use_context`` switches it; on
-stop it gets back the current context it had, and when nothing else changed it in between,
-its exact bytes. A sandbox that is killed (SIGKILL) cannot clean up: its entries stay.
+Cluster, user and context are all named ``ci-deploy-sandbox``. Over TLS the cluster carries the
+sandbox's CA (``certificate-authority-data``) and the user its cluster-admin token; each
+``--user NAME=ROLE`` adds a user and a context ``ci-deploy-sandbox-NAME`` (same cluster; the
+context's namespace is the one the role is bound in, else ``default``).
+
+The sandbox writes a kubeconfig it creates (removed again on stop), or, only when asked
+(``merge``), adds its entries to an existing file and takes them out again on stop, so no
+context is left pointing at a port nobody serves. A merged file keeps its current context
+unless ``use_context`` switches it; on stop it gets back the current context it had, and when
+nothing else changed it in between, its exact bytes. A sandbox that is killed (SIGKILL)
+cannot clean up: its entries stay.
 """
 
 from __future__ import annotations
 
+import base64
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kube_sandbox.storage.files import write_private
+
+if TYPE_CHECKING:
+    from kube_sandbox.apiserver.auth import User
 
 NAME = "ci-deploy-sandbox"
 _SECTIONS = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
@@ -54,6 +63,7 @@ class SandboxKubeconfig:
         self._written: bytes | None = None
         self._previous_context: Any = None
         self._mode: int | None = None  # of a merged file, kept through the rewrites
+        self._names = {NAME}  # the entries this sandbox writes (and removes)
         if self.created:
             return
         if not merge:
@@ -74,17 +84,49 @@ class SandboxKubeconfig:
             raise KubeconfigError(f"--kubeconfig {path}: {exc.strerror or exc}") from exc
         self._config(self._original)  # refuse now, before anything is served
 
-    def write(self, url: str, namespace: str = "default") -> None:
-        """Add (or refresh) the sandbox's cluster, user and context."""
+    def write(
+        self,
+        url: str,
+        namespace: str = "default",
+        *,
+        ca_pem: bytes | None = None,
+        users: Iterable[User] = (),
+        certificates: Mapping[str, tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """Add (or refresh) the sandbox's cluster, user and context; with ``ca_pem``, the CA and
+        the first of ``users`` (its token) as ``ci-deploy-sandbox``, one entry per other user
+        (``certificates``: user name -> (certificate, key) PEM of the users that sign in with
+        one)."""
         if self.created and self.path.exists():  # another sandbox was quicker
             raise KubeconfigError(f"--kubeconfig {self.path} was created by someone else meanwhile")
         config = {} if self._original is None else self._config(self._original)
         self._previous_context = config.get("current-context")
         config.setdefault("apiVersion", "v1")
         config.setdefault("kind", "Config")
-        values = {"cluster": {"server": url}, "user": {}, "context": _context(namespace)}
-        for section, key in _SECTIONS:
-            config[section] = [*_others(config.get(section)), {"name": NAME, key: values[key]}]
+        cluster: dict[str, str] = {"server": url}
+        if ca_pem is not None:
+            cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
+        listed = list(users)
+        entries: dict[str, list[dict[str, Any]]] = {
+            "clusters": [{"name": NAME, "cluster": cluster}],
+            "users": [],
+            "contexts": [],
+        }
+        for index, user in enumerate(listed or [None]):
+            name = NAME if index == 0 else f"{NAME}-{user.name if user else ''}"
+            credential: dict[str, str] = {"token": user.token} if user is not None else {}
+            if user is not None and certificates and user.name in certificates:
+                cert_pem, key_pem = certificates[user.name]
+                credential = {
+                    "client-certificate-data": base64.b64encode(cert_pem).decode("ascii"),
+                    "client-key-data": base64.b64encode(key_pem).decode("ascii"),
+                }
+            where = (user.namespace if user is not None else None) or namespace
+            entries["users"].append({"name": name, "user": credential})
+            entries["contexts"].append({"name": name, "context": _context(where, name)})
+            self._names.add(name)
+        for section, _key in _SECTIONS:
+            config[section] = [*self._others(config.get(section)), *entries[section]]
         if self._use_context:
             config["current-context"] = NAME
         text = yaml.safe_dump(config, sort_keys=False)
@@ -118,9 +160,10 @@ class SandboxKubeconfig:
             return f"{self.path} changed and is no kubeconfig now: left as it is"
         for section, _key in _SECTIONS:
             if section in config:
-                config[section] = _others(config[section])
-        if config.get("current-context") == NAME:
-            if self._previous_context is None or self._previous_context == NAME:
+                config[section] = self._others(config[section])
+        context = config.get("current-context")
+        if isinstance(context, str) and context in self._names:
+            if self._previous_context is None or self._previous_context in self._names:
                 del config["current-context"]
             else:
                 config["current-context"] = self._previous_context
@@ -151,14 +194,21 @@ class SandboxKubeconfig:
             hint="choose another path with --kubeconfig",
         )
 
+    def _others(self, entries: list[Any] | None) -> list[Any]:
+        """The entries of a section (checked to be a list or empty) that are not this
+        sandbox's."""
+        return [
+            e for e in entries or [] if not (isinstance(e, dict) and e.get("name") in self._names)
+        ]
 
-def _context(namespace: str) -> dict[str, str]:
-    return {"cluster": NAME, "user": NAME, "namespace": namespace}
+
+def _context(namespace: str, user: str = NAME) -> dict[str, str]:
+    return {"cluster": NAME, "user": user, "namespace": namespace}
 
 
-def _others(entries: list[Any] | None) -> list[Any]:
-    """The entries of a section (checked to be a list or empty) that are not the sandbox's."""
-    return [e for e in entries or [] if not (isinstance(e, dict) and e.get("name") == NAME)]
+def _is_sandbox_entry(entry: Any) -> bool:
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return isinstance(name, str) and (name == NAME or name.startswith(NAME + "-"))
 
 
 def _only_sandbox_entries(path: Path) -> bool:
@@ -170,4 +220,4 @@ def _only_sandbox_entries(path: Path) -> bool:
     if not isinstance(config, dict):
         return False
     entries = [entry for section, _key in _SECTIONS for entry in config.get(section) or []]
-    return bool(entries) and all(isinstance(e, dict) and e.get("name") == NAME for e in entries)
+    return bool(entries) and all(_is_sandbox_entry(e) for e in entries)

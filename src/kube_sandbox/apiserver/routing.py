@@ -1,7 +1,9 @@
 """Routing of Kubernetes REST requests to discovery, openapi, admin and resource verbs.
 
 Each request first passes the access checks (``access.py``: Host, Origin, Content-Type, the
-admin token), then fault injection (``faults.py``), then goes where its path says.
+admin token of ``/_sandbox/``), then authentication and authorization (``auth.py``: 401, 403;
+not for ``/_sandbox/``, which its admin token opens), then fault injection (``faults.py``),
+then goes where its path says.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 
 from kube_sandbox.apiserver import discovery, openapi
 from kube_sandbox.apiserver.access import Access
+from kube_sandbox.apiserver.auth import Authenticator
 from kube_sandbox.faults import Faults
 from kube_sandbox.protocol.messages import Request, Response, error_response, status_object
 from kube_sandbox.protocol.paths import parse_resource_path
@@ -21,16 +24,24 @@ class Api:
     """The request dispatcher shared by all server threads."""
 
     def __init__(
-        self, store: Store, faults: Faults | None = None, access: Access | None = None
+        self,
+        store: Store,
+        faults: Faults | None = None,
+        access: Access | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self.store = store
         self.faults = faults if faults is not None else Faults()
         self.access = access if access is not None else Access()  # a fresh, unknown admin token
+        # None: no authentication (plain HTTP, as tests and --insecure-http serve)
+        self.auth = auth
         self.stopping = False  # set on shutdown: open watches end
 
     def handle(self, req: Request) -> Response:
         """Answer one request; never raises for API-level errors."""
         refused = self.access.refusal(req)  # before faults: a refusal is never a random one
+        if refused is None and self.auth is not None and not req.path.startswith("/_sandbox/"):
+            refused = self.auth.refusal(req)  # before faults too
         if refused is not None:
             return refused
         try:

@@ -27,6 +27,8 @@ class Request:
     query: dict[str, str]
     headers: Mapping[str, str]
     body: bytes = b""
+    # (user, groups) of a verified TLS client certificate, set by the HTTP layer
+    peer: tuple[str, tuple[str, ...]] | None = None
 
     @classmethod
     def parse(cls, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Request:
