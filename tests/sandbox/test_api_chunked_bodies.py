@@ -100,5 +100,53 @@ def test_kubectl_create_raw_on_the_admin_endpoint_says_how_to_reach_it(
     )
 
     assert proc.returncode == 1
-    assert "kubectl sends no credentials over plain HTTP, so use curl" in proc.stderr
+    assert "kubectl sends no credentials over plain HTTP, so there use curl" in proc.stderr
     assert bare_sandbox.faults.describe()["settings"]["error_503"] == 0.0
+
+
+def test_kubectl_create_raw_sets_faults_over_tls_with_the_admin_token(
+    kubectl_binary: Any, tmp_path: Path
+) -> None:
+    # over TLS kubectl sends the token it is given: the admin endpoint reads the file it posts
+    from kube_sandbox.testing import running_sandbox
+
+    path = tmp_path / "faults.json"
+    path.write_text(json.dumps({"error_503": 0.5, "seed": 3}))
+    with running_sandbox(tmp_path, tls=True, controllers=False) as sb:
+        proc = subprocess.run(
+            [
+                kubectl_binary.path,
+                f"--kubeconfig={sb.kubeconfig}",
+                f"--cache-dir={tmp_path / 'cache'}",
+                f"--token={sb.admin_token}",
+                "create",
+                "--raw",
+                "/_sandbox/faults",
+                "-f",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["settings"]["error_503"] == 0.5
+        assert sb.faults.describe()["settings"]["seed"] == 3
+        read = subprocess.run(
+            [kubectl_binary.path, f"--kubeconfig={sb.kubeconfig}",
+             f"--cache-dir={tmp_path / 'cache'}", f"--token={sb.admin_token}",
+             "get", "--raw", "/_sandbox/faults"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert read.returncode == 0, read.stderr
+        assert json.loads(read.stdout)["settings"]["seed"] == 3
+        refused = subprocess.run(  # the kubeconfig's own (cluster-admin) token is not the admin's
+            [kubectl_binary.path, f"--kubeconfig={sb.kubeconfig}",
+             f"--cache-dir={tmp_path / 'cache'}", "get", "--raw", "/_sandbox/faults"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 1
+        assert "You must be logged in to the server (the admin endpoints /_sandbox/ need" in (
+            refused.stderr
+        )

@@ -126,8 +126,10 @@ class Access:
                 401,
                 "Unauthorized",
                 "the admin endpoints /_sandbox/ need 'Authorization: Bearer <token>' with the "
-                "token from <kubeconfig>.admin-token (written by the sandbox at start); kubectl "
-                "sends no credentials over plain HTTP, so use curl (docs/sandbox.md)",
+                "token from <kubeconfig>.admin-token (written by the sandbox at start): over "
+                "TLS (the default) kubectl --token=<it> create --raw /_sandbox/faults -f FILE; "
+                "kubectl sends no credentials over plain HTTP, so there use curl "
+                "(docs/sandbox.md)",
                 {"WWW-Authenticate": 'Bearer realm="ci-deploy sandbox admin"'},
             )
         ctype = req.header("Content-Type")
