@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import datetime, timezone
 from typing import Any
 
-from kube_sandbox.controllers.context import Context, edit
-from kube_sandbox.storage.store import Obj, now_iso
+from kube_sandbox.controllers.context import PODS, Context, edit
+from kube_sandbox.storage.store import Obj, StoreError, now_iso
+
+ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"  # what apimachinery's rand.String draws from
 
 __all__ = [
     "adopt_orphans",
@@ -182,3 +185,52 @@ def spec_int(spec: Obj, key: str, default: int) -> int:
     """An integer spec field with its API default."""
     value: Any = spec.get(key)
     return default if value is None else int(value)
+
+
+def create_pod(
+    ctx: Context,
+    owner: Obj,
+    spec: Obj,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    *,
+    prefix: str,
+    rng: random.Random,
+    component: str,
+) -> Obj:
+    """Create a pod ``prefix`` + 5 random characters controlled by ``owner`` (as a ReplicaSet,
+    DaemonSet or Job controller does: ``generateName``), and record SuccessfulCreate.
+
+    A name another pod has is drawn again; after five clashes on create it gives up (409).
+    """
+    namespace = owner["metadata"].get("namespace", "")
+    for _ in range(5):
+        while True:
+            name = prefix + "".join(rng.choice(ALPHANUMS) for _ in range(5))
+            if ctx.cache.get(PODS, namespace, name) is None:
+                break
+        meta: Obj = {
+            "name": name,
+            "generateName": prefix,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [owner_reference(owner)],
+        }
+        if annotations:
+            meta["annotations"] = annotations
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": spec,  # the store copies what it keeps
+            "status": {"phase": "Pending", "qosClass": "BestEffort"},
+        }
+        try:
+            created = ctx.create(PODS, pod)
+        except StoreError as err:
+            if err.code == 409:
+                continue  # a name clash with a pod created by someone else: draw again
+            raise
+        ctx.record(owner, "Normal", "SuccessfulCreate", f"Created pod: {name}", component)
+        return created
+    raise StoreError(409, "AlreadyExists", f"no free pod name for {owner['metadata']['name']}")

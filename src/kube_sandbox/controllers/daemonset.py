@@ -13,15 +13,15 @@ import random
 
 from kube_sandbox.controllers.common import (
     adopt_orphans,
-    owner_reference,
+    create_pod,
     scaled_value,
     spec_int,
 )
 from kube_sandbox.controllers.context import DAEMONSETS, PODS, Context, edit
 from kube_sandbox.controllers.events import NODE_NAME
 from kube_sandbox.controllers.history import HASH_LABEL, sync_revisions, trim_history
-from kube_sandbox.controllers.replicaset import ALPHANUMS, _ready_since, pod_available, pod_ready
-from kube_sandbox.storage.store import Obj, StoreError
+from kube_sandbox.controllers.replicaset import _ready_since, pod_available, pod_ready
+from kube_sandbox.storage.store import Obj
 
 COMPONENT = "daemonset-controller"
 REVISION_LABEL = "controller-revision-hash"
@@ -160,7 +160,6 @@ class DaemonSetController:
 
     def _create_pod(self, ctx: Context, ds: Obj, node: str, digest: str) -> Obj:
         meta = ds["metadata"]
-        namespace = meta.get("namespace", "")
         template = ds["spec"].get("template") or {}
         tmeta = template.get("metadata") or {}
         spec: Obj = dict(template.get("spec") or {})
@@ -183,35 +182,16 @@ class DaemonSetController:
             REVISION_LABEL: digest,
             GENERATION_LABEL: str(meta.get("generation") or 1),
         }
-        for _ in range(5):
-            suffix = "".join(self.rng.choice(ALPHANUMS) for _ in range(5))
-            pod_meta: Obj = {
-                "name": f"{meta['name']}-{suffix}",
-                "generateName": f"{meta['name']}-",
-                "namespace": namespace,
-                "labels": labels,
-                "ownerReferences": [owner_reference(ds)],
-            }
-            if tmeta.get("annotations"):
-                pod_meta["annotations"] = dict(tmeta["annotations"])
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": pod_meta,
-                "spec": spec,
-                "status": {"phase": "Pending", "qosClass": "BestEffort"},
-            }
-            try:
-                created = ctx.create(PODS, pod)
-            except StoreError as err:
-                if err.code == 409:
-                    continue
-                raise
-            ctx.record(
-                ds, "Normal", "SuccessfulCreate", f"Created pod: {pod_meta['name']}", COMPONENT
-            )
-            return created
-        raise StoreError(409, "AlreadyExists", f"no free pod name for {meta['name']}")
+        return create_pod(
+            ctx,
+            ds,
+            spec,
+            labels,
+            dict(tmeta.get("annotations") or {}),
+            prefix=f"{meta['name']}-",
+            rng=self.rng,
+            component=COMPONENT,
+        )
 
     def _delete(self, ctx: Context, ds: Obj, pod: Obj) -> None:
         meta = pod["metadata"]

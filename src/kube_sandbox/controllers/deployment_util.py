@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from kube_sandbox.controllers.common import (
+    ALPHANUMS,
     condition,
     get_condition,
     scaled_value,
@@ -35,7 +36,6 @@ SKIPPED_ANNOTATIONS = frozenset(
         "deprecated.deployment.rollback.to",
     }
 )
-ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 NO_DEADLINE = 2**31 - 1  # progressDeadlineSeconds = MaxInt32 disables the deadline
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 
-from kube_sandbox.controllers.common import owner_reference
+from kube_sandbox.controllers.common import ALPHANUMS, owner_reference
 from kube_sandbox.controllers.context import REVISIONS, Context, edit
 from kube_sandbox.storage.store import Obj, StoreError
 
-ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LABEL = "controller.kubernetes.io/hash"
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import random
 
-from kube_sandbox.controllers.common import adopt_orphans, owner_reference, parse_time
+from kube_sandbox.controllers.common import adopt_orphans, create_pod, parse_time
 from kube_sandbox.controllers.context import JOBS, PODS, Context, edit
 from kube_sandbox.controllers.kubelet import iso
-from kube_sandbox.controllers.replicaset import ALPHANUMS, pod_ready
-from kube_sandbox.storage.store import Obj, StoreError
+from kube_sandbox.controllers.replicaset import pod_ready
+from kube_sandbox.storage.store import Obj
 
 COMPONENT = "job-controller"
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
@@ -244,7 +244,6 @@ class JobController:
 
     def _create_pod(self, ctx: Context, job: Obj, index: int | None) -> Obj:
         meta = job["metadata"]
-        namespace = meta.get("namespace", "")
         template = job["spec"].get("template") or {}
         tmeta = template.get("metadata") or {}
         prefix = f"{meta['name']}-" if index is None else f"{meta['name']}-{index}-"
@@ -252,35 +251,16 @@ class JobController:
         annotations = dict(tmeta.get("annotations") or {})
         if index is not None:
             labels[INDEX_KEY] = annotations[INDEX_KEY] = str(index)
-        for _ in range(5):
-            suffix = "".join(self.rng.choice(ALPHANUMS) for _ in range(5))
-            pod_meta: Obj = {
-                "name": prefix + suffix,
-                "generateName": prefix,
-                "namespace": namespace,
-                "labels": labels,
-                "ownerReferences": [owner_reference(job)],
-            }
-            if annotations:
-                pod_meta["annotations"] = annotations
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": pod_meta,
-                "spec": template.get("spec") or {},
-                "status": {"phase": "Pending", "qosClass": "BestEffort"},
-            }
-            try:
-                created = ctx.create(PODS, pod)
-            except StoreError as err:
-                if err.code == 409:
-                    continue
-                raise
-            ctx.record(
-                job, "Normal", "SuccessfulCreate", f"Created pod: {pod_meta['name']}", COMPONENT
-            )
-            return created
-        raise StoreError(409, "AlreadyExists", f"no free pod name for {meta['name']}")
+        return create_pod(
+            ctx,
+            job,
+            template.get("spec") or {},
+            labels,
+            annotations,
+            prefix=prefix,
+            rng=self.rng,
+            component=COMPONENT,
+        )
 
     def _delete_all(self, ctx: Context, job: Obj, pods: list[Obj]) -> None:
         for pod in pods:

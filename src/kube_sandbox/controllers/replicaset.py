@@ -6,16 +6,15 @@ import random
 
 from kube_sandbox.controllers.common import (
     adopt_orphans,
-    owner_reference,
+    create_pod,
     parse_time,
     spec_int,
 )
 from kube_sandbox.controllers.context import PODS, REPLICASETS, Context, edit
-from kube_sandbox.storage.store import Obj, StoreError
+from kube_sandbox.storage.store import Obj
 
 COMPONENT = "replicaset-controller"
 # Kubernetes' utilrand alphabet: no vowels, no digits that look like letters.
-ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def pod_ready(pod: Obj) -> bool:
@@ -98,45 +97,19 @@ class ReplicaSetController:
             pods = [p for p in pods if p["metadata"]["name"] not in gone]
         self._write_status(ctx, rs, pods)
 
-    def _pod_name(self, ctx: Context, rs_name: str, namespace: str) -> str:
-        while True:
-            suffix = "".join(self.rng.choice(ALPHANUMS) for _ in range(5))
-            name = f"{rs_name}-{suffix}"
-            if ctx.cache.get(PODS, namespace, name) is None:
-                return name
-
     def _create_pod(self, ctx: Context, rs: Obj) -> Obj:
-        meta, template = rs["metadata"], rs["spec"].get("template") or {}
-        namespace = meta.get("namespace", "")
+        template = rs["spec"].get("template") or {}
         tmeta = template.get("metadata") or {}
-        for _ in range(5):
-            pod_meta: Obj = {
-                "name": self._pod_name(ctx, meta["name"], namespace),
-                "generateName": f"{meta['name']}-",
-                "namespace": namespace,
-                "labels": dict(tmeta.get("labels") or {}),
-                "ownerReferences": [owner_reference(rs)],
-            }
-            if tmeta.get("annotations"):
-                pod_meta["annotations"] = dict(tmeta["annotations"])
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": pod_meta,
-                "spec": template.get("spec") or {},  # the store copies what it keeps
-                "status": {"phase": "Pending", "qosClass": "BestEffort"},
-            }
-            try:
-                created = ctx.create(PODS, pod)
-            except StoreError as err:
-                if err.code == 409:
-                    continue  # a name clash with a pod created by someone else: draw again
-                raise
-            ctx.record(
-                rs, "Normal", "SuccessfulCreate", f"Created pod: {pod_meta['name']}", COMPONENT
-            )
-            return created
-        raise StoreError(409, "AlreadyExists", f"no free pod name for {meta['name']}")
+        return create_pod(
+            ctx,
+            rs,
+            template.get("spec") or {},
+            dict(tmeta.get("labels") or {}),
+            dict(tmeta.get("annotations") or {}),
+            prefix=f"{rs['metadata']['name']}-",
+            rng=self.rng,
+            component=COMPONENT,
+        )
 
     def _write_status(self, ctx: Context, rs: Obj, pods: list[Obj]) -> None:
         spec = rs["spec"]
