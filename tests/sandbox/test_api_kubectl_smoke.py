@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kube_sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle, wait_until
 
 pytestmark = pytest.mark.kubectl
 
@@ -148,6 +148,16 @@ def test_diff_shows_the_change_and_leaves_the_object_alone(
     sandbox: SandboxHandle, kubectl: Kubectl
 ) -> None:
     kubectl("apply", "-f", kubectl.manifest("1.25", replicas=0))
+
+    def settled() -> bool:  # the Deployment controller has written its revision and status
+        stored = _stored(sandbox)
+        revision = (stored["metadata"].get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision"
+        )
+        observed = (stored.get("status") or {}).get("observedGeneration")
+        return revision is not None and observed == stored["metadata"]["generation"]
+
+    wait_until(settled)
     before = _stored(sandbox)
     result = kubectl("diff", "-f", kubectl.manifest("1.26", replicas=0), check=False)
     assert result.returncode == 1  # differences found
