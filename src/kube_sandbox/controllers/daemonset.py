@@ -20,7 +20,11 @@ from kube_sandbox.controllers.common import (
 from kube_sandbox.controllers.context import DAEMONSETS, PODS, Context, edit
 from kube_sandbox.controllers.events import NODE_NAME
 from kube_sandbox.controllers.history import HASH_LABEL, sync_revisions, trim_history
-from kube_sandbox.controllers.replicaset import _ready_since, pod_available, pod_ready
+from kube_sandbox.controllers.replicaset import (
+    pod_available,
+    pod_ready,
+    recheck_when_available,
+)
 from kube_sandbox.storage.store import Obj
 
 COMPONENT = "daemonset-controller"
@@ -236,11 +240,9 @@ class DaemonSetController:
             "numberReady",
         )
         status = {k: v for k, v in status.items() if v or k in always}
-        waiting = [p for p in pods if pod_ready(p) and not pod_available(p, min_ready, now)]
-        if waiting:
-            since = min(_ready_since(p) for p in waiting)
-            due = max(since + min_ready - now, 0.0) + 0.05
-            ctx.schedule(("daemonset", meta.get("namespace", ""), meta["name"]), due)
+        recheck_when_available(
+            ctx, ("daemonset", meta.get("namespace", ""), meta["name"]), pods, min_ready, now
+        )
         if status == (ds.get("status") or {}):
             return
         fresh = edit(ds)

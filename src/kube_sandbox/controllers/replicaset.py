@@ -45,6 +45,17 @@ def _ready_since(pod: Obj) -> float:
     return 0.0
 
 
+def recheck_when_available(
+    ctx: Context, key: tuple[str, str, str], pods: list[Obj], min_ready: int, now: float
+) -> None:
+    """Reconcile ``key`` again when the first Ready pod that is not yet available (Ready for
+    less than minReadySeconds) becomes available."""
+    waiting = [p for p in pods if pod_ready(p) and not pod_available(p, min_ready, now)]
+    if waiting:
+        since = min(_ready_since(p) for p in waiting)
+        ctx.schedule(key, max(since + min_ready - now, 0.0) + 0.05)
+
+
 def owned_pods(ctx: Context, rs: Obj) -> list[Obj]:
     """Live pods whose controller is ``rs``."""
     pods = ctx.cache.children(PODS, rs["metadata"]["uid"])
@@ -132,12 +143,10 @@ class ReplicaSetController:
         }
         # The real controller leaves zero counts out (omitempty); replicas is always present.
         status = {k: v for k, v in status.items() if v or k == "replicas"}
-        waiting = [p for p in pods if pod_ready(p) and not pod_available(p, min_ready, now)]
-        if waiting:  # look again when the first of them has been ready for minReadySeconds
-            since = min(_ready_since(p) for p in waiting)
-            meta = rs["metadata"]
-            due = max(since + min_ready - now, 0.0) + 0.05
-            ctx.schedule(("replicaset", meta.get("namespace", ""), meta["name"]), due)
+        meta = rs["metadata"]
+        recheck_when_available(
+            ctx, ("replicaset", meta.get("namespace", ""), meta["name"]), pods, min_ready, now
+        )
         if status == (rs.get("status") or {}):
             return
         fresh = edit(rs)

@@ -15,7 +15,11 @@ import re
 from kube_sandbox.controllers.common import adopt_orphans, owner_reference, spec_int
 from kube_sandbox.controllers.context import PODS, STATEFULSETS, Context, edit
 from kube_sandbox.controllers.history import sync_revisions, template_of, trim_history
-from kube_sandbox.controllers.replicaset import _ready_since, pod_available, pod_ready
+from kube_sandbox.controllers.replicaset import (
+    pod_available,
+    pod_ready,
+    recheck_when_available,
+)
 from kube_sandbox.storage.store import Obj, StoreError
 
 COMPONENT = "statefulset-controller"
@@ -257,11 +261,9 @@ class StatefulSetController:
         }
         always = ("replicas", "availableReplicas", "collisionCount")
         status = {k: v for k, v in status.items() if v or k in always}
-        waiting = [p for p in pods if pod_ready(p) and not pod_available(p, min_ready, now)]
-        if waiting:
-            since = min(_ready_since(p) for p in waiting)
-            due = max(since + min_ready - now, 0.0) + 0.05
-            ctx.schedule(("statefulset", meta.get("namespace", ""), meta["name"]), due)
+        recheck_when_available(
+            ctx, ("statefulset", meta.get("namespace", ""), meta["name"]), pods, min_ready, now
+        )
         if status == (sts.get("status") or {}):
             return
         fresh = edit(sts)

@@ -295,11 +295,7 @@ def _workload(obj: Obj, *, restarts_always: bool = True) -> list[str]:
             f"spec.template.metadata.labels: Invalid value: {_go_map(labels)}: "
             "`selector` does not match template `labels`"
         )
-    replicas = spec.get("replicas", 0)
-    if isinstance(replicas, int) and replicas < 0:
-        causes.append(
-            f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
-        )
+    causes.extend(_non_negative(spec, ("replicas",)))
     causes.extend(metadata_causes(template.get("metadata") or {}, "spec.template.metadata"))
     pod_spec = template.get("spec")
     causes.extend(_pod_spec_causes(pod_spec, "spec.template.spec"))
