@@ -89,6 +89,7 @@ class CanaryStage:
     duration: Duration | None = None
     monitor_duration: Duration | None = None
     success_criteria: dict[str, Threshold] = field(default_factory=dict)
+    pause: bool = False  # a manual gate after the stage: `ci-deploy promote` continues
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,12 @@ STAGE = Record(
             example='"2h"',
         ),
         Field(
+            "pause",
+            BOOL,
+            "stop after this stage until `ci-deploy promote` (a manual gate)",
+            default="false",
+        ),
+        Field(
             "success_criteria",
             MapOf(
                 "mapping of metric to threshold",

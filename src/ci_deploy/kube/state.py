@@ -66,13 +66,17 @@ class StateRecord:
     # The exact pod template that was stable before this rollout: what a rollback restores.
     # Kept in the cluster only; left out of job outputs (size, and it is not pipeline data).
     previous_template: Obj | None = None
+    # A progressive rollout's parameters (stages, router, object names, the manifest to
+    # promote): what ``promote`` and ``abort`` continue from without the manifests. Kept in the
+    # cluster only, like ``previous_template``.
+    plan: Obj | None = None
 
     # -- JSON -----------------------------------------------------------------------------
     def to_dict(self, *, with_template: bool = True) -> dict[str, Any]:
         """The camelCase JSON document, ``apiVersion`` first."""
         doc: dict[str, Any] = {"apiVersion": STATE_API_VERSION}
         for key, value in asdict(self).items():
-            if key == "previous_template" and not with_template:
+            if key in ("previous_template", "plan") and not with_template:
                 continue
             doc[_camel(key)] = value
         return doc

@@ -21,16 +21,26 @@ from ci_deploy.rollout.steps import Step
 
 
 def execute(
-    steps: tuple[Step, ...], ctx: RolloutContext, *, title: str = "step", record_as: str = ""
+    steps: tuple[Step, ...],
+    ctx: RolloutContext,
+    *,
+    title: str = "step",
+    record_as: str = "",
+    start: int = 1,
 ) -> StateRecord:
-    """Run every step; the state record is written before each. Raises StepFailed.
+    """Run the steps from number ``start`` on; the record is written before each.
 
+    Raises StepFailed, or RolloutPaused when a manual gate is reached (the gate records it).
     The record's ``step`` reads ``3/5 wait-rollout``, prefixed by ``record_as`` when given (a
     rollback on demand: ``rollback-on-demand 3/5 wait-rollout``, which ``status`` recognises).
+    ``start`` continues a plan where an earlier run left it (``promote`` after a pause): the
+    numbers stay those of the whole plan.
     """
     prefix = f"{record_as} " if record_as else ""
     total = len(steps)
     for number, step in enumerate(steps, 1):
+        if number < start:
+            continue
         if ctx.cancel.is_set():
             raise StepFailed("cancelled", ctx.cancel.reason or "cancelled", step.name)
         ctx.progress.line(f"{title} {number}/{total}: {step.name}")

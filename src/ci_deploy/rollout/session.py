@@ -35,6 +35,18 @@ class StepFailed(Exception):
         self.step = step  # the name of the step that failed (set by the executor)
 
 
+class RolloutPaused(Exception):
+    """A manual gate was reached: the record says ``Paused`` at this step; the verb exits 0.
+
+    Not a failure: ``promote`` continues from the step after it, ``abort`` undoes the rollout.
+    """
+
+    def __init__(self, message: str, step: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+
+
 @dataclass
 class RolloutContext:
     """What the steps of one rollout share: the session, the record, what was applied."""

@@ -1,0 +1,138 @@
+"""Traffic routers: how a canary gets its share of the requests.
+
+One module per router behind the ``TrafficRouter`` protocol; adding one (Istio, SMI) means one
+module and a line in ``router_for``. A router is told *what* share to send (``Split``, computed
+by the pure ``split`` of the router) and moves the object a real controller reads: the canary's
+replica count behind the one Service (``replicas``), the HTTPRoute's ``backendRefs`` weights
+(``gateway-api``), or a canary Ingress's ``canary-weight`` annotation (``nginx-ingress``).
+
+Contract of every router (the canary strategy relies on it):
+
+- ``split`` is pure and honest: ``actual`` is the share the canary really gets, which with a
+  pod ratio is not always the share asked for;
+- ``prepare`` makes what the router needs before the first weight (a canary Service, a canary
+  Ingress at weight 0, the stable Service narrowed to stable pods); idempotent;
+- ``set_weight`` moves traffic to ``split`` once the canary's pods are ready (the strategy scales
+  the canary Deployment to ``split.canary_pods`` and waits before calling it); idempotent;
+- ``reset`` sends all traffic to the stable pods and removes everything ``prepare`` made;
+  idempotent, and safe to call when ``prepare`` never ran (abort, recovery after a killed job).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ci_deploy.errors import UserInputError
+
+if TYPE_CHECKING:
+    from ci_deploy.rollout.session import RolloutContext
+
+TRACK_LABEL = "ci-deploy.dev/track"  # stable | canary | baseline (on pods and Deployments)
+ROUTER_FIELD_MANAGER = "ci-deploy-router"  # what a router writes, apart from ci-deploy's apply
+
+
+@dataclass(frozen=True)
+class TrafficNames:
+    """The objects a router works on; recorded so ``promote`` / ``abort`` need no manifests."""
+
+    app: str
+    stable_deployment: str  # the app's Deployment (named after the app)
+    canary_deployment: str  # "<app>-canary"
+    stable_service: str  # the app's Service (selects the app's pods)
+    canary_service: str  # "<app>-canary" (gateway-api, nginx-ingress)
+    selector: tuple[tuple[str, str], ...]  # the stable Service's selector as rendered
+    http_routes: tuple[str, ...] = ()  # HTTPRoutes with a backendRef to the stable Service
+    ingresses: tuple[str, ...] = ()  # Ingresses with a backend of the stable Service
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["selector"] = dict(self.selector)
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TrafficNames:
+        values = dict(doc)
+        values["selector"] = tuple(sorted((values.get("selector") or {}).items()))
+        values["http_routes"] = tuple(values.get("http_routes") or ())
+        values["ingresses"] = tuple(values.get("ingresses") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one weight is realised: pods on each side and the share the canary really gets."""
+
+    asked: float  # percent, as configured
+    actual: float  # percent the canary receives
+    canary_pods: int
+    stable_pods: int
+    note: str = ""  # why actual differs from asked, for the plan and the log
+
+    def describe(self) -> str:
+        pods = f"{self.canary_pods} canary pod{'s' if self.canary_pods != 1 else ''}"
+        text = f"{_pct(self.actual)} to the canary ({pods} next to {self.stable_pods} stable)"
+        return f"{text}; {self.note}" if self.note else text
+
+
+class TrafficRouter(Protocol):
+    """Moves a share of the traffic to the canary (see the module's contract)."""
+
+    name: str
+
+    def split(self, weight: float, stable_pods: int) -> Split:
+        """The pods and the real share for ``weight`` percent (pure)."""
+        ...
+
+    def describe(self, names: TrafficNames) -> str:
+        """Where this router splits traffic, for the plan."""
+        ...
+
+    def prepare(self, ctx: RolloutContext, names: TrafficNames) -> None:
+        """Make what the router needs before the first weight (idempotent)."""
+        ...
+
+    def set_weight(self, ctx: RolloutContext, names: TrafficNames, split: Split) -> None:
+        """Send ``split.actual`` percent to the canary (its pods are ready)."""
+        ...
+
+    def reset(self, ctx: RolloutContext, names: TrafficNames) -> None:
+        """All traffic to stable; remove what ``prepare`` made (idempotent)."""
+        ...
+
+
+# router name -> module under ci_deploy.rollout.traffic that defines ``ROUTER``
+ROUTER_MODULES = {
+    "replicas": "replicas",
+    "gateway-api": "gateway_api",
+    "nginx-ingress": "nginx_ingress",
+}
+
+
+def router_for(name: str) -> TrafficRouter:
+    """The router called ``name`` (config: ``canary.traffic_router``); imported on demand."""
+    import importlib
+
+    module = ROUTER_MODULES.get(name)
+    if module is None:
+        known = ", ".join(ROUTER_MODULES)
+        raise UserInputError(f"unknown traffic router {name!r}; known: {known}")
+    router: TrafficRouter = importlib.import_module(f"{__name__}.{module}").ROUTER
+    return router
+
+
+def weighted_split(weight: float, stable_pods: int) -> Split:
+    """A router that weighs traffic itself: enough canary pods to carry ``weight`` percent.
+
+    The canary gets exactly ``weight`` percent of the requests; its pods are sized to take that
+    share of the stable set's load (at least one), so each canary pod works about as hard as a
+    stable one.
+    """
+    pods = max(1, math.ceil(stable_pods * weight / 100 - 1e-9))
+    return Split(weight, weight, pods, stable_pods)
+
+
+def _pct(value: float) -> str:
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
