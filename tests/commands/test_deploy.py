@@ -188,9 +188,9 @@ def test_namespace_and_strategy_overrides(engine) -> None:  # type: ignore[no-un
     bad = engine.deploy("1.0.0", "--namespace", "Not_A_Label")
     assert bad.returncode == 2
     assert "--namespace" in bad.stderr
-    canary = engine.deploy("1.0.0", "--strategy", "canary")
+    canary = engine.deploy("1.0.0", "--strategy", "blue_green")
     assert canary.returncode == 2
-    assert "strategy 'canary' is not available" in canary.stderr
+    assert "strategy 'blue_green' is not available" in canary.stderr
 
 
 def test_plan_without_an_image_plans_a_redeploy_of_the_live_one(engine) -> None:  # type: ignore[no-untyped-def]

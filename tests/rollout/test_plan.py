@@ -158,5 +158,5 @@ def test_after_a_rollback_the_live_template_is_the_stable_one() -> None:
 
 
 def test_unsupported_strategy_is_bad_input() -> None:
-    with pytest.raises(UserInputError, match="canary"):
-        make_plan(target(strategy="canary"), Observed(deployment_exists=False))
+    with pytest.raises(UserInputError, match="blue_green"):
+        make_plan(target(strategy="blue_green"), Observed(deployment_exists=False))

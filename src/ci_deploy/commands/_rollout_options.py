@@ -105,3 +105,16 @@ def namespace_option(fn: F) -> F:
     return click.option(
         "--namespace", default=None, help="Override the environment's namespace for this run."
     )(fn)
+
+
+def time_scale_option(fn: F) -> F:
+    """--time-scale N: every duration of the plan divided by N (refused off the sandbox)."""
+    return click.option(
+        "--time-scale",
+        default=1.0,
+        type=click.FloatRange(min=1.0),
+        metavar="N",
+        show_default=True,
+        help="Divide every stage duration by N, for rehearsals (only on the sandbox cluster: "
+        "15m becomes 15s with 60).",
+    )(fn)

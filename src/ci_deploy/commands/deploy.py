@@ -14,6 +14,7 @@ from ci_deploy.commands._rollout_options import (
     environment_option,
     lock_timeout_option,
     override_options,
+    time_scale_option,
     timeout_option,
 )
 
@@ -35,7 +36,13 @@ from ci_deploy.commands._rollout_options import (
 @click.option(
     "--dry-run", is_flag=True, help="Print the plan, let the API server validate; change nothing."
 )
+@click.option(
+    "--no-pause",
+    is_flag=True,
+    help="Pass every manual gate of a canary or blue-green rollout (run it to the end).",
+)
 @click.option("--lock-ttl", default="30s", hidden=True, help="Lease duration (tests).")
+@time_scale_option
 @override_options
 @cluster_options
 @click.pass_context

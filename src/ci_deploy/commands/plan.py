@@ -9,6 +9,7 @@ from ci_deploy.commands._rollout_options import (
     deploy_options,
     environment_option,
     override_options,
+    time_scale_option,
     timeout_option,
 )
 
@@ -33,6 +34,7 @@ from ci_deploy.commands._rollout_options import (
     help="With --rollback: the revision to restore, as `ci-deploy rollback` takes it.",
 )
 @timeout_option("Rollout timeout.")
+@time_scale_option
 @override_options
 @cluster_options
 @click.pass_context

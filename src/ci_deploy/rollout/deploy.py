@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.errors import NothingChanged
+from ci_deploy.errors import NothingChanged, RollbackFailed
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.changes import dry_run as dry_run_objects
 from ci_deploy.kube.client import DEPLOYMENT, KubeClient
@@ -22,7 +22,12 @@ from ci_deploy.platforms import Platform
 from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
-from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
+from ci_deploy.rollout.options import (
+    DeployOptions,
+    check_time_scale,
+    cluster_session,
+    load_environment,
+)
 from ci_deploy.rollout.plan import (
     COLOR_LABEL,
     TRACK_LABEL,
@@ -38,7 +43,7 @@ from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.reconcile import reconciled
 from ci_deploy.rollout.recover import recover
 from ci_deploy.rollout.report import JobReport
-from ci_deploy.rollout.session import RolloutContext, StepFailed
+from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
 from ci_deploy.rollout.strategies import strategy_for
 
 if TYPE_CHECKING:
@@ -65,7 +70,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
     from ci_deploy.render.context import choose_image
     from ci_deploy.render.manifests import app_container_name
 
-    strategy_for(env.strategy)  # a strategy this version cannot run is bad input, found early
+    strategy = strategy_for(env.strategy)  # one this version cannot run: bad input, early
     chosen = choose_image(cfg, env, opts.image, live)
     objects = render_manifests(cfg, env.name, image=chosen.image)
     primary = next(
@@ -92,7 +97,9 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         manifests=tuple(objects),
         replicas=env.replicas,
         settings=strategy_settings(cfg, env.strategy),
+        time_scale=opts.time_scale,
     )
+    strategy.validate(target)
     return Prepared(target, objects, chosen.warning)
 
 
@@ -177,6 +184,7 @@ def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
     cfg, env = load_environment(opts)
     early = _prepare_early(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
+        check_time_scale(client, opts)
         prepared = _prepared(opts, cfg, env, client, early)
         observed, _ = observe(client, env.namespace, cfg.app, prepared.target.container)
     return make_plan(prepared.target, observed), prepared
@@ -219,6 +227,7 @@ def deploy(
     cfg, env = load_environment(opts)
     early = _prepare_early(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
+        check_time_scale(client, opts)
         prepared = _prepared(opts, cfg, env, client, early)
         if prepared.warning:
             platform.warning(prepared.warning)
@@ -301,6 +310,7 @@ def _deploy_locked(
                 fail_fast_grace=opts.fail_fast_grace,
                 deployment_exists=observed.deployment_exists,
                 events=events,
+                skip_pauses=opts.no_pause,
             )
             events.emit("started", ctx.record, message=f"rollout of {t.image} started")
             return _execute_or_recover(plan, ctx, opts, urgent)
@@ -332,9 +342,14 @@ def _execute_or_recover(
     plan: Plan, ctx: RolloutContext, opts: DeployOptions, urgent: CancelToken
 ) -> StateRecord:
     """Execute the plan; after a failed step, recover (which always raises)."""
+    if plan.prelude:
+        _abort_in_flight(plan, ctx)
     try:
         with ctx.progress.group(f"Rollout of {plan.target.image}"):
-            record = execute(plan.steps, ctx)
+            record = execute(plan.steps, ctx, start=plan.start)
+    except RolloutPaused as paused:
+        ctx.progress.line(paused.message)
+        return ctx.record
     except StepFailed as failure:
         with ctx.progress.group("Recovery"):
             recover(ctx, plan, failure, opts, urgent)
@@ -344,3 +359,22 @@ def _execute_or_recover(
             f"written ({ctx.record_failures[-1]}); the next ci-deploy run reconciles it"
         )
     return record
+
+
+def _abort_in_flight(plan: Plan, ctx: RolloutContext) -> None:
+    """Undo the rollout still in flight before the new one; if that fails, a human must act."""
+    try:
+        with ctx.progress.group("Abort the rollout in flight"):
+            execute(plan.prelude, ctx, title="abort step", record_as="abort-first")
+    except StepFailed as failure:
+        t = plan.target
+        message = (
+            f"the rollout still in flight in {t.environment} could not be aborted before "
+            f"{t.image} ({failure.message}); {t.image} was not started"
+        )
+        ctx.set_phase("Failed", message)
+        raise RollbackFailed(
+            message,
+            hint=f"a human must act: run `ci-deploy abort --env {t.environment}` again, or look "
+            f"at kubectl -n {t.namespace} get deployment,service -l app.kubernetes.io/name={t.app}",
+        ) from failure

@@ -2,8 +2,9 @@
 
 The executor emits ``step`` before every step it runs; the verbs emit ``started`` once the plan
 is made and one outcome event when they end (``succeeded``, ``rolled_back``, ``failed``,
-``rollback_failed``, ``aborted``, or ``unchanged`` when there was nothing to do). Progressive
-strategies add ``paused``, ``resumed`` and ``promoted``. A listener subscribes once and hears
+``rollback_failed``, ``aborted``, ``paused`` at a manual gate, or ``unchanged`` when there was
+nothing to do). Progressive strategies add ``resumed`` (a ``promote`` continues) and ``promoted``
+(the stable Deployment got the new version). A listener subscribes once and hears
 every verb.
 
 A listener that raises never changes the rollout or its outcome: its error is kept in
@@ -33,7 +34,7 @@ EventKind = Literal[
     "unchanged",
 ]
 OUTCOMES: frozenset[str] = frozenset(
-    {"succeeded", "failed", "aborted", "rolled_back", "rollback_failed", "unchanged"}
+    {"succeeded", "paused", "failed", "aborted", "rolled_back", "rollback_failed", "unchanged"}
 )
 
 
@@ -84,6 +85,8 @@ def outcome_kind(
     phase = record.phase
     if phase == "Succeeded" and error is None:
         return "succeeded"
+    if phase == "Paused" and error is None:
+        return "paused"
     if phase == "RolledBack":
         return "rolled_back"
     if phase == "Aborted":

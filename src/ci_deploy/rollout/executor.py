@@ -50,13 +50,20 @@ def execute(
             step.run(ctx)
         except StepFailed as failure:
             failure.step = failure.step or step.name
+            failure.number = failure.number or number
             raise
         except StateConflict as exc:
-            raise StepFailed("lost", f"step {step.name}: {exc}", step.name) from exc
+            raise _failed("lost", f"step {step.name}: {exc}", step, number) from exc
         except ApiError as exc:
             if exc.refused_credentials:
-                raise StepFailed("forbidden", exc.credentials_line(), step.name) from exc
-            raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
+                raise _failed("forbidden", exc.credentials_line(), step, number) from exc
+            raise _failed("api", f"step {step.name}: {exc}", step, number) from exc
         except (NetworkError, StateError) as exc:
-            raise StepFailed("api", f"step {step.name}: {exc}", step.name) from exc
+            raise _failed("api", f"step {step.name}: {exc}", step, number) from exc
     return ctx.record
+
+
+def _failed(kind: str, message: str, step: Step, number: int) -> StepFailed:
+    failure = StepFailed(kind, message, step.name)
+    failure.number = number
+    return failure

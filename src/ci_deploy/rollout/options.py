@@ -40,6 +40,8 @@ class DeployOptions:
     namespace: str | None = None  # overrides the environment's namespace
     strategy: str | None = None  # overrides the environment's strategy
     request_timeout: float = DEFAULT_TIMEOUT  # seconds for one request to the API server
+    time_scale: float = 1.0  # divide every duration of the plan (refused off the sandbox)
+    no_pause: bool = False  # deploy: manual gates pass; promote --full
 
 
 def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
@@ -119,3 +121,20 @@ def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[Ku
         raise NothingChanged(f"Kubernetes API: {exc}") from exc
     finally:
         client.close()
+
+
+SANDBOX_VERSION_MARK = "+ci-deploy-sandbox"  # the sandbox's /version gitVersion ends with it
+
+
+def check_time_scale(client: KubeClient, opts: DeployOptions) -> None:
+    """``--time-scale`` shortens a plan's waits: refused (exit 2) unless the cluster is the
+    sandbox, where nothing real depends on a stage's duration."""
+    if opts.time_scale == 1:
+        return
+    version = str(client.get("/version").get("gitVersion", ""))
+    if not version.endswith(SANDBOX_VERSION_MARK):
+        raise UserInputError(
+            f"--time-scale {opts.time_scale:g} is only for rehearsals on the ci-deploy sandbox "
+            f"cluster; this cluster is Kubernetes {version or 'of an unknown version'}",
+            hint="leave --time-scale out: stage durations are how long real traffic is judged",
+        )

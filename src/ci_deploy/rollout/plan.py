@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_deploy.config.model import BlueGreenConfig, CanaryConfig, RollingConfig
+from ci_deploy.config.values import Duration
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.steps import (
     Record,
@@ -53,6 +54,7 @@ class Target:
     manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
     replicas: int = 1  # the environment's replicas (what a canary's share is counted from)
     settings: StrategySettings | None = None  # the strategy's block of ci-deploy.yml
+    time_scale: float = 1.0  # every duration of the plan divided by it (sandbox rehearsals)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class FailurePath:
+    """One way a progressive rollout ends early, as printed under the happy path."""
+
+    heading: str
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
 class Plan:
     """The steps of one rollout, plus what a failure would restore and how."""
 
@@ -100,6 +110,11 @@ class Plan:
     noop_reason: str | None = None
     recovery: tuple[Step, ...] = ()  # the failure path, as printed (made concrete on failure)
     deployment_exists: bool = False  # a Deployment is there, stable or not
+    start: int = 1  # the step to start at (a run that continues an interrupted one)
+    failure_paths: tuple[FailurePath, ...] = ()  # progressive strategies: each way out
+    notes: tuple[str, ...] = ()  # what people should know about this plan
+    total_seconds: float = 0.0  # the waits of the plan (stage durations), if any
+    prelude: tuple[Step, ...] = ()  # run first, numbered apart (abort an older canary)
 
     def _no_stable(self) -> str:
         if self.deployment_exists:
@@ -114,13 +129,30 @@ class Plan:
             f"  image: {t.image}",
             f"  stable now: {self.previous_image or self._no_stable()}",
         ]
+        if t.time_scale != 1:
+            lines.append(f"  time scale: every duration divided by {t.time_scale:g} (sandbox)")
+        lines += [f"  note: {note}" for note in self.notes]
         if self.noop_reason:
             lines.append(f"  nothing to do: {self.noop_reason}")
             return "\n".join(lines)
+        if self.prelude:
+            lines.append("  first, undo the rollout still in flight:")
+            lines += [f"    {i}. {step.describe()}" for i, step in enumerate(self.prelude, 1)]
+            lines.append("  then:")
         for i, step in enumerate(self.steps, 1):
-            lines.append(f"  {i}. {step.describe()}")
+            mark = "  (done by an earlier run)" if i < self.start else ""
+            lines.append(f"  {i}. {step.describe()}{mark}")
+        if self.total_seconds:
+            lines.append(
+                f"  expected time: at least {Duration(self.total_seconds).canonical} of stage "
+                "waits, plus the time pods take to become ready and any manual gates"
+            )
         lines.append("  if the dry run refuses an object: stop, nothing changed (exit 4)")
-        if self.previous_image:
+        if self.failure_paths:
+            for path in self.failure_paths:
+                lines.append(f"  {path.heading}")
+                lines += [f"    {i}. {step.describe()}" for i, step in enumerate(path.steps, 1)]
+        elif self.previous_image:
             lines.append(f"  on failure: roll back to {self.previous_image} (exit 1)")
             lines += [f"    {i}. {step.describe()}" for i, step in enumerate(self.recovery, 1)]
         else:
@@ -169,15 +201,25 @@ def noop_reason(target: Target, observed: Observed) -> str | None:
 
 def make_plan(target: Target, observed: Observed) -> Plan:
     """THE plan of a deploy: the strategy's steps and the failure path, or nothing to do."""
-    from ci_deploy.rollout.strategies import strategy_for
+    from ci_deploy.rollout.strategies import ProgressiveStrategy, strategy_for
+
+    strategy = strategy_for(target.strategy)
+    if isinstance(strategy, ProgressiveStrategy) and not noop_reason(target, observed):
+        return strategy.plan(target, observed)
+    return make_rolling_plan(target, observed)
+
+
+def make_rolling_plan(target: Target, observed: Observed) -> Plan:
+    """The plan of a rolling update (also a progressive strategy's first deploy)."""
+    from ci_deploy.rollout.strategies.rolling import RollingStrategy
 
     template = stable_template(observed)
-    previous = _image_of(template, target.container)
+    previous = image_of(template, target.container)
     reason = noop_reason(target, observed)
     exists = observed.deployment_exists
     if reason:
         return Plan(target, (), previous, template, noop_reason=reason, deployment_exists=exists)
-    steps = strategy_for(target.strategy).steps(target, observed, previous)
+    steps = RollingStrategy().steps(target, observed, previous)
     recovery = rollback_steps(target, previous, template, ())
     return Plan(
         target, tuple(steps), previous, template, recovery=recovery, deployment_exists=exists
@@ -192,7 +234,7 @@ def rollback_steps(
     ``changes`` are the run's object changes (``kube.changes.ObjectChange``) other than the
     Deployment's; empty for a printed plan, where they are not known yet.
     """
-    images = tuple(_images_of(template)) if template else target.images
+    images = tuple(images_of(template)) if template else target.images
     return (
         RestoreObjects(tuple(c.ref for c in changes), changes),
         RestoreTemplate(target.app, image, template),
@@ -202,15 +244,15 @@ def rollback_steps(
     )
 
 
-def _images_of(template: Obj) -> list[tuple[str, str]]:
+def images_of(template: Obj) -> list[tuple[str, str]]:
     containers = (template.get("spec") or {}).get("containers") or []
     return [(str(c.get("name")), str(c.get("image", ""))) for c in containers]
 
 
-def _image_of(template: Obj | None, container: str | None = None) -> str | None:
+def image_of(template: Obj | None, container: str | None = None) -> str | None:
     if not template:
         return None
-    pairs = _images_of(template)
+    pairs = images_of(template)
     named = [i for c, i in pairs if c == container]
     if named:
         return named[0]

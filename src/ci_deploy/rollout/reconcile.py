@@ -19,6 +19,8 @@ def reconciled(
     """The record as the cluster says it ended (None: nothing to reconcile). Pure."""
     if record is None or deployment is None or record.phase != "Progressing":
         return None
+    if record.plan:  # a progressive rollout in flight: its strategy continues or aborts it
+        return None
     live = pod_template(deployment)
     image = template_image(live, record.container)
     stable = record.previous_template

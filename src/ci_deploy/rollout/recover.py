@@ -75,6 +75,8 @@ def recovery_plan(
                 f"{reason}; another deploy took over {app}, so this one stops without rolling back"
             ),
         )
+    if plan.failure_paths:
+        return _progressive(plan, failure, report, opts)
     if not touched:
         return Terminal("Aborted", NothingChanged(f"{reason}; nothing was changed"))
     cancelled = failure.kind == "cancelled"
@@ -94,6 +96,42 @@ def recovery_plan(
         steps = tuple(s for s in steps if not isinstance(s, RestoreObjects))
     restored = ", ".join(c.ref for c in touched)
     return Recovery(steps, f"{reason}; rolled back to {plan.previous_image} (restored: {restored})")
+
+
+def _progressive(
+    plan: Plan, failure: StepFailed, report: ApplyReport | None, opts: DeployOptions
+) -> Terminal | Recovery:
+    """A canary (or blue-green) that failed: its own undo path, before or after promotion.
+
+    The plan's first failure path undoes a rollout whose stable version was never changed, the
+    second one a rollout that had changed it; the objects the apply step changed go back too.
+    """
+    t = plan.target
+    app = f"{t.namespace}/{t.app}"
+    reason = failure.message
+    touched = report.touched if report is not None else []
+    promote_at = next(
+        (i for i, s in enumerate(plan.steps, 1) if s.name == "promote"), len(plan.steps) + 1
+    )
+    apply_at = next((i for i, s in enumerate(plan.steps, 1) if s.name == "apply"), 0)
+    if failure.number <= apply_at and not touched:
+        return Terminal("Aborted", NothingChanged(f"{reason}; nothing was changed"))
+    cancelled = failure.kind == "cancelled"
+    if cancelled and not opts.rollback_on_cancel:
+        message = f"{reason}; {app} was left as is (--no-rollback-on-cancel)"
+        return Terminal("Aborted", DeploymentFailed(message))
+    if not cancelled and not opts.rollback:
+        return Terminal("Failed", DeploymentFailed(f"{reason}; not rolled back (--no-rollback)"))
+    promoted = failure.number >= promote_at
+    path = plan.failure_paths[1 if promoted else 0]
+    steps = path.steps
+    if touched:
+        steps = (RestoreObjects(tuple(c.ref for c in touched), tuple(touched)), *steps)
+    back = plan.previous_image or "the stable version"
+    done = f"{reason}; rolled back: all traffic to {back}, the canary removed"
+    if touched:
+        done += f" (restored: {', '.join(c.ref for c in touched)})"
+    return Recovery(steps, done)
 
 
 def _first_deploy(

@@ -33,6 +33,7 @@ class StepFailed(Exception):
         self.kind = kind
         self.message = message
         self.step = step  # the name of the step that failed (set by the executor)
+        self.number = 0  # its number in the plan (set by the executor)
 
 
 class RolloutPaused(Exception):
@@ -64,6 +65,7 @@ class RolloutContext:
     stale_deadline: Obj | None = None  # a timed-out condition present before our change
     record_failures: list[str] = field(default_factory=list)
     events: Events = field(default_factory=Events)
+    skip_pauses: bool = False  # deploy --no-pause, promote --full: manual gates pass
 
     def save(self, *, strict: bool = False, **changes: Any) -> None:
         """Update the record and write it (once there is a Deployment to write it on).

@@ -47,6 +47,7 @@ class RecordStable(Step):
     """Remember the exact pod template that is stable now (what a rollback restores)."""
 
     image: str | None  # None: first deploy, nothing to roll back to
+    plan: Obj | None = field(default=None, compare=False)  # a progressive rollout's parameters
     name = "record-stable"
 
     def describe(self) -> str:
@@ -56,7 +57,7 @@ class RecordStable(Step):
 
     def run(self, ctx: RolloutContext) -> None:
         # The safety net of a killed job: without it no later run knows what to roll back to.
-        ctx.save(strict=True, previous_revision=self.image)
+        ctx.save(strict=True, previous_revision=self.image, plan=self.plan)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class VerifyRunning(Step):
 class Record(Step):
     """Write the final phase to the state record."""
 
-    phase: str  # Succeeded | RolledBack
+    phase: str  # Succeeded | RolledBack | Aborted
     message: str = ""  # for people; empty: "<revision> rolled out and verified"
     name = "record"
 
@@ -175,7 +176,10 @@ class Record(Step):
         return f"record phase {self.phase}"
 
     def run(self, ctx: RolloutContext) -> None:
-        phase: Phase = "Succeeded" if self.phase == "Succeeded" else "RolledBack"
+        phases: dict[str, Phase] = {"Succeeded": "Succeeded", "Aborted": "Aborted"}
+        phase = phases.get(self.phase, "RolledBack")
+        # The rollout is over: what a later promote or abort would continue from goes.
+        ctx.record = ctx.record.with_changes(plan=None, canary_weight=None)
         ctx.set_phase(phase, self.message or f"{ctx.record.revision} rolled out and verified")
 
 

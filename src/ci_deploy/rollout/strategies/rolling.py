@@ -18,6 +18,9 @@ class RollingStrategy:
 
     name = "rolling"
 
+    def validate(self, target: Target) -> None:
+        """Every rendered app can be rolled."""
+
     def steps(self, target: Target, observed: Observed, previous_image: str | None) -> list[Step]:
         """The five steps of a rolling update."""
         return [

@@ -1,0 +1,230 @@
+"""``promote`` and ``abort``: continue or undo a paused progressive rollout, from the cluster.
+
+Neither needs the manifests or the image again: the rollout's parameters are in the state record
+(``record.plan``), written when it started. ``promote`` rebuilds the same steps and continues
+after the recorded gate (with ``--full`` the remaining gates pass); ``abort`` runs the strategy's
+abort plan (all traffic to stable, the new version removed) and records ``Aborted``. Both take
+the deploy lock and run on the same executor, with the same lifecycle events, as ``deploy``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ci_deploy.errors import UserInputError
+from ci_deploy.kube.cancel import CancelToken
+from ci_deploy.kube.client import KubeClient
+from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.platforms import Platform
+from ci_deploy.rollout.events import Events, outcome_kind
+from ci_deploy.rollout.executor import execute
+from ci_deploy.rollout.locking import deploy_lock
+from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
+from ci_deploy.rollout.plan import FailurePath, Observed, Plan, Target
+from ci_deploy.rollout.progress import Progress
+from ci_deploy.rollout.recover import recover
+from ci_deploy.rollout.report import JobReport
+from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
+from ci_deploy.rollout.steps import Step
+
+if TYPE_CHECKING:
+    from ci_deploy.config import EnvironmentConfig
+    from ci_deploy.rollout.strategies import ProgressiveStrategy
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a verb leaves: the record, and one line for people."""
+
+    record: StateRecord
+    summary: str
+
+
+def _progressive(record: StateRecord) -> ProgressiveStrategy:
+    from ci_deploy.rollout.strategies import ProgressiveStrategy, strategy_for
+
+    strategy = strategy_for(record.strategy)
+    assert isinstance(strategy, ProgressiveStrategy)
+    return strategy
+
+
+def _in_progress(record: StateRecord | None, env: str, verb: str) -> StateRecord:
+    """The record of a progressive rollout that ``verb`` can act on (else exit 2)."""
+    if record is None:
+        raise UserInputError(f"nothing to {verb} in {env}: no rollout is recorded there")
+    if not record.plan or record.phase not in ("Paused", "Progressing"):
+        raise UserInputError(
+            f"nothing to {verb} in {env}: the last rollout ({record.revision}, strategy "
+            f"{record.strategy}) is {record.phase}",
+            hint="`ci-deploy status --env " + env + "` shows it",
+        )
+    return record
+
+
+def promote(
+    opts: DeployOptions, full: bool, platform: Platform, cancel: CancelToken, urgent: CancelToken
+) -> Outcome:
+    """Continue the paused rollout of ``opts.environment`` after its gate."""
+    return _run(opts, platform, cancel, urgent, verb="promote", full=full)
+
+
+def abort(
+    opts: DeployOptions, platform: Platform, cancel: CancelToken, urgent: CancelToken
+) -> Outcome:
+    """Undo the rollout in progress: all traffic to stable, the new version removed."""
+    return _run(opts, platform, cancel, urgent, verb="abort", full=False)
+
+
+def plan_of(observed: Observed, env: EnvironmentConfig, verb: str, timeout: float) -> Plan:
+    """The plan ``promote`` or ``abort`` runs, from the record alone (pure)."""
+    record = _in_progress(observed.record, env.name, verb)
+    strategy = _progressive(record)
+    target = Target(
+        app=record.app,
+        environment=record.environment,
+        namespace=env.namespace,
+        strategy=record.strategy,
+        image=record.revision,
+        objects=(),
+        manifests_digest=record.manifests_digest or "",
+        timeout=timeout,
+        container=record.container,
+    )
+    if verb == "abort":
+        steps: tuple[Step, ...] = tuple(strategy.abort_steps(record, observed))
+        stop = FailurePath("if a step fails: stop and say what is left; a human must act (exit 3)")
+        return Plan(
+            target,
+            steps,
+            record.previous_revision,
+            record.previous_template,
+            deployment_exists=True,
+            failure_paths=(stop,),
+        )
+    if record.phase != "Paused":
+        raise UserInputError(
+            f"nothing to promote in {env.name}: the rollout of {record.revision} is "
+            f"{record.phase} at step {record.step}, not paused",
+            hint="promote continues a paused rollout; a running one goes on by itself",
+        )
+    return strategy.resume_plan(record, observed, target)
+
+
+def _run(
+    opts: DeployOptions,
+    platform: Platform,
+    cancel: CancelToken,
+    urgent: CancelToken,
+    *,
+    verb: str,
+    full: bool,
+) -> Outcome:
+    from ci_deploy.rollout.deploy import observe
+
+    cfg, env = load_environment(opts)
+    with cluster_session(opts, env.cluster) as client:
+        observed, _ = observe(client, env.namespace, cfg.app)
+        plan_of(observed, env, verb, opts.timeout)  # exit 2 before the lock when there is nothing
+        progress = Progress(platform)
+        try:
+            with deploy_lock(client, env.namespace, cfg.app, opts, cancel, progress) as lock:
+                observed, store = observe(client, env.namespace, cfg.app)
+                plan = plan_of(observed, env, verb, opts.timeout)
+                session = Session(client, store, progress, platform, cancel, urgent, lock.lost)
+                return _execute(opts, plan, observed, session, env.url, verb=verb, full=full)
+        finally:
+            progress.close()
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a verb run holds: the cluster, the record's store, output, the lock's signals."""
+
+    client: KubeClient
+    store: StateStore
+    progress: Progress
+    platform: Platform
+    cancel: CancelToken
+    urgent: CancelToken
+    lock_lost: CancelToken
+
+
+def _execute(
+    opts: DeployOptions,
+    plan: Plan,
+    observed: Observed,
+    session: Session,
+    url: str | None,
+    *,
+    verb: str,
+    full: bool,
+) -> Outcome:
+    client, store, progress, platform = (
+        session.client,
+        session.store,
+        session.progress,
+        session.platform,
+    )
+    cancel, urgent, lock_lost = session.cancel, session.urgent, session.lock_lost
+    record = observed.record
+    assert record is not None
+    events = Events()
+    events.subscribe(JobReport(platform, url))
+    ctx = RolloutContext(
+        client=client,
+        namespace=plan.target.namespace,
+        store=store,
+        record=record.with_changes(phase="Progressing", message=f"{verb} of {record.revision}"),
+        progress=progress,
+        cancel=cancel,
+        lock_lost=lock_lost,
+        fail_fast_grace=opts.fail_fast_grace,
+        deployment_exists=True,
+        events=events,
+        skip_pauses=full,
+    )
+    with progress.group("Plan"):
+        for line in plan.render().splitlines():
+            progress.line(line)
+    error: BaseException | None = None
+    try:
+        events.emit("resumed" if verb == "promote" else "started", ctx.record)
+        try:
+            with progress.group(f"{verb.title()} of {record.revision}"):
+                done = execute(plan.steps, ctx, start=plan.start, title=f"{verb} step")
+        except RolloutPaused as paused:
+            return Outcome(ctx.record, f"Paused: {paused.message}")
+        except StepFailed as failure:
+            if verb == "abort":
+                raise _abort_failed(ctx, plan, failure) from failure
+            with progress.group("Recovery"):
+                recover(ctx, plan, failure, opts, urgent)
+        if verb == "abort":
+            return Outcome(done, f"Aborted: {done.message.removeprefix('aborted: ')}")
+        return Outcome(done, f"{done.phase}: {done.revision} in {done.environment}")
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        events.emit(outcome_kind(ctx.record, error), ctx.record)
+        for text in events.failures:
+            platform.warning(f"reporting the {verb} failed: {text}")
+
+
+def _abort_failed(ctx: RolloutContext, plan: Plan, failure: StepFailed) -> Exception:
+    from ci_deploy.errors import RollbackFailed
+
+    t = plan.target
+    message = (
+        f"abort of {t.image} in {t.environment} failed at step {failure.step}: {failure.message}"
+    )
+    ctx.set_phase("Failed", message)
+    return RollbackFailed(
+        message,
+        hint=(
+            f"a human must act: kubectl -n {t.namespace} get deployment,service,ingress,httproute "
+            f"-l app.kubernetes.io/name={t.app}; then run `ci-deploy abort --env {t.environment}` "
+            "again"
+        ),
+    )
