@@ -133,6 +133,24 @@ def weighted_split(weight: float, stable_pods: int) -> Split:
     return Split(weight, weight, pods, stable_pods)
 
 
+MAX_WEIGHT_TOTAL = 1_000_000  # Gateway API's largest backendRef weight
+
+
+def integer_weights(percent: float) -> tuple[int, int]:
+    """``(canary, total)``: ``percent`` as a whole share of the smallest total 100, 1000, ….
+
+    Gateway API weights and ingress-nginx's ``canary-weight`` are integers: 5 % is 5 of 100
+    (the stable side keeps 95), 16.7 % is 167 of 1000 (833), so the ratio is the share the
+    ``Split`` promises, exactly, and a whole percent reads as a percent. A share finer than
+    four decimals is rounded at the largest total Gateway API allows (1,000,000).
+    """
+    share = min(max(percent, 0.0), 100.0)
+    total = 100
+    while total < MAX_WEIGHT_TOTAL and abs(share * total / 100 - round(share * total / 100)) > 1e-6:
+        total *= 10
+    return round(share * total / 100), total
+
+
 def _pct(value: float) -> str:
     text = f"{value:.1f}".rstrip("0").rstrip(".")
     return f"{text}%"
