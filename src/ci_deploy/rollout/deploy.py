@@ -21,6 +21,7 @@ from ci_deploy.kube.watch import selector_text
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
+from ci_deploy.rollout.labels import COLOR_LABEL, TRACK_LABEL
 from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
 from ci_deploy.rollout.options import (
     DeployOptions,
@@ -29,8 +30,6 @@ from ci_deploy.rollout.options import (
     load_environment,
 )
 from ci_deploy.rollout.plan import (
-    COLOR_LABEL,
-    TRACK_LABEL,
     Observed,
     Plan,
     StrategySettings,

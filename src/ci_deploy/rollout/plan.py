@@ -28,10 +28,6 @@ Obj = dict[str, Any]
 
 
 # -- inputs and the plan -------------------------------------------------------------------------
-# Labels that tell an app's workloads apart (for strategies, metric queries and people).
-TRACK_LABEL = "ci-deploy.dev/track"  # stable | canary | baseline
-COLOR_LABEL = "ci-deploy.dev/color"  # blue | green
-
 StrategySettings = RollingConfig | CanaryConfig | BlueGreenConfig
 
 

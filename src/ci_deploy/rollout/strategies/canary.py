@@ -542,19 +542,44 @@ class PromoteStable(Step):
 
 
 @dataclass(frozen=True)
+class TrafficToStable(Step):
+    """Weight 0 for the canary: every request goes to the stable pods (the canary still runs,
+    so nothing is sent to pods that are going away)."""
+
+    router: str
+    names: TrafficNames
+    name = "traffic-to-stable"
+
+    def describe(self) -> str:
+        return f"all traffic to the stable pods ({self.router}: canary weight 0)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        stable = ctx.client.get_or_none(
+            DEPLOYMENT.path(ctx.namespace, self.names.stable_deployment)
+        )
+        replicas = int(((stable or {}).get("spec") or {}).get("replicas", 1))
+        canary = ctx.client.get_or_none(
+            DEPLOYMENT.path(ctx.namespace, self.names.canary_deployment)
+        )
+        pods = int(((canary or {}).get("spec") or {}).get("replicas", 0))
+        router_for(self.router).set_weight(ctx, self.names, Split(0.0, 0.0, pods, replicas))
+        ctx.save(canary_weight=0.0)
+
+
+@dataclass(frozen=True)
 class ResetTraffic(Step):
-    """All traffic to the stable pods; the router's own objects removed."""
+    """Remove what the router made (canary Service, canary Ingress, the narrowed selector);
+    runs once the canary's pods are gone, so the stable Service never selects them."""
 
     router: str
     names: TrafficNames
     name = "reset-traffic"
 
     def describe(self) -> str:
-        return f"all traffic to the stable pods ({self.router}: undo what prepare made)"
+        return f"remove what the {self.router} router made for the canary"
 
     def run(self, ctx: RolloutContext) -> None:
         router_for(self.router).reset(ctx, self.names)
-        ctx.save(canary_weight=0.0)
 
 
 @dataclass(frozen=True)
@@ -701,8 +726,9 @@ def _promotion(spec: CanarySpec, image: str, stage: Stage, environment: str) -> 
         PromoteStable(names.stable_deployment, image, spec.manifest),
         WaitForRollout(names.stable_deployment, spec.timeout, spec.stable_selector),
         VerifyRunning(names.stable_deployment, spec.images, spec.stable_selector),
-        ResetTraffic(spec.router, names),
+        TrafficToStable(spec.router, names),
         RemoveCanary(names.canary_deployment, spec.canary_selector, spec.timeout),
+        ResetTraffic(spec.router, names),
     ]
     steps += _watches(spec, stage, names.stable_deployment, spec.stable_selector)
     return steps
@@ -720,8 +746,9 @@ def undo_steps(
     """Traffic back to stable, the canary removed; after a promotion, the stable restored."""
     names = spec.names
     steps: list[Step] = [
-        ResetTraffic(spec.router, names),
+        TrafficToStable(spec.router, names),
         RemoveCanary(names.canary_deployment, spec.canary_selector, spec.timeout),
+        ResetTraffic(spec.router, names),
     ]
     if promoted and previous_template is not None:
         images = tuple(images_of(previous_template))

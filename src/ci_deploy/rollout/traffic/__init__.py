@@ -25,11 +25,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_deploy.errors import UserInputError
+from ci_deploy.rollout.labels import TRACK_LABEL
+
+__all__ = ["ROUTER_FIELD_MANAGER", "TRACK_LABEL", "Split", "TrafficNames", "TrafficRouter"]
 
 if TYPE_CHECKING:
     from ci_deploy.rollout.session import RolloutContext
 
-TRACK_LABEL = "ci-deploy.dev/track"  # stable | canary | baseline (on pods and Deployments)
 ROUTER_FIELD_MANAGER = "ci-deploy-router"  # what a router writes, apart from ci-deploy's apply
 
 
