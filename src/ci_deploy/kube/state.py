@@ -50,7 +50,7 @@ class StateRecord:
     revision: str  # the image being (or last) deployed, tag or digest
     previous_revision: str | None = None  # image of the previous stable template
     step: str = ""  # current step, e.g. "2/3 wait-rollout"
-    canary_weight: int | None = None
+    canary_weight: float | None = None  # percent of traffic the canary gets now
     active_color: str | None = None
     migration_phase: str | None = None
     analysis: str | None = None  # one-line verdict summary

@@ -28,7 +28,7 @@ def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, st
         "phase": record.phase,
         "revision": record.revision,
         "previous-revision": record.previous_revision or "",
-        "canary-weight": "" if record.canary_weight is None else str(record.canary_weight),
+        "canary-weight": "" if record.canary_weight is None else f"{record.canary_weight:g}",
         "active-color": record.active_color or "",
         "environment-url": environment_url or "",
         "state": record.to_json(with_template=False),

@@ -199,6 +199,13 @@ def find(client: KubeClient, cfg: Config, env: EnvironmentConfig) -> Found:
             hint=f"deploy it first (ci-deploy deploy --env {env.name} --image …), "
             "or check --env and --namespace",
         )
+    if record is not None and record.plan and record.phase in ("Paused", "Progressing"):
+        raise UserInputError(
+            f"a {record.strategy} rollout of {record.revision} is {record.phase.lower()} in "
+            f"{env.name}: a rollback would leave it running",
+            hint=f"undo it with `ci-deploy abort --env {env.name}` (traffic back to stable, the "
+            "new version removed)",
+        )
     container = app_container(record, cfg, pod_template(deployment))
     history = read_revisions(client, deployment, container)
     return Found(store, record, deployment, container, history)

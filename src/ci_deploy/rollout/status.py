@@ -321,9 +321,25 @@ def _attempt_rows(attempt: LastAttempt | None) -> list[tuple[str, str]]:
         rows.append(("message", r.message))
     rows.append(("strategy", r.strategy))
     if r.canary_weight is not None:
-        rows.append(("canary weight", f"{r.canary_weight}%"))
+        rows.append(("canary weight", f"{r.canary_weight:g}%"))
     if r.active_color:
         rows.append(("active color", r.active_color))
+    if r.plan and r.phase == "Paused":
+        rows.append(
+            (
+                "next",
+                f"`ci-deploy promote --env {r.environment}` continues after the "
+                f"gate; `ci-deploy abort --env {r.environment}` undoes the rollout",
+            )
+        )
+    elif r.plan and r.phase == "Progressing":
+        rows.append(
+            (
+                "next",
+                f"a run is in flight (or was interrupted): deploying {r.revision} "
+                f"again continues it; `ci-deploy abort --env {r.environment}` undoes it",
+            )
+        )
     if r.run_url:
         rows.append(("run", r.run_url))
     return rows

@@ -3,8 +3,9 @@
 A pod's status is a pure function of its spec and the time since it was scheduled, so the
 reconcile is idempotent: it computes the status for "now", writes it when it differs, and
 sets a timer for the next moment it will change. Image tags choose the behaviour
-(contracts §3): ``crashloop``, ``pullerror``, ``slow``, ``neverready``; anything else becomes
-Ready after ``pod_ready_delay``.
+(contracts §3): ``crashloop``, ``pullerror``, ``slow``, ``neverready``, ``degrades`` (Ready, then
+unready from 20·d on: a release that passes its rollout and fails later, under traffic);
+anything else becomes Ready after ``pod_ready_delay``.
 
 As a real kubelet, it starts no container whose configuration is missing: a Secret or
 ConfigMap an env ``valueFrom`` / ``envFrom`` references (unless ``optional: true``) leaves the
@@ -26,7 +27,8 @@ from kube_sandbox.controllers.events import NODE_NAME
 from kube_sandbox.storage.store import Obj
 
 HOST_IP = "10.0.0.10"
-BEHAVIOURS = ("crashloop", "pullerror", "slow", "neverready")
+BEHAVIOURS = ("crashloop", "pullerror", "slow", "neverready", "degrades")
+DEGRADES_AFTER = 20  # a ``degrades`` container fails its readiness probe from 20·d on
 MAX_BACKOFF_FACTOR = 32  # the real kubelet caps CrashLoopBackOff at 5 minutes
 
 
@@ -124,11 +126,20 @@ def container_view(
     ready = ready_at is not None and elapsed >= ready_at
     if behaviour == "neverready" and not was_running:
         started_events.append(("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed"))
+    degraded_at = DEGRADES_AFTER * delay
+    if behaviour == "degrades" and elapsed >= degraded_at:
+        ready = False
+        if bool(old and old.get("ready")):
+            started_events.append(
+                ("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed")
+            )
     # a restored pod keeps the moment it was written with (startTime has whole seconds only)
     since = ((old or {}).get("state") or {}).get("running", {}).get("startedAt")
     running = {"running": {"startedAt": since or iso(start + delay)}}
     status = {**base, "ready": ready, "started": True, "state": running, "lastState": {}}
     next_change = ready_at if ready_at is not None and not ready else None
+    if behaviour == "degrades" and ready:
+        next_change = degraded_at
     if completes and ready_at is not None and ready:
         next_change = ready_at + delay
     return ContainerView(status, ready, True, next_change, started_events)
