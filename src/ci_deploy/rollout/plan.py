@@ -135,9 +135,14 @@ class Plan:
             lines.append("  first, undo the rollout still in flight:")
             lines += [f"    {i}. {step.describe()}" for i, step in enumerate(self.prelude, 1)]
             lines.append("  then:")
+        if self.start > 1:
+            last = self.steps[self.start - 2]
+            lines.append(
+                f"  1-{self.start - 1}. done by an earlier run (the last: {last.describe()})"
+            )
         for i, step in enumerate(self.steps, 1):
-            mark = "  (done by an earlier run)" if i < self.start else ""
-            lines.append(f"  {i}. {step.describe()}{mark}")
+            if i >= self.start:
+                lines.append(f"  {i}. {step.describe()}")
         if self.total_seconds:
             lines.append(
                 f"  expected time: at least {Duration(self.total_seconds).canonical} of stage "
