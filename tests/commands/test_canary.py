@@ -431,3 +431,40 @@ def test_status_says_what_comes_next_and_rollback_points_to_abort(cluster: Clust
     assert "a rollback would leave it running" in refused.stderr
     assert "ci-deploy abort --env production" in refused.stderr
     assert cluster.deployment(f"{APP}-canary") is not None  # nothing changed
+
+
+def test_an_autoscaler_on_the_stable_deployment_and_the_canary_do_not_fight(
+    cluster: Cluster,
+) -> None:
+    cluster.write("gateway-api")
+    text = cluster.config.read_text().replace(
+        "manifests:\n", "manifests:\n  hpa: {min_replicas: 3, max_replicas: 6}\n", 1
+    )
+    cluster.config.write_text(text)
+    ok(cluster.deploy("1"))
+    hpa_path = f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers/{APP}"
+    cluster.wait_until(lambda: cluster.deployment()["spec"]["replicas"] == 3)  # type: ignore[index]
+    ok(cluster.deploy("2"))
+    # 10% of the 3 pods the autoscaler keeps: one canary pod; the canary has no autoscaler
+    assert cluster.deployment(f"{APP}-canary")["spec"]["replicas"] == 1  # type: ignore[index]
+    hpas = cluster.client.get(f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers")
+    assert [h["spec"]["scaleTargetRef"]["name"] for h in hpas["items"]] == [APP]
+    # the autoscaler scales the stable set up while the canary waits at its gate...
+    cluster.client.request(
+        "PATCH",
+        hpa_path,
+        body={"spec": {"minReplicas": 5}},
+        content_type="application/merge-patch+json",
+    )
+    cluster.wait_until(lambda: cluster.deployment()["spec"]["replicas"] == 5)  # type: ignore[index]
+    # ...and the next stage sizes the canary from what the stable set is then: 50% of 5 → 3
+    ok(cluster.run("promote", "--env", "production"))
+    assert cluster.deployment(f"{APP}-canary")["spec"]["replicas"] == 3  # type: ignore[index]
+    assert cluster.deployment()["spec"]["replicas"] == 5  # type: ignore[index]  # untouched
+    ok(cluster.run("promote", "--env", "production"))
+    stable = cluster.deployment()
+    assert image_of(stable) == f"{IMAGE}:2"
+    # the promotion applied the template, not a replica count: the autoscaler's 5 stay
+    assert stable is not None and stable["spec"]["replicas"] == 5
+    hpa = cluster.get(hpa_path)
+    assert hpa is not None and hpa["spec"]["scaleTargetRef"]["name"] == APP
