@@ -644,18 +644,16 @@ def rollout_steps(
     first = next((s for s in spec.stages if s.weight < 100), None)
     first_pods = router.split(first.weight, spec.stable_replicas).canary_pods if first else 1
     primary = _primary_in(manifests, target.app)
-    others = tuple(o for o in manifests if o is not primary)
+    others = tuple(_narrowed(o, spec) for o in manifests if o is not primary)
     other_refs = tuple(r for r in target.objects if r != f"Deployment {target.app}")
-    steps: list[Step] = [
-        RecordStable(previous_image, plan=spec.to_dict()),
-        Apply(other_refs, target.image, others, ""),
-    ]
-    if spec.relabel:
+    steps: list[Step] = [RecordStable(previous_image, plan=spec.to_dict())]
+    if spec.relabel:  # before the apply, which may narrow the Service to the stable pods
         steps += [
             LabelStable(names.stable_deployment),
             WaitForRollout(names.stable_deployment, spec.timeout, spec.stable_selector),
         ]
     steps += [
+        Apply(other_refs, target.image, others, ""),
         StartCanary(
             names.canary_deployment,
             target.image,
@@ -687,6 +685,20 @@ def rollout_steps(
             steps.append(Pause(stage.name, target.environment))
     steps.append(Record("Succeeded"))
     return steps
+
+
+def _narrowed(obj: Obj, spec: CanarySpec) -> Obj:
+    """The app's Service as applied during a canary with a router that weighs requests: it
+    selects the stable pods only. ``Service.spec.selector`` is an atomic map, so an apply of
+    the bare rendered selector would replace the router's narrowing and send canary pods a
+    share of the stable Service's traffic (after a restart from an early step, say)."""
+    if spec.router == "replicas" or obj.get("kind") != "Service":
+        return obj
+    if obj["metadata"]["name"] != spec.names.stable_service:
+        return obj
+    out = copy.deepcopy(obj)
+    out["spec"]["selector"] = {**out["spec"]["selector"], TRACK_LABEL: "stable"}
+    return out
 
 
 def _primary_in(manifests: tuple[Obj, ...], app: str) -> Obj | None:
