@@ -7,8 +7,10 @@ abort, a new image while paused, retry after abort, automatic rollback, a killed
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 from tests.commands.conftest import Engine
+from tests.platforms.github_output import SCRIPT as READ_GITHUB_OUTPUT
 
 from ci_deploy.kube.client import DEPLOYMENT, connect
 from ci_deploy.kube.state import StateRecord, record_of
@@ -64,7 +67,8 @@ class Cluster(Engine):
         self.config.write_text(CONFIG.format(router=router, stages=stages))
 
     def deploy(self, tag: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return self.run("deploy", "--env", "production", "--image", f"{IMAGE}:{tag}", *extra)
+        args = ("deploy", "--env", "production", "--image", f"{IMAGE}:{tag}", *extra)
+        return self.run(*args, **env)
 
     # -- reading the cluster -------------------------------------------------------------
     def get(self, path: str) -> dict[str, Any] | None:
@@ -468,3 +472,33 @@ def test_an_autoscaler_on_the_stable_deployment_and_the_canary_do_not_fight(
     assert stable is not None and stable["spec"]["replicas"] == 5
     hpa = cluster.get(hpa_path)
     assert hpa is not None and hpa["spec"]["scaleTargetRef"]["name"] == APP
+
+
+def test_a_pause_on_github_writes_outputs_and_a_summary_that_say_what_comes_next(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    first_release(cluster, "gateway-api")
+    output, summary = tmp_path / "github_output", tmp_path / "summary.md"
+    output.touch()
+    paused = cluster.deploy(
+        "2",
+        GITHUB_ACTIONS="true",
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
+    ok(paused)
+    text = summary.read_text()
+    assert "### ci-deploy: shop to production: Paused" in text
+    assert "| canary weight | 10% |" in text
+    assert "`ci-deploy promote --env production` continues" in text
+    # the next job reads $GITHUB_OUTPUT as the runner does (the last value of a name wins)
+    read = subprocess.run(
+        [sys.executable, READ_GITHUB_OUTPUT, str(output)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outputs = json.loads(read.stdout)
+    assert outputs["phase"] == "Paused"
+    assert outputs["canary-weight"] == "10"
+    assert outputs["revision"] == f"{IMAGE}:2"

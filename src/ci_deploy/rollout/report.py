@@ -45,6 +45,19 @@ def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
         ("previous stable", markdown_code(record.previous_revision or "-")),
         ("message", markdown_code(record.message or "-")),
     ]
+    if record.canary_weight is not None:
+        rows.append(("canary weight", f"{record.canary_weight:g}%"))
+    if record.active_color:
+        rows.append(("active color", markdown_code(record.active_color)))
+    if record.phase == "Paused":
+        env = record.environment  # a DNS label of the configuration
+        rows.append(
+            (
+                "next",
+                f"`ci-deploy promote --env {env}` continues; `ci-deploy abort --env {env}`"
+                " undoes it",
+            )
+        )
     if environment_url:
         rows.append(("environment", markdown_code(environment_url)))
     # app and environment are DNS labels of the configuration; phase is one of PHASES.
