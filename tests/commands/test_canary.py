@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from tests.commands.conftest import Engine
 from tests.platforms.github_output import SCRIPT as READ_GITHUB_OUTPUT
@@ -24,6 +25,7 @@ from ci_deploy.kube.client import DEPLOYMENT, connect
 from ci_deploy.kube.state import StateRecord, record_of
 from kube_sandbox.testing import running_sandbox
 
+STATUS_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "status.schema.json"
 NS = "shop"
 APP = "shop"
 IMAGE = "registry.example.com/acme/shop"
@@ -429,6 +431,12 @@ def test_status_says_what_comes_next_and_rollback_points_to_abort(cluster: Clust
     status = cluster.run("status", "--env", "production")
     ok(status)
     assert "canary weight  20%" in status.stdout
+    as_json = cluster.run("status", "--env", "production", "--json")
+    ok(as_json)
+    doc = json.loads(as_json.stdout)
+    jsonschema.validate(doc, json.loads(STATUS_SCHEMA.read_text()))  # the documented shape
+    assert doc["state"]["canaryWeight"] == 20 and doc["state"]["phase"] == "Paused"
+    assert "plan" not in doc["state"]  # the recorded plan stays in the cluster
     assert "`ci-deploy promote --env production` continues after the gate" in status.stdout
     refused = cluster.run("rollback", "--env", "production")
     ok(refused, 2)
