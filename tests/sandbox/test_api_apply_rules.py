@@ -46,24 +46,29 @@ def _config(image: str = "app:1", replicas: int = 2, labels: Obj | None = None) 
     }
 
 
-def _apply(sb: SandboxHandle, body: Obj, manager: str, force: bool = False) -> requests.Response:
+def apply_as(
+    sb: SandboxHandle, body: Obj, manager: str, force: bool = False, path: str = WEB
+) -> requests.Response:
+    """A server-side apply of ``body`` to ``path`` by ``manager``."""
     params = {"fieldManager": manager, "force": "true" if force else "false"}
     return requests.patch(
-        sb.url + WEB, params=params, data=json.dumps(body), headers={"Content-Type": APPLY}
+        sb.url + path, params=params, data=json.dumps(body), headers={"Content-Type": APPLY}
     )
 
 
-def _merge(sb: SandboxHandle, patch: Obj, manager: str) -> requests.Response:
+def merge_as(sb: SandboxHandle, patch: Obj, manager: str, path: str = WEB) -> requests.Response:
+    """A JSON merge patch of ``path`` by ``manager``."""
     return requests.patch(
-        sb.url + WEB,
+        sb.url + path,
         params={"fieldManager": manager},
         data=json.dumps(patch),
         headers={"Content-Type": MERGE},
     )
 
 
-def _get(sb: SandboxHandle) -> Obj:
-    result: Obj = requests.get(sb.url + WEB).json()
+def get_object(sb: SandboxHandle, path: str = WEB) -> Obj:
+    """The object at ``path``."""
+    result: Obj = requests.get(sb.url + path).json()
     return result
 
 
@@ -72,10 +77,10 @@ def _managers(obj: Obj) -> dict[tuple[str, str], Obj]:
 
 
 def test_one_conflict_message_and_status_body(sandbox: SandboxHandle) -> None:
-    assert _apply(sandbox, _config(), "ci").status_code == 201
-    assert _merge(sandbox, {"spec": {"replicas": 5}}, "bot").status_code == 200
+    assert apply_as(sandbox, _config(), "ci").status_code == 201
+    assert merge_as(sandbox, {"spec": {"replicas": 5}}, "bot").status_code == 200
 
-    resp = _apply(sandbox, _config(), "ci")
+    resp = apply_as(sandbox, _config(), "ci")
 
     assert resp.status_code == 409
     assert resp.json() == {
@@ -101,17 +106,17 @@ def test_one_conflict_message_and_status_body(sandbox: SandboxHandle) -> None:
 
 
 def test_several_conflicts_are_grouped_by_manager(sandbox: SandboxHandle) -> None:
-    _apply(sandbox, _config(labels={"team": "a"}), "ci")
-    _merge(sandbox, {"spec": {"replicas": 5}}, "foo")
-    _apply(sandbox, {**_config(labels={"team": "b"}), "spec": {}}, "bar", force=True)
+    apply_as(sandbox, _config(labels={"team": "a"}), "ci")
+    merge_as(sandbox, {"spec": {"replicas": 5}}, "foo")
+    apply_as(sandbox, {**_config(labels={"team": "b"}), "spec": {}}, "bar", force=True)
     changed = _config(image="app:2", labels={"team": "c"})
-    _merge(
+    merge_as(
         sandbox,
         {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:9"}]}}}},
         "foo",
     )
 
-    resp = _apply(sandbox, changed, "ci")
+    resp = apply_as(sandbox, changed, "ci")
 
     assert resp.status_code == 409
     assert resp.json()["message"] == (
@@ -133,18 +138,18 @@ def test_several_conflicts_are_grouped_by_manager(sandbox: SandboxHandle) -> Non
 def test_equal_values_are_co_owned_and_survive_one_owner_dropping_them(
     sandbox: SandboxHandle,
 ) -> None:
-    _apply(sandbox, _config(labels={"team": "a"}), "ci")
+    apply_as(sandbox, _config(labels={"team": "a"}), "ci")
     shared = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
     shared["metadata"]["labels"] = {"team": "a"}
-    assert _apply(sandbox, shared, "labeller").status_code == 200
-    owners = _managers(_get(sandbox))
+    assert apply_as(sandbox, shared, "labeller").status_code == 200
+    owners = _managers(get_object(sandbox))
     path = {"f:metadata": {"f:labels": {"f:team": {}}}}
     assert owners[("labeller", "Apply")]["fieldsV1"] == path
     assert "f:team" in owners[("ci", "Apply")]["fieldsV1"]["f:metadata"]["f:labels"]
 
-    assert _apply(sandbox, _config(), "ci").status_code == 200  # ci drops the label
+    assert apply_as(sandbox, _config(), "ci").status_code == 200  # ci drops the label
 
-    obj = _get(sandbox)
+    obj = get_object(sandbox)
     assert obj["metadata"]["labels"] == {"team": "a"}  # labeller still owns it
     assert "f:metadata" not in _managers(obj)[("ci", "Apply")]["fieldsV1"]
 
@@ -152,18 +157,18 @@ def test_equal_values_are_co_owned_and_survive_one_owner_dropping_them(
 def test_a_field_the_applier_solely_owned_is_removed_when_it_drops_it(
     sandbox: SandboxHandle,
 ) -> None:
-    _apply(sandbox, _config(labels={"team": "a", "tier": "web"}), "ci")
+    apply_as(sandbox, _config(labels={"team": "a", "tier": "web"}), "ci")
 
-    assert _apply(sandbox, _config(labels={"team": "a"}), "ci").status_code == 200
+    assert apply_as(sandbox, _config(labels={"team": "a"}), "ci").status_code == 200
 
-    assert _get(sandbox)["metadata"]["labels"] == {"team": "a"}
+    assert get_object(sandbox)["metadata"]["labels"] == {"team": "a"}
 
 
 def test_force_moves_ownership_to_the_applier(sandbox: SandboxHandle) -> None:
-    _apply(sandbox, _config(), "ci")
-    _merge(sandbox, {"spec": {"replicas": 5}}, "bot")
+    apply_as(sandbox, _config(), "ci")
+    merge_as(sandbox, {"spec": {"replicas": 5}}, "bot")
 
-    resp = _apply(sandbox, _config(replicas=3), "ci", force=True)
+    resp = apply_as(sandbox, _config(replicas=3), "ci", force=True)
 
     assert resp.status_code == 200 and resp.json()["spec"]["replicas"] == 3
     owners = _managers(resp.json())
@@ -185,9 +190,9 @@ def test_kubectl_conflicts_on_fields_the_annotation_still_describes_are_forgiven
     assert resp.status_code == 201
 
     # another manager may not take the image from kubectl-client-side-apply ...
-    assert _apply(sandbox, _config(image="app:2"), "pipeline").status_code == 409
+    assert apply_as(sandbox, _config(image="app:2"), "pipeline").status_code == 409
     # ... but "kubectl" (lastAppliedManager) may: live still equals the annotation there
-    resp = _apply(sandbox, _config(image="app:2"), "kubectl")
+    resp = apply_as(sandbox, _config(image="app:2"), "kubectl")
 
     assert resp.status_code == 200
     obj = resp.json()
@@ -208,16 +213,16 @@ def test_kubectl_conflicts_on_fields_changed_since_the_annotation_remain(
         params={"fieldManager": "kubectl-client-side-apply"},
         json=created,
     )
-    _merge(sandbox, {"spec": {"replicas": 100}}, "hpa")
+    merge_as(sandbox, {"spec": {"replicas": 100}}, "hpa")
 
-    resp = _apply(sandbox, _config(image="app:2", replicas=333), "kubectl")
+    resp = apply_as(sandbox, _config(image="app:2", replicas=333), "kubectl")
 
     # the image conflict is forgiven and left out; replicas changed since the annotation
     assert resp.status_code == 409
     assert resp.json()["message"] == (
         'Apply failed with 1 conflict: conflict with "hpa" using apps/v1: .spec.replicas'
     )
-    assert _get(sandbox)["spec"]["template"]["spec"]["containers"][0]["image"] == "app:1"
+    assert get_object(sandbox)["spec"]["template"]["spec"]["containers"][0]["image"] == "app:1"
 
 
 def test_kubectl_apply_rewrites_an_existing_last_applied_annotation(
@@ -228,7 +233,7 @@ def test_kubectl_apply_rewrites_an_existing_last_applied_annotation(
     requests.post(sandbox.url + "/apis/apps/v1/namespaces/default/deployments", json=created)
     applied = _config(image="app:2")
 
-    resp = _apply(sandbox, applied, "kubectl", force=True)
+    resp = apply_as(sandbox, applied, "kubectl", force=True)
 
     annotation = resp.json()["metadata"]["annotations"][LAST_APPLIED]
     assert annotation == json.dumps(applied, sort_keys=True, separators=(",", ":")) + "\n"
@@ -237,14 +242,14 @@ def test_kubectl_apply_rewrites_an_existing_last_applied_annotation(
 def test_the_annotation_is_neither_created_nor_rewritten_for_other_managers(
     sandbox: SandboxHandle,
 ) -> None:
-    _apply(sandbox, _config(), "kubectl")
-    assert "annotations" not in _get(sandbox)["metadata"]  # never created by the server
+    apply_as(sandbox, _config(), "kubectl")
+    assert "annotations" not in get_object(sandbox)["metadata"]  # never created by the server
 
     created = _config()
     created["metadata"]["annotations"] = {LAST_APPLIED: "{}"}
-    _apply(sandbox, created, "pipeline", force=True)
+    apply_as(sandbox, created, "pipeline", force=True)
     created["spec"]["template"]["spec"]["containers"][0]["image"] = "app:3"
-    resp = _apply(sandbox, created, "pipeline", force=True)
+    resp = apply_as(sandbox, created, "pipeline", force=True)
     assert resp.json()["metadata"]["annotations"][LAST_APPLIED] == "{}"
 
 
@@ -266,26 +271,26 @@ def test_apply_carrying_managed_fields_is_400(sandbox: SandboxHandle) -> None:
     body = _config()
     body["metadata"]["managedFields"] = [{"manager": "x"}]
 
-    resp = _apply(sandbox, body, "ci")
+    resp = apply_as(sandbox, body, "ci")
 
     assert resp.status_code == 400
     assert resp.json()["message"] == "metadata.managedFields must be nil"
 
 
 def test_an_apply_that_only_adds_an_owner_is_stored(sandbox: SandboxHandle) -> None:
-    _apply(sandbox, _config(labels={"team": "a"}), "ci")
-    rv = _get(sandbox)["metadata"]["resourceVersion"]
+    apply_as(sandbox, _config(labels={"team": "a"}), "ci")
+    rv = get_object(sandbox)["metadata"]["resourceVersion"]
     same = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
     same["metadata"]["labels"] = {"team": "a"}
 
-    _apply(sandbox, same, "keeper")
+    apply_as(sandbox, same, "keeper")
 
-    obj = _get(sandbox)
+    obj = get_object(sandbox)
     assert ("keeper", "Apply") in _managers(obj)
     assert obj["metadata"]["resourceVersion"] != rv
     # sorted as upstream: Apply entries before Update entries
-    _merge(sandbox, {"metadata": {"labels": {"x": "1"}}}, "bot")
-    ops = [m["operation"] for m in _get(sandbox)["metadata"]["managedFields"]]
+    merge_as(sandbox, {"metadata": {"labels": {"x": "1"}}}, "bot")
+    ops = [m["operation"] for m in get_object(sandbox)["metadata"]["managedFields"]]
     assert ops == sorted(ops)
 
 
@@ -304,7 +309,7 @@ def test_an_apply_of_another_type_is_400_invalid_object_type(
     body = _config()
     body["apiVersion"], body["kind"] = api_version, kind
 
-    resp = _apply(sandbox, body, "ci")
+    resp = apply_as(sandbox, body, "ci")
 
     assert resp.status_code == 400
     assert resp.json()["message"] == f"invalid object type: {shown}"
@@ -323,17 +328,16 @@ def test_an_untracked_object_is_owned_by_before_first_apply(sandbox: SandboxHand
     )
     assert "managedFields" not in resp.json()["metadata"]
     # an update of an untracked object does not start tracking it (skipNonApplied)
-    assert (
-        "managedFields" not in _merge(sandbox, {"spec": {"replicas": 4}}, "bot").json()["metadata"]
-    )
+    updated = merge_as(sandbox, {"spec": {"replicas": 4}}, "bot").json()
+    assert "managedFields" not in updated["metadata"]
 
-    conflict = _apply(sandbox, _config(replicas=3), "ci")
+    conflict = apply_as(sandbox, _config(replicas=3), "ci")
 
     assert conflict.status_code == 409
     assert conflict.json()["message"] == (
         'Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: '
         ".spec.replicas"
     )
-    applied = _apply(sandbox, _config(replicas=4), "ci")  # the live values: co-owned
+    applied = apply_as(sandbox, _config(replicas=4), "ci")  # the live values: co-owned
     assert applied.status_code == 200
     assert set(_managers(applied.json())) == {("ci", "Apply"), ("before-first-apply", "Update")}

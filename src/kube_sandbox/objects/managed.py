@@ -3,8 +3,10 @@
 A field set is a set of paths; a path is a tuple of upstream path elements: ``f:<field>``,
 ``k:<json of the key fields>`` (an item of an associative list), ``v:<json>`` (a value of a set
 list). Leaves and list items are members; struct and map nodes are not (as upstream's
-``ToFieldSet``). The wire form nests the path elements, with ``"."`` marking a node that is
-itself a member and also has members below it.
+``ToFieldSet``). An atomic map, struct or list (``x-kubernetes-map-type: atomic``, a list that
+is not ``map`` or ``set``) is a leaf: one member, nothing below it (``f:selector: {}``). The
+wire form nests the path elements, with ``"."`` marking a node that is itself a member and
+also has members below it.
 
 On a non-apply write (``operation: Update``) the writing manager gains the fields whose values
 it changed, the other managers lose them, and removed fields leave every set.
@@ -50,7 +52,7 @@ def _list_keys(list_schema: Schema | None, items: list[Any]) -> tuple[str, ...] 
 def flatten(value: Any, node_schema: Schema | None, prefix: Path = ()) -> dict[Path, Any]:
     """Every member path of ``value`` with its value (lists items map to a marker)."""
     out: dict[Path, Any] = {}
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict) and value and not schema.is_atomic_map(node_schema):
         for key, child in value.items():
             out.update(flatten(child, schema.child(node_schema, key), (*prefix, f"f:{key}")))
         return out
@@ -129,6 +131,37 @@ def from_fields_v1(tree: Obj, prefix: Path = ()) -> FieldSet:
     return out
 
 
+def entry_fields(entry: Obj, root: Schema | None) -> FieldSet:
+    """The field set of a managedFields entry, reconciled with the kind's schema."""
+    return reconcile(from_fields_v1(entry.get("fieldsV1") or {}), root)
+
+
+def reconcile(fields: FieldSet, root: Schema | None) -> FieldSet:
+    """Upstream's ReconcileFieldSetWithSchema: paths below an atomic field (written before it
+    was atomic, or sent by a client) become the atomic field itself."""
+    if root is None:
+        return fields
+    return {_atomic_prefix(path, root) for path in fields}
+
+
+def _atomic_prefix(path: Path, root: Schema) -> Path:
+    """``path`` cut at the first atomic map, struct or list it goes below."""
+    node: Schema | None = root
+    for depth, element in enumerate(path):
+        if node is None:
+            return path
+        kind, _, name = element.partition(":")
+        if kind == "f":
+            if depth and schema.is_atomic_map(node):
+                return path[:depth]
+            node = schema.child(node, name)
+        else:  # an item of a list: ``k:`` or ``v:``
+            if schema.list_info(node).list_type == "atomic":
+                return path[:depth]
+            node = schema.items(node)
+    return path
+
+
 def entries(obj: Obj) -> list[Obj]:
     """The managedFields entries of an object (a copy of the list)."""
     return list((obj.get("metadata") or {}).get("managedFields") or [])
@@ -201,15 +234,17 @@ def record_update(
         set_entries(new, [])
         return
     mine_key = (manager, "Update", subresource or "")
+    root = kind_schema(new)
     result: list[Obj] = []
     mine: FieldSet = set()
     for entry in current:
-        fields = from_fields_v1(entry.get("fieldsV1") or {})
+        stored = from_fields_v1(entry.get("fieldsV1") or {})
+        fields = reconcile(stored, root)
         if entry_key(entry) == mine_key:
             mine = fields
             continue
         trimmed = fields - changed - removed
-        if trimmed != fields:
+        if trimmed != stored:
             entry = {**entry, "fieldsV1": to_fields_v1(trimmed)}
         result.append(entry)
     mine = (mine - removed) | changed

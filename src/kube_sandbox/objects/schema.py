@@ -23,6 +23,7 @@ Schema = dict[str, Any]
 
 KUBE_MINOR = "32"
 _DEFS_PREFIX = "#/$defs/"
+MAP_TYPE = "x-kubernetes-map-type"
 
 
 @functools.cache
@@ -63,11 +64,26 @@ def for_kind(group: str, version: str, kind: str) -> Schema | None:
 
 
 def resolve(schema: Schema) -> Schema:
-    """Follow a ``$ref`` to its definition (one level; definitions do not chain refs)."""
+    """Follow a ``$ref`` to its definition (one level; definitions do not chain refs).
+
+    A field's own ``x-kubernetes-map-type`` wins over its definition's, as upstream's
+    TypeRef ElementRelationship does (``PersistentVolumeSpec.claimRef`` is a granular
+    ObjectReference, an atomic struct elsewhere).
+    """
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
-        return definitions()[ref[len(_DEFS_PREFIX) :]]
+        name = ref[len(_DEFS_PREFIX) :]
+        map_type = schema.get(MAP_TYPE)
+        if isinstance(map_type, str) and map_type != definitions()[name].get(MAP_TYPE):
+            return _with_map_type(name, map_type)
+        return definitions()[name]
     return schema
+
+
+@functools.cache
+def _with_map_type(name: str, map_type: str) -> Schema:
+    # cached: one object per override, so the identity memo of ``child`` stays sound
+    return {**definitions()[name], MAP_TYPE: map_type}
 
 
 _CHILDREN: dict[tuple[int, str], Schema | None] = {}
@@ -138,6 +154,15 @@ def list_info(schema: Schema | None) -> ListInfo:
         patch_merge_key=schema.get("x-kubernetes-patch-merge-key"),
         patch_strategy=schema.get("x-kubernetes-patch-strategy", ""),
     )
+
+
+def is_atomic_map(schema: Schema | None) -> bool:
+    """Whether a map or struct is one field for server-side apply (granular by default).
+
+    ``x-kubernetes-map-type: atomic``: ``Service.spec.selector``, LabelSelector,
+    ObjectReference and others; permissive kinds have only granular maps.
+    """
+    return schema is not None and schema.get(MAP_TYPE) == "atomic"
 
 
 def is_map_schema(schema: Schema | None) -> bool:

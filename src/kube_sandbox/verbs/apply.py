@@ -1,11 +1,12 @@
 """Server-side apply (``PATCH`` with ``application/apply-patch+yaml``).
 
 As upstream (structured-merge-diff): the applied configuration is merged into the live object
-(associative lists by their keys, set lists as sets, other lists and scalars replaced); the
-applying manager (``fieldManager``, required) then owns exactly the fields it applied. A field
-another manager owns with a different value is a conflict: 409 listing each field, unless
-``force=true``, which takes ownership. Fields the manager applied before but no longer applies,
-and that nobody else owns, are removed. Applying to a missing object creates it (201).
+(associative lists by their keys, set lists as sets; atomic maps and structs, other lists and
+scalars replaced, each owned as one field); the applying manager (``fieldManager``, required)
+then owns exactly the fields it applied. A field another manager owns with a different value
+is a conflict: 409 listing each field, unless ``force=true``, which takes ownership. Fields
+the manager applied before but no longer applies, and that nobody else owns, are removed.
+Applying to a missing object creates it (201).
 
 For the manager ``kubectl`` two more upstream rules hold (notes in docs/sandbox.md):
 lastAppliedManager forgives conflicts on fields whose live value still equals the
@@ -190,7 +191,7 @@ def apply_to_live(
             managed.make_entry(BEFORE_FIRST_APPLY, "Update", ctx.rt.api_version, owned, None)
         ]
     for entry in live_entries:
-        fields = managed.from_fields_v1(entry.get("fieldsV1") or {})
+        fields = managed.entry_fields(entry, root)
         if managed.entry_key(entry) == mine_key:
             previous = fields
         else:
@@ -336,8 +337,16 @@ def dotted(path: Path) -> str:
 
 
 def merge(live: Any, applied: Any, node_schema: Schema | None) -> Any:
-    """Merge an applied configuration into a live value (structured merge)."""
-    if isinstance(applied, dict) and isinstance(live, dict):
+    """Merge an applied configuration into a live value (structured merge).
+
+    Maps and structs merge field by field unless atomic; an atomic one, a scalar or a list
+    that is neither ``map`` nor ``set`` is replaced by the applied value.
+    """
+    if (
+        isinstance(applied, dict)
+        and isinstance(live, dict)
+        and not schema.is_atomic_map(node_schema)
+    ):
         for key, value in applied.items():
             live[key] = merge(live.get(key), value, schema.child(node_schema, key))
         return live

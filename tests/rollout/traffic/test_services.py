@@ -108,14 +108,6 @@ def test_the_narrowing_is_owned_by_the_router_field_manager(cluster: Cluster) ->
     assert "f:selector" in router[0]["fieldsV1"]["f:spec"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="sandbox fidelity: Service.spec.selector is an atomic map upstream "
-    "(x-kubernetes-map-type: atomic, in the sandbox's own bundled schema), so kube-apiserver "
-    "replaces it on a forced apply; the sandbox's field manager tracks it key by key and keeps "
-    "the router's key",
-)
 def test_a_forced_apply_of_the_rendered_service_replaces_the_atomic_selector(
     cluster: Cluster,
 ) -> None:
