@@ -6,11 +6,11 @@ canary's pods) and the app's Service must stop selecting them: else the stable s
 carry canary requests too. The narrowing is one selector key, ``TRACK_LABEL: stable``, added by
 a JSON merge patch under ``ROUTER_FIELD_MANAGER`` and removed (``null``) by ``reset``.
 
-Known limit on a real API server: ``Service.spec.selector`` is an atomic map upstream
-(``x-kubernetes-map-type: atomic``), so a forced server-side apply of the rendered Service by
-ci-deploy while a canary runs replaces the whole selector and drops the narrowing; the separate
-field manager does not protect it. Whoever applies the Service during a canary must carry the
-key (or not apply the Service).
+``Service.spec.selector`` is an atomic map (``x-kubernetes-map-type: atomic``; the sandbox
+behaves so too), so a forced server-side apply of the bare rendered Service while a canary runs
+would replace the whole selector and drop the narrowing; the separate field manager does not
+protect it. The canary strategy therefore applies the app's Service already narrowed
+(``strategies/canary.py``, ``_narrowed``), and nothing else applies it during a canary.
 
 How a router writes lives here too, so both routers write alike: merge patches under
 ``ROUTER_FIELD_MANAGER`` (with the resourceVersion read when they rewrite a list), server-side
