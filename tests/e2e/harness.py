@@ -44,6 +44,15 @@ environments:
     url: https://app.example.com
 """
 
+# The example's production: a canary with a manual gate (`pause: true` after stage
+# "expanded"), `cluster: production` (the sandbox's context stands in for it), `protected`
+# (tagged images only), and no create_namespace (the namespace must exist).
+EXAMPLE_CONFIG = (ROOT / "examples" / "web-app" / "ci-deploy.yml").read_text(encoding="utf-8")
+SANDBOX_CONTEXT = "ci-deploy-sandbox"
+EXAMPLE_PRODUCTION_NAMESPACE = "web-app-prod"
+# Its stages of 15m, 30m, 45m and a 2h monitor become 0.25 s, 0.5 s, 0.75 s and 2 s.
+CANARY_TIME_SCALE = "3600"
+
 
 def tool(env_var: str, fallback: Path) -> str:
     """Path of a tool exported by a setup step; fails the test when it is not installed."""
@@ -246,9 +255,32 @@ def deploy_outside_ci(kubeconfig: Path, config: Path, image: str) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def live_status(kubeconfig: Path, config: Path, env: str = "staging") -> dict[str, Any]:
+def example_production_with_stable(kubeconfig: Path, config: Path, image: str) -> None:
+    """The example's production namespace (made with the official client, as an operator
+    would) and ``image`` deployed there outside CI: the stable version a canary runs beside
+    (a first canary deploy rolls out directly)."""
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    api = kube_config.new_client_from_config(str(kubeconfig))
+    try:
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": EXAMPLE_PRODUCTION_NAMESPACE}})
+    finally:
+        api.close()
+    deploy = ("deploy", "--env", "production", "--image", image, "--context", SANDBOX_CONTEXT)
+    proc = run_ci_deploy(kubeconfig, config, *deploy)
+    assert proc.returncode == 0, proc.stderr
+
+
+def deployment_names(store: Any, namespace: str) -> list[str]:
+    """Names of the Deployments in ``namespace`` of a sandbox's store (white-box)."""
+    items, _ = store.list("apps/deployments", namespace)
+    return [str(item["metadata"]["name"]) for item in items]
+
+
+def live_status(kubeconfig: Path, config: Path, env: str = "staging", *args: str) -> dict[str, Any]:
     """``ci-deploy status --env ENV --json``: the recorded state and the live image."""
-    proc = run_ci_deploy(kubeconfig, config, "status", "--env", env, "--json")
+    proc = run_ci_deploy(kubeconfig, config, "status", "--env", env, "--json", *args)
     assert proc.returncode == 0, proc.stderr
     loaded: dict[str, Any] = json.loads(proc.stdout)
     return loaded

@@ -1,22 +1,29 @@
 """The GitHub Action under act: `uses: org/ci-deploy@v1`, the image from our Dockerfile, a sandbox.
 
-Three workflows, as a user would write them: deploy then status through job outputs; a broken
-image whose failed deploy job still hands `RolledBack` to an `if: always()` job; a manual
-(workflow_dispatch) rollback. The kubeconfig, with a bearer token, is an act secret that must
-never appear in act's text log.
+Workflows as a user would write them: deploy then status through job outputs; a broken image
+whose failed deploy job still hands `RolledBack` to an `if: always()` job; a manual
+(workflow_dispatch) rollback; the example's production canary that pauses at its gate, then a
+`needs:` promote job and a status job. The kubeconfig, with a bearer token, is an act secret
+that must never appear in act's text log.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from tests.e2e.harness import (
     APP_IMAGE,
     E2E_CONFIG,
+    EXAMPLE_CONFIG,
+    EXAMPLE_PRODUCTION_NAMESPACE,
+    SANDBOX_CONTEXT,
     act_with_kubeconfig_secret,
     assert_actionlint_clean,
     deploy_outside_ci,
+    deployment_names,
+    example_production_with_stable,
     git_repo,
     live_status,
 )
@@ -154,11 +161,77 @@ jobs:
           test "$PHASE" = Succeeded
 """
 
+# The deploy job stops at the canary's manual gate and passes (phase Paused); the promote job
+# continues it from the state in the cluster (no image); the status job reads both. The
+# example's production names `cluster: production`: the sandbox's context stands in for it.
+CANARY_PROMOTE = """\
+name: canary
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    outputs:
+      phase: ${{ steps.deploy.outputs.phase }}
+      canary-weight: ${{ steps.deploy.outputs.canary-weight }}
+    steps:
+      - uses: actions/checkout@v5
+      - id: deploy
+        uses: org/ci-deploy@v1
+        with:
+          environment: production
+          image: registry.example.com/acme/web-app:2.0.0
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          context: ci-deploy-sandbox
+          time-scale: "3600"
+          timeout: 2m
+  promote:
+    needs: deploy
+    if: needs.deploy.outputs.phase == 'Paused'
+    runs-on: ubuntu-latest
+    outputs:
+      phase: ${{ steps.promote.outputs.phase }}
+      revision: ${{ steps.promote.outputs.revision }}
+    steps:
+      - uses: actions/checkout@v5
+      - env:
+          PHASE: ${{ needs.deploy.outputs.phase }}
+          WEIGHT: ${{ needs.deploy.outputs.canary-weight }}
+        run: echo "deploy said phase=$PHASE canary-weight=$WEIGHT"
+      - id: promote
+        uses: org/ci-deploy@v1
+        with:
+          command: promote
+          environment: production
+          full: true
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          context: ci-deploy-sandbox
+          timeout: 2m
+  status:
+    needs: [deploy, promote]
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - env:
+          PHASE: ${{ needs.promote.outputs.phase }}
+          REVISION: ${{ needs.promote.outputs.revision }}
+        run: |
+          echo "promote said phase=$PHASE revision=$REVISION"
+          test "$PHASE" = Succeeded
+      - uses: org/ci-deploy@v1
+        with:
+          command: status
+          environment: production
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          context: ci-deploy-sandbox
+          args: --json
+"""
+
 WORKFLOWS = {
     "deploy.yml": DEPLOY_THEN_STATUS,
     "broken.yml": BROKEN_IMAGE,
     "rollback.yml": MANUAL_ROLLBACK,
     "prebuilt.yml": PREBUILT_IMAGE,
+    "canary.yml": CANARY_PROMOTE,
 }
 
 
@@ -238,3 +311,27 @@ def test_prebuilt_image_with_docker_uses_works_the_same(
     assert "prebuilt image said phase=Succeeded" in run.log
     status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
     assert status["live"]["image"] == f"{APP_IMAGE}:4.0.0"
+
+
+def test_paused_canary_is_promoted_by_a_needs_job_through_the_action(
+    action_image: str, cluster: SandboxHandle, tmp_path: Path
+) -> None:
+    files = {"ci-deploy.yml": EXAMPLE_CONFIG, ".github/workflows/canary.yml": CANARY_PROMOTE}
+    repo = git_repo(tmp_path / "canary-repo", files)
+    config = repo / "ci-deploy.yml"
+    example_production_with_stable(cluster.kubeconfig, config, f"{APP_IMAGE}:1.0.0")
+    run = act_with_kubeconfig_secret(repo, "push", "canary.yml", cluster.kubeconfig)
+    assert run.returncode == 0, str(run)
+    # The deploy stopped at the gate after stage "expanded" (25% asked: 2 canary pods beside
+    # 5 stable ones) and its job passed; promote went on from the cluster's record.
+    assert "deploy said phase=Paused canary-weight=28.6" in run.log, str(run)
+    promote = (
+        r"\| ci-deploy --config ci-deploy.yml promote --env production (?!.*--image).* --full$"
+    )
+    assert re.search(promote, run.log, re.M), str(run)
+    assert f"promote said phase=Succeeded revision={APP_IMAGE}:2.0.0" in run.log, str(run)
+    assert '"phase": "Succeeded"' in run.log  # `status --json` in the third job
+    status = live_status(cluster.kubeconfig, config, "production", "--context", SANDBOX_CONTEXT)
+    assert status["state"]["phase"] == "Succeeded"
+    assert status["live"]["image"] == f"{APP_IMAGE}:2.0.0"  # the stable Deployment promoted
+    assert deployment_names(cluster.store, EXAMPLE_PRODUCTION_NAMESPACE) == ["web-app"]

@@ -16,12 +16,18 @@ import pytest
 import yaml
 from tests.e2e.harness import (
     APP_IMAGE,
+    CANARY_TIME_SCALE,
     E2E_CONFIG,
+    EXAMPLE_CONFIG,
+    EXAMPLE_PRODUCTION_NAMESPACE,
     ROOT,
+    SANDBOX_CONTEXT,
     Run,
     assert_no_token,
     assert_schema_valid,
     deploy_outside_ci,
+    deployment_names,
+    example_production_with_stable,
     fake_gitlab_remote,
     git_repo,
     live_status,
@@ -54,9 +60,9 @@ include:
 """
 
 
-def pipeline_repo(path: Path, gitlab_ci: str) -> Path:
+def pipeline_repo(path: Path, gitlab_ci: str, config: str = E2E_CONFIG) -> Path:
     files = {
-        "ci-deploy.yml": E2E_CONFIG,
+        "ci-deploy.yml": config,
         ".gitlab-ci.yml": gitlab_ci,
         ".gitlab-ci-template.yml": TEMPLATE.read_text(encoding="utf-8"),
         "templates/ci-deploy/template.yml": COMPONENT.read_text(encoding="utf-8"),
@@ -108,10 +114,14 @@ def test_template_pipeline_deploys_and_passes_dotenv_on(
     tmp_path: Path, cluster: SandboxHandle
 ) -> None:
     repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
-    run = gcl(repo, cluster, "--manual", "ci-deploy:production")
+    manual = ("--manual", "ci-deploy:production", "--manual", "ci-deploy:production:promote")
+    run = gcl(repo, cluster, *manual)
     assert run.returncode == 0, str(run)
-    for job in ("validate", "staging", "staging:status", "production", "production:status"):
+    jobs = ("validate", "staging", "staging:status", "production", "production:status")
+    for job in (*jobs, "production:promote"):
         assert result(run, f"ci-deploy:{job}") == "PASS", str(run)
+    # A rolling deploy never pauses: its gate has nothing to continue and passes at once.
+    assert "the deploy job ended Succeeded: no rollout waits at a gate" in run.log, str(run)
     # The status jobs saw the deploy jobs' dotenv variables.
     said = f"deploy job said phase=Succeeded revision={APP_IMAGE}:1.0.0"
     assert run.log.count(said) == 2, str(run)
@@ -163,6 +173,59 @@ def test_failing_deploy_fails_the_pipeline_and_reports_rolled_back(
     assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
 
 
+# The example's production canary on the sandbox: its context for `cluster: production`,
+# durations divided for a rehearsal, staging left out (not what is tested here).
+CANARY_VARIABLES = (
+    *("--variable", f"CI_DEPLOY_CONTEXT={SANDBOX_CONTEXT}"),
+    *("--variable", f"CI_DEPLOY_TIME_SCALE={CANARY_TIME_SCALE}"),
+    *("--variable", "CI_DEPLOY_STAGING_ENABLED=false"),
+)
+
+
+def test_paused_production_canary_goes_on_by_the_manual_promote_or_abort_job(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE, EXAMPLE_CONFIG)
+    config = repo / "ci-deploy.yml"
+    example_production_with_stable(cluster.kubeconfig, config, f"{APP_IMAGE}:1.0.0")
+
+    def production(image: str, gate: str) -> Run:
+        image_variable = ("--variable", f"CI_DEPLOY_IMAGE={APP_IMAGE}:{image}")
+        manual = ("--manual", "ci-deploy:production", "--manual", f"ci-deploy:production:{gate}")
+        run = gcl(repo, cluster, *CANARY_VARIABLES, *image_variable, *manual)
+        assert run.returncode == 0, str(run)
+        for job in ("production", "production:status", f"production:{gate}"):
+            assert result(run, f"ci-deploy:{job}") == "PASS", str(run)
+        # The deploy job stopped at the gate after stage "expanded" and passed; its report
+        # (and the status job) say Paused.
+        report = dotenv(repo, "ci-deploy:production")
+        assert report["CI_DEPLOY_PHASE"] == "Paused", report
+        assert report["CI_DEPLOY_REVISION"] == f"{APP_IMAGE}:{image}"
+        assert report["CI_DEPLOY_CANARY_WEIGHT"] == "28.6"  # 2 canary pods beside 5 stable
+        assert f"deploy job said phase=Paused revision={APP_IMAGE}:{image}" in run.log
+        return run
+
+    promoted = production("2.0.0", "promote")
+    assert result(promoted, "ci-deploy:production:abort") is None  # manual, not started
+    report = dotenv(repo, "ci-deploy:production:promote")
+    assert report["CI_DEPLOY_PHASE"] == "Succeeded", report
+    assert report["CI_DEPLOY_REVISION"] == f"{APP_IMAGE}:2.0.0"
+    status = live_status(cluster.kubeconfig, config, "production", "--context", SANDBOX_CONTEXT)
+    assert status["state"]["phase"] == "Succeeded"
+    assert status["live"]["image"] == f"{APP_IMAGE}:2.0.0"
+    assert deployment_names(cluster.store, EXAMPLE_PRODUCTION_NAMESPACE) == ["web-app"]
+
+    aborted = production("3.0.0", "abort")
+    assert result(aborted, "ci-deploy:production:promote") is None
+    report = dotenv(repo, "ci-deploy:production:abort")
+    assert report["CI_DEPLOY_PHASE"] == "Aborted", report
+    status = live_status(cluster.kubeconfig, config, "production", "--context", SANDBOX_CONTEXT)
+    assert status["state"]["phase"] == "Aborted"
+    assert status["state"]["revision"] == f"{APP_IMAGE}:3.0.0"
+    assert status["live"]["image"] == f"{APP_IMAGE}:2.0.0"  # stable served throughout
+    assert deployment_names(cluster.store, EXAMPLE_PRODUCTION_NAMESPACE) == ["web-app"]
+
+
 def job_names(run: Run) -> set[str]:
     """Job names from ``gitlab-ci-local --list`` (first column after the header)."""
     lines = run.log.splitlines()
@@ -179,6 +242,8 @@ def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: Sandbo
         "ci-deploy:staging:status",
         "ci-deploy:staging:rollback",
         "ci-deploy:production",
+        "ci-deploy:production:promote",
+        "ci-deploy:production:abort",
         "ci-deploy:production:status",
         "ci-deploy:production:rollback",
     }
@@ -192,6 +257,10 @@ def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: Sandbo
         gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_PRODUCTION_ENABLED=false")
     )
     assert not any("production" in name for name in no_prod)
+    no_gates = job_names(
+        gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_PROMOTE_ENABLED=false")
+    )
+    assert no_gates == everything - {"ci-deploy:production:promote", "ci-deploy:production:abort"}
     feature = job_names(gcl(repo, cluster, "--list", "--variable", "CI_COMMIT_BRANCH=feature/x"))
     assert feature == {"ci-deploy:validate"}
 
@@ -284,6 +353,35 @@ def test_template_gates_production_and_serialises_each_environment() -> None:
     ]
 
 
+def test_template_promote_and_abort_jobs_are_the_production_gate() -> None:
+    jobs = load(TEMPLATE)
+    deploy = jobs["ci-deploy:production"]
+    promote, abort = jobs["ci-deploy:production:promote"], jobs["ci-deploy:production:abort"]
+    for job in (promote, abort):
+        assert job["needs"] == ["ci-deploy:production"]
+        assert job["stage"] == deploy["stage"] == "production_deploy"
+        assert job["resource_group"] == deploy["resource_group"]
+        assert job["environment"]["name"] == deploy["environment"]["name"]
+        # The deploy job's rules first: a gate is never created without the job it needs.
+        assert job["rules"][:2] == [deploy["rules"][0], job["rules"][1]]
+        assert job["rules"][0] == {"if": '$CI_DEPLOY_FREEZE == "true"', "when": "never"}
+        assert "CI_DEPLOY_PROMOTE_ENABLED" in job["rules"][1]["if"]
+        assert job["rules"][-1]["when"] == "manual"
+    # Promote blocks what follows (like the deploy gate) and is a deployment of the commit.
+    assert promote["rules"][-1]["allow_failure"] is False
+    assert "action" not in promote["environment"]
+    assert promote["environment"]["on_stop"] == "ci-deploy:production:rollback"
+    assert abort["rules"][-1]["allow_failure"] is True
+    assert abort["environment"]["action"] == "access"
+    assert "--full" in " ".join(jobs[".ci-deploy-promote"]["script"])
+    # The production report passes a paused deploy only while the gate jobs exist.
+    assert jobs[".ci-deploy-status"]["variables"]["CI_DEPLOY_STATUS_PASSES"] == "Succeeded"
+    rules = jobs["ci-deploy:production:status"]["rules"]
+    paused = [r for r in rules if r.get("variables")]
+    assert [r["variables"]["CI_DEPLOY_STATUS_PASSES"] for r in paused] == ["Succeeded Paused"]
+    assert '$CI_DEPLOY_PROMOTE_ENABLED != "false"' in paused[0]["if"]
+
+
 def test_component_offers_the_same_jobs_as_the_template() -> None:
     spec, jobs = yaml.safe_load_all(COMPONENT.read_text(encoding="utf-8"))
     template = load(TEMPLATE)
@@ -293,6 +391,7 @@ def test_component_offers_the_same_jobs_as_the_template() -> None:
     inputs = spec["spec"]["inputs"]
     assert inputs["production-when"]["options"] == ["manual", "on_success"]
     assert inputs["staging"]["type"] == inputs["production"]["type"] == "boolean"
+    assert inputs["promote"] == {**inputs["promote"], "type": "boolean", "default": True}
 
 
 def test_the_image_runs_a_template_job_script_as_gitlabs_docker_executor_would(

@@ -28,6 +28,21 @@ environments:
   production: {replicas: 3, url: "https://shop.example.com"}
 """
 
+# Rolling dev, blue-green staging, canary production: the last two can pause at a manual gate.
+GATED_CONFIG = """\
+app: shop
+image: {repository: registry.example.com/acme/shop}
+canary:
+  stages:
+    - {name: first, traffic_percentage: 20, duration: 5m, pause: true}
+    - {name: full, traffic_percentage: 100}
+blue_green: {auto_promote: false}
+environments:
+  dev: {replicas: 1}
+  staging: {replicas: 2, url: "https://staging.example.com", strategy: blue_green}
+  production: {replicas: 3, url: "https://shop.example.com", strategy: canary}
+"""
+
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -37,8 +52,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def plan(platform: str, *, every_stage: bool = False) -> PipelinePlan:
-    made = plan_pipeline(load_config_text(CONFIG, "ci-deploy.yml"), platform)
+def plan(platform: str, *, every_stage: bool = False, config: str = CONFIG) -> PipelinePlan:
+    made = plan_pipeline(load_config_text(config, "ci-deploy.yml"), platform)
     if every_stage:  # what the templates emit once build, scan and verify exist
         made = dataclasses.replace(made, stages=dict.fromkeys(made.stages, True), notes=[])
     return made
@@ -63,16 +78,24 @@ def jobs_of(text: str) -> dict[str, Any]:
     return jobs
 
 
+CONFIGS = pytest.mark.parametrize("config", [CONFIG, GATED_CONFIG], ids=["rolling", "gated"])
+
+
+@CONFIGS
 @pytest.mark.parametrize("every_stage", [False, True])
-def test_github_workflow_passes_actionlint_and_the_schema(repo: Path, every_stage: bool) -> None:
-    text = render_pipeline(plan("github", every_stage=every_stage))
+def test_github_workflow_passes_actionlint_and_the_schema(
+    repo: Path, every_stage: bool, config: str
+) -> None:
+    text = render_pipeline(plan("github", every_stage=every_stage, config=config))
     actionlint(repo, text)
     schema_check("vendor.github-workflows", repo, text)
 
 
+@CONFIGS
 @pytest.mark.parametrize("every_stage", [False, True])
-def test_gitlab_pipeline_passes_the_schema(repo: Path, every_stage: bool) -> None:
-    schema_check("vendor.gitlab-ci", repo, render_pipeline(plan("gitlab", every_stage=every_stage)))
+def test_gitlab_pipeline_passes_the_schema(repo: Path, every_stage: bool, config: str) -> None:
+    text = render_pipeline(plan("gitlab", every_stage=every_stage, config=config))
+    schema_check("vendor.gitlab-ci", repo, text)
 
 
 def test_github_jobs_chain_environments_and_leave_out_missing_verbs(repo: Path) -> None:
@@ -156,3 +179,116 @@ def test_a_configuration_path_with_a_newline_cannot_inject_yaml(
     with pytest.raises(UserInputError, match="may hold only letters, digits"):
         pipeline_config_path("ci-deploy.yml\non: {push: {}}\njobs: {evil: {}}\n#")
     assert pipeline_config_path("deploy/ci-deploy.yml") == "deploy/ci-deploy.yml"
+
+
+# -- environments whose rollout can pause at a manual gate ----------------------------------
+
+
+def test_only_canary_and_blue_green_environments_get_promote_and_abort_jobs(repo: Path) -> None:
+    github = jobs_of(render_pipeline(plan("github", config=GATED_CONFIG)))
+    assert {j for j in github if j.startswith(("promote-", "abort-"))} == {
+        "promote-staging",
+        "abort-staging",
+        "promote-production",
+        "abort-production",
+    }
+    gitlab = jobs_of(render_pipeline(plan("gitlab", config=GATED_CONFIG)))
+    assert {j for j in gitlab if j.startswith(("promote:", "abort:"))} == {
+        "promote:staging",
+        "abort:staging",
+        "promote:production",
+        "abort:production",
+    }
+
+
+def test_github_promote_is_the_protected_environments_gate_after_a_paused_deploy(
+    repo: Path,
+) -> None:
+    jobs = jobs_of(render_pipeline(plan("github", config=GATED_CONFIG)))
+    promote = jobs["promote-production"]
+    assert promote["needs"] == ["deploy-production"]
+    assert promote["if"] == "needs.deploy-production.outputs.phase == 'Paused'"
+    # The environment of the same name: its required reviewers hold the job (the gate).
+    assert promote["environment"]["name"] == "production"
+    step = next(s for s in promote["steps"] if s.get("id") == "promote")
+    assert step["uses"] == "org/ci-deploy@v1"
+    assert step["with"]["command"] == "promote"
+    assert step["with"]["environment"] == "production"
+    assert step["with"]["full"] is True
+    assert "image" not in step["with"]  # promote continues from the state in the cluster
+    assert set(promote["outputs"]) >= {"phase", "revision", "previous-revision"}
+    # The last environment's report follows the promotion too.
+    assert [s["with"]["command"] for s in promote["steps"][1:]] == ["promote", "status"]
+
+
+def test_github_abort_runs_when_the_gate_was_not_passed(repo: Path) -> None:
+    jobs = jobs_of(render_pipeline(plan("github", config=GATED_CONFIG)))
+    abort = jobs["abort-production"]
+    assert abort["needs"] == ["deploy-production", "promote-production"]
+    assert abort["if"] == (
+        "always() && needs.deploy-production.outputs.phase == 'Paused' && "
+        "needs.promote-production.outputs.phase == ''"
+    )
+    assert abort["environment"] == "production"  # its KUBECONFIG secret
+    step = next(s for s in abort["steps"] if s.get("id") == "abort")
+    assert step["with"]["command"] == "abort"
+    assert step["with"]["environment"] == "production"
+
+
+def test_github_chain_waits_for_a_gated_environments_promotion(repo: Path) -> None:
+    jobs = jobs_of(render_pipeline(plan("github", config=GATED_CONFIG)))
+    assert jobs["deploy-staging"]["needs"] == ["deploy-dev"]
+    assert "if" not in jobs["deploy-staging"]  # after a rolling environment: plain needs
+    production = jobs["deploy-production"]
+    assert production["needs"] == ["deploy-staging", "promote-staging"]
+    assert production["if"] == (
+        "${{ !cancelled() && needs.deploy-staging.result == 'success' && "
+        "(needs.promote-staging.result == 'success' || "
+        "needs.promote-staging.result == 'skipped') }}"
+    )
+    with_verify = jobs_of(render_pipeline(plan("github", every_stage=True, config=GATED_CONFIG)))
+    assert with_verify["verify-staging"]["needs"] == ["deploy-staging", "promote-staging"]
+    assert with_verify["deploy-production"]["needs"] == ["verify-staging"]
+
+
+def test_gitlab_promote_is_a_blocking_manual_deployment_job_beside_the_deploy(
+    repo: Path,
+) -> None:
+    doc = jobs_of(render_pipeline(plan("gitlab", config=GATED_CONFIG)))
+    deploy, promote = doc["deploy:production"], doc["promote:production"]
+    assert promote["extends"] == ".ci-deploy-promote"
+    assert promote["needs"] == ["deploy:production"]
+    assert promote["stage"] == deploy["stage"]  # later stages wait for the blocking gate
+    assert promote["rules"][-1] == {
+        "if": '$CI_COMMIT_BRANCH == "main"',
+        "when": "manual",
+        "allow_failure": False,
+    }
+    assert promote["rules"][0] == deploy["rules"][0]  # no promote job without its deploy
+    assert promote["resource_group"] == deploy["resource_group"] == "ci-deploy-shop-production"
+    assert promote["environment"]["name"] == "production"
+    assert "action" not in promote["environment"]  # start: it finishes this commit's deploy
+    assert promote["environment"]["on_stop"] == "rollback:production"
+    assert promote["variables"]["CI_DEPLOY_ENVIRONMENT"] == "production"
+
+
+def test_gitlab_abort_is_manual_and_may_fail(repo: Path) -> None:
+    doc = jobs_of(render_pipeline(plan("gitlab", config=GATED_CONFIG)))
+    abort = doc["abort:staging"]
+    assert abort["extends"] == ".ci-deploy-abort"
+    assert abort["needs"] == ["deploy:staging"]
+    assert abort["rules"][-1]["when"] == "manual"
+    assert abort["rules"][-1]["allow_failure"] is True
+    assert abort["resource_group"] == doc["deploy:staging"]["resource_group"]
+    assert abort["environment"] == {"name": "staging", "action": "access"}
+
+
+def test_gitlab_chain_needs_the_promotion_and_the_report_passes_a_pause(repo: Path) -> None:
+    doc = jobs_of(render_pipeline(plan("gitlab", config=GATED_CONFIG)))
+    assert doc["deploy:production"]["needs"] == ["status:staging", "promote:staging"]
+    assert doc["status:staging"]["variables"]["CI_DEPLOY_STATUS_PASSES"] == "Succeeded Paused"
+    assert "CI_DEPLOY_STATUS_PASSES" not in doc["status:dev"]["variables"]
+    assert doc["deploy:staging"]["needs"] == ["status:dev"]
+    with_verify = jobs_of(render_pipeline(plan("gitlab", every_stage=True, config=GATED_CONFIG)))
+    assert with_verify["verify:staging"]["needs"] == ["promote:staging"]
+    assert with_verify["deploy:production"]["needs"] == ["verify:staging"]

@@ -83,6 +83,37 @@ def test_unknown_verb_and_bad_flag_are_bad_input(tmp_path: Path) -> None:
         invocation_from_inputs(platform)
 
 
+def test_promote_and_abort_take_the_environment_and_the_gate_inputs(tmp_path: Path) -> None:
+    def argv(**inputs: str) -> str:
+        # As action.yml passes them: every true/false input set, false unless the workflow
+        # says true.
+        flags = {"dry-run": "false", "no-pause": "false", "full": "false"}
+        platform = github({**flags, "environment": "production", **inputs}, tmp_path)[0]
+        return " ".join(invocation_from_inputs(platform).argv)
+
+    assert argv(command="promote", full="true") == "promote --env production --full"
+    assert argv(command="abort", timeout="5m") == "abort --env production --timeout 5m"
+    gates = {"no-pause": "true", "time-scale": "60"}
+    rehearsal = "deploy --env production --image web-app:2.0.0 --time-scale 60 --no-pause"
+    assert argv(command="deploy", image="web-app:2.0.0", **gates) == rehearsal
+
+
+def test_a_gate_input_the_verb_does_not_take_is_bad_input(tmp_path: Path) -> None:
+    cases = [
+        ("deploy", "full", "true"),
+        ("promote", "no-pause", "yes"),
+        ("abort", "time-scale", "60"),
+        ("promote", "image", "x:1"),
+    ]
+    for verb, name, value in cases:
+        inputs = {"command": verb, "environment": "production", name: value}
+        expected = f"input '{name}' is not an option of `ci-deploy {verb}`"
+        with pytest.raises(UserInputError, match=expected):
+            invocation_from_inputs(github(inputs, tmp_path)[0])
+    with pytest.raises(UserInputError, match="input 'full': expected true or false"):
+        invocation_from_inputs(github({"command": "promote", "full": "always"}, tmp_path)[0])
+
+
 def test_kubeconfig_content_goes_to_a_private_file_and_its_token_is_masked(tmp_path: Path) -> None:
     platform, out = github(
         {"command": "config validate", "kubeconfig": KUBECONFIG, "github-token": "ghs_secret_1234"},

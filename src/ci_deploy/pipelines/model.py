@@ -2,9 +2,11 @@
 
 The seed's pipeline is the model: build, scan, validate, then for each environment a deploy,
 a verification and a status report, the last environment gated (GitLab ``when: manual``,
-GitHub environment protection rules), and a manual rollback per environment. A stage whose
-verb ``ci-deploy`` does not have yet (build, scan, verify) is left out, never emitted as a job
-that cannot run: adding the verb's module switches it on.
+GitHub environment protection rules), and a manual rollback per environment. An environment
+whose strategy can pause at a manual gate (canary, blue-green) also gets a promote job, the
+human gate, and an abort job. A stage whose verb ``ci-deploy`` does not have yet (build, scan,
+verify) is left out, never emitted as a job that cannot run: adding the verb's module switches
+it on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ STAGE_VERBS: dict[str, str] = {
     "verify": "verify",
     "status": "status",
     "rollback": "rollback",
+    "promote": "promote",
+    "abort": "abort",
 }
+
+# Strategies whose deploy can stop at a manual gate (phase Paused, exit 0): their environments
+# get promote and abort jobs.
+PAUSING_STRATEGIES = ("canary", "blue_green")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class EnvironmentStep:
     url: str | None
     gated: bool  # the last one: manual on GitLab, protected environment on GitHub
     previous: str | None  # the environment deployed just before, None for the first
+    gates: bool = False  # its strategy can pause: promote and abort jobs follow its deploy
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ def choose_environments(cfg: Config, names: list[str] | None) -> list[Environmen
             url=env.url,
             gated=index == len(envs) - 1 and len(envs) > 1,
             previous=envs[index - 1].name if index else None,
+            gates=env.strategy in PAUSING_STRATEGIES,
         )
         for index, env in enumerate(envs)
     ]
@@ -146,7 +156,7 @@ def plan_pipeline(
     if not re.fullmatch(r"[\w./-]+", branch):
         raise UserInputError(f"--branch {branch!r}: not a branch name")
     stages = {stage: verb_available(verb) for stage, verb in STAGE_VERBS.items()}
-    for required in ("validate", "deploy", "status", "rollback"):
+    for required in ("validate", "deploy", "status", "rollback", "promote", "abort"):
         if not stages[required]:  # a broken installation, not user input
             raise RuntimeError(f"ci-deploy has no `{STAGE_VERBS[required]}` verb")
     notes = [

@@ -30,6 +30,13 @@ OPTION_INPUTS: dict[str, str] = {
     "context": "--context",
     "namespace": "--namespace",
     "timeout": "--timeout",
+    "time-scale": "--time-scale",
+}
+# action input (true or false) -> the CLI flag it sets when true.
+FLAG_INPUTS: dict[str, str] = {
+    "dry-run": "--dry-run",
+    "full": "--full",
+    "no-pause": "--no-pause",
 }
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
@@ -134,11 +141,13 @@ def invocation_from_inputs(platform: Platform) -> Invocation:
         inv.env["KUBECONFIG"] = path
         if "--kubeconfig" in accepted:
             inv.argv += ["--kubeconfig", path]
-    dry_run = platform.get_input("dry-run")
-    if dry_run is not None and _flag("dry-run", dry_run):
-        if "--dry-run" not in accepted:
-            raise UserInputError(f"input 'dry-run' is not an option of `ci-deploy {verb}`")
-        inv.argv.append("--dry-run")
+    for name, flag in FLAG_INPUTS.items():
+        value = platform.get_input(name)
+        if value is None or not _flag(name, value):
+            continue  # false is every verb's default: not an error for a verb without the flag
+        if flag not in accepted:
+            raise UserInputError(f"input '{name}' is not an option of `ci-deploy {verb}`")
+        inv.argv.append(flag)
     inv.argv += extra
     return inv
 
