@@ -108,6 +108,7 @@ class CanaryConfig:
     stages: tuple[CanaryStage, ...]
     rollback_triggers: tuple[Trigger, ...] = ()
     traffic_router: str = "replicas"  # replicas | gateway-api | nginx-ingress
+    baseline: bool = False  # the stable version beside the canary, at its size and share
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,17 @@ CANARY = Record(
             ),
             default="replicas",
         ),
+        Field(
+            "baseline",
+            BOOL,
+            (
+                "run the stable version, freshly started, beside the canary at its size and"
+                " share (Deployment <app>-baseline, pods labelled ci-deploy.dev/track: baseline)"
+                " at the stages below 50%, for a like-for-like comparison; not with"
+                " nginx-ingress"
+            ),
+            default="false",
+        ),
     ),
     build=model.CanaryConfig,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -183,7 +184,7 @@ def test_routed_rules_keep_every_other_field_and_every_other_rule() -> None:
     docs = rule({"name": "docs", "port": 8080, "weight": 3})
     rules = [mine, other_ns, redirect, docs]
 
-    out = routed_rules(rules, NAMES, NS, (95, 5))
+    out = routed_rules(rules, NAMES, NS, (95, 5, 0))
 
     assert out[0] == {
         **mine,
@@ -197,8 +198,8 @@ def test_routed_rules_keep_every_other_field_and_every_other_rule() -> None:
 
 
 def test_routed_rules_update_an_already_split_rule_without_duplicating_it() -> None:
-    split = routed_rules([rule({"name": "web-app", "port": 80})], NAMES, NS, (95, 5))
-    again = routed_rules(split, NAMES, NS, (40, 60))
+    split = routed_rules([rule({"name": "web-app", "port": 80})], NAMES, NS, (95, 5, 0))
+    again = routed_rules(split, NAMES, NS, (40, 60, 0))
     assert again[0]["backendRefs"] == [
         {"name": "web-app", "port": 80, "weight": 40},
         {"name": "web-app-canary", "port": 80, "weight": 60},
@@ -211,3 +212,58 @@ def test_routed_rules_turn_a_lone_canary_ref_back_to_the_stable_service() -> Non
     assert routed_rules(lone, NAMES, NS, None) == [
         rule({"name": "web-app", "kind": "Service", "port": 80})
     ]
+
+
+# -- a baseline: a third ref with the canary's weight ---------------------------------------------
+WITH_BASELINE = replace(
+    NAMES, baseline_deployment="web-app-baseline", baseline_service="web-app-baseline"
+)
+BASELINE = {**STABLE, "name": "web-app-baseline"}
+
+
+def test_a_baseline_gets_its_own_service_and_the_canarys_weight(cluster: Cluster) -> None:
+    cluster.names = WITH_BASELINE
+    for pod, track in (("stable-1", "stable"), ("canary-1", "canary"), ("baseline-1", "baseline")):
+        cluster.start_pod(pod, track)
+    ROUTER.prepare(cluster.ctx, WITH_BASELINE)
+    assert cluster.selector("web-app-baseline") == {**SELECTOR, TRACK_LABEL: "baseline"}
+    cluster.wait_endpoints("web-app-baseline", {"baseline-1"})
+    cluster.wait_endpoints("web-app", {"stable-1"})  # the stable Service has no baseline pod
+
+    ROUTER.set_weight(cluster.ctx, WITH_BASELINE, ROUTER.split(10, 4, baseline=True))
+    assert refs(cluster) == [
+        {**STABLE, "weight": 80},
+        {**CANARY, "weight": 10},
+        {**BASELINE, "weight": 10},
+    ]
+    assert "Service web-app-baseline weight 10" in cluster.out.getvalue()
+    # from 50 % on the strategy sends no more to the baseline: its ref goes, stable has the rest
+    ROUTER.set_weight(cluster.ctx, WITH_BASELINE, ROUTER.split(60, 4))
+    assert refs(cluster) == [{**STABLE, "weight": 40}, {**CANARY, "weight": 60}]
+
+    ROUTER.reset(cluster.ctx, WITH_BASELINE)
+    assert refs(cluster) == [{**STABLE, "weight": 1}]
+    assert cluster.get("Service", "web-app-baseline") is None
+    assert cluster.get("Service", "web-app-canary") is None
+    assert ROUTER.describe(WITH_BASELINE).endswith(
+        "and web-app-canary and web-app-baseline (the baseline, the canary's weight)"
+    )
+
+
+def test_routed_rules_make_the_baseline_ref_again_without_duplicating_it() -> None:
+    first = routed_rules([rule({"name": "web-app", "port": 80})], WITH_BASELINE, NS, (80, 10, 10))
+    assert first[0]["backendRefs"] == [
+        {"name": "web-app", "port": 80, "weight": 80},
+        {"name": "web-app-canary", "port": 80, "weight": 10},
+        {"name": "web-app-baseline", "port": 80, "weight": 10},
+    ]
+    again = routed_rules(first, WITH_BASELINE, NS, (40, 30, 30))
+    assert [r["weight"] for r in again[0]["backendRefs"]] == [40, 30, 30]
+    alone = routed_rules(again, WITH_BASELINE, NS, (40, 60, 0))
+    assert [r["name"] for r in alone[0]["backendRefs"]] == ["web-app", "web-app-canary"]
+    assert routed_rules(again, WITH_BASELINE, NS, None) == [rule({"name": "web-app", "port": 80})]
+
+
+def test_routed_rules_turn_lone_canary_and_baseline_refs_into_one_stable_ref() -> None:
+    lone = [rule({"name": "web-app-canary", "port": 80}, {"name": "web-app-baseline", "port": 80})]
+    assert routed_rules(lone, WITH_BASELINE, NS, None) == [rule({"name": "web-app", "port": 80})]

@@ -189,3 +189,9 @@ def test_a_canary_ingress_keeps_the_class_annotation_of_an_older_ingress() -> No
     assert "ingressClassName" not in canary["spec"] and "tls" not in canary["spec"]
     path = canary["spec"]["rules"][0]["http"]["paths"][0]
     assert path["backend"] == {"service": {"name": "web-app-canary", "port": {"number": 80}}}
+
+
+def test_no_baseline_one_canary_ingress_per_host_and_path_is_all_ingress_nginx_takes() -> None:
+    assert "only one canary Ingress per host and path" in ROUTER.baseline_unsupported
+    with pytest.raises(ValueError, match="only one canary Ingress"):
+        ROUTER.split(10, 4, baseline=True)

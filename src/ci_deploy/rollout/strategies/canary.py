@@ -13,9 +13,17 @@ watch for the stage's duration (the canary must stay healthy; metric analysis pl
 and optionally pause for a manual ``promote``. The last stage (100 %) promotes: the stable
 Deployment gets the new template, traffic returns to it alone, and the canary is removed.
 
+With ``canary.baseline`` a third Deployment, ``<app>-baseline``, runs the stable version's pod
+template (freshly started, ``track: baseline``) at the canary's size and share, so metrics
+compare the canary with pods as new and as loaded as it is, not with the warm stable set. It
+starts after the canary, is scaled with it at each stage and goes with it; at the first stage of
+50 % or more it is removed (the two would leave the stable version no traffic: see
+``baseline_runs_at``), and the comparison from there on is with the stable set, by then no
+larger than the canary.
+
 Everything a later job needs (stages, router, object names, the Deployment to promote) is
 recorded when the rollout starts (``record.plan``), so ``promote`` and ``abort`` rebuild the
-very same steps from the cluster alone.
+very same steps from the cluster alone (the baseline's template is the recorded stable one).
 """
 
 from __future__ import annotations
@@ -52,16 +60,19 @@ from ci_deploy.rollout.steps import (
     WaitForRollout,
 )
 from ci_deploy.rollout.traffic import (
+    BASELINE_BELOW,
     ROUTER_FIELD_MANAGER,
     TRACK_LABEL,
     Split,
     TrafficNames,
+    baseline_runs_at,
     router_for,
 )
 
 Obj = dict[str, Any]
 
 CANARY_SUFFIX = "-canary"
+BASELINE_SUFFIX = "-baseline"
 PLAN_VERSION = 1
 
 
@@ -95,6 +106,12 @@ class CanarySpec:
     time_scale: float = 1.0
     relabel: bool = False  # the stable pods get the track label first (keeps the numbering)
     manifest: Obj = field(default_factory=dict, compare=False)  # the Deployment to promote
+    baseline: bool = False  # canary.baseline: <app>-baseline beside the canary (names say which)
+    baseline_selector: str = ""  # the baseline's pods (the Deployment's selector + track)
+
+    def baseline_at(self, stage: Stage) -> bool:
+        """Whether the baseline runs at ``stage`` (on, and the stage below 50 %)."""
+        return self.baseline and baseline_runs_at(stage.weight)
 
     def to_dict(self) -> Obj:
         return {
@@ -111,6 +128,8 @@ class CanarySpec:
             "timeScale": self.time_scale,
             "relabel": self.relabel,
             "manifest": self.manifest,
+            "baseline": self.baseline,
+            "baselineSelector": self.baseline_selector,
         }
 
     @classmethod
@@ -132,6 +151,8 @@ class CanarySpec:
             time_scale=float(doc.get("timeScale", 1.0)),
             relabel=bool(doc.get("relabel", False)),
             manifest=dict(doc.get("manifest") or {}),
+            baseline=bool(doc.get("baseline", False)),
+            baseline_selector=str(doc.get("baselineSelector", "")),
         )
 
 
@@ -182,10 +203,23 @@ def template_with_track(template: Obj, track: str) -> Obj:
 
 def canary_manifest(manifest: Obj, names: TrafficNames, replicas: int) -> Obj:
     """The canary Deployment: the rendered one, renamed, its pods on the canary track."""
-    out = with_track(manifest, "canary", selector=True)
+    return _track_deployment(manifest, names.canary_deployment, "canary", replicas)
+
+
+def baseline_manifest(manifest: Obj, stable: Obj, names: TrafficNames, replicas: int) -> Obj:
+    """The baseline Deployment: shaped as the canary, with the stable pod template ``stable``
+    (as recorded before the rollout) on the baseline track."""
+    out = _track_deployment(manifest, names.baseline_deployment, "baseline", replicas)
+    out["spec"]["template"] = template_with_track(stable, "baseline")
+    return out
+
+
+def _track_deployment(manifest: Obj, name: str, track: str, replicas: int) -> Obj:
+    """The rendered Deployment renamed, its pods and selector on ``track``, without the state."""
+    out = with_track(manifest, track, selector=True)
     meta = out.setdefault("metadata", {})
-    meta["name"] = names.canary_deployment
-    meta["labels"] = {**(meta.get("labels") or {}), TRACK_LABEL: "canary"}
+    meta["name"] = name
+    meta["labels"] = {**(meta.get("labels") or {}), TRACK_LABEL: track}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()}
     annotations.pop(STATE_ANNOTATION, None)
     if annotations:
@@ -205,9 +239,11 @@ def _match_labels(manifest: Obj) -> dict[str, str]:
     return {str(k): str(v) for k, v in selector.items()}
 
 
-def traffic_names(target: Target, manifest: Obj, router: str) -> TrafficNames:
+def traffic_names(
+    target: Target, manifest: Obj, router: str, baseline: bool = False
+) -> TrafficNames:
     """The Service, routes and Ingresses of the app among the rendered objects (exit 2 if the
-    router's objects are missing)."""
+    router's objects are missing); with ``baseline``, the baseline's names too."""
     pod_labels = ((manifest["spec"].get("template") or {}).get("metadata") or {}).get("labels")
     pod_labels = pod_labels or {}
     services = [
@@ -257,6 +293,8 @@ def traffic_names(target: Target, manifest: Obj, router: str) -> TrafficNames:
         selector=selector,
         http_routes=routes,
         ingresses=ingresses,
+        baseline_deployment=f"{target.app}{BASELINE_SUFFIX}" if baseline else "",
+        baseline_service=f"{name}{BASELINE_SUFFIX}" if baseline and router != "replicas" else "",
     )
 
 
@@ -315,9 +353,11 @@ def spec_for(target: Target) -> CanarySpec:
             "`canary:` block with its stages",
             hint="add `canary: {stages: [...]}` (docs/configuration.md)",
         )
+    if settings.baseline:
+        _check_baseline(settings)
     rendered = primary_manifest(target)
     manifest = with_track(rendered, "stable")
-    names = traffic_names(target, manifest, settings.traffic_router)
+    names = traffic_names(target, manifest, settings.traffic_router, settings.baseline)
     labels = _match_labels(rendered)
     return CanarySpec(
         router=settings.traffic_router,
@@ -330,7 +370,31 @@ def spec_for(target: Target) -> CanarySpec:
         stable_replicas=target.replicas,
         time_scale=target.time_scale,
         manifest=manifest,
+        baseline=settings.baseline,
+        baseline_selector=_selector_text({**labels, TRACK_LABEL: "baseline"})
+        if settings.baseline
+        else "",
     )
+
+
+def _check_baseline(settings: CanaryConfig) -> None:
+    """Exit 2 for a baseline the router cannot weigh, or one that would never run."""
+    refused = router_for(settings.traffic_router).baseline_unsupported
+    if refused:
+        raise UserInputError(
+            f"canary.baseline: true cannot be used with canary.traffic_router: "
+            f"{settings.traffic_router}: {refused}",
+            hint="use canary.traffic_router: gateway-api (a third weighted backendRef) or "
+            "replicas, or set canary.baseline: false",
+        )
+    if not any(baseline_runs_at(s.traffic_percentage) for s in settings.stages):
+        raise UserInputError(
+            f"canary.baseline: true, but no stage of canary.stages is below "
+            f"{BASELINE_BELOW:g}%: a baseline runs only at those stages (with the canary's "
+            "share, the two would leave the stable version no traffic), so it would never run",
+            hint="add a first stage below 50% (e.g. traffic_percentage: 10), or set "
+            "canary.baseline: false",
+        )
 
 
 # -- the canary's own steps ---------------------------------------------------------------------
@@ -375,9 +439,26 @@ class StartCanary(Step):
 
     def run(self, ctx: RolloutContext) -> None:
         if not self.manifest:
-            raise StepFailed("failed", "the canary's manifest is not known here: run deploy again")
+            raise StepFailed(
+                "failed",
+                f"the manifest of deployment/{self.deployment} is not known here: run deploy again",
+            )
         apply_object(ctx.client, self.manifest)
         ctx.progress.line(f"applied deployment/{self.deployment} ({self.image})")
+
+
+@dataclass(frozen=True)
+class StartBaseline(StartCanary):
+    """Create (or update) the baseline Deployment: the stable pod template, freshly started."""
+
+    name = "start-baseline"
+
+    def describe(self) -> str:
+        pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
+        return (
+            f"start the baseline: deployment/{self.deployment} with the stable version "
+            f"({self.image}), {pods}, {TRACK_LABEL}=baseline"
+        )
 
 
 @dataclass(frozen=True)
@@ -406,6 +487,7 @@ class SetWeight(Step):
     planned: Split  # for the printed plan; the live stable size decides when it runs
     timeout: float
     selector: str  # the canary's pods
+    baseline_selector: str = ""  # the baseline's pods, when the baseline runs at this stage
     name = "set-weight"
 
     def describe(self) -> str:
@@ -414,15 +496,21 @@ class SetWeight(Step):
     def run(self, ctx: RolloutContext) -> None:
         router = router_for(self.router)
         stable = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.names.stable_deployment))
-        split = router.split(self.weight, int((stable.get("spec") or {}).get("replicas", 1)))
-        ctx.client.request(
-            "PATCH",
-            DEPLOYMENT.path(ctx.namespace, self.names.canary_deployment),
-            query=[("fieldManager", ROUTER_FIELD_MANAGER)],
-            body={"spec": {"replicas": split.canary_pods}},
-            content_type=MERGE_PATCH,
-        )
-        WaitForRollout(self.names.canary_deployment, self.timeout, self.selector).run(ctx)
+        live = int((stable.get("spec") or {}).get("replicas", 1))
+        split = router.split(self.weight, live, baseline=bool(self.baseline_selector))
+        sized = [(self.names.canary_deployment, self.selector)]
+        if split.baseline_pods:
+            sized.append((self.names.baseline_deployment, self.baseline_selector))
+        for deployment, _ in sized:  # both scaled first, so they start side by side
+            ctx.client.request(
+                "PATCH",
+                DEPLOYMENT.path(ctx.namespace, deployment),
+                query=[("fieldManager", ROUTER_FIELD_MANAGER)],
+                body={"spec": {"replicas": split.canary_pods}},
+                content_type=MERGE_PATCH,
+            )
+        for deployment, selector in sized:
+            WaitForRollout(deployment, self.timeout, selector).run(ctx)
         router.set_weight(ctx, self.names, split)
         ctx.save(canary_weight=split.actual)
         ctx.progress.line(f"stage {self.stage}: {split.describe()}")
@@ -616,7 +704,7 @@ class RemoveCanary(Step):
                     f"deployment/{self.deployment} was deleted, but pods {', '.join(left)} are "
                     f"still there after {_duration(self.timeout)}",
                 )
-            ctx.progress.update(f"waiting for {len(left)} canary pods to go")
+            ctx.progress.update(f"waiting for {len(left)} pods of deployment/{self.deployment}")
             if ctx.cancel.wait(0.2):
                 raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
 
@@ -625,6 +713,18 @@ class RemoveCanary(Step):
         pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
         names = [str(p["metadata"]["name"]) for p in pods.get("items") or []]
         return names if names or not gone else []
+
+
+@dataclass(frozen=True)
+class RemoveBaseline(RemoveCanary):
+    """Delete the baseline Deployment (its pods go with it); no traffic is sent to it by then."""
+
+    why: str = ""  # for the plan: why here
+    name = "remove-baseline"
+
+    def describe(self) -> str:
+        text = f"remove the baseline: deployment/{self.deployment}, until its pods are gone"
+        return f"{text} ({self.why})" if self.why else text
 
 
 def _duration(seconds: float) -> str:
@@ -637,12 +737,11 @@ def rollout_steps(
     target: Target,
     previous_image: str | None,
     manifests: tuple[Obj, ...] = (),
+    stable: Obj | None = None,
 ) -> list[Step]:
-    """The canary's steps, from its spec alone (the same list in deploy and in promote)."""
-    router = router_for(spec.router)
+    """The canary's steps, from its spec alone (the same list in deploy and in promote);
+    ``stable`` is the stable pod template (recorded), the baseline's."""
     names = spec.names
-    first = next((s for s in spec.stages if s.weight < 100), None)
-    first_pods = router.split(first.weight, spec.stable_replicas).canary_pods if first else 1
     primary = _primary_in(manifests, target.app)
     others = tuple(_narrowed(o, spec) for o in manifests if o is not primary)
     other_refs = tuple(r for r in target.objects if r != f"Deployment {target.app}")
@@ -652,34 +751,18 @@ def rollout_steps(
             LabelStable(names.stable_deployment),
             WaitForRollout(names.stable_deployment, spec.timeout, spec.stable_selector),
         ]
-    steps += [
-        Apply(other_refs, target.image, others, ""),
-        StartCanary(
-            names.canary_deployment,
-            target.image,
-            first_pods,
-            canary_manifest(spec.manifest, names, first_pods) if spec.manifest else {},
-        ),
-        WaitForRollout(names.canary_deployment, spec.timeout, spec.canary_selector),
-        VerifyRunning(names.canary_deployment, spec.images, spec.canary_selector),
-        PrepareTraffic(spec.router, names),
-    ]
+    steps.append(Apply(other_refs, target.image, others, ""))
+    steps += _start_steps(spec, target.image, previous_image, stable)
+    steps.append(PrepareTraffic(spec.router, names))
+    baseline_left = spec.baseline
     for stage in spec.stages:
         if stage.weight >= 100:
-            steps += _promotion(spec, target.image, stage, target.environment)
+            steps += _promotion(spec, target.image, stage, target.environment, baseline_left)
             continue
-        planned = router.split(stage.weight, spec.stable_replicas)
-        steps.append(
-            SetWeight(
-                spec.router,
-                names,
-                stage.name,
-                stage.weight,
-                planned,
-                spec.timeout,
-                spec.canary_selector,
-            )
-        )
+        steps.append(_set_weight(spec, stage))
+        if baseline_left and not spec.baseline_at(stage):
+            steps.append(_remove_baseline(spec, BASELINE_WHY))
+            baseline_left = False
         steps += _watches(spec, stage, names.canary_deployment, spec.canary_selector)
         if stage.pause:
             steps.append(Pause(stage.name, target.environment))
@@ -699,6 +782,70 @@ def _narrowed(obj: Obj, spec: CanarySpec) -> Obj:
     out = copy.deepcopy(obj)
     out["spec"]["selector"] = {**out["spec"]["selector"], TRACK_LABEL: "stable"}
     return out
+
+
+BASELINE_WHY = (
+    f"from {BASELINE_BELOW:g}% on, a baseline with the canary's share would leave the stable "
+    "version no traffic; the canary is compared with the stable set from here"
+)
+
+
+def _start_steps(
+    spec: CanarySpec, image: str, previous_image: str | None, stable: Obj | None
+) -> list[Step]:
+    """Start the canary at the first stage's size, then the baseline beside it (if on)."""
+    names = spec.names
+    first = next((s for s in spec.stages if s.weight < 100), None)
+    pods = _planned(spec, first).canary_pods if first else 1
+    steps: list[Step] = [
+        StartCanary(
+            names.canary_deployment,
+            image,
+            pods,
+            canary_manifest(spec.manifest, names, pods) if spec.manifest else {},
+        ),
+        WaitForRollout(names.canary_deployment, spec.timeout, spec.canary_selector),
+        VerifyRunning(names.canary_deployment, spec.images, spec.canary_selector),
+    ]
+    if not spec.baseline:
+        return steps
+    manifest = baseline_manifest(spec.manifest, stable, names, pods) if stable else {}
+    return [
+        *steps,
+        StartBaseline(names.baseline_deployment, previous_image or "", pods, manifest),
+        WaitForRollout(names.baseline_deployment, spec.timeout, spec.baseline_selector),
+        VerifyRunning(
+            names.baseline_deployment,
+            tuple(images_of(stable)) if stable else (),
+            spec.baseline_selector,
+        ),
+    ]
+
+
+def _planned(spec: CanarySpec, stage: Stage) -> Split:
+    """The split of ``stage`` at the planned stable size (with the baseline if it runs)."""
+    return router_for(spec.router).split(
+        stage.weight, spec.stable_replicas, baseline=spec.baseline_at(stage)
+    )
+
+
+def _set_weight(spec: CanarySpec, stage: Stage) -> SetWeight:
+    return SetWeight(
+        spec.router,
+        spec.names,
+        stage.name,
+        stage.weight,
+        _planned(spec, stage),
+        spec.timeout,
+        spec.canary_selector,
+        spec.baseline_selector if spec.baseline_at(stage) else "",
+    )
+
+
+def _remove_baseline(spec: CanarySpec, why: str = "") -> RemoveBaseline:
+    return RemoveBaseline(
+        spec.names.baseline_deployment, spec.baseline_selector, spec.timeout, why=why
+    )
 
 
 def _primary_in(manifests: tuple[Obj, ...], app: str) -> Obj | None:
@@ -729,7 +876,10 @@ def _watches(spec: CanarySpec, stage: Stage, deployment: str, selector: str) -> 
     return steps
 
 
-def _promotion(spec: CanarySpec, image: str, stage: Stage, environment: str) -> list[Step]:
+def _promotion(
+    spec: CanarySpec, image: str, stage: Stage, environment: str, baseline: bool
+) -> list[Step]:
+    """Promote, traffic back to the stable Deployment, the canary (and ``baseline``) removed."""
     names = spec.names
     steps: list[Step] = []
     if stage.pause:
@@ -740,6 +890,7 @@ def _promotion(spec: CanarySpec, image: str, stage: Stage, environment: str) -> 
         VerifyRunning(names.stable_deployment, spec.images, spec.stable_selector),
         TrafficToStable(spec.router, names),
         RemoveCanary(names.canary_deployment, spec.canary_selector, spec.timeout),
+        *([_remove_baseline(spec)] if baseline else []),
         ResetTraffic(spec.router, names),
     ]
     steps += _watches(spec, stage, names.stable_deployment, spec.stable_selector)
@@ -755,11 +906,13 @@ def undo_steps(
     phase: str,
     message: str = "",
 ) -> list[Step]:
-    """Traffic back to stable, the canary removed; after a promotion, the stable restored."""
+    """Traffic back to stable, the canary (and baseline) removed; after a promotion, the
+    stable restored."""
     names = spec.names
     steps: list[Step] = [
         TrafficToStable(spec.router, names),
         RemoveCanary(names.canary_deployment, spec.canary_selector, spec.timeout),
+        *([_remove_baseline(spec)] if spec.baseline else []),
         ResetTraffic(spec.router, names),
     ]
     if promoted and previous_template is not None:
@@ -841,7 +994,9 @@ class CanaryStrategy:
         template: Obj | None,
         **extra: Any,
     ) -> Plan:
-        steps = tuple(rollout_steps(spec, target, previous, target.manifests))
+        steps = tuple(rollout_steps(spec, target, previous, target.manifests, template))
+        if spec.baseline:
+            extra["notes"] = (*extra.get("notes", ()), baseline_note(spec))
         return Plan(
             target,
             steps,
@@ -878,7 +1033,9 @@ class CanaryStrategy:
         assert record.plan is not None
         spec = CanarySpec.from_dict(record.plan)
         target = target_of(record, spec, observed)
-        return rollout_steps(spec, target, record.previous_revision)
+        return rollout_steps(
+            spec, target, record.previous_revision, stable=record.previous_template
+        )
 
     def resume_plan(self, record: StateRecord, observed: Observed, target: Target) -> Plan:
         """``promote``'s plan: the recorded rollout, continued after its gate."""
@@ -925,10 +1082,11 @@ def failure_paths(
     before = undo_steps(spec, previous, template, promoted=False, phase="RolledBack")
     after = undo_steps(spec, previous, template, promoted=True, phase="RolledBack")
     at = next((i for i, s in enumerate(steps, 1) if isinstance(s, PromoteStable)), None)
+    removed = "the canary and the baseline" if spec.baseline else "the canary"
     return (
         FailurePath(
             f"on failure before step {at} (promotion): the stable version never stopped "
-            f"serving; send all traffic back to it and remove the canary (exit 1)",
+            f"serving; send all traffic back to it and remove {removed} (exit 1)",
             tuple(before),
         ),
         FailurePath(
@@ -943,6 +1101,23 @@ def failure_paths(
     )
 
 
+def baseline_note(spec: CanarySpec) -> str:
+    """What the plan says about the baseline: where it runs, with which share, and until when."""
+    runs = [s.name for s in spec.stages if spec.baseline_at(s)]
+    text = (
+        f"a baseline, deployment/{spec.names.baseline_deployment} (the stable version, freshly "
+        f"started, {TRACK_LABEL}=baseline), runs beside the canary at stage "
+        f"{', '.join(runs)} with the canary's pod count and traffic share, for a like-for-like "
+        "comparison"
+    )
+    if len(runs) < len([s for s in spec.stages if s.weight < 100]):
+        text += (
+            f"; it is removed at the first stage of {BASELINE_BELOW:g}% or more (the two would "
+            "leave the stable version no traffic)"
+        )
+    return text
+
+
 def _abort_first(target: Target, record: StateRecord) -> tuple[tuple[Step, ...], str]:
     """The steps that abort a canary still in flight, before a new one starts."""
     assert record.plan is not None
@@ -953,7 +1128,8 @@ def _abort_first(target: Target, record: StateRecord) -> tuple[tuple[Step, ...],
     )[:-1]
     note = (
         f"the canary of {record.revision} is still {record.phase.lower()} here: it is aborted "
-        "first (all traffic back to stable, the canary removed)"
+        f"first (all traffic back to stable, the canary{' and baseline' if old.baseline else ''} "
+        "removed)"
     )
     return tuple(steps), note
 

@@ -16,6 +16,14 @@ Contract of every router (the canary strategy relies on it):
   the canary Deployment to ``split.canary_pods`` and waits before calling it); idempotent;
 - ``reset`` sends all traffic to the stable pods and removes everything ``prepare`` made;
   idempotent, and safe to call when ``prepare`` never ran (abort, recovery after a killed job).
+
+A baseline (``canary.baseline``: the stable version, freshly started, at the canary's size) gets
+the canary's share, so metrics compare the two like for like: ``split(…, baseline=True)`` sizes
+it (``Split.baseline_pods``, the canary's pod count) and ``set_weight`` sends it the same share
+as the canary. Only below ``BASELINE_BELOW`` percent: from there on the canary and the baseline
+would take all the traffic between them (or more), so the strategy removes the baseline at the
+first stage that high. A router that cannot weigh a third backend says why in
+``baseline_unsupported`` and the strategy refuses the configuration (exit 2).
 """
 
 from __future__ import annotations
@@ -27,12 +35,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ci_deploy.errors import UserInputError
 from ci_deploy.rollout.labels import TRACK_LABEL
 
-__all__ = ["ROUTER_FIELD_MANAGER", "TRACK_LABEL", "Split", "TrafficNames", "TrafficRouter"]
+__all__ = [
+    "BASELINE_BELOW",
+    "ROUTER_FIELD_MANAGER",
+    "TRACK_LABEL",
+    "Split",
+    "TrafficNames",
+    "TrafficRouter",
+    "baseline_runs_at",
+]
 
 if TYPE_CHECKING:
     from ci_deploy.rollout.session import RolloutContext
 
 ROUTER_FIELD_MANAGER = "ci-deploy-router"  # what a router writes, apart from ci-deploy's apply
+BASELINE_BELOW = 50.0  # a baseline runs at the stages whose canary weight is below this
+
+
+def baseline_runs_at(weight: float) -> bool:
+    """Whether a baseline can get the canary's share at ``weight`` percent and leave the stable
+    set a share of its own (canary + baseline below 100 %)."""
+    return 0 < weight < BASELINE_BELOW
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,8 @@ class TrafficNames:
     selector: tuple[tuple[str, str], ...]  # the stable Service's selector as rendered
     http_routes: tuple[str, ...] = ()  # HTTPRoutes with a backendRef to the stable Service
     ingresses: tuple[str, ...] = ()  # Ingresses with a backend of the stable Service
+    baseline_deployment: str = ""  # "<app>-baseline"; empty: no baseline (canary.baseline off)
+    baseline_service: str = ""  # "<service>-baseline" (gateway-api); empty: no baseline
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -64,27 +89,59 @@ class TrafficNames:
 
 @dataclass(frozen=True)
 class Split:
-    """How one weight is realised: pods on each side and the share the canary really gets."""
+    """How one weight is realised: pods on each side and the share the canary really gets.
+
+    With a baseline (``baseline_pods`` > 0) the baseline gets the canary's share too, so the
+    stable set keeps ``stable_share``: 100 % less both.
+    """
 
     asked: float  # percent, as configured
-    actual: float  # percent the canary receives
+    actual: float  # percent the canary receives (and the baseline, when there is one)
     canary_pods: int
     stable_pods: int
     note: str = ""  # why actual differs from asked, for the plan and the log
+    baseline_pods: int = 0  # the baseline's size; 0: no baseline at this weight
+    stable_actual: float | None = None  # the stable share where rounding makes the rest wrong
+
+    @property
+    def baseline_share(self) -> float:
+        """Percent the baseline receives (the canary's share, or 0 without a baseline)."""
+        return self.actual if self.baseline_pods else 0.0
+
+    @property
+    def stable_share(self) -> float:
+        """Percent the stable pods receive."""
+        if self.stable_actual is not None:
+            return self.stable_actual
+        return round(100.0 - self.actual - self.baseline_share, 4)
 
     def describe(self) -> str:
-        pods = f"{self.canary_pods} canary pod{'s' if self.canary_pods != 1 else ''}"
-        text = f"{_pct(self.actual)} to the canary ({pods} next to {self.stable_pods} stable)"
+        if not self.baseline_pods:
+            pods = _pods(self.canary_pods, "canary")
+            text = f"{_pct(self.actual)} to the canary ({pods} next to {self.stable_pods} stable)"
+        else:
+            text = (
+                f"{_pct(self.actual)} to the canary ({_pods(self.canary_pods, 'canary')}), "
+                f"{_pct(self.baseline_share)} to the baseline "
+                f"({_pods(self.baseline_pods, 'baseline')}), {_pct(self.stable_share)} to the "
+                f"stable version ({_pods(self.stable_pods, 'stable')})"
+            )
         return f"{text}; {self.note}" if self.note else text
+
+
+def _pods(count: int, track: str) -> str:
+    return f"{count} {track} pod{'s' if count != 1 else ''}"
 
 
 class TrafficRouter(Protocol):
     """Moves a share of the traffic to the canary (see the module's contract)."""
 
     name: str
+    baseline_unsupported: str  # why this router cannot run a baseline; empty: it can
 
-    def split(self, weight: float, stable_pods: int) -> Split:
-        """The pods and the real share for ``weight`` percent (pure)."""
+    def split(self, weight: float, stable_pods: int, baseline: bool = False) -> Split:
+        """The pods and the real share for ``weight`` percent, with a baseline as large as the
+        canary when ``baseline`` (pure)."""
         ...
 
     def describe(self, names: TrafficNames) -> str:
@@ -124,15 +181,17 @@ def router_for(name: str) -> TrafficRouter:
     return router
 
 
-def weighted_split(weight: float, stable_pods: int) -> Split:
+def weighted_split(weight: float, stable_pods: int, baseline: bool = False) -> Split:
     """A router that weighs traffic itself: enough canary pods to carry ``weight`` percent.
 
     The canary gets exactly ``weight`` percent of the requests; its pods are sized to take that
     share of the stable set's load (at least one), so each canary pod works about as hard as a
-    stable one.
+    stable one. A baseline gets the same share and the same pods.
     """
+    if baseline and not baseline_runs_at(weight):
+        raise ValueError(f"a baseline cannot take the canary's share at {weight}%")
     pods = max(1, math.ceil(stable_pods * weight / 100 - 1e-9))
-    return Split(weight, weight, pods, stable_pods)
+    return Split(weight, weight, pods, stable_pods, baseline_pods=pods if baseline else 0)
 
 
 MAX_WEIGHT_TOTAL = 1_000_000  # Gateway API's largest backendRef weight

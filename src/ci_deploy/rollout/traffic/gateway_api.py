@@ -5,8 +5,10 @@ the pod counts (``weighted_split``). ``prepare`` makes the canary Service and na
 Service to the stable pods (``services``); the rendered route is left as it is, which is the
 same as weight 0. ``set_weight`` turns each backendRef to the app's Service into two, the
 stable Service and the canary Service, with integer weights whose ratio is the ``Split``'s
-exact share (``integer_weights``: 95/5, or 833/167 for 16.7 %). ``reset`` puts the route back
-as rendered: the stable ref alone, without a weight (the API server defaults it to 1).
+exact share (``integer_weights``: 95/5, or 833/167 for 16.7 %). With a baseline the ref is
+three: the baseline Service (``<service>-baseline``) gets the canary's weight and the stable
+Service the rest (80/10/10). ``reset`` puts the route back as rendered: the stable ref alone,
+without a weight (the API server defaults it to 1).
 
 ``spec.rules`` is an atomic list, so a write replaces all of it: each is a merge patch of the
 whole list at the resourceVersion read, read again on a conflict, so a rule someone else
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from ci_deploy.rollout.session import RolloutContext
 
 ROUTE_API = "gateway.networking.k8s.io/v1"
-Weights = tuple[int, int]  # (stable, canary) backendRef weights
+Weights = tuple[int, int, int]  # (stable, canary, baseline) backendRef weights; baseline 0: no ref
 
 
 def is_service_ref(ref: Obj, service: str, namespace: str) -> bool:
@@ -54,10 +56,11 @@ def routed_rules(
 ) -> list[Obj]:
     """``rules`` with each ref to the stable Service split by ``weights`` (pure).
 
-    ``weights`` None: the rendered form, the stable ref alone without a weight. Canary refs
-    already present are made again, never duplicated; every other field is kept.
+    ``weights`` None: the rendered form, the stable ref alone without a weight. Canary and
+    baseline refs already present are made again, never duplicated; every other field is kept.
     """
     out = []
+    ours = tuple(s for s in (names.canary_service, names.baseline_service) if s)
     for rule in rules:
         refs = rule.get("backendRefs")
         if not refs:
@@ -66,10 +69,11 @@ def routed_rules(
         has_stable = any(is_service_ref(r, names.stable_service, namespace) for r in refs)
         new_refs: list[Obj] = []
         for ref in refs:
-            if is_service_ref(ref, names.canary_service, namespace):
+            if any(is_service_ref(ref, s, namespace) for s in ours):
                 if has_stable:
                     continue  # made again next to its stable ref
                 ref = {**ref, "name": names.stable_service}  # the stable ref was removed by hand
+                has_stable = True  # one stable ref in its place, not one per ref of ours
             new_refs.extend(_split_ref(ref, names, namespace, weights))
         out.append({**copy.deepcopy(rule), "backendRefs": new_refs})
     return out
@@ -81,25 +85,35 @@ def _split_ref(ref: Obj, names: TrafficNames, namespace: str, weights: Weights |
     stable = {k: copy.deepcopy(v) for k, v in ref.items() if k != "weight"}
     if weights is None:
         return [stable]
-    canary = {**copy.deepcopy(stable), "name": names.canary_service, "weight": weights[1]}
-    return [{**stable, "weight": weights[0]}, canary]
+    split = [{**stable, "weight": weights[0]}, _ref_to(stable, names.canary_service, weights[1])]
+    if weights[2] and names.baseline_service:
+        split.append(_ref_to(stable, names.baseline_service, weights[2]))
+    return split
+
+
+def _ref_to(stable: Obj, service: str, weight: int) -> Obj:
+    return {**copy.deepcopy(stable), "name": service, "weight": weight}
 
 
 class GatewayApiRouter:
     """Requests weighed by the gateway between the stable and the canary Service."""
 
     name = "gateway-api"
+    baseline_unsupported = ""
 
-    def split(self, weight: float, stable_pods: int) -> Split:
-        """Exactly ``weight`` percent; canary pods sized for that share."""
-        return weighted_split(weight, stable_pods)
+    def split(self, weight: float, stable_pods: int, baseline: bool = False) -> Split:
+        """Exactly ``weight`` percent (to the baseline too); canary pods sized for that share."""
+        return weighted_split(weight, stable_pods, baseline)
 
     def describe(self, names: TrafficNames) -> str:
         routes = ", ".join(names.http_routes)
         kind = "HTTPRoute" if len(names.http_routes) == 1 else "HTTPRoutes"
+        others = names.canary_service
+        if names.baseline_service:
+            others += f" and {names.baseline_service} (the baseline, the canary's weight)"
         return (
             f"gateway-api: {kind} {routes} weights between Service {names.stable_service} "
-            f"(stable pods) and {names.canary_service}"
+            f"(stable pods) and {others}"
         )
 
     def prepare(self, ctx: RolloutContext, names: TrafficNames) -> None:
@@ -110,13 +124,15 @@ class GatewayApiRouter:
 
     def set_weight(self, ctx: RolloutContext, names: TrafficNames, split: Split) -> None:
         canary, total = integer_weights(split.actual)
-        weights = (total - canary, canary)
+        baseline = canary if split.baseline_pods else 0
+        weights = (total - canary - baseline, canary, baseline)
         for route in names.http_routes:
             if self._rewrite(ctx, names, route, weights) is None:
                 raise self._missing(ctx, route)
+            third = f", Service {names.baseline_service} weight {baseline}" if baseline else ""
             ctx.progress.line(
                 f"traffic: HTTPRoute {route}: Service {names.stable_service} weight "
-                f"{weights[0]}, Service {names.canary_service} weight {weights[1]} "
+                f"{weights[0]}, Service {names.canary_service} weight {weights[1]}{third} "
                 f"({split.describe()})"
             )
 
@@ -161,7 +177,9 @@ class GatewayApiRouter:
         """StepFailed unless the route sends to the stable Service, and to nothing else
         in the rules that do."""
         rules: list[dict[str, Any]] = (obj.get("spec") or {}).get("rules") or []
-        ours = (names.stable_service, names.canary_service)
+        ours = tuple(
+            s for s in (names.stable_service, names.canary_service, names.baseline_service) if s
+        )
         where = f"HTTPRoute {route} in namespace {ctx.namespace}"
         found = False
         for number, rule in enumerate(rules, start=1):

@@ -14,6 +14,9 @@ is left out: a canary Ingress for it would split that Service's traffic), at wei
 (``integer_weights``: 5 of 100, 167 of 1000); a whole percent keeps the total at 100, which a
 controller that predates ``canary-weight-total`` reads the same. ``reset`` deletes the canary
 Ingresses, then the Services' changes.
+
+No baseline: ingress-nginx takes one canary Ingress per host and path (a second one is ignored),
+so a baseline could not get a weighted share of its own here (``baseline_unsupported``).
 """
 
 from __future__ import annotations
@@ -108,9 +111,15 @@ class NginxIngressRouter:
     """Requests weighed by ingress-nginx between the main and a canary Ingress."""
 
     name = "nginx-ingress"
+    baseline_unsupported = (
+        "ingress-nginx takes only one canary Ingress per host and path, so a baseline cannot "
+        "get a weighted share of its own next to the canary"
+    )
 
-    def split(self, weight: float, stable_pods: int) -> Split:
+    def split(self, weight: float, stable_pods: int, baseline: bool = False) -> Split:
         """Exactly ``weight`` percent; canary pods sized for that share."""
+        if baseline:
+            raise ValueError(self.baseline_unsupported)
         return weighted_split(weight, stable_pods)
 
     def describe(self, names: TrafficNames) -> str:

@@ -4,7 +4,8 @@ A gateway (``gateway-api``) or ingress-nginx (``nginx-ingress``) sends a weighed
 requests to a Service, so the canary needs a Service of its own (``<app>-canary``, selecting the
 canary's pods) and the app's Service must stop selecting them: else the stable share would
 carry canary requests too. The narrowing is one selector key, ``TRACK_LABEL: stable``, added by
-a JSON merge patch under ``ROUTER_FIELD_MANAGER`` and removed (``null``) by ``reset``.
+a JSON merge patch under ``ROUTER_FIELD_MANAGER`` and removed (``null``) by ``reset``. A
+baseline gets a Service of its own the same way (``<service>-baseline``, its pods only).
 
 ``Service.spec.selector`` is an atomic map (``x-kubernetes-map-type: atomic``; the sandbox
 behaves so too), so a forced server-side apply of the bare rendered Service while a canary runs
@@ -107,11 +108,12 @@ def delete_if_present(client: KubeClient, path: str) -> None:
             raise
 
 
-def canary_service(stable: Obj, names: TrafficNames) -> Obj:
-    """The canary's Service: the stable Service's ports, selecting the canary's pods (pure).
+def track_service(stable: Obj, names: TrafficNames, track: str) -> Obj:
+    """The Service of the ``canary`` or ``baseline`` pods: the stable Service's ports,
+    selecting that track's pods (pure).
 
     Fields the API server allocates (clusterIP, clusterIPs, nodePort) are not copied: the
-    canary Service gets its own.
+    Service gets its own.
     """
     meta = stable.get("metadata") or {}
     ports = [{k: v for k, v in p.items() if k != "nodePort"} for p in stable["spec"]["ports"]]
@@ -119,20 +121,35 @@ def canary_service(stable: Obj, names: TrafficNames) -> Obj:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": names.canary_service,
+            "name": _service_of(names, track),
             "namespace": meta["namespace"],
-            "labels": {**(meta.get("labels") or {}), TRACK_LABEL: "canary"},
+            "labels": {**(meta.get("labels") or {}), TRACK_LABEL: track},
         },
         "spec": {
             "type": "ClusterIP",
-            "selector": {**dict(names.selector), TRACK_LABEL: "canary"},
+            "selector": {**dict(names.selector), TRACK_LABEL: track},
             "ports": ports,
         },
     }
 
 
+def canary_service(stable: Obj, names: TrafficNames) -> Obj:
+    """The canary's Service (``track_service`` of the canary track)."""
+    return track_service(stable, names, "canary")
+
+
+def _service_of(names: TrafficNames, track: str) -> str:
+    return names.baseline_service if track == "baseline" else names.canary_service
+
+
+def _tracks(names: TrafficNames) -> tuple[str, ...]:
+    """The tracks that get a Service of their own: the canary, and the baseline if any."""
+    return ("canary", "baseline") if names.baseline_service else ("canary",)
+
+
 def prepare_services(ctx: RolloutContext, names: TrafficNames) -> None:
-    """Apply the canary Service, then narrow the stable Service to the stable pods (idempotent)."""
+    """Apply the canary (and baseline) Service, then narrow the stable Service to the stable
+    pods (idempotent)."""
     stable_path = service_path(ctx, names.stable_service)
     stable = require(
         ctx,
@@ -142,22 +159,25 @@ def prepare_services(ctx: RolloutContext, names: TrafficNames) -> None:
         "(a deploy with the rolling strategy) before a canary",
     )
     _refuse_unlabelled_pods(ctx, names)
-    router_apply(ctx.client, canary_service(stable, names))
+    for track in _tracks(names):
+        router_apply(ctx.client, track_service(stable, names, track))
     if (stable["spec"].get("selector") or {}).get(TRACK_LABEL) != "stable":
         router_patch(ctx.client, stable_path, {"spec": {"selector": {TRACK_LABEL: "stable"}}})
 
 
 def reset_services(ctx: RolloutContext, names: TrafficNames) -> None:
-    """Widen the stable Service to the app's pods again and delete the canary Service.
+    """Widen the stable Service to the app's pods again and delete the canary (and baseline)
+    Service.
 
-    Once widened, the stable Service selects every pod of the app again: the canary's pods
-    should be gone (scaled to zero) before this runs, or they get a pod-ratio share.
+    Once widened, the stable Service selects every pod of the app again: the canary's and
+    the baseline's pods should be gone before this runs, or they get a pod-ratio share.
     """
     stable_path = service_path(ctx, names.stable_service)
     stable = ctx.client.get_or_none(stable_path)
     if stable is not None and TRACK_LABEL in (stable["spec"].get("selector") or {}):
         router_patch(ctx.client, stable_path, {"spec": {"selector": {TRACK_LABEL: None}}})
-    delete_if_present(ctx.client, service_path(ctx, names.canary_service))
+    for track in _tracks(names):
+        delete_if_present(ctx.client, service_path(ctx, _service_of(names, track)))
 
 
 def _refuse_unlabelled_pods(ctx: RolloutContext, names: TrafficNames) -> None:
