@@ -188,9 +188,11 @@ def test_namespace_and_strategy_overrides(engine) -> None:  # type: ignore[no-un
     bad = engine.deploy("1.0.0", "--namespace", "Not_A_Label")
     assert bad.returncode == 2
     assert "--namespace" in bad.stderr
-    canary = engine.deploy("1.0.0", "--strategy", "blue_green")
-    assert canary.returncode == 2
-    assert "strategy 'blue_green' is not available" in canary.stderr
+    unknown = engine.deploy("1.0.0", "--strategy", "shadow")
+    assert unknown.returncode == 2
+    assert "--strategy: expected one of rolling, blue_green, canary, found 'shadow'" in (
+        unknown.stderr
+    )
 
 
 def test_plan_without_an_image_plans_a_redeploy_of_the_live_one(engine) -> None:  # type: ignore[no-untyped-def]

@@ -157,6 +157,6 @@ def test_after_a_rollback_the_live_template_is_the_stable_one() -> None:
     assert stable_template(observed) == template("repo/web:1")
 
 
-def test_unsupported_strategy_is_bad_input() -> None:
-    with pytest.raises(UserInputError, match="blue_green"):
-        make_plan(target(strategy="blue_green"), Observed(deployment_exists=False))
+def test_unknown_strategy_is_bad_input() -> None:
+    with pytest.raises(UserInputError, match="shadow"):
+        make_plan(target(strategy="shadow"), Observed(deployment_exists=False))

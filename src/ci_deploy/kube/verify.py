@@ -18,7 +18,8 @@ def _containers(pod_spec: Obj) -> dict[str, str]:
     return {str(c.get("name")): str(c.get("image", "")) for c in pod_spec.get("containers") or []}
 
 
-def _ready(pod: Obj) -> bool:
+def pod_ready(pod: Obj) -> bool:
+    """Ready, and not on its way out (a terminating pod leaves the endpoints)."""
     conditions = (pod.get("status") or {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     return ready and not pod["metadata"].get("deletionTimestamp")
@@ -60,7 +61,7 @@ def pod_mismatches(
     deployment: Obj, replicasets: Iterable[Obj], pods: Iterable[Obj], expected: Mapping[str, str]
 ) -> list[str]:
     """Ready pods of the app that run other images, and a shortfall of pods that run them."""
-    all_pods = [p for p in pods if _ready(p)]
+    all_pods = [p for p in pods if pod_ready(p)]
     current = new_replicaset(deployment, list(replicasets))
     wanted_hash = ((current or {}).get("metadata") or {}).get("labels", {}).get("pod-template-hash")
     problems = []

@@ -258,3 +258,94 @@ def image_of(template: Obj | None, container: str | None = None) -> str | None:
     if named:
         return named[0]
     return pairs[0][1] if pairs else None
+
+
+def primary_manifest(target: Target) -> Obj:
+    """The rendered Deployment of the app."""
+    return next(
+        o
+        for o in target.manifests
+        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
+    )
+
+
+def recorded_number(record: StateRecord) -> int:
+    """The number of the step the record says ran last ("9/17 pause" → 9; 0: none)."""
+    head = record.step.split(" ", 1)[0]
+    number, _, _ = head.partition("/")
+    return int(number) if number.isdigit() else 0
+
+
+def check_recorded(doc: Obj, strategy: str, version: int) -> None:
+    """A record's ``plan`` must be of ``strategy`` at ``version`` to be continued (else exit 2)."""
+    from ci_deploy.errors import UserInputError
+
+    if doc.get("strategy") != strategy or doc.get("version") != version:
+        raise UserInputError(
+            "the recorded rollout was started by another version of ci-deploy "
+            f"(plan {doc.get('strategy')!r} v{doc.get('version')}); abort it with that version"
+        )
+
+
+def resumed_plan(
+    target: Target,
+    record: StateRecord,
+    steps: tuple[Step, ...],
+    failure_paths: tuple[FailurePath, ...],
+    *,
+    start: int | None = None,
+) -> Plan:
+    """A plan that acts on the recorded rollout: ``promote``'s (its ``steps`` from the step
+    after the gate) or, with ``start``, ``abort``'s."""
+    return Plan(
+        target,
+        steps,
+        record.previous_revision,
+        record.previous_template,
+        deployment_exists=True,
+        start=recorded_number(record) + 1 if start is None else start,
+        failure_paths=failure_paths,
+    )
+
+
+def continued(target: Target, record: StateRecord) -> dict[str, Any]:
+    """The same image and manifests are in flight: a deploy holds at the recorded gate
+    (``noop_reason``), or continues the run that was interrupted from the recorded step
+    (``start``, with a note). Keyword arguments of the strategy's ``Plan``."""
+    if record.phase == "Paused":
+        held = (
+            f"{target.image} is paused in {target.environment} at step {record.step}: run "
+            f"`ci-deploy promote --env {target.environment}` or `ci-deploy abort`"
+        )
+        return {"noop_reason": held}
+    note = (
+        f"a run of {target.image} was interrupted at step {record.step}: this run continues "
+        "from that step, with the parameters recorded when the rollout started"
+    )
+    return {"start": max(1, recorded_number(record)), "notes": (note,)}
+
+
+def recorded_target(
+    record: StateRecord,
+    *,
+    timeout: float,
+    namespace: str = "",
+    images: tuple[tuple[str, str], ...] = (),
+    replicas: int = 1,
+    time_scale: float = 1.0,
+) -> Target:
+    """A Target for the recorded rollout (no manifests: only what its later steps use)."""
+    return Target(
+        app=record.app,
+        environment=record.environment,
+        namespace=namespace,
+        strategy=record.strategy,
+        image=record.revision,
+        objects=(),
+        manifests_digest=record.manifests_digest or "",
+        timeout=timeout,
+        container=record.container,
+        images=images,
+        replicas=replicas,
+        time_scale=time_scale,
+    )

@@ -21,7 +21,7 @@ from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
-from ci_deploy.rollout.plan import FailurePath, Observed, Plan, Target
+from ci_deploy.rollout.plan import FailurePath, Observed, Plan, recorded_target, resumed_plan
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.recover import recover
 from ci_deploy.rollout.report import JobReport
@@ -80,28 +80,11 @@ def plan_of(observed: Observed, env: EnvironmentConfig, verb: str, timeout: floa
     """The plan ``promote`` or ``abort`` runs, from the record alone (pure)."""
     record = _in_progress(observed.record, env.name, verb)
     strategy = _progressive(record)
-    target = Target(
-        app=record.app,
-        environment=record.environment,
-        namespace=env.namespace,
-        strategy=record.strategy,
-        image=record.revision,
-        objects=(),
-        manifests_digest=record.manifests_digest or "",
-        timeout=timeout,
-        container=record.container,
-    )
+    target = recorded_target(record, timeout=timeout, namespace=env.namespace)
     if verb == "abort":
         steps: tuple[Step, ...] = tuple(strategy.abort_steps(record, observed))
         stop = FailurePath("if a step fails: stop and say what is left; a human must act (exit 3)")
-        return Plan(
-            target,
-            steps,
-            record.previous_revision,
-            record.previous_template,
-            deployment_exists=True,
-            failure_paths=(stop,),
-        )
+        return resumed_plan(target, record, steps, (stop,), start=1)
     if record.phase != "Paused":
         raise UserInputError(
             f"nothing to promote in {env.name}: the rollout of {record.revision} is "

@@ -124,14 +124,23 @@ def _progressive(
         return Terminal("Failed", DeploymentFailed(f"{reason}; not rolled back (--no-rollback)"))
     promoted = failure.number >= promote_at
     path = plan.failure_paths[1 if promoted else 0]
-    steps = path.steps
-    if touched:
-        steps = (RestoreObjects(tuple(c.ref for c in touched), tuple(touched)), *steps)
+    steps = _with_restore(path.steps, touched)
     back = plan.previous_image or "the stable version"
-    done = f"{reason}; rolled back: all traffic to {back}, the canary removed"
+    done = f"{reason}; rolled back: all traffic to {back}, the new version removed"
     if touched:
         done += f" (restored: {', '.join(c.ref for c in touched)})"
     return Recovery(steps, done)
+
+
+def _with_restore(steps: tuple[Step, ...], touched: list[ObjectChange]) -> tuple[Step, ...]:
+    """The path with the objects the apply step changed put back: where the path has its
+    ``RestoreObjects`` step (a strategy that must restore them late says so), else first."""
+    restore = RestoreObjects(tuple(c.ref for c in touched), tuple(touched))
+    if any(isinstance(s, RestoreObjects) for s in steps):
+        if not touched:
+            return tuple(s for s in steps if not isinstance(s, RestoreObjects))
+        return tuple(restore if isinstance(s, RestoreObjects) else s for s in steps)
+    return (restore, *steps) if touched else steps
 
 
 def _first_deploy(

@@ -20,12 +20,14 @@ from ci_deploy.errors import NothingChanged, RollbackFailed, UserInputError
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import DEPLOYMENT, KubeClient, Obj
 from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.health import strip_hash
 from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import Phase, StateError, StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import selector_text
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
+from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.locking import deploy_lock, namespace_exists
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.progress import Progress
@@ -42,6 +44,7 @@ from ci_deploy.rollout.steps import Record, RestoreTemplate, Step, VerifyRunning
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
+    from ci_deploy.rollout.strategies.blue_green import Colors
 
 Target = int | str  # a revision number as ``status`` lists it, or a complete image reference
 
@@ -79,6 +82,7 @@ class Found:
     deployment: Obj
     container: str | None
     history: list[RevisionRow]
+    colors: Colors | None = None  # a blue-green environment: which colour serves
 
 
 @dataclass(frozen=True)
@@ -208,12 +212,100 @@ def find(client: KubeClient, cfg: Config, env: EnvironmentConfig) -> Found:
         )
     container = app_container(record, cfg, pod_template(deployment))
     history = read_revisions(client, deployment, container)
-    return Found(store, record, deployment, container, history)
+    colors = None
+    if record is not None and record.strategy == "blue_green":
+        colors = read_colors(client, namespace, app, deployment)
+    return Found(store, record, deployment, container, history, colors)
+
+
+def read_colors(client: KubeClient, namespace: str, app: str, deployment: Obj) -> Colors | None:
+    """The colours of a blue-green app: the Service whose selector has the colour key says
+    which one serves (None: no such Service, the app is not switched by colour)."""
+    from ci_deploy.rollout.strategies.blue_green import Colors, deployment_of, other
+
+    match = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    services = client.get(f"/api/v1/namespaces/{namespace}/services").get("items") or []
+    routed = [
+        s
+        for s in services
+        if COLOR_LABEL in (s["spec"].get("selector") or {})
+        and all(match.get(k) == v for k, v in s["spec"]["selector"].items() if k != COLOR_LABEL)
+    ]
+    if not routed:
+        return None
+    service = routed[0]
+    serving = str(service["spec"]["selector"][COLOR_LABEL])
+    found = {
+        color: client.get_or_none(DEPLOYMENT.path(namespace, deployment_of(app, color)))
+        for color in (serving, other(serving))
+    }
+    now, back = found[serving] or {}, found[other(serving)]
+    hpas = client.get(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers")
+    autoscaler = next(
+        (
+            str(h["metadata"]["name"])
+            for h in hpas.get("items") or []
+            if (h["spec"].get("scaleTargetRef") or {}).get("name") == deployment_of(app, serving)
+        ),
+        "",
+    )
+    return Colors(
+        app=app,
+        serving=serving,
+        service=str(service["metadata"]["name"]),
+        pod_labels=tuple(sorted((str(k), str(v)) for k, v in match.items())),
+        replicas=int((now.get("spec") or {}).get("replicas", 1)),
+        serving_template=pod_template(now) if now else None,
+        back_template=pod_template(back) if back is not None else None,
+        autoscaler=autoscaler,
+    )
 
 
 def decide(found: Found, to: Target | None) -> RollbackChoice | NothingToDo:
-    """:func:`choose_template` for what :func:`find` read."""
+    """:func:`choose_template` (or :func:`choose_color`) for what :func:`find` read."""
+    if found.colors is not None and found.record is not None:
+        return choose_color(found.record, found.colors, to)
     return choose_template(found.record, pod_template(found.deployment), found.history, to)
+
+
+def choose_color(
+    record: StateRecord, colors: Colors, to: Target | None
+) -> RollbackChoice | NothingToDo:
+    """Blue-green: the recorded stable template, to be brought up on the colour that does not
+    serve and switched to; or why not. Pure; exit 2 for what it cannot do."""
+    from ci_deploy.rollout.strategies.blue_green import other
+
+    if to is not None:
+        raise UserInputError(
+            "--to-revision is not supported for strategy blue_green yet: a rollback switches "
+            "back to the version that served before the last deploy",
+            hint="leave --to-revision out, or deploy the image you want (ci-deploy deploy --image)",
+        )
+    if record.plan and record.phase in ("Paused", "Progressing"):
+        raise UserInputError(
+            f"the blue-green rollout of {record.revision} is {record.phase.lower()} here and "
+            f"{record.previous_revision} still serves",
+            hint=f"`ci-deploy abort --env {record.environment}` undoes it",
+        )
+    if record.phase == "RolledBack":
+        return NothingToDo(f"already rolled back to {record.previous_revision}")
+    stable = record.previous_template
+    if stable is None:
+        raise UserInputError("there is no previous revision to roll back to (first deploy)")
+    if colors.serving_template is not None and _uncolored(stable) == _uncolored(
+        colors.serving_template
+    ):
+        return NothingToDo(f"{record.previous_revision} already serves ({colors.serving})")
+    why = f"the recorded stable one, on {other(colors.serving)}"
+    return RollbackChoice(stable, record.previous_revision or "?", why)
+
+
+def _uncolored(template: Obj) -> Obj:
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    labels.pop(COLOR_LABEL, None)
+    return strip_hash(
+        {**template, "metadata": {**(template.get("metadata") or {}), "labels": labels}}
+    )
 
 
 def rollback(
@@ -285,14 +377,23 @@ def rollback_plan(
         (str(c.get("name")), str(c.get("image", "")))
         for c in (choice.template.get("spec") or {}).get("containers") or []
     )
-    steps: tuple[Step, ...] = (
-        RecordRollback(choice.image),
+    live_template = pod_template(deployment)
+    middle: tuple[Step, ...] = (
         RestoreTemplate(app, choice.image, choice.template),
         WaitForRollout(app, timeout, selector),
         VerifyRunning(app, images, selector),
+    )
+    if found.colors is not None:
+        from ci_deploy.rollout.strategies.blue_green import rollback_steps
+
+        middle = tuple(rollback_steps(found.colors, choice.template, choice.image, timeout))
+        live_template = found.colors.serving_template or live_template
+    steps: tuple[Step, ...] = (
+        RecordRollback(choice.image),
+        *middle,
         Record("RolledBack", f"rolled back on demand to {choice.image}"),
     )
-    live = template_image(pod_template(deployment), found.container)
+    live = template_image(live_template, found.container)
     return RollbackPlan(app, env.name, env.namespace, live, choice, steps)
 
 

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ci_deploy.kube.client import POD, REPLICASET, KubeClient, Obj
+from ci_deploy.kube.client import DEPLOYMENT, POD, REPLICASET, KubeClient, Obj
 from ci_deploy.kube.health import REVISION_ANNOTATION, WaitingTracker, assess
 from ci_deploy.kube.revisions import pod_template, replicaset_revision, template_image
 from ci_deploy.kube.state import StateRecord, StateStore
 from ci_deploy.kube.watch import selector_text
+from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.locking import namespace_exists
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.text import one_line
@@ -282,10 +283,18 @@ def read_status(opts: DeployOptions) -> Status:
         if deployment is None:
             exists = namespace_exists(client, env.namespace)
             return Status(cfg.app, env.name, env.namespace, exists, None, record, [])
+        pods_of = selector_text(deployment)
+        if record is not None and record.strategy == "blue_green" and record.active_color:
+            # The colour that serves is what is live; the app-named Deployment may be at zero.
+            from ci_deploy.rollout.strategies.blue_green import deployment_of
+
+            name = deployment_of(cfg.app, record.active_color)
+            deployment = client.get_or_none(DEPLOYMENT.path(env.namespace, name)) or deployment
+            pods_of += f",{COLOR_LABEL}={record.active_color}"
         template = pod_template(deployment)
         container = app_container(record, cfg, template)
         replicasets = list_replicasets(client, deployment)
-        selector = [("labelSelector", selector_text(deployment))]
+        selector = [("labelSelector", pods_of)]
         pods = list(client.get(POD.path(env.namespace), selector).get("items") or [])
     rows = revision_rows(deployment, replicasets, container)
     live = live_view(deployment, replicasets, pods, template_image(template, container), rows)

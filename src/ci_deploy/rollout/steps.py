@@ -12,9 +12,11 @@ Making a step does no I/O, so a plan is a pure function of config and cluster st
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_deploy.config.values import Duration
 from ci_deploy.kube.changes import apply_tracked, restore_changes
 from ci_deploy.kube.client import DEPLOYMENT, POD, REPLICASET
 from ci_deploy.kube.health import REVISION_ANNOTATION, deadline_condition
@@ -22,7 +24,7 @@ from ci_deploy.kube.revisions import restore_template
 from ci_deploy.kube.state import Phase
 from ci_deploy.kube.verify import running_mismatches
 from ci_deploy.kube.watch import wait_for_rollout
-from ci_deploy.rollout.session import RolloutContext, StepFailed
+from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
 
 Obj = dict[str, Any]
 
@@ -183,6 +185,100 @@ class Record(Step):
         ctx.set_phase(phase, self.message or f"{ctx.record.revision} rolled out and verified")
 
 
+@dataclass(frozen=True)
+class Pause(Step):
+    """A manual gate of a progressive rollout: record Paused and stop; ``promote`` continues
+    after it (``deploy --no-pause`` and ``promote --full`` pass it)."""
+
+    where: str  # "after stage expanded", "before the switch to green"
+    environment: str
+    name = "pause"
+
+    def describe(self) -> str:
+        return (
+            f"pause {self.where}: wait for `ci-deploy promote --env {self.environment}` "
+            "(or `abort`)"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        if ctx.skip_pauses:
+            ctx.progress.line(f"gate {self.where} passed without a pause (as asked)")
+            return
+        message = (
+            f"paused {self.where}: run `ci-deploy promote --env {self.environment}` to "
+            f"continue, or `ci-deploy abort --env {self.environment}`"
+        )
+        ctx.set_phase("Paused", message, final=False)
+        raise RolloutPaused(message, self.name)
+
+
+@dataclass(frozen=True)
+class Watch(Step):
+    """Let some time pass (a canary stage, the blue-green keep time) while the watched
+    Deployment must stay healthy: every pod ready, none restarted."""
+
+    subject: str  # what the time is for, in messages: "stage initial"
+    seconds: float
+    written: str  # as configured ("15m"); empty: not time-scaled
+    deployment: str
+    selector: str
+    criteria: tuple[str, ...] = ()
+    what: str = "watch"
+    name = "watch"
+
+    def describe(self) -> str:
+        took = duration_text(self.seconds)
+        if self.written and self.written != took:
+            took = f"{self.written} (time-scaled: {took})"
+        text = f"{self.subject}: {self.what} {took}: deployment/{self.deployment} stays healthy"
+        if self.criteria:
+            text += (
+                f"; success criteria {', '.join(self.criteria)} are not judged by this version"
+                " (metric analysis comes with issue 11)"
+            )
+        return text
+
+    def run(self, ctx: RolloutContext) -> None:
+        deadline = time.monotonic() + self.seconds
+        baseline: dict[str, int] | None = None
+        while True:
+            baseline = self._check(ctx, baseline)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                ctx.progress.line(f"{self.subject}: {duration_text(self.seconds)} passed, healthy")
+                return
+            ctx.progress.update(f"{self.subject}: healthy, {duration_text(round(left))} left")
+            if ctx.cancel.wait(min(left, 1.0)):
+                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+
+    def _check(self, ctx: RolloutContext, before: dict[str, int] | None) -> dict[str, int]:
+        deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))
+        wanted = int((deployment.get("spec") or {}).get("replicas", 1))
+        ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
+        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
+        restarts = {
+            str(p["metadata"]["name"]): sum(
+                int(c.get("restartCount") or 0)
+                for c in (p.get("status") or {}).get("containerStatuses") or []
+            )
+            for p in pods.get("items") or []
+        }
+        if ready < wanted:
+            raise StepFailed(
+                "failed",
+                f"{self.subject}: deployment/{self.deployment} has {ready} of {wanted} pods ready",
+            )
+        if before is not None:
+            restarted = [n for n, count in restarts.items() if count > before.get(n, count)]
+            if restarted:
+                raise StepFailed(
+                    "failed",
+                    f"{self.subject}: pod {', '.join(sorted(restarted))} of "
+                    f"deployment/{self.deployment} restarted",
+                )
+        return restarts
+
+
 # -- the steps of a recovery (after a failed step) -----------------------------------------------
 @dataclass(frozen=True)
 class RestoreTemplate(Step):
@@ -245,3 +341,8 @@ def _undo(changes: tuple[Any, ...], ctx: RolloutContext) -> None:
     if result.failed:
         failed = "; ".join(f"{ref}: {error}" for ref, error in result.failed)
         raise StepFailed("failed", f"could not restore {failed}")
+
+
+def duration_text(seconds: float) -> str:
+    """``90`` → ``1m30s``: a duration as configuration writes it."""
+    return Duration(seconds).canonical

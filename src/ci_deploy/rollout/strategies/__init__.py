@@ -65,7 +65,11 @@ def strategy_for(name: str) -> Strategy:
         from ci_deploy.rollout.strategies.canary import CanaryStrategy
 
         return CanaryStrategy()
+    if name == "blue_green":
+        from ci_deploy.rollout.strategies.blue_green import BlueGreenStrategy
+
+        return BlueGreenStrategy()
     raise UserInputError(
         f"strategy {name!r} is not available in this version of ci-deploy yet",
-        hint="use `strategy: rolling` or `strategy: canary` for this environment for now",
+        hint="use `strategy: rolling`, `canary` or `blue_green` for this environment",
     )

@@ -45,19 +45,28 @@ from ci_deploy.rollout.plan import (
     Observed,
     Plan,
     Target,
+    check_recorded,
+    continued,
     image_of,
     images_of,
+    primary_manifest,
+    recorded_number,
+    recorded_target,
+    resumed_plan,
     stable_template,
 )
-from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
+from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.steps import (
     Apply,
+    Pause,
     Record,
     RecordStable,
     RestoreTemplate,
     Step,
     VerifyRunning,
     WaitForRollout,
+    Watch,
+    duration_text,
 )
 from ci_deploy.rollout.traffic import (
     BASELINE_BELOW,
@@ -68,6 +77,7 @@ from ci_deploy.rollout.traffic import (
     baseline_runs_at,
     router_for,
 )
+from ci_deploy.rollout.traffic.services import service_for_pods
 
 Obj = dict[str, Any]
 
@@ -134,11 +144,7 @@ class CanarySpec:
 
     @classmethod
     def from_dict(cls, doc: Obj) -> CanarySpec:
-        if doc.get("strategy") != "canary" or doc.get("version") != PLAN_VERSION:
-            raise UserInputError(
-                "the recorded rollout was started by another version of ci-deploy "
-                f"(plan {doc.get('strategy')!r} v{doc.get('version')}); abort it with that version"
-            )
+        check_recorded(doc, "canary", PLAN_VERSION)
         return cls(
             router=str(doc["router"]),
             stages=tuple(Stage(**_stage_args(s)) for s in doc["stages"]),
@@ -244,22 +250,13 @@ def traffic_names(
 ) -> TrafficNames:
     """The Service, routes and Ingresses of the app among the rendered objects (exit 2 if the
     router's objects are missing); with ``baseline``, the baseline's names too."""
-    pod_labels = ((manifest["spec"].get("template") or {}).get("metadata") or {}).get("labels")
-    pod_labels = pod_labels or {}
-    services = [
-        o
-        for o in target.manifests
-        if o.get("kind") == "Service"
-        and (o.get("spec") or {}).get("selector")
-        and all(pod_labels.get(k) == v for k, v in o["spec"]["selector"].items())
-    ]
-    if not services:
+    service = service_for_pods(target.manifests, manifest)
+    if service is None:
         raise UserInputError(
             f"strategy canary needs a Service that selects the pods of deployment/{target.app}; "
             "none of the rendered objects does",
             hint="the built-in templates render one; add one to your templates",
         )
-    service = services[0]
     name = str(service["metadata"]["name"])
     routes = tuple(
         str(o["metadata"]["name"])
@@ -332,15 +329,6 @@ def stages_of(settings: CanaryConfig, time_scale: float) -> tuple[Stage, ...]:
             criteria=tuple(f"{k} {v.text}" for k, v in s.success_criteria.items()),
         )
         for s in settings.stages
-    )
-
-
-def primary_manifest(target: Target) -> Obj:
-    """The rendered Deployment of the app."""
-    return next(
-        o
-        for o in target.manifests
-        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
     )
 
 
@@ -517,99 +505,6 @@ class SetWeight(Step):
 
 
 @dataclass(frozen=True)
-class Watch(Step):
-    """Let the stage run for its duration; the watched Deployment must stay healthy."""
-
-    stage: str
-    seconds: float
-    written: str  # as configured ("15m"); empty: not time-scaled
-    deployment: str
-    selector: str
-    criteria: tuple[str, ...] = ()
-    what: str = "watch"
-    name = "watch"
-
-    def describe(self) -> str:
-        took = _duration(self.seconds)
-        if self.written and self.written != took:
-            took = f"{self.written} (time-scaled: {took})"
-        text = f"stage {self.stage}: {self.what} {took}: deployment/{self.deployment} stays healthy"
-        if self.criteria:
-            text += (
-                f"; success criteria {', '.join(self.criteria)} are not judged by this version"
-                " (metric analysis comes with issue 11)"
-            )
-        return text
-
-    def run(self, ctx: RolloutContext) -> None:
-        deadline = time.monotonic() + self.seconds
-        baseline: dict[str, int] | None = None
-        while True:
-            baseline = self._check(ctx, baseline)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                ctx.progress.line(f"stage {self.stage}: {_duration(self.seconds)} passed, healthy")
-                return
-            ctx.progress.update(f"stage {self.stage}: healthy, {_duration(round(left))} left")
-            if ctx.cancel.wait(min(left, 1.0)):
-                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-    def _check(self, ctx: RolloutContext, before: dict[str, int] | None) -> dict[str, int]:
-        deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))
-        wanted = int((deployment.get("spec") or {}).get("replicas", 1))
-        ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
-        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
-        restarts = {
-            str(p["metadata"]["name"]): sum(
-                int(c.get("restartCount") or 0)
-                for c in (p.get("status") or {}).get("containerStatuses") or []
-            )
-            for p in pods.get("items") or []
-        }
-        if ready < wanted:
-            raise StepFailed(
-                "failed",
-                f"stage {self.stage}: deployment/{self.deployment} has {ready} of {wanted} pods "
-                "ready",
-            )
-        if before is not None:
-            restarted = [n for n, count in restarts.items() if count > before.get(n, count)]
-            if restarted:
-                raise StepFailed(
-                    "failed",
-                    f"stage {self.stage}: pod {', '.join(sorted(restarted))} of "
-                    f"deployment/{self.deployment} restarted",
-                )
-        return restarts
-
-
-@dataclass(frozen=True)
-class Pause(Step):
-    """A manual gate: record Paused and stop; ``promote`` continues after it."""
-
-    stage: str
-    environment: str
-    name = "pause"
-
-    def describe(self) -> str:
-        return (
-            f"pause after stage {self.stage}: wait for `ci-deploy promote --env "
-            f"{self.environment}` (or `abort`)"
-        )
-
-    def run(self, ctx: RolloutContext) -> None:
-        if ctx.skip_pauses:
-            ctx.progress.line(f"gate after stage {self.stage} passed without a pause (as asked)")
-            return
-        message = (
-            f"paused after stage {self.stage}: run `ci-deploy promote --env {self.environment}` "
-            f"to continue, or `ci-deploy abort --env {self.environment}`"
-        )
-        ctx.set_phase("Paused", message, final=False)
-        raise RolloutPaused(message, self.name)
-
-
-@dataclass(frozen=True)
 class PromoteStable(Step):
     """The stable Deployment gets the new template (the rendered one, recorded)."""
 
@@ -702,7 +597,7 @@ class RemoveCanary(Step):
                 raise StepFailed(
                     "timeout",
                     f"deployment/{self.deployment} was deleted, but pods {', '.join(left)} are "
-                    f"still there after {_duration(self.timeout)}",
+                    f"still there after {duration_text(self.timeout)}",
                 )
             ctx.progress.update(f"waiting for {len(left)} pods of deployment/{self.deployment}")
             if ctx.cancel.wait(0.2):
@@ -725,10 +620,6 @@ class RemoveBaseline(RemoveCanary):
     def describe(self) -> str:
         text = f"remove the baseline: deployment/{self.deployment}, until its pods are gone"
         return f"{text} ({self.why})" if self.why else text
-
-
-def _duration(seconds: float) -> str:
-    return Duration(seconds).canonical
 
 
 # -- the plans ----------------------------------------------------------------------------------
@@ -765,7 +656,7 @@ def rollout_steps(
             baseline_left = False
         steps += _watches(spec, stage, names.canary_deployment, spec.canary_selector)
         if stage.pause:
-            steps.append(Pause(stage.name, target.environment))
+            steps.append(Pause(f"after stage {stage.name}", target.environment))
     steps.append(Record("Succeeded"))
     return steps
 
@@ -859,12 +750,19 @@ def _watches(spec: CanarySpec, stage: Stage, deployment: str, selector: str) -> 
     steps: list[Step] = []
     if stage.seconds > 0:
         steps.append(
-            Watch(stage.name, stage.seconds, stage.written, deployment, selector, stage.criteria)
+            Watch(
+                f"stage {stage.name}",
+                stage.seconds,
+                stage.written,
+                deployment,
+                selector,
+                stage.criteria,
+            )
         )
     if stage.monitor > 0:
         steps.append(
             Watch(
-                stage.name,
+                f"stage {stage.name}",
                 stage.monitor,
                 stage.monitor_written,
                 deployment,
@@ -883,7 +781,7 @@ def _promotion(
     names = spec.names
     steps: list[Step] = []
     if stage.pause:
-        steps.append(Pause(f"{stage.name} (before promoting)", environment))
+        steps.append(Pause(f"after stage {stage.name} (before promoting)", environment))
     steps += [
         PromoteStable(names.stable_deployment, image, spec.manifest),
         WaitForRollout(names.stable_deployment, spec.timeout, spec.stable_selector),
@@ -930,13 +828,6 @@ def promoted_by(steps: list[Step] | tuple[Step, ...], number: int) -> bool:
     """Whether step ``number`` (1-based) is at or after the promotion (the stable may differ)."""
     at = next((i for i, s in enumerate(steps, 1) if isinstance(s, PromoteStable)), None)
     return at is not None and number >= at
-
-
-def recorded_number(record: StateRecord) -> int:
-    """The number of the step the record says ran last ("9/17 pause" → 9; 0: none)."""
-    head = record.step.split(" ", 1)[0]
-    number, _, _ = head.partition("/")
-    return int(number) if number.isdigit() else 0
 
 
 class CanaryStrategy:
@@ -1014,19 +905,7 @@ class CanaryStrategy:
         assert record.plan is not None
         spec = CanarySpec.from_dict(record.plan)
         previous, template = record.previous_revision, record.previous_template
-        if record.phase == "Paused":
-            held = (
-                f"{target.image} is paused in {target.environment} at step {record.step}: run "
-                f"`ci-deploy promote --env {target.environment}` or `ci-deploy abort`"
-            )
-            return self._plan(target, spec, previous, template, noop_reason=held)
-        note = (
-            f"a run of {target.image} was interrupted at step {record.step}: this run continues "
-            "from that step, with the parameters recorded when the rollout started"
-        )
-        return self._plan(
-            target, spec, previous, template, start=max(1, recorded_number(record)), notes=(note,)
-        )
+        return self._plan(target, spec, previous, template, **continued(target, record))
 
     def resume_steps(self, record: StateRecord, observed: Observed) -> list[Step]:
         """The rollout's steps rebuilt from the record (for ``promote``: no manifests)."""
@@ -1042,18 +921,10 @@ class CanaryStrategy:
         assert record.plan is not None
         steps = tuple(self.resume_steps(record, observed))
         spec = CanarySpec.from_dict(record.plan)
-        template = record.previous_template
-        return Plan(
-            target,
-            steps,
-            record.previous_revision,
-            template,
-            deployment_exists=True,
-            start=recorded_number(record) + 1,
-            failure_paths=failure_paths(
-                spec, record.previous_revision, template, steps, target.environment
-            ),
+        paths = failure_paths(
+            spec, record.previous_revision, record.previous_template, steps, target.environment
         )
+        return resumed_plan(target, record, steps, paths)
 
     def abort_steps(self, record: StateRecord, observed: Observed) -> list[Step]:
         """All traffic to stable, the canary removed, the stable restored if it was promoted."""
@@ -1136,16 +1007,9 @@ def _abort_first(target: Target, record: StateRecord) -> tuple[tuple[Step, ...],
 
 def target_of(record: StateRecord, spec: CanarySpec, observed: Observed) -> Target:
     """A Target for the recorded rollout (no manifests: only what the later steps use)."""
-    return Target(
-        app=record.app,
-        environment=record.environment,
-        namespace="",
-        strategy="canary",
-        image=record.revision,
-        objects=(),
-        manifests_digest=record.manifests_digest or "",
+    return recorded_target(
+        record,
         timeout=spec.timeout,
-        container=record.container,
         images=spec.images,
         replicas=spec.stable_replicas,
         time_scale=spec.time_scale,

@@ -108,29 +108,51 @@ def delete_if_present(client: KubeClient, path: str) -> None:
             raise
 
 
-def track_service(stable: Obj, names: TrafficNames, track: str) -> Obj:
-    """The Service of the ``canary`` or ``baseline`` pods: the stable Service's ports,
-    selecting that track's pods (pure).
+def service_for_pods(manifests: tuple[Obj, ...], deployment: Obj) -> Obj | None:
+    """The first rendered Service whose selector matches the pods of ``deployment``."""
+    template = (deployment.get("spec") or {}).get("template") or {}
+    pod_labels = (template.get("metadata") or {}).get("labels") or {}
+    return next(
+        (
+            o
+            for o in manifests
+            if o.get("kind") == "Service"
+            and (o.get("spec") or {}).get("selector")
+            and all(pod_labels.get(k) == v for k, v in o["spec"]["selector"].items())
+        ),
+        None,
+    )
 
-    Fields the API server allocates (clusterIP, clusterIPs, nodePort) are not copied: the
-    Service gets its own.
+
+def service_beside(main: Obj, name: str, selector: dict[str, str], labels: dict[str, str]) -> Obj:
+    """A ClusterIP Service with ``main``'s ports, named ``name``, selecting ``selector`` (pure).
+
+    Its labels are ``main``'s plus ``labels``. Fields the API server allocates (clusterIP,
+    clusterIPs, nodePort) are not copied: the new Service gets its own.
     """
-    meta = stable.get("metadata") or {}
-    ports = [{k: v for k, v in p.items() if k != "nodePort"} for p in stable["spec"]["ports"]]
+    meta = main.get("metadata") or {}
+    ports = [{k: v for k, v in p.items() if k != "nodePort"} for p in main["spec"]["ports"]]
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": _service_of(names, track),
+            "name": name,
             "namespace": meta["namespace"],
-            "labels": {**(meta.get("labels") or {}), TRACK_LABEL: track},
+            "labels": {**(meta.get("labels") or {}), **labels},
         },
-        "spec": {
-            "type": "ClusterIP",
-            "selector": {**dict(names.selector), TRACK_LABEL: track},
-            "ports": ports,
-        },
+        "spec": {"type": "ClusterIP", "selector": selector, "ports": ports},
     }
+
+
+def track_service(stable: Obj, names: TrafficNames, track: str) -> Obj:
+    """The Service of the ``canary`` or ``baseline`` pods: the stable Service's ports,
+    selecting that track's pods (pure)."""
+    return service_beside(
+        stable,
+        _service_of(names, track),
+        {**dict(names.selector), TRACK_LABEL: track},
+        {TRACK_LABEL: track},
+    )
 
 
 def canary_service(stable: Obj, names: TrafficNames) -> Obj:

@@ -1,0 +1,1028 @@
+"""Blue-green: the new version beside the serving one at full size, checked, then switched.
+
+The two colours are two Deployments: the one named after the app (which also holds the state
+record) is **blue**, ``<app>-green`` is **green**. Their pods carry ``ci-deploy.dev/color`` and
+the app's Service selects one colour; moving that one selector key is the traffic switch
+(an HTTPRoute or Ingress keeps pointing at the Service). A rollout deploys the colour that does
+not serve, waits until it is ready, checks it through a preview Service (``<service>-preview``,
+removed once traffic is switched), optionally pauses for ``promote``, switches, checks again
+through the main Service, keeps the previous colour at full size for ``scale_down_delay`` (the
+instant way back while the new one proves itself), then scales it to zero once the
+PodDisruptionBudgets allow it. The colour at zero stays as a Deployment: the next deploy's
+target (and, for blue, the record's home).
+
+Every ``apply`` of the rendered Service carries the selector of the colour serving at that
+moment: the selector is an atomic map, so applying the bare rendered one would send traffic
+to both colours. An HPA of the app is pointed at the serving colour the same way.
+
+Everything a later job needs is recorded when the rollout starts (``record.plan``), so
+``promote`` and ``abort`` rebuild the very same steps from the cluster alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ci_deploy.config.model import BlueGreenConfig
+from ci_deploy.errors import UserInputError
+from ci_deploy.kube.apply import ApplyError, apply_object
+from ci_deploy.kube.client import DEPLOYMENT, POD
+from ci_deploy.kube.disruption import shortfalls
+from ci_deploy.kube.endpoints import ready_endpoint_pods
+from ci_deploy.kube.errors import ApiError
+from ci_deploy.kube.state import STATE_ANNOTATION, StateRecord
+from ci_deploy.kube.verify import pod_ready
+from ci_deploy.rollout.labels import COLOR_LABEL
+from ci_deploy.rollout.plan import (
+    FailurePath,
+    Observed,
+    Plan,
+    Target,
+    Workload,
+    check_recorded,
+    continued,
+    image_of,
+    images_of,
+    primary_manifest,
+    recorded_number,
+    recorded_target,
+    resumed_plan,
+    stable_template,
+)
+from ci_deploy.rollout.session import RolloutContext, StepFailed
+from ci_deploy.rollout.steps import (
+    Apply,
+    Pause,
+    Record,
+    RestoreObjects,
+    Step,
+    VerifyRunning,
+    WaitForRollout,
+    Watch,
+    duration_text,
+)
+from ci_deploy.rollout.traffic.services import (
+    delete_if_present,
+    object_path,
+    require,
+    router_apply,
+    router_patch,
+    service_beside,
+    service_for_pods,
+    service_path,
+)
+
+Obj = dict[str, Any]
+
+BLUE, GREEN = "blue", "green"
+GREEN_SUFFIX = "-green"
+PREVIEW_SUFFIX = "-preview"
+PLAN_VERSION = 1
+POLL = 0.2  # seconds between looks at endpoints, budgets and pods going
+
+
+def other(color: str) -> str:
+    """The other colour."""
+    return GREEN if color == BLUE else BLUE
+
+
+def deployment_of(app: str, color: str) -> str:
+    """The Deployment of ``color``: blue is the app-named one (it holds the record)."""
+    return app if color == BLUE else f"{app}{GREEN_SUFFIX}"
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """A label selector string of ``labels``."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+# -- what a blue-green rollout is, as recorded ---------------------------------------------------
+@dataclass(frozen=True)
+class BlueGreenSpec:
+    """A blue-green rollout's parameters: made from the target, kept in ``record.plan``."""
+
+    app: str
+    active: str  # the colour serving when the rollout starts: where every undo sends traffic
+    new: str  # the colour this rollout deploys
+    service: str  # the app's Service (its selector is the switch)
+    selector: tuple[tuple[str, str], ...]  # the Service's selector as rendered
+    pod_labels: tuple[tuple[str, str], ...]  # the rendered Deployment's matchLabels
+    images: tuple[tuple[str, str], ...]  # (container, image) of the new version
+    previous_images: tuple[tuple[str, str], ...]  # of the serving version
+    timeout: float
+    replicas: int  # of the new colour (and what the serving one is brought back to)
+    keep_seconds: float  # scale_down_delay, divided by the time scale
+    keep_written: str  # scale_down_delay as configured
+    auto_promote: bool = True
+    time_scale: float = 1.0
+    relabel: bool = False  # the serving pods carry no colour yet: labelled blue first
+    autoscaler: str = ""  # an HPA of the app, pointed at the serving colour
+
+    @property
+    def preview_service(self) -> str:
+        return f"{self.service}{PREVIEW_SUFFIX}"
+
+    def deployment(self, color: str) -> str:
+        return deployment_of(self.app, color)
+
+    def pods(self, color: str) -> str:
+        """The label selector of ``color``'s pods."""
+        return labels_text({**dict(self.pod_labels), COLOR_LABEL: color})
+
+    def to_dict(self) -> Obj:
+        return {
+            "version": PLAN_VERSION,
+            "strategy": "blue_green",
+            "app": self.app,
+            "active": self.active,
+            "new": self.new,
+            "service": self.service,
+            "selector": dict(self.selector),
+            "podLabels": dict(self.pod_labels),
+            "images": [list(pair) for pair in self.images],
+            "previousImages": [list(pair) for pair in self.previous_images],
+            "timeout": self.timeout,
+            "replicas": self.replicas,
+            "keepSeconds": self.keep_seconds,
+            "keepWritten": self.keep_written,
+            "autoPromote": self.auto_promote,
+            "timeScale": self.time_scale,
+            "relabel": self.relabel,
+            "autoscaler": self.autoscaler,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Obj) -> BlueGreenSpec:
+        check_recorded(doc, "blue_green", PLAN_VERSION)
+        return cls(
+            app=str(doc["app"]),
+            active=str(doc["active"]),
+            new=str(doc["new"]),
+            service=str(doc["service"]),
+            selector=tuple(sorted((str(k), str(v)) for k, v in doc["selector"].items())),
+            pod_labels=tuple(sorted((str(k), str(v)) for k, v in doc["podLabels"].items())),
+            images=tuple((str(c), str(i)) for c, i in doc["images"]),
+            previous_images=tuple((str(c), str(i)) for c, i in doc["previousImages"]),
+            timeout=float(doc["timeout"]),
+            replicas=int(doc["replicas"]),
+            keep_seconds=float(doc["keepSeconds"]),
+            keep_written=str(doc.get("keepWritten", "")),
+            auto_promote=bool(doc.get("autoPromote", True)),
+            time_scale=float(doc.get("timeScale", 1.0)),
+            relabel=bool(doc.get("relabel", False)),
+            autoscaler=str(doc.get("autoscaler", "")),
+        )
+
+
+# -- from the rendered objects ------------------------------------------------------------------
+def settings_of(target: Target) -> BlueGreenConfig:
+    """The ``blue_green:`` block (its defaults when the block is empty)."""
+    return target.settings if isinstance(target.settings, BlueGreenConfig) else BlueGreenConfig()
+
+
+def color_manifest(rendered: Obj, app: str, color: str, replicas: int | None) -> Obj:
+    """The rendered Deployment as ``color``'s: renamed for green, its pods and itself labelled.
+
+    Blue keeps the rendered pod selector (the app-named Deployment's selector is immutable and
+    may predate the colours); green's selects its colour too.
+    """
+    out = copy.deepcopy(rendered)
+    meta = out.setdefault("metadata", {})
+    meta["name"] = deployment_of(app, color)
+    meta["labels"] = {**(meta.get("labels") or {}), COLOR_LABEL: color}
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(STATE_ANNOTATION, None)
+    meta.pop("annotations", None)
+    if annotations:
+        meta["annotations"] = annotations
+    spec = out.setdefault("spec", {})
+    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), COLOR_LABEL: color}
+    if color == GREEN:
+        spec.setdefault("selector", {}).setdefault("matchLabels", {})[COLOR_LABEL] = color
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return out
+
+
+def routed_objects(target: Target, service: str, color: str | None) -> tuple[Obj, ...]:
+    """The rendered objects other than the app's Deployment, the Service selecting ``color``
+    (None: as rendered) and an HPA of the app scaling ``color``'s Deployment."""
+    out = []
+    for obj in target.manifests:
+        kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
+        if kind == "Deployment" and name == target.app:
+            continue
+        if color is not None and kind == "Service" and name == service:
+            obj = copy.deepcopy(obj)
+            obj["spec"]["selector"] = {**obj["spec"]["selector"], COLOR_LABEL: color}
+        elif color is not None and _scales_app(obj, target.app):
+            obj = copy.deepcopy(obj)
+            obj["spec"]["scaleTargetRef"]["name"] = deployment_of(target.app, color)
+        out.append(obj)
+    return tuple(out)
+
+
+def _scales_app(obj: Obj, app: str) -> bool:
+    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+    return (
+        obj.get("kind") == "HorizontalPodAutoscaler"
+        and ref.get("kind") == "Deployment"
+        and ref.get("name") == app
+    )
+
+
+def app_service(target: Target) -> Obj:
+    """The rendered Service in front of the app's pods (exit 2 when there is none)."""
+    service = service_for_pods(target.manifests, primary_manifest(target))
+    if service is None:
+        raise UserInputError(
+            f"strategy blue_green switches traffic with the selector of the Service in front of "
+            f"deployment/{target.app}; none of the rendered objects selects its pods",
+            hint="the built-in templates render one; add one to your templates",
+        )
+    return service
+
+
+# -- the blue-green steps -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordStart(Step):
+    """Remember the serving version and colour, and the rollout's parameters (strict)."""
+
+    image: str | None
+    color: str  # serving now
+    plan: Obj | None = field(default=None, compare=False)
+    name = "record-stable"
+
+    def describe(self) -> str:
+        return f"record stable revision: {self.image} ({self.color} serves)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        ctx.save(strict=True, previous_revision=self.image, plan=self.plan, active_color=self.color)
+
+
+@dataclass(frozen=True)
+class RecordColor(Step):
+    """Record which colour serves (a first deploy: the one it rolled out)."""
+
+    color: str
+    name = "record-color"
+
+    def describe(self) -> str:
+        return f"record the serving colour: {self.color}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        ctx.save(active_color=self.color)
+
+
+@dataclass(frozen=True)
+class LabelColor(Step):
+    """Put the serving pods on a colour (a rolling restart: same image, one more label)."""
+
+    deployment: str
+    color: str
+    name = "label-color"
+
+    def describe(self) -> str:
+        return (
+            f"label the pods of deployment/{self.deployment} {COLOR_LABEL}={self.color} (they "
+            "carry no colour yet: a rolling restart of the serving version, nothing else changes)"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        ctx.before_change(self.deployment)
+        labels = {COLOR_LABEL: self.color}
+        patch = {
+            "metadata": {"labels": labels},
+            "spec": {"template": {"metadata": {"labels": labels}}},
+        }
+        router_patch(ctx.client, DEPLOYMENT.path(ctx.namespace, self.deployment), patch)
+
+
+@dataclass(frozen=True)
+class StartColor(Step):
+    """Server-side apply the rendered Deployment as the colour that does not serve."""
+
+    deployment: str
+    color: str
+    image: str
+    replicas: int
+    service: str
+    manifest: Obj = field(default_factory=dict, compare=False)
+    name = "deploy-color"
+
+    def describe(self) -> str:
+        pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
+        return (
+            f"deploy {self.color}: deployment/{self.deployment} with {self.image}, {pods} "
+            f"(Service {self.service} does not select them yet)"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        if not self.manifest:
+            raise StepFailed(
+                "failed", f"the manifest of {self.color} is not known here: deploy again"
+            )
+        ctx.before_change(self.deployment)
+        try:
+            apply_object(ctx.client, self.manifest)
+        except ApplyError as exc:
+            raise exc.error from exc  # the executor tells forbidden from other API failures
+        ctx.progress.line(f"applied deployment/{self.deployment} ({self.color}, {self.image})")
+
+
+@dataclass(frozen=True)
+class PreviewService(Step):
+    """A Service beside the app's one, selecting the new colour: for checks before the switch."""
+
+    service: str
+    preview: str
+    selector: tuple[tuple[str, str], ...]  # the app's Service's selector as rendered
+    color: str
+    name = "preview"
+
+    def describe(self) -> str:
+        return f"create Service {self.preview} selecting the {self.color} pods (the preview)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        main = require(
+            ctx,
+            service_path(ctx, self.service),
+            f"Service {self.service}",
+            "it was applied by this rollout: look for what deleted it, then deploy again",
+        )
+        selector = {**dict(self.selector), COLOR_LABEL: self.color}
+        router_apply(
+            ctx.client, service_beside(main, self.preview, selector, {COLOR_LABEL: self.color})
+        )
+
+
+@dataclass(frozen=True)
+class RemovePreview(Step):
+    """Delete the preview Service (gone is fine)."""
+
+    preview: str
+    name = "remove-preview"
+
+    def describe(self) -> str:
+        return f"delete Service {self.preview} (the preview)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        delete_if_present(ctx.client, service_path(ctx, self.preview))
+
+
+@dataclass(frozen=True)
+class CheckTraffic(Step):
+    """The promotion check: the Service sends to every ready pod of the colour and no other.
+
+    The hook where the analysis issue plugs HTTP and metric checks in; until then what it
+    checks is what every router relies on: the EndpointSlices of the Service.
+    """
+
+    what: str  # pre-promotion | post-promotion
+    service: str
+    deployment: str
+    color: str
+    selector: str  # the colour's pods
+    timeout: float
+    name = "check"
+
+    def describe(self) -> str:
+        return (
+            f"{self.what} check: Service {self.service} lists every pod of {self.color} "
+            f"(deployment/{self.deployment}) as a ready endpoint, and no other pod "
+            "(EndpointSlices; HTTP and metric checks come with the analysis issue)"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            problem = self._problem(ctx)
+            if problem is None:
+                ctx.progress.line(
+                    f"{self.what} check passed: Service {self.service} sends to the {self.color} "
+                    "pods only"
+                )
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    "failed", f"{self.what} check: {problem} (after {duration_text(self.timeout)})"
+                )
+            ctx.progress.update(f"{self.what} check: {problem}")
+            if ctx.cancel.wait(POLL):
+                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+
+    def _problem(self, ctx: RolloutContext) -> str | None:
+        deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))
+        wanted = int((deployment.get("spec") or {}).get("replicas", 1))
+        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
+        items = pods.get("items") or []
+        ready = {str(p["metadata"]["name"]) for p in items if pod_ready(p)}
+        ours = {str(p["metadata"]["name"]) for p in items}
+        endpoints = ready_endpoint_pods(ctx.client, ctx.namespace, self.service)
+        if len(ready) < wanted:
+            return f"{len(ready)} of {wanted} pods of deployment/{self.deployment} are ready"
+        missing = sorted(ready - endpoints)
+        if missing:
+            return f"Service {self.service} does not list {_names(missing)} as ready endpoints"
+        others = sorted(endpoints - ours)
+        if others:
+            return f"Service {self.service} also sends to {_names(others)}, not of {self.color}"
+        return None
+
+
+@dataclass(frozen=True)
+class RouteTraffic(Step):
+    """Point the app's Service (and its HPA) at one colour; record that colour as serving."""
+
+    service: str
+    color: str
+    deployment: str  # the colour's Deployment
+    autoscaler: str = ""
+    name = "route"
+
+    def describe(self) -> str:
+        return f"route Service {self.service} to the {self.color} pods{self._hpa()}"
+
+    def _hpa(self) -> str:
+        if not self.autoscaler:
+            return ""
+        return f"; HPA {self.autoscaler} scales deployment/{self.deployment}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        path = service_path(ctx, self.service)
+        require(
+            ctx,
+            path,
+            f"Service {self.service}",
+            "it carries the traffic of the app; apply the app's manifests (deploy again)",
+        )
+        router_patch(ctx.client, path, {"spec": {"selector": {COLOR_LABEL: self.color}}})
+        if self.autoscaler:
+            hpa = object_path(ctx, "autoscaling/v2", "HorizontalPodAutoscaler", self.autoscaler)
+            router_patch(ctx.client, hpa, {"spec": {"scaleTargetRef": {"name": self.deployment}}})
+        # Strict: the next deploy must know which colour serves, or it would replace it.
+        ctx.save(strict=True, active_color=self.color)
+        ctx.progress.line(f"Service {self.service} now selects {COLOR_LABEL}={self.color}")
+
+
+@dataclass(frozen=True)
+class Switch(RouteTraffic):
+    """The switch: all traffic to the new colour at once (the promotion)."""
+
+    image: str = ""
+    name = "promote"
+
+    def describe(self) -> str:
+        return (
+            f"switch: Service {self.service} to the {self.color} pods ({self.image}){self._hpa()}"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        super().run(ctx)
+        ctx.events.emit("promoted", ctx.record, message=f"{self.image} serves from {self.color}")
+
+
+@dataclass(frozen=True)
+class ScaleColor(Step):
+    """Set a colour's replicas; to zero: first the budgets, then until its pods are gone."""
+
+    deployment: str
+    color: str
+    selector: str  # the colour's pods
+    replicas: int
+    timeout: float
+    serving: str = ""  # with budgets: the Deployment that keeps serving (what they count on)
+    name = "scale"
+
+    def describe(self) -> str:
+        if self.replicas:
+            pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
+            return f"scale deployment/{self.deployment} ({self.color}) to {pods}"
+        text = (
+            f"scale deployment/{self.deployment} ({self.color}) to 0 and wait until its pods "
+            "are gone"
+        )
+        if self.serving:
+            text += (
+                f"; first, wait (timeout {duration_text(self.timeout)}) until the "
+                "PodDisruptionBudgets that select them hold with the ready pods of "
+                f"deployment/{self.serving} alone"
+            )
+        return text
+
+    def run(self, ctx: RolloutContext) -> None:
+        if self.serving:
+            self._wait_for_budgets(ctx)
+        path = DEPLOYMENT.path(ctx.namespace, self.deployment)
+        try:
+            router_patch(ctx.client, path, {"spec": {"replicas": self.replicas}})
+        except ApiError as exc:
+            if exc.status != 404 or self.replicas:
+                raise
+        if self.replicas == 0:
+            self._wait_until_gone(ctx)
+            ctx.progress.line(f"scaled deployment/{self.deployment} ({self.color}) to 0")
+
+    def _wait_for_budgets(self, ctx: RolloutContext) -> None:
+        kind = ctx.client.resolve_kind("policy/v1", "PodDisruptionBudget")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            budgets = ctx.client.get(kind.path(ctx.namespace)).get("items") or []
+            if not budgets:
+                return
+            pods = ctx.client.get(POD.path(ctx.namespace)).get("items") or []
+            retiring = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
+            names = frozenset(str(p["metadata"]["name"]) for p in retiring.get("items") or [])
+            serving = ctx.client.get_or_none(DEPLOYMENT.path(ctx.namespace, self.serving)) or {}
+            floor = int((serving.get("spec") or {}).get("replicas", 0))
+            short = shortfalls(budgets, pods, names, floor)
+            if not short:
+                return
+            reason = "; ".join(map(str, short))
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    "timeout",
+                    f"{self.color} was not scaled down: without its pods, {reason} (only the "
+                    f"ready pods of deployment/{self.serving} count); waited "
+                    f"{duration_text(self.timeout)}",
+                )
+            ctx.progress.update(f"waiting to scale {self.color} down: {reason}")
+            if ctx.cancel.wait(POLL):
+                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+
+    def _wait_until_gone(self, ctx: RolloutContext) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
+            left = sorted(str(p["metadata"]["name"]) for p in pods.get("items") or [])
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    "timeout",
+                    f"deployment/{self.deployment} was scaled to 0, but {_names(left)} are still "
+                    f"there after {duration_text(self.timeout)}",
+                )
+            ctx.progress.update(f"waiting for {len(left)} {self.color} pods to go")
+            if ctx.cancel.wait(POLL):
+                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+
+
+def _names(pods: list[str]) -> str:
+    shown = ", ".join(pods[:3]) + (", …" if len(pods) > 3 else "")
+    return f"pod{'s' if len(pods) != 1 else ''} {shown}"
+
+
+# -- the plans ----------------------------------------------------------------------------------
+def rollout_steps(
+    spec: BlueGreenSpec,
+    target: Target,
+    previous_image: str | None,
+    manifests: tuple[Obj, ...] = (),
+) -> list[Step]:
+    """The blue-green steps, from the spec (the same list in deploy and in promote; without
+    ``manifests`` the steps before the gate cannot run, and need not)."""
+    old, new = spec.active, spec.new
+    applied = replace(target, manifests=manifests)
+    rendered = primary_manifest(applied) if manifests else None
+    others = (
+        routed_objects(applied, spec.service, None if spec.relabel else old) if manifests else ()
+    )
+    refs = tuple(r for r in target.objects if r != f"Deployment {spec.app}")
+    steps: list[Step] = [
+        RecordStart(previous_image, old, plan=spec.to_dict()),
+        Apply(refs, target.image, others, ""),
+    ]
+    if spec.relabel:
+        steps += [
+            LabelColor(spec.deployment(old), old),
+            WaitForRollout(spec.deployment(old), spec.timeout, spec.pods(old)),
+            RouteTraffic(spec.service, old, spec.deployment(old), spec.autoscaler),
+        ]
+    manifest = color_manifest(rendered, spec.app, new, spec.replicas) if rendered else {}
+    steps += [
+        StartColor(spec.deployment(new), new, target.image, spec.replicas, spec.service, manifest),
+        WaitForRollout(spec.deployment(new), spec.timeout, spec.pods(new)),
+        VerifyRunning(spec.deployment(new), spec.images, spec.pods(new)),
+        PreviewService(spec.service, spec.preview_service, spec.selector, new),
+        CheckTraffic(
+            "pre-promotion",
+            spec.preview_service,
+            spec.deployment(new),
+            new,
+            spec.pods(new),
+            spec.timeout,
+        ),
+    ]
+    if not spec.auto_promote:
+        steps.append(Pause(f"before the switch to {new}", target.environment))
+    steps += [
+        Switch(spec.service, new, spec.deployment(new), spec.autoscaler, target.image),
+        CheckTraffic(
+            "post-promotion", spec.service, spec.deployment(new), new, spec.pods(new), spec.timeout
+        ),
+        RemovePreview(spec.preview_service),
+    ]
+    if spec.keep_seconds > 0:
+        steps.append(
+            Watch(
+                f"{old} kept at full size for an instant switch back",
+                spec.keep_seconds,
+                spec.keep_written,
+                spec.deployment(new),
+                spec.pods(new),
+                what="for",
+            )
+        )
+    steps += [
+        ScaleColor(
+            spec.deployment(old),
+            old,
+            spec.pods(old),
+            0,
+            spec.timeout,
+            serving=spec.deployment(new),
+        ),
+        Record("Succeeded", f"{target.image} serves from {new}; {old} scaled to 0"),
+    ]
+    return steps
+
+
+def undo_steps(spec: BlueGreenSpec, *, switched: bool, phase: str, message: str = "") -> list[Step]:
+    """Traffic on the colour that served before (switched back, once it is ready at full
+    size), the new colour scaled to zero, the preview removed; the other objects the run
+    changed are put back last (``RestoreObjects``: made concrete by the recovery)."""
+    old, new = spec.active, spec.new
+    steps: list[Step] = []
+    if switched:
+        steps += [
+            ScaleColor(spec.deployment(old), old, spec.pods(old), spec.replicas, spec.timeout),
+            WaitForRollout(spec.deployment(old), spec.timeout, spec.pods(old)),
+            VerifyRunning(spec.deployment(old), spec.previous_images, spec.pods(old)),
+            RouteTraffic(spec.service, old, spec.deployment(old), spec.autoscaler),
+        ]
+    steps += [
+        ScaleColor(spec.deployment(new), new, spec.pods(new), 0, spec.timeout),
+        RemovePreview(spec.preview_service),
+    ]
+    if phase != "Aborted":
+        steps.append(RestoreObjects(()))
+    steps.append(Record(phase, message))
+    return steps
+
+
+def switched_by(steps: list[Step] | tuple[Step, ...], number: int) -> bool:
+    """Whether step ``number`` (1-based) is at or after the switch."""
+    at = next((i for i, s in enumerate(steps, 1) if isinstance(s, Switch)), None)
+    return at is not None and number >= at
+
+
+def failure_paths(
+    spec: BlueGreenSpec, steps: tuple[Step, ...], env: str
+) -> tuple[FailurePath, ...]:
+    """What a failure does, before and after the switch (as printed by ``plan``)."""
+    old, new = spec.active, spec.new
+    at = next((i for i, s in enumerate(steps, 1) if isinstance(s, Switch)), len(steps))
+    return (
+        FailurePath(
+            f"on failure before step {at} (the switch): {old} never stopped serving; scale {new} "
+            "to 0 and remove the preview (exit 1)",
+            tuple(undo_steps(spec, switched=False, phase="RolledBack")),
+        ),
+        FailurePath(
+            f"on failure from step {at} on: {old} still runs at full size; switch Service "
+            f"{spec.service} back to it and scale {new} to 0 (exit 1)",
+            tuple(undo_steps(spec, switched=True, phase="RolledBack")),
+        ),
+        FailurePath(
+            f"abort (`ci-deploy abort --env {env}`) while paused: the same as a failure, recorded "
+            "as Aborted (exit 0)",
+            (),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What serves before the rollout: the colour, its template and image, and whether its
+    pods still need the colour label."""
+
+    color: str
+    template: Obj | None
+    image: str | None
+    relabel: bool = False
+    replicas: int = 0  # its Deployment's replicas now (an HPA may have changed them)
+
+
+def _workload(observed: Observed, name: str) -> Workload | None:
+    return next((w for w in observed.workloads if w.name == name), None)
+
+
+def serving(target: Target, observed: Observed) -> Serving:
+    """The colour that serves now, from the cluster: the only one with pods, else the record's."""
+    app = target.app
+    running = [
+        c for c in (BLUE, GREEN) if (w := _workload(observed, deployment_of(app, c))) and w.replicas
+    ]
+    record = observed.record
+    recorded = record.active_color if record and record.strategy == "blue_green" else None
+    color = running[0] if len(running) == 1 else (recorded if recorded in running else BLUE)
+    workload = _workload(observed, deployment_of(app, color))
+    template = workload.template if workload is not None else stable_template(observed)
+    labels = ((template or {}).get("metadata") or {}).get("labels") or {}
+    return Serving(
+        color,
+        template,
+        image_of(template, target.container),
+        relabel=color == BLUE and labels.get(COLOR_LABEL) != BLUE,
+        replicas=workload.replicas if workload is not None else 0,
+    )
+
+
+def spec_for(target: Target, now: Serving) -> BlueGreenSpec:
+    """The rollout's parameters for ``target`` when ``now`` serves (exit 2 on bad input)."""
+    settings = settings_of(target)
+    service = app_service(target)
+    rendered = primary_manifest(target)
+    match = ((rendered.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    autoscaler = next(
+        (str(o["metadata"]["name"]) for o in target.manifests if _scales_app(o, target.app)), ""
+    )
+    return BlueGreenSpec(
+        app=target.app,
+        active=now.color,
+        new=other(now.color),
+        service=str(service["metadata"]["name"]),
+        selector=tuple(sorted((str(k), str(v)) for k, v in service["spec"]["selector"].items())),
+        pod_labels=tuple(sorted((str(k), str(v)) for k, v in match.items())),
+        images=target.images,
+        previous_images=tuple(images_of(now.template)) if now.template else (),
+        timeout=target.timeout,
+        # An HPA sized the serving colour: the new one starts as large, not smaller.
+        replicas=max(target.replicas, now.replicas) if autoscaler else target.replicas,
+        keep_seconds=settings.scale_down_delay.seconds / target.time_scale,
+        keep_written=str(settings.scale_down_delay),
+        auto_promote=settings.auto_promote,
+        time_scale=target.time_scale,
+        relabel=now.relabel,
+        autoscaler=autoscaler,
+    )
+
+
+class BlueGreenStrategy:
+    """The new version as the colour that does not serve, checked, switched (see the module)."""
+
+    name = "blue_green"
+
+    def validate(self, target: Target) -> None:
+        """Exit 2 for a configuration this strategy cannot run (before the cluster is asked)."""
+        app_service(target)
+
+    def steps(self, target: Target, observed: Observed, previous_image: str | None) -> list[Step]:
+        return list(self.plan(target, observed).steps)
+
+    def plan(self, target: Target, observed: Observed) -> Plan:
+        """The deploy's plan: a switch to the other colour, or a first rollout as blue."""
+        if stable_template(observed) is None:
+            return _first_plan(target, observed)
+        record = observed.record
+        notes = _notes(target)
+        prelude: tuple[Step, ...] = ()
+        if record is not None and record.phase in ("Progressing", "Paused") and record.plan:
+            if (
+                record.strategy == self.name
+                and record.revision == target.image
+                and record.manifests_digest == target.manifests_digest
+            ):
+                return self._continued(target, record, notes)
+            prelude, now = _abort_first(record, observed, target)
+            notes += (
+                f"the rollout of {record.revision} ({record.strategy}) is still "
+                f"{record.phase.lower()} here: it is aborted first (all traffic back to "
+                f"{record.previous_revision}, the new version removed)",
+            )
+        else:
+            now = serving(target, observed)
+            held = _unchanged(target, observed, now)
+            if held:
+                return Plan(target, (), now.image, now.template, noop_reason=held)
+        spec = spec_for(target, now)
+        if spec.relabel:
+            notes += (
+                f"the pods of deployment/{target.app} carry no colour yet (an earlier rolling or "
+                f"canary deploy): they are labelled {BLUE} first, so that Service {spec.service} "
+                f"can select them alone while {spec.new} starts",
+            )
+        return self._plan(target, spec, now.image, now.template, prelude=prelude, notes=notes)
+
+    def _plan(
+        self,
+        target: Target,
+        spec: BlueGreenSpec,
+        previous: str | None,
+        template: Obj | None,
+        **extra: Any,
+    ) -> Plan:
+        steps = tuple(rollout_steps(spec, target, previous, target.manifests))
+        return Plan(
+            target,
+            steps,
+            previous,
+            template,
+            deployment_exists=True,
+            failure_paths=failure_paths(spec, steps, target.environment),
+            total_seconds=spec.keep_seconds,
+            **extra,
+        )
+
+    def _continued(self, target: Target, record: StateRecord, notes: tuple[str, ...]) -> Plan:
+        """The same image and manifests are in flight: hold at the gate, or continue the run
+        that was interrupted, from the recorded step and with the recorded parameters."""
+        assert record.plan is not None
+        spec = BlueGreenSpec.from_dict(record.plan)
+        previous, template = record.previous_revision, record.previous_template
+        extra = continued(target, record)
+        extra["notes"] = (*notes, *extra.get("notes", ()))
+        return self._plan(target, spec, previous, template, **extra)
+
+    def resume_steps(self, record: StateRecord, observed: Observed) -> list[Step]:
+        """The rollout's steps rebuilt from the record (for ``promote``: no manifests)."""
+        assert record.plan is not None
+        spec = BlueGreenSpec.from_dict(record.plan)
+        return rollout_steps(spec, target_of(record, spec), record.previous_revision)
+
+    def resume_plan(self, record: StateRecord, observed: Observed, target: Target) -> Plan:
+        """``promote``'s plan: the recorded rollout, continued after its gate."""
+        assert record.plan is not None
+        spec = BlueGreenSpec.from_dict(record.plan)
+        steps = tuple(self.resume_steps(record, observed))
+        return resumed_plan(target, record, steps, failure_paths(spec, steps, target.environment))
+
+    def abort_steps(self, record: StateRecord, observed: Observed) -> list[Step]:
+        """All traffic to the colour that served before, the new colour scaled to zero."""
+        assert record.plan is not None
+        spec = BlueGreenSpec.from_dict(record.plan)
+        switched = switched_by(self.resume_steps(record, observed), recorded_number(record))
+        message = (
+            f"aborted: {record.revision} removed, {record.previous_revision} serves from "
+            f"{spec.active}"
+        )
+        return undo_steps(spec, switched=switched, phase="Aborted", message=message)
+
+
+def target_of(record: StateRecord, spec: BlueGreenSpec) -> Target:
+    """A Target for the recorded rollout (no manifests: only what the later steps use)."""
+    return recorded_target(
+        record,
+        timeout=spec.timeout,
+        images=spec.images,
+        replicas=spec.replicas,
+        time_scale=spec.time_scale,
+    )
+
+
+def _abort_first(
+    record: StateRecord, observed: Observed, target: Target
+) -> tuple[tuple[Step, ...], Serving]:
+    """The abort of the rollout in flight (of any progressive strategy), and what serves after."""
+    from ci_deploy.rollout.strategies import ProgressiveStrategy, strategy_for
+
+    strategy = strategy_for(record.strategy)
+    assert isinstance(strategy, ProgressiveStrategy)
+    steps = tuple(s for s in strategy.abort_steps(record, observed) if not isinstance(s, Record))
+    template = record.previous_template
+    color = BLUE
+    if record.strategy == "blue_green":
+        assert record.plan is not None
+        color = BlueGreenSpec.from_dict(record.plan).active
+    labels = ((template or {}).get("metadata") or {}).get("labels") or {}
+    live = _workload(observed, target.app)
+    live_labels = (((live.template if live else {}) or {}).get("metadata") or {}).get("labels")
+    relabel = color == BLUE and BLUE not in (
+        labels.get(COLOR_LABEL),
+        (live_labels or {}).get(COLOR_LABEL),
+    )
+    return steps, Serving(color, template, record.previous_revision, relabel=relabel)
+
+
+def _unchanged(target: Target, observed: Observed, now: Serving) -> str | None:
+    """Why this deploy has nothing to do: the serving colour runs it, Succeeded, all ready."""
+    record = observed.record
+    workload = _workload(observed, deployment_of(target.app, now.color))
+    if (
+        record is not None
+        and record.phase == "Succeeded"
+        and record.revision == target.image
+        and record.manifests_digest == target.manifests_digest
+        and now.image == target.image
+        and workload is not None
+        and 0 < workload.replicas <= workload.ready
+    ):
+        return (
+            f"{target.image} is already deployed and Succeeded in {target.environment} "
+            f"({now.color} serves it)"
+        )
+    return None
+
+
+def _notes(target: Target) -> tuple[str, ...]:
+    settings = settings_of(target)
+    notes = []
+    if not isinstance(target.settings, BlueGreenConfig):
+        notes.append(
+            f"ci-deploy.yml has no `blue_green:` block: its defaults apply (auto_promote: "
+            f"{str(settings.auto_promote).lower()}, scale_down_delay: {settings.scale_down_delay})"
+        )
+    if settings.environments:
+        notes.append(
+            "blue_green.environments (a cluster, load balancer target or database per colour) "
+            f"are not used by this version: both colours run in namespace {target.namespace}"
+        )
+    if any(o.get("kind") == "HTTPRoute" for o in target.manifests):
+        notes.append(
+            "HTTPRoutes keep their backendRefs to the app's Service: its selector is the switch"
+        )
+    return tuple(notes)
+
+
+def _first_plan(target: Target, observed: Observed) -> Plan:
+    """No version serves yet: roll the app-named Deployment out directly, as blue."""
+    from ci_deploy.rollout.plan import make_rolling_plan
+
+    service = str(app_service(target)["metadata"]["name"])
+    manifests = tuple(
+        color_manifest(o, target.app, BLUE, None)
+        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
+        else o
+        for o in (*routed_objects(target, service, BLUE), primary_manifest(target))
+    )
+    first = replace(target, manifests=manifests)
+    plan = make_rolling_plan(first, observed)
+    *head, last = plan.steps
+    note = (
+        f"no version serves here yet: the first deploy rolls deployment/{target.app} out directly "
+        f"as {BLUE} ({COLOR_LABEL}={BLUE}), and Service {service} selects the {BLUE} pods"
+    )
+    return replace(plan, steps=(*head, RecordColor(BLUE), last), notes=(*_notes(target), note))
+
+
+# -- rollback on demand -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Colors:
+    """A blue-green environment as read for a rollback on demand (``rollback`` reads it)."""
+
+    app: str
+    serving: str  # the colour the app's Service selects
+    service: str
+    pod_labels: tuple[tuple[str, str], ...]  # the app-named Deployment's matchLabels
+    replicas: int  # of the serving colour
+    serving_template: Obj | None = field(default=None, compare=False)
+    back_template: Obj | None = field(default=None, compare=False)  # the other colour's now
+    autoscaler: str = ""
+
+    def spec(self, timeout: float) -> BlueGreenSpec:
+        """The parameters of the switch back (the other colour becomes the serving one)."""
+        return BlueGreenSpec(
+            app=self.app,
+            active=self.serving,
+            new=other(self.serving),
+            service=self.service,
+            selector=(),
+            pod_labels=self.pod_labels,
+            images=(),
+            previous_images=(),
+            timeout=timeout,
+            replicas=self.replicas,
+            keep_seconds=0.0,
+            keep_written="",
+            autoscaler=self.autoscaler,
+        )
+
+
+def rollback_steps(colors: Colors, template: Obj, image: str, timeout: float) -> list[Step]:
+    """Back to ``template`` on the other colour: it gets the template if it lost it, comes up at
+    full size, is verified, then the Service is switched to it and the serving colour retired."""
+    from ci_deploy.kube.health import strip_hash
+    from ci_deploy.rollout.steps import RestoreTemplate
+
+    spec = colors.spec(timeout)
+    back, now = spec.new, spec.active
+    # The recorded template may predate the colours (recorded before its pods were labelled).
+    template = copy.deepcopy(template)
+    meta = template.setdefault("metadata", {})
+    meta["labels"] = {**(meta.get("labels") or {}), COLOR_LABEL: back}
+    steps: list[Step] = []
+    if colors.back_template is None or strip_hash(colors.back_template) != strip_hash(template):
+        steps.append(RestoreTemplate(spec.deployment(back), image, template))
+    steps += [
+        ScaleColor(spec.deployment(back), back, spec.pods(back), spec.replicas, timeout),
+        WaitForRollout(spec.deployment(back), timeout, spec.pods(back)),
+        VerifyRunning(spec.deployment(back), tuple(images_of(template)), spec.pods(back)),
+        RouteTraffic(spec.service, back, spec.deployment(back), spec.autoscaler),
+        ScaleColor(spec.deployment(now), now, spec.pods(now), 0, timeout),
+    ]
+    return steps
