@@ -79,12 +79,9 @@ def recovery_plan(
         return _progressive(plan, failure, report, opts)
     if not touched:
         return Terminal("Aborted", NothingChanged(f"{reason}; nothing was changed"))
-    cancelled = failure.kind == "cancelled"
-    if cancelled and not opts.rollback_on_cancel:
-        message = f"{reason}; {app} was left as is (--no-rollback-on-cancel)"
-        return Terminal("Aborted", DeploymentFailed(message))
-    if not cancelled and not opts.rollback:
-        return Terminal("Failed", DeploymentFailed(f"{reason}; not rolled back (--no-rollback)"))
+    unwanted = _not_wanted(failure, opts, app)
+    if unwanted is not None:
+        return unwanted
     if plan.previous_template is None:
         return _first_deploy(plan, failure, touched)
     primary = _primary(report, plan)
@@ -96,6 +93,18 @@ def recovery_plan(
         steps = tuple(s for s in steps if not isinstance(s, RestoreObjects))
     restored = ", ".join(c.ref for c in touched)
     return Recovery(steps, f"{reason}; rolled back to {plan.previous_image} (restored: {restored})")
+
+
+def _not_wanted(failure: StepFailed, opts: DeployOptions, app: str) -> Terminal | None:
+    """The way out when undoing was not asked for (--no-rollback, --no-rollback-on-cancel)."""
+    reason = failure.message
+    cancelled = failure.kind == "cancelled"
+    if cancelled and not opts.rollback_on_cancel:
+        message = f"{reason}; {app} was left as is (--no-rollback-on-cancel)"
+        return Terminal("Aborted", DeploymentFailed(message))
+    if not cancelled and not opts.rollback:
+        return Terminal("Failed", DeploymentFailed(f"{reason}; not rolled back (--no-rollback)"))
+    return None
 
 
 def _progressive(
@@ -116,12 +125,9 @@ def _progressive(
     apply_at = next((i for i, s in enumerate(plan.steps, 1) if s.name == "apply"), 0)
     if failure.number <= apply_at and not touched:
         return Terminal("Aborted", NothingChanged(f"{reason}; nothing was changed"))
-    cancelled = failure.kind == "cancelled"
-    if cancelled and not opts.rollback_on_cancel:
-        message = f"{reason}; {app} was left as is (--no-rollback-on-cancel)"
-        return Terminal("Aborted", DeploymentFailed(message))
-    if not cancelled and not opts.rollback:
-        return Terminal("Failed", DeploymentFailed(f"{reason}; not rolled back (--no-rollback)"))
+    unwanted = _not_wanted(failure, opts, app)
+    if unwanted is not None:
+        return unwanted
     promoted = failure.number >= promote_at
     path = plan.failure_paths[1 if promoted else 0]
     steps = _with_restore(path.steps, touched)
