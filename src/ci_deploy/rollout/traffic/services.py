@@ -11,7 +11,7 @@ baseline gets a Service of its own the same way (``<service>-baseline``, its pod
 behaves so too), so a forced server-side apply of the bare rendered Service while a canary runs
 would replace the whole selector and drop the narrowing; the separate field manager does not
 protect it. The canary strategy therefore applies the app's Service already narrowed
-(``strategies/canary.py``, ``_narrowed``), and nothing else applies it during a canary.
+(``strategies/canary/``, ``_narrowed``), and nothing else applies it during a canary.
 
 How a router writes lives here too, so both routers write alike: merge patches under
 ``ROUTER_FIELD_MANAGER`` (with the resourceVersion read when they rewrite a list), server-side

@@ -1,0 +1,263 @@
+"""The canary's own steps: each carries what its ``run`` uses (see ``rollout/steps.py``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_deploy.kube.apply import apply_object
+from ci_deploy.kube.client import DEPLOYMENT, MERGE_PATCH, POD
+from ci_deploy.kube.errors import ApiError
+from ci_deploy.rollout.session import RolloutContext, StepFailed
+from ci_deploy.rollout.steps import (
+    Step,
+    WaitForRollout,
+    duration_text,
+)
+from ci_deploy.rollout.traffic import (
+    ROUTER_FIELD_MANAGER,
+    TRACK_LABEL,
+    Split,
+    TrafficNames,
+    router_for,
+)
+
+Obj = dict[str, Any]
+
+
+# -- the canary's own steps ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabelStable(Step):
+    """Put the stable pods on the stable track (a restart with the same image and template)."""
+
+    deployment: str
+    name = "label-stable"
+
+    def describe(self) -> str:
+        return (
+            f"label the pods of deployment/{self.deployment} {TRACK_LABEL}=stable (they do not "
+            "carry it yet: a rolling restart of the stable version, nothing else changes)"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        ctx.before_change(self.deployment)
+        patch = {"spec": {"template": {"metadata": {"labels": {TRACK_LABEL: "stable"}}}}}
+        ctx.client.request(
+            "PATCH",
+            DEPLOYMENT.path(ctx.namespace, self.deployment),
+            query=[("fieldManager", ROUTER_FIELD_MANAGER)],
+            body=patch,
+            content_type=MERGE_PATCH,
+        )
+
+
+@dataclass(frozen=True)
+class StartCanary(Step):
+    """Create (or update) the canary Deployment from the rendered one."""
+
+    deployment: str
+    image: str
+    replicas: int
+    manifest: Obj = field(default_factory=dict, compare=False)
+    name = "start-canary"
+
+    def describe(self) -> str:
+        pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
+        return f"start the canary: deployment/{self.deployment} with {self.image}, {pods}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        if not self.manifest:
+            raise StepFailed(
+                "failed",
+                f"the manifest of deployment/{self.deployment} is not known here: run deploy again",
+            )
+        apply_object(ctx.client, self.manifest)
+        ctx.progress.line(f"applied deployment/{self.deployment} ({self.image})")
+
+
+@dataclass(frozen=True)
+class StartBaseline(StartCanary):
+    """Create (or update) the baseline Deployment: the stable pod template, freshly started."""
+
+    name = "start-baseline"
+
+    def describe(self) -> str:
+        pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
+        return (
+            f"start the baseline: deployment/{self.deployment} with the stable version "
+            f"({self.image}), {pods}, {TRACK_LABEL}=baseline"
+        )
+
+
+@dataclass(frozen=True)
+class PrepareTraffic(Step):
+    """Make what the router needs before the first weight."""
+
+    router: str
+    names: TrafficNames
+    name = "prepare-traffic"
+
+    def describe(self) -> str:
+        return f"prepare traffic: {router_for(self.router).describe(self.names)}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        router_for(self.router).prepare(ctx, self.names)
+
+
+@dataclass(frozen=True)
+class SetWeight(Step):
+    """Scale the canary for the stage's weight, wait until it is ready, move the traffic."""
+
+    router: str
+    names: TrafficNames
+    stage: str
+    weight: float
+    planned: Split  # for the printed plan; the live stable size decides when it runs
+    timeout: float
+    selector: str  # the canary's pods
+    baseline_selector: str = ""  # the baseline's pods, when the baseline runs at this stage
+    name = "set-weight"
+
+    def describe(self) -> str:
+        return f"stage {self.stage}: {self.planned.describe()}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        router = router_for(self.router)
+        stable = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.names.stable_deployment))
+        live = int((stable.get("spec") or {}).get("replicas", 1))
+        split = router.split(self.weight, live, baseline=bool(self.baseline_selector))
+        sized = [(self.names.canary_deployment, self.selector)]
+        if split.baseline_pods:
+            sized.append((self.names.baseline_deployment, self.baseline_selector))
+        for deployment, _ in sized:  # both scaled first, so they start side by side
+            ctx.client.request(
+                "PATCH",
+                DEPLOYMENT.path(ctx.namespace, deployment),
+                query=[("fieldManager", ROUTER_FIELD_MANAGER)],
+                body={"spec": {"replicas": split.canary_pods}},
+                content_type=MERGE_PATCH,
+            )
+        for deployment, selector in sized:
+            WaitForRollout(deployment, self.timeout, selector).run(ctx)
+        router.set_weight(ctx, self.names, split)
+        ctx.save(canary_weight=split.actual)
+        ctx.progress.line(f"stage {self.stage}: {split.describe()}")
+
+
+@dataclass(frozen=True)
+class PromoteStable(Step):
+    """The stable Deployment gets the new template (the rendered one, recorded)."""
+
+    deployment: str
+    image: str
+    manifest: Obj = field(default_factory=dict, compare=False)
+    name = "promote"
+
+    def describe(self) -> str:
+        return f"promote: deployment/{self.deployment} gets the canary's version ({self.image})"
+
+    def run(self, ctx: RolloutContext) -> None:
+        if not self.manifest:
+            raise StepFailed("failed", "the Deployment to promote is not recorded: abort instead")
+        ctx.before_change(self.deployment)
+        apply_object(ctx.client, self.manifest)
+        ctx.events.emit("promoted", ctx.record, message=f"{self.image} promoted to stable")
+
+
+@dataclass(frozen=True)
+class TrafficToStable(Step):
+    """Weight 0 for the canary: every request goes to the stable pods (the canary still runs,
+    so nothing is sent to pods that are going away)."""
+
+    router: str
+    names: TrafficNames
+    name = "traffic-to-stable"
+
+    def describe(self) -> str:
+        return f"all traffic to the stable pods ({self.router}: canary weight 0)"
+
+    def run(self, ctx: RolloutContext) -> None:
+        stable = ctx.client.get_or_none(
+            DEPLOYMENT.path(ctx.namespace, self.names.stable_deployment)
+        )
+        replicas = int(((stable or {}).get("spec") or {}).get("replicas", 1))
+        canary = ctx.client.get_or_none(
+            DEPLOYMENT.path(ctx.namespace, self.names.canary_deployment)
+        )
+        pods = int(((canary or {}).get("spec") or {}).get("replicas", 0))
+        router_for(self.router).set_weight(ctx, self.names, Split(0.0, 0.0, pods, replicas))
+        ctx.save(canary_weight=0.0)
+
+
+@dataclass(frozen=True)
+class ResetTraffic(Step):
+    """Remove what the router made (canary Service, canary Ingress, the narrowed selector);
+    runs once the canary's pods are gone, so the stable Service never selects them."""
+
+    router: str
+    names: TrafficNames
+    name = "reset-traffic"
+
+    def describe(self) -> str:
+        return f"remove what the {self.router} router made for the canary"
+
+    def run(self, ctx: RolloutContext) -> None:
+        router_for(self.router).reset(ctx, self.names)
+
+
+@dataclass(frozen=True)
+class RemoveCanary(Step):
+    """Delete the canary Deployment (its ReplicaSets and pods go with it)."""
+
+    deployment: str
+    selector: str
+    timeout: float
+    name = "remove-canary"
+
+    def describe(self) -> str:
+        return f"remove deployment/{self.deployment} and wait until its pods are gone"
+
+    def run(self, ctx: RolloutContext) -> None:
+        try:
+            ctx.client.request(
+                "DELETE",
+                DEPLOYMENT.path(ctx.namespace, self.deployment),
+                body={"propagationPolicy": "Foreground"},
+            )
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = self._remaining(ctx)
+            if not left:
+                ctx.progress.line(f"removed deployment/{self.deployment}")
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    "timeout",
+                    f"deployment/{self.deployment} was deleted, but pods {', '.join(left)} are "
+                    f"still there after {duration_text(self.timeout)}",
+                )
+            ctx.progress.update(f"waiting for {len(left)} pods of deployment/{self.deployment}")
+            if ctx.cancel.wait(0.2):
+                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+
+    def _remaining(self, ctx: RolloutContext) -> list[str]:
+        gone = ctx.client.get_or_none(DEPLOYMENT.path(ctx.namespace, self.deployment)) is None
+        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
+        names = [str(p["metadata"]["name"]) for p in pods.get("items") or []]
+        return names if names or not gone else []
+
+
+@dataclass(frozen=True)
+class RemoveBaseline(RemoveCanary):
+    """Delete the baseline Deployment (its pods go with it); no traffic is sent to it by then."""
+
+    why: str = ""  # for the plan: why here
+    name = "remove-baseline"
+
+    def describe(self) -> str:
+        text = f"remove the baseline: deployment/{self.deployment}, until its pods are gone"
+        return f"{text} ({self.why})" if self.why else text
