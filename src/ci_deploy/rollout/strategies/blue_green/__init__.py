@@ -17,24 +17,19 @@ to both colours. An HPA of the app is pointed at the serving colour the same way
 
 Everything a later job needs is recorded when the rollout starts (``record.plan``), so
 ``promote`` and ``abort`` rebuild the very same steps from the cluster alone.
+
+Here: the plans, the strategy and rollback on demand. ``spec``: what a blue-green rollout is, as
+recorded, and what is made from the rendered objects. ``steps``: its own steps.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ci_deploy.config.model import BlueGreenConfig
-from ci_deploy.errors import UserInputError
-from ci_deploy.kube.apply import ApplyError, apply_object
-from ci_deploy.kube.client import DEPLOYMENT, POD
-from ci_deploy.kube.disruption import shortfalls
-from ci_deploy.kube.endpoints import ready_endpoint_pods
-from ci_deploy.kube.errors import ApiError
-from ci_deploy.kube.state import STATE_ANNOTATION, StateRecord
-from ci_deploy.kube.verify import pod_ready
+from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.plan import (
     FailurePath,
@@ -42,7 +37,6 @@ from ci_deploy.rollout.plan import (
     Plan,
     Target,
     Workload,
-    check_recorded,
     continued,
     image_of,
     images_of,
@@ -52,7 +46,6 @@ from ci_deploy.rollout.plan import (
     resumed_plan,
     stable_template,
 )
-from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.steps import (
     Apply,
     Pause,
@@ -62,519 +55,75 @@ from ci_deploy.rollout.steps import (
     VerifyRunning,
     WaitForRollout,
     Watch,
-    duration_text,
 )
-from ci_deploy.rollout.traffic.services import (
-    delete_if_present,
-    object_path,
-    require,
-    router_apply,
-    router_patch,
-    service_beside,
-    service_for_pods,
-    service_path,
+from ci_deploy.rollout.strategies.blue_green.spec import (
+    BLUE,
+    GREEN,
+    GREEN_SUFFIX,
+    PLAN_VERSION,
+    POLL,
+    PREVIEW_SUFFIX,
+    BlueGreenSpec,
+    app_service,
+    color_manifest,
+    deployment_of,
+    labels_text,
+    other,
+    routed_objects,
+    scales_app,
+    settings_of,
 )
+from ci_deploy.rollout.strategies.blue_green.steps import (
+    CheckTraffic,
+    LabelColor,
+    PreviewService,
+    RecordColor,
+    RecordStart,
+    RemovePreview,
+    RouteTraffic,
+    ScaleColor,
+    StartColor,
+    Switch,
+)
+
+__all__ = [
+    "BLUE",
+    "GREEN",
+    "GREEN_SUFFIX",
+    "PLAN_VERSION",
+    "POLL",
+    "PREVIEW_SUFFIX",
+    "BlueGreenSpec",
+    "BlueGreenStrategy",
+    "CheckTraffic",
+    "Colors",
+    "LabelColor",
+    "PreviewService",
+    "RecordColor",
+    "RecordStart",
+    "RemovePreview",
+    "RouteTraffic",
+    "ScaleColor",
+    "Serving",
+    "StartColor",
+    "Switch",
+    "app_service",
+    "color_manifest",
+    "deployment_of",
+    "failure_paths",
+    "labels_text",
+    "other",
+    "rollback_steps",
+    "rollout_steps",
+    "routed_objects",
+    "scales_app",
+    "serving",
+    "settings_of",
+    "switched_by",
+    "undo_steps",
+]
 
 Obj = dict[str, Any]
-
-BLUE, GREEN = "blue", "green"
-GREEN_SUFFIX = "-green"
-PREVIEW_SUFFIX = "-preview"
-PLAN_VERSION = 1
-POLL = 0.2  # seconds between looks at endpoints, budgets and pods going
-
-
-def other(color: str) -> str:
-    """The other colour."""
-    return GREEN if color == BLUE else BLUE
-
-
-def deployment_of(app: str, color: str) -> str:
-    """The Deployment of ``color``: blue is the app-named one (it holds the record)."""
-    return app if color == BLUE else f"{app}{GREEN_SUFFIX}"
-
-
-def labels_text(labels: dict[str, str]) -> str:
-    """A label selector string of ``labels``."""
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-
-
-# -- what a blue-green rollout is, as recorded ---------------------------------------------------
-@dataclass(frozen=True)
-class BlueGreenSpec:
-    """A blue-green rollout's parameters: made from the target, kept in ``record.plan``."""
-
-    app: str
-    active: str  # the colour serving when the rollout starts: where every undo sends traffic
-    new: str  # the colour this rollout deploys
-    service: str  # the app's Service (its selector is the switch)
-    selector: tuple[tuple[str, str], ...]  # the Service's selector as rendered
-    pod_labels: tuple[tuple[str, str], ...]  # the rendered Deployment's matchLabels
-    images: tuple[tuple[str, str], ...]  # (container, image) of the new version
-    previous_images: tuple[tuple[str, str], ...]  # of the serving version
-    timeout: float
-    replicas: int  # of the new colour (and what the serving one is brought back to)
-    keep_seconds: float  # scale_down_delay, divided by the time scale
-    keep_written: str  # scale_down_delay as configured
-    auto_promote: bool = True
-    time_scale: float = 1.0
-    relabel: bool = False  # the serving pods carry no colour yet: labelled blue first
-    autoscaler: str = ""  # an HPA of the app, pointed at the serving colour
-
-    @property
-    def preview_service(self) -> str:
-        return f"{self.service}{PREVIEW_SUFFIX}"
-
-    def deployment(self, color: str) -> str:
-        return deployment_of(self.app, color)
-
-    def pods(self, color: str) -> str:
-        """The label selector of ``color``'s pods."""
-        return labels_text({**dict(self.pod_labels), COLOR_LABEL: color})
-
-    def to_dict(self) -> Obj:
-        return {
-            "version": PLAN_VERSION,
-            "strategy": "blue_green",
-            "app": self.app,
-            "active": self.active,
-            "new": self.new,
-            "service": self.service,
-            "selector": dict(self.selector),
-            "podLabels": dict(self.pod_labels),
-            "images": [list(pair) for pair in self.images],
-            "previousImages": [list(pair) for pair in self.previous_images],
-            "timeout": self.timeout,
-            "replicas": self.replicas,
-            "keepSeconds": self.keep_seconds,
-            "keepWritten": self.keep_written,
-            "autoPromote": self.auto_promote,
-            "timeScale": self.time_scale,
-            "relabel": self.relabel,
-            "autoscaler": self.autoscaler,
-        }
-
-    @classmethod
-    def from_dict(cls, doc: Obj) -> BlueGreenSpec:
-        check_recorded(doc, "blue_green", PLAN_VERSION)
-        return cls(
-            app=str(doc["app"]),
-            active=str(doc["active"]),
-            new=str(doc["new"]),
-            service=str(doc["service"]),
-            selector=tuple(sorted((str(k), str(v)) for k, v in doc["selector"].items())),
-            pod_labels=tuple(sorted((str(k), str(v)) for k, v in doc["podLabels"].items())),
-            images=tuple((str(c), str(i)) for c, i in doc["images"]),
-            previous_images=tuple((str(c), str(i)) for c, i in doc["previousImages"]),
-            timeout=float(doc["timeout"]),
-            replicas=int(doc["replicas"]),
-            keep_seconds=float(doc["keepSeconds"]),
-            keep_written=str(doc.get("keepWritten", "")),
-            auto_promote=bool(doc.get("autoPromote", True)),
-            time_scale=float(doc.get("timeScale", 1.0)),
-            relabel=bool(doc.get("relabel", False)),
-            autoscaler=str(doc.get("autoscaler", "")),
-        )
-
-
-# -- from the rendered objects ------------------------------------------------------------------
-def settings_of(target: Target) -> BlueGreenConfig:
-    """The ``blue_green:`` block (its defaults when the block is empty)."""
-    return target.settings if isinstance(target.settings, BlueGreenConfig) else BlueGreenConfig()
-
-
-def color_manifest(rendered: Obj, app: str, color: str, replicas: int | None) -> Obj:
-    """The rendered Deployment as ``color``'s: renamed for green, its pods and itself labelled.
-
-    Blue keeps the rendered pod selector (the app-named Deployment's selector is immutable and
-    may predate the colours); green's selects its colour too.
-    """
-    out = copy.deepcopy(rendered)
-    meta = out.setdefault("metadata", {})
-    meta["name"] = deployment_of(app, color)
-    meta["labels"] = {**(meta.get("labels") or {}), COLOR_LABEL: color}
-    annotations = dict(meta.get("annotations") or {})
-    annotations.pop(STATE_ANNOTATION, None)
-    meta.pop("annotations", None)
-    if annotations:
-        meta["annotations"] = annotations
-    spec = out.setdefault("spec", {})
-    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
-    template_meta["labels"] = {**(template_meta.get("labels") or {}), COLOR_LABEL: color}
-    if color == GREEN:
-        spec.setdefault("selector", {}).setdefault("matchLabels", {})[COLOR_LABEL] = color
-    if replicas is not None:
-        spec["replicas"] = replicas
-    return out
-
-
-def routed_objects(target: Target, service: str, color: str | None) -> tuple[Obj, ...]:
-    """The rendered objects other than the app's Deployment, the Service selecting ``color``
-    (None: as rendered) and an HPA of the app scaling ``color``'s Deployment."""
-    out = []
-    for obj in target.manifests:
-        kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
-        if kind == "Deployment" and name == target.app:
-            continue
-        if color is not None and kind == "Service" and name == service:
-            obj = copy.deepcopy(obj)
-            obj["spec"]["selector"] = {**obj["spec"]["selector"], COLOR_LABEL: color}
-        elif color is not None and _scales_app(obj, target.app):
-            obj = copy.deepcopy(obj)
-            obj["spec"]["scaleTargetRef"]["name"] = deployment_of(target.app, color)
-        out.append(obj)
-    return tuple(out)
-
-
-def _scales_app(obj: Obj, app: str) -> bool:
-    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-    return (
-        obj.get("kind") == "HorizontalPodAutoscaler"
-        and ref.get("kind") == "Deployment"
-        and ref.get("name") == app
-    )
-
-
-def app_service(target: Target) -> Obj:
-    """The rendered Service in front of the app's pods (exit 2 when there is none)."""
-    service = service_for_pods(target.manifests, primary_manifest(target))
-    if service is None:
-        raise UserInputError(
-            f"strategy blue_green switches traffic with the selector of the Service in front of "
-            f"deployment/{target.app}; none of the rendered objects selects its pods",
-            hint="the built-in templates render one; add one to your templates",
-        )
-    return service
-
-
-# -- the blue-green steps -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class RecordStart(Step):
-    """Remember the serving version and colour, and the rollout's parameters (strict)."""
-
-    image: str | None
-    color: str  # serving now
-    plan: Obj | None = field(default=None, compare=False)
-    name = "record-stable"
-
-    def describe(self) -> str:
-        return f"record stable revision: {self.image} ({self.color} serves)"
-
-    def run(self, ctx: RolloutContext) -> None:
-        ctx.save(strict=True, previous_revision=self.image, plan=self.plan, active_color=self.color)
-
-
-@dataclass(frozen=True)
-class RecordColor(Step):
-    """Record which colour serves (a first deploy: the one it rolled out)."""
-
-    color: str
-    name = "record-color"
-
-    def describe(self) -> str:
-        return f"record the serving colour: {self.color}"
-
-    def run(self, ctx: RolloutContext) -> None:
-        ctx.save(active_color=self.color)
-
-
-@dataclass(frozen=True)
-class LabelColor(Step):
-    """Put the serving pods on a colour (a rolling restart: same image, one more label)."""
-
-    deployment: str
-    color: str
-    name = "label-color"
-
-    def describe(self) -> str:
-        return (
-            f"label the pods of deployment/{self.deployment} {COLOR_LABEL}={self.color} (they "
-            "carry no colour yet: a rolling restart of the serving version, nothing else changes)"
-        )
-
-    def run(self, ctx: RolloutContext) -> None:
-        ctx.before_change(self.deployment)
-        labels = {COLOR_LABEL: self.color}
-        patch = {
-            "metadata": {"labels": labels},
-            "spec": {"template": {"metadata": {"labels": labels}}},
-        }
-        router_patch(ctx.client, DEPLOYMENT.path(ctx.namespace, self.deployment), patch)
-
-
-@dataclass(frozen=True)
-class StartColor(Step):
-    """Server-side apply the rendered Deployment as the colour that does not serve."""
-
-    deployment: str
-    color: str
-    image: str
-    replicas: int
-    service: str
-    manifest: Obj = field(default_factory=dict, compare=False)
-    name = "deploy-color"
-
-    def describe(self) -> str:
-        pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
-        return (
-            f"deploy {self.color}: deployment/{self.deployment} with {self.image}, {pods} "
-            f"(Service {self.service} does not select them yet)"
-        )
-
-    def run(self, ctx: RolloutContext) -> None:
-        if not self.manifest:
-            raise StepFailed(
-                "failed", f"the manifest of {self.color} is not known here: deploy again"
-            )
-        ctx.before_change(self.deployment)
-        try:
-            apply_object(ctx.client, self.manifest)
-        except ApplyError as exc:
-            raise exc.error from exc  # the executor tells forbidden from other API failures
-        ctx.progress.line(f"applied deployment/{self.deployment} ({self.color}, {self.image})")
-
-
-@dataclass(frozen=True)
-class PreviewService(Step):
-    """A Service beside the app's one, selecting the new colour: for checks before the switch."""
-
-    service: str
-    preview: str
-    selector: tuple[tuple[str, str], ...]  # the app's Service's selector as rendered
-    color: str
-    name = "preview"
-
-    def describe(self) -> str:
-        return f"create Service {self.preview} selecting the {self.color} pods (the preview)"
-
-    def run(self, ctx: RolloutContext) -> None:
-        main = require(
-            ctx,
-            service_path(ctx, self.service),
-            f"Service {self.service}",
-            "it was applied by this rollout: look for what deleted it, then deploy again",
-        )
-        selector = {**dict(self.selector), COLOR_LABEL: self.color}
-        router_apply(
-            ctx.client, service_beside(main, self.preview, selector, {COLOR_LABEL: self.color})
-        )
-
-
-@dataclass(frozen=True)
-class RemovePreview(Step):
-    """Delete the preview Service (gone is fine)."""
-
-    preview: str
-    name = "remove-preview"
-
-    def describe(self) -> str:
-        return f"delete Service {self.preview} (the preview)"
-
-    def run(self, ctx: RolloutContext) -> None:
-        delete_if_present(ctx.client, service_path(ctx, self.preview))
-
-
-@dataclass(frozen=True)
-class CheckTraffic(Step):
-    """The promotion check: the Service sends to every ready pod of the colour and no other.
-
-    The hook where the analysis issue plugs HTTP and metric checks in; until then what it
-    checks is what every router relies on: the EndpointSlices of the Service.
-    """
-
-    what: str  # pre-promotion | post-promotion
-    service: str
-    deployment: str
-    color: str
-    selector: str  # the colour's pods
-    timeout: float
-    name = "check"
-
-    def describe(self) -> str:
-        return (
-            f"{self.what} check: Service {self.service} lists every pod of {self.color} "
-            f"(deployment/{self.deployment}) as a ready endpoint, and no other pod "
-            "(EndpointSlices; HTTP and metric checks come with the analysis issue)"
-        )
-
-    def run(self, ctx: RolloutContext) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            problem = self._problem(ctx)
-            if problem is None:
-                ctx.progress.line(
-                    f"{self.what} check passed: Service {self.service} sends to the {self.color} "
-                    "pods only"
-                )
-                return
-            if time.monotonic() > deadline:
-                raise StepFailed(
-                    "failed", f"{self.what} check: {problem} (after {duration_text(self.timeout)})"
-                )
-            ctx.progress.update(f"{self.what} check: {problem}")
-            if ctx.cancel.wait(POLL):
-                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-    def _problem(self, ctx: RolloutContext) -> str | None:
-        deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))
-        wanted = int((deployment.get("spec") or {}).get("replicas", 1))
-        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
-        items = pods.get("items") or []
-        ready = {str(p["metadata"]["name"]) for p in items if pod_ready(p)}
-        ours = {str(p["metadata"]["name"]) for p in items}
-        endpoints = ready_endpoint_pods(ctx.client, ctx.namespace, self.service)
-        if len(ready) < wanted:
-            return f"{len(ready)} of {wanted} pods of deployment/{self.deployment} are ready"
-        missing = sorted(ready - endpoints)
-        if missing:
-            return f"Service {self.service} does not list {_names(missing)} as ready endpoints"
-        others = sorted(endpoints - ours)
-        if others:
-            return f"Service {self.service} also sends to {_names(others)}, not of {self.color}"
-        return None
-
-
-@dataclass(frozen=True)
-class RouteTraffic(Step):
-    """Point the app's Service (and its HPA) at one colour; record that colour as serving."""
-
-    service: str
-    color: str
-    deployment: str  # the colour's Deployment
-    autoscaler: str = ""
-    name = "route"
-
-    def describe(self) -> str:
-        return f"route Service {self.service} to the {self.color} pods{self._hpa()}"
-
-    def _hpa(self) -> str:
-        if not self.autoscaler:
-            return ""
-        return f"; HPA {self.autoscaler} scales deployment/{self.deployment}"
-
-    def run(self, ctx: RolloutContext) -> None:
-        path = service_path(ctx, self.service)
-        require(
-            ctx,
-            path,
-            f"Service {self.service}",
-            "it carries the traffic of the app; apply the app's manifests (deploy again)",
-        )
-        router_patch(ctx.client, path, {"spec": {"selector": {COLOR_LABEL: self.color}}})
-        if self.autoscaler:
-            hpa = object_path(ctx, "autoscaling/v2", "HorizontalPodAutoscaler", self.autoscaler)
-            router_patch(ctx.client, hpa, {"spec": {"scaleTargetRef": {"name": self.deployment}}})
-        # Strict: the next deploy must know which colour serves, or it would replace it.
-        ctx.save(strict=True, active_color=self.color)
-        ctx.progress.line(f"Service {self.service} now selects {COLOR_LABEL}={self.color}")
-
-
-@dataclass(frozen=True)
-class Switch(RouteTraffic):
-    """The switch: all traffic to the new colour at once (the promotion)."""
-
-    image: str = ""
-    name = "promote"
-
-    def describe(self) -> str:
-        return (
-            f"switch: Service {self.service} to the {self.color} pods ({self.image}){self._hpa()}"
-        )
-
-    def run(self, ctx: RolloutContext) -> None:
-        super().run(ctx)
-        ctx.events.emit("promoted", ctx.record, message=f"{self.image} serves from {self.color}")
-
-
-@dataclass(frozen=True)
-class ScaleColor(Step):
-    """Set a colour's replicas; to zero: first the budgets, then until its pods are gone."""
-
-    deployment: str
-    color: str
-    selector: str  # the colour's pods
-    replicas: int
-    timeout: float
-    serving: str = ""  # with budgets: the Deployment that keeps serving (what they count on)
-    name = "scale"
-
-    def describe(self) -> str:
-        if self.replicas:
-            pods = f"{self.replicas} pod{'s' if self.replicas != 1 else ''}"
-            return f"scale deployment/{self.deployment} ({self.color}) to {pods}"
-        text = (
-            f"scale deployment/{self.deployment} ({self.color}) to 0 and wait until its pods "
-            "are gone"
-        )
-        if self.serving:
-            text += (
-                f"; first, wait (timeout {duration_text(self.timeout)}) until the "
-                "PodDisruptionBudgets that select them hold with the ready pods of "
-                f"deployment/{self.serving} alone"
-            )
-        return text
-
-    def run(self, ctx: RolloutContext) -> None:
-        if self.serving:
-            self._wait_for_budgets(ctx)
-        path = DEPLOYMENT.path(ctx.namespace, self.deployment)
-        try:
-            router_patch(ctx.client, path, {"spec": {"replicas": self.replicas}})
-        except ApiError as exc:
-            if exc.status != 404 or self.replicas:
-                raise
-        if self.replicas == 0:
-            self._wait_until_gone(ctx)
-            ctx.progress.line(f"scaled deployment/{self.deployment} ({self.color}) to 0")
-
-    def _wait_for_budgets(self, ctx: RolloutContext) -> None:
-        kind = ctx.client.resolve_kind("policy/v1", "PodDisruptionBudget")
-        deadline = time.monotonic() + self.timeout
-        while True:
-            budgets = ctx.client.get(kind.path(ctx.namespace)).get("items") or []
-            if not budgets:
-                return
-            pods = ctx.client.get(POD.path(ctx.namespace)).get("items") or []
-            retiring = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
-            names = frozenset(str(p["metadata"]["name"]) for p in retiring.get("items") or [])
-            serving = ctx.client.get_or_none(DEPLOYMENT.path(ctx.namespace, self.serving)) or {}
-            floor = int((serving.get("spec") or {}).get("replicas", 0))
-            short = shortfalls(budgets, pods, names, floor)
-            if not short:
-                return
-            reason = "; ".join(map(str, short))
-            if time.monotonic() > deadline:
-                raise StepFailed(
-                    "timeout",
-                    f"{self.color} was not scaled down: without its pods, {reason} (only the "
-                    f"ready pods of deployment/{self.serving} count); waited "
-                    f"{duration_text(self.timeout)}",
-                )
-            ctx.progress.update(f"waiting to scale {self.color} down: {reason}")
-            if ctx.cancel.wait(POLL):
-                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-    def _wait_until_gone(self, ctx: RolloutContext) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
-            left = sorted(str(p["metadata"]["name"]) for p in pods.get("items") or [])
-            if not left:
-                return
-            if time.monotonic() > deadline:
-                raise StepFailed(
-                    "timeout",
-                    f"deployment/{self.deployment} was scaled to 0, but {_names(left)} are still "
-                    f"there after {duration_text(self.timeout)}",
-                )
-            ctx.progress.update(f"waiting for {len(left)} {self.color} pods to go")
-            if ctx.cancel.wait(POLL):
-                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-
-def _names(pods: list[str]) -> str:
-    shown = ", ".join(pods[:3]) + (", …" if len(pods) > 3 else "")
-    return f"pod{'s' if len(pods) != 1 else ''} {shown}"
 
 
 # -- the plans ----------------------------------------------------------------------------------
@@ -750,7 +299,7 @@ def spec_for(target: Target, now: Serving) -> BlueGreenSpec:
     rendered = primary_manifest(target)
     match = ((rendered.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     autoscaler = next(
-        (str(o["metadata"]["name"]) for o in target.manifests if _scales_app(o, target.app)), ""
+        (str(o["metadata"]["name"]) for o in target.manifests if scales_app(o, target.app)), ""
     )
     return BlueGreenSpec(
         app=target.app,
