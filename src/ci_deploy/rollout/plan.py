@@ -22,6 +22,7 @@ from ci_deploy.rollout.steps import (
     Step,
     VerifyRunning,
     WaitForRollout,
+    Watch,
 )
 
 Obj = dict[str, Any]
@@ -162,6 +163,11 @@ class Plan:
             )
             lines.append("  on failure after it: no previous revision; stop and report (exit 3)")
         return "\n".join(lines)
+
+
+def stage_waits(steps: tuple[Step, ...] | list[Step]) -> float:
+    """The seconds a plan's steps wait by design (its ``Watch`` steps): ``Plan.total_seconds``."""
+    return sum(s.seconds for s in steps if isinstance(s, Watch))
 
 
 def manifests_digest(objects: list[Obj]) -> str:

@@ -343,6 +343,33 @@ def _undo(changes: tuple[Any, ...], ctx: RolloutContext) -> None:
         raise StepFailed("failed", f"could not restore {failed}")
 
 
+def pods_text(pods: list[str]) -> str:
+    """``pods a, b, c, …``: at most three names, for messages."""
+    shown = ", ".join(pods[:3]) + (", …" if len(pods) > 3 else "")
+    return f"pod{'s' if len(pods) != 1 else ''} {shown}"
+
+
+def wait_until_pods_gone(
+    ctx: RolloutContext, selector: str, timeout: float, *, done: str, waiting: str
+) -> None:
+    """Poll (every 0.2 s) until no pod matches ``selector``, or fail with ``timeout``:
+    "<done>, but pods … are still there after …"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", selector)])
+        left = sorted(str(p["metadata"]["name"]) for p in pods.get("items") or [])
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                "timeout",
+                f"{done}, but {pods_text(left)} are still there after {duration_text(timeout)}",
+            )
+        ctx.progress.update(f"waiting for {len(left)} {waiting} to go")
+        if ctx.cancel.wait(0.2):
+            raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+
+
 def duration_text(seconds: float) -> str:
     """``90`` → ``1m30s``: a duration as configuration writes it."""
     return Duration(seconds).canonical

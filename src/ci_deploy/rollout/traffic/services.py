@@ -99,10 +99,10 @@ def router_apply(client: KubeClient, obj: Obj) -> Obj:
         raise exc.error from exc  # the executor tells forbidden from other API failures
 
 
-def delete_if_present(client: KubeClient, path: str) -> None:
+def delete_if_present(client: KubeClient, path: str, propagation: str = "Background") -> None:
     """Delete the object at ``path``; one already gone is fine."""
     try:
-        client.request("DELETE", path, body={"propagationPolicy": "Background"})
+        client.request("DELETE", path, body={"propagationPolicy": propagation})
     except ApiError as exc:
         if exc.status != 404:
             raise

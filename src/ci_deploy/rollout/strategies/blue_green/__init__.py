@@ -45,6 +45,7 @@ from ci_deploy.rollout.plan import (
     recorded_target,
     resumed_plan,
     stable_template,
+    stage_waits,
 )
 from ci_deploy.rollout.steps import (
     Apply,
@@ -384,7 +385,7 @@ class BlueGreenStrategy:
             template,
             deployment_exists=True,
             failure_paths=failure_paths(spec, steps, target.environment),
-            total_seconds=spec.keep_seconds,
+            total_seconds=stage_waits(steps),
             **extra,
         )
 

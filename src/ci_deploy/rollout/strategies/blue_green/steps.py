@@ -17,6 +17,8 @@ from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.steps import (
     Step,
     duration_text,
+    pods_text,
+    wait_until_pods_gone,
 )
 from ci_deploy.rollout.strategies.blue_green.spec import (
     POLL,
@@ -214,10 +216,10 @@ class CheckTraffic(Step):
             return f"{len(ready)} of {wanted} pods of deployment/{self.deployment} are ready"
         missing = sorted(ready - endpoints)
         if missing:
-            return f"Service {self.service} does not list {_names(missing)} as ready endpoints"
+            return f"Service {self.service} does not list {pods_text(missing)} as ready endpoints"
         others = sorted(endpoints - ours)
         if others:
-            return f"Service {self.service} also sends to {_names(others)}, not of {self.color}"
+            return f"Service {self.service} also sends to {pods_text(others)}, not of {self.color}"
         return None
 
 
@@ -311,7 +313,13 @@ class ScaleColor(Step):
             if exc.status != 404 or self.replicas:
                 raise
         if self.replicas == 0:
-            self._wait_until_gone(ctx)
+            wait_until_pods_gone(
+                ctx,
+                self.selector,
+                self.timeout,
+                done=f"deployment/{self.deployment} was scaled to 0",
+                waiting=f"{self.color} pods",
+            )
             ctx.progress.line(f"scaled deployment/{self.deployment} ({self.color}) to 0")
 
     def _wait_for_budgets(self, ctx: RolloutContext) -> None:
@@ -340,25 +348,3 @@ class ScaleColor(Step):
             ctx.progress.update(f"waiting to scale {self.color} down: {reason}")
             if ctx.cancel.wait(POLL):
                 raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-    def _wait_until_gone(self, ctx: RolloutContext) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
-            left = sorted(str(p["metadata"]["name"]) for p in pods.get("items") or [])
-            if not left:
-                return
-            if time.monotonic() > deadline:
-                raise StepFailed(
-                    "timeout",
-                    f"deployment/{self.deployment} was scaled to 0, but {_names(left)} are still "
-                    f"there after {duration_text(self.timeout)}",
-                )
-            ctx.progress.update(f"waiting for {len(left)} {self.color} pods to go")
-            if ctx.cancel.wait(POLL):
-                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-
-def _names(pods: list[str]) -> str:
-    shown = ", ".join(pods[:3]) + (", …" if len(pods) > 3 else "")
-    return f"pod{'s' if len(pods) != 1 else ''} {shown}"

@@ -49,6 +49,7 @@ from ci_deploy.rollout.plan import (
     recorded_target,
     resumed_plan,
     stable_template,
+    stage_waits,
 )
 from ci_deploy.rollout.steps import (
     Apply,
@@ -401,7 +402,7 @@ class CanaryStrategy:
             template,
             deployment_exists=True,
             failure_paths=failure_paths(spec, previous, template, steps, target.environment),
-            total_seconds=sum(_seconds(s) for s in steps),
+            total_seconds=stage_waits(steps),
             **extra,
         )
 
@@ -530,7 +531,3 @@ def _first_manifests(target: Target) -> tuple[Obj, ...]:
         else o
         for o in target.manifests
     )
-
-
-def _seconds(step: Step) -> float:
-    return step.seconds if isinstance(step, Watch) else 0.0

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ci_deploy.kube.apply import apply_object
-from ci_deploy.kube.client import DEPLOYMENT, MERGE_PATCH, POD
-from ci_deploy.kube.errors import ApiError
+from ci_deploy.kube.client import DEPLOYMENT
 from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.steps import (
     Step,
     WaitForRollout,
-    duration_text,
+    wait_until_pods_gone,
 )
 from ci_deploy.rollout.traffic import (
-    ROUTER_FIELD_MANAGER,
     TRACK_LABEL,
     Split,
     TrafficNames,
     router_for,
 )
+from ci_deploy.rollout.traffic.services import delete_if_present, router_patch
 
 Obj = dict[str, Any]
 
@@ -43,13 +41,7 @@ class LabelStable(Step):
     def run(self, ctx: RolloutContext) -> None:
         ctx.before_change(self.deployment)
         patch = {"spec": {"template": {"metadata": {"labels": {TRACK_LABEL: "stable"}}}}}
-        ctx.client.request(
-            "PATCH",
-            DEPLOYMENT.path(ctx.namespace, self.deployment),
-            query=[("fieldManager", ROUTER_FIELD_MANAGER)],
-            body=patch,
-            content_type=MERGE_PATCH,
-        )
+        router_patch(ctx.client, DEPLOYMENT.path(ctx.namespace, self.deployment), patch)
 
 
 @dataclass(frozen=True)
@@ -131,13 +123,8 @@ class SetWeight(Step):
         if split.baseline_pods:
             sized.append((self.names.baseline_deployment, self.baseline_selector))
         for deployment, _ in sized:  # both scaled first, so they start side by side
-            ctx.client.request(
-                "PATCH",
-                DEPLOYMENT.path(ctx.namespace, deployment),
-                query=[("fieldManager", ROUTER_FIELD_MANAGER)],
-                body={"spec": {"replicas": split.canary_pods}},
-                content_type=MERGE_PATCH,
-            )
+            path = DEPLOYMENT.path(ctx.namespace, deployment)
+            router_patch(ctx.client, path, {"spec": {"replicas": split.canary_pods}})
         for deployment, selector in sized:
             WaitForRollout(deployment, self.timeout, selector).run(ctx)
         router.set_weight(ctx, self.names, split)
@@ -219,36 +206,16 @@ class RemoveCanary(Step):
         return f"remove deployment/{self.deployment} and wait until its pods are gone"
 
     def run(self, ctx: RolloutContext) -> None:
-        try:
-            ctx.client.request(
-                "DELETE",
-                DEPLOYMENT.path(ctx.namespace, self.deployment),
-                body={"propagationPolicy": "Foreground"},
-            )
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-        deadline = time.monotonic() + self.timeout
-        while True:
-            left = self._remaining(ctx)
-            if not left:
-                ctx.progress.line(f"removed deployment/{self.deployment}")
-                return
-            if time.monotonic() > deadline:
-                raise StepFailed(
-                    "timeout",
-                    f"deployment/{self.deployment} was deleted, but pods {', '.join(left)} are "
-                    f"still there after {duration_text(self.timeout)}",
-                )
-            ctx.progress.update(f"waiting for {len(left)} pods of deployment/{self.deployment}")
-            if ctx.cancel.wait(0.2):
-                raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
-
-    def _remaining(self, ctx: RolloutContext) -> list[str]:
-        gone = ctx.client.get_or_none(DEPLOYMENT.path(ctx.namespace, self.deployment)) is None
-        pods = ctx.client.get(POD.path(ctx.namespace), [("labelSelector", self.selector)])
-        names = [str(p["metadata"]["name"]) for p in pods.get("items") or []]
-        return names if names or not gone else []
+        path = DEPLOYMENT.path(ctx.namespace, self.deployment)
+        delete_if_present(ctx.client, path, propagation="Foreground")
+        wait_until_pods_gone(
+            ctx,
+            self.selector,
+            self.timeout,
+            done=f"deployment/{self.deployment} was deleted",
+            waiting=f"pods of deployment/{self.deployment}",
+        )
+        ctx.progress.line(f"removed deployment/{self.deployment}")
 
 
 @dataclass(frozen=True)
