@@ -86,6 +86,8 @@ def test_rollback_triggers_accept_several_metrics_per_item_and_manual_false() ->
         + CANARY
         + "  rollback_triggers:\n    - {error_rate: '> 1%', latency_p99: '> 2s'}\n"
         + "    - manual_trigger: false\n"
+        + "analysis:\n  prometheus:\n    address: http://prometheus:9090\n"
+        + "    queries: {latency_p99: 'histogram_quantile(0.99, rate(x[{{ window }}]))'}\n"
     )
     assert cfg.canary is not None
     assert [(t.metric, t.threshold) for t in cfg.canary.rollback_triggers] == [

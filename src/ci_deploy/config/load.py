@@ -5,11 +5,13 @@ All problems of a file are reported together in one ConfigError (exit 2), sorted
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
 
 from ci_deploy.config import model, spec
+from ci_deploy.config.parsers import BUILTIN_METRICS
 from ci_deploy.config.schema import INVALID, Context, walk
 from ci_deploy.errors import ConfigError, Location, Problem
 from ci_deploy.yamlfile import YamlDocument, load_yaml, load_yaml_file
@@ -52,6 +54,7 @@ def config_from_document(doc: YamlDocument) -> model.Config:
     config = _assemble(data, doc, ctx) if data is not INVALID else None
     if config is not None:
         _check_traffic_router(config, ctx)
+        _check_metric_names(config, ctx)
     if ctx.problems or config is None:  # INVALID always comes with a recorded problem
         raise ConfigError(sorted(ctx.problems, key=_position))
     return config
@@ -150,6 +153,40 @@ def _check_traffic_router(config: model.Config, ctx: Context) -> None:
             f" '{config.canary.traffic_router}' ({why}), found none; add it or use"
             " traffic_router: replicas",
         )
+
+
+def _check_metric_names(config: model.Config, ctx: Context) -> None:
+    """Every metric a rule names has a query: a built-in one or one in analysis.prometheus."""
+    prometheus = config.analysis.prometheus
+    configured = set(prometheus.queries) if prometheus is not None else set()
+    known = configured | set(BUILTIN_METRICS)
+
+    def check(path: tuple[str | int, ...], metric: str) -> None:
+        if metric not in known:
+            close = difflib.get_close_matches(metric, sorted(known), n=1, cutoff=0.7)
+            ctx.error(
+                path,
+                f"expected a metric with a query, found '{metric}', which has none: add"
+                f" analysis.prometheus.queries.{metric} (built-in: {', '.join(BUILTIN_METRICS)})",
+                key=True,
+                suggestion=f"did you mean '{close[0]}'?" if close else None,
+            )
+
+    section = "canary_deployment" if "canary_deployment" in ctx.doc.data else "canary"
+    if config.canary is not None:
+        for i, stage in enumerate(config.canary.stages):
+            for metric in stage.success_criteria:
+                check((section, "stages", i, "success_criteria", metric), metric)
+        triggers = [t for t in config.canary.rollback_triggers if not t.manual]
+        raw = ctx.doc.data.get(section, {}).get("rollback_triggers") or []
+        for i, item in enumerate(raw):
+            for key in item if isinstance(item, dict) else ():
+                if any(t.metric == key for t in triggers):
+                    check((section, "rollback_triggers", i, key), str(key))
+    if config.analysis.baseline is not None:
+        for i, metric in enumerate(config.analysis.baseline.metrics):
+            if metric not in known:
+                check(("analysis", "baseline", "metrics", i), metric)
 
 
 def _assemble(data: dict[str, Any], doc: YamlDocument, ctx: Context) -> model.Config:

@@ -131,18 +131,93 @@ class BlueGreenConfig:
 
 
 @dataclass(frozen=True)
+class MetricQuery:
+    """A named metric: its PromQL template, the unit of its value and its no-data policy.
+
+    ``query`` None: the built-in query of that metric name (``analysis.queries``).
+    ``unit`` None: percent for ``%`` rules, seconds for ``ms``/``s`` rules, a number otherwise.
+    ``no_data`` None: ``analysis.no_data``.
+    """
+
+    query: str | None = None
+    unit: str | None = None  # percent | ratio | seconds | milliseconds | number
+    no_data: str | None = None  # fail | pass | inconclusive
+
+
+@dataclass(frozen=True)
 class PrometheusConfig:
-    """A Prometheus server and named PromQL queries (filled by the analysis issue)."""
+    """A Prometheus server: where, how to authenticate (secrets by env var name), which queries."""
 
     address: str
-    queries: dict[str, str] = field(default_factory=dict)
+    address_env: str | None = None  # when this variable is set, its value replaces address
+    queries: dict[str, MetricQuery] = field(default_factory=dict)
+    bearer_token_env: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    headers_env: dict[str, str] = field(default_factory=dict)  # header → env var with its value
+    ca_file: str | None = None
+    insecure_skip_tls_verify: bool = False
+    timeout: Duration = field(default_factory=lambda: Duration(10.0, "10s"))
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class HttpCheckConfig:
+    """An HTTP smoke check: a request and what its answer must be."""
+
+    url: str  # a template: {{ url }}, {{ service }}, {{ namespace }}, …
+    method: str = "GET"
+    status: tuple[int, ...] = (200,)
+    body: str | None = None  # a regular expression the body must match
+    max_latency: Duration | None = None
+    headers_env: dict[str, str] = field(default_factory=dict)
+    retries: int = 3
+    retry_delay: Duration = field(default_factory=lambda: Duration(2.0, "2s"))
+    timeout: Duration = field(default_factory=lambda: Duration(10.0, "10s"))
+    insecure_skip_tls_verify: bool = False
+
+
+@dataclass(frozen=True)
+class CommandCheckConfig:
+    """The user's own test command (``pytest tests/smoke``) and the JUnit XML it writes."""
+
+    run: str
+    junit: str | None = None
+    timeout: Duration = field(default_factory=lambda: Duration(300.0, "5m"))
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SmokeCheck:
+    """One smoke check, HTTP or command: run by ``verify`` and before traffic moves."""
+
+    name: str
+    http: HttpCheckConfig | None = None
+    command: CommandCheckConfig | None = None
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """Canary against baseline (Mann–Whitney U over the two series), beside the rules."""
+
+    metrics: tuple[str, ...] = ()
+    tolerance: float = 10.0  # percent the canary's median may be worse than the baseline's
+    alpha: float = 0.05
 
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """Metric sources for canary judgement (thin: filled by a later issue)."""
+    """How a new version is judged: the metric source, the rules' timing and limits, checks."""
 
     prometheus: PrometheusConfig | None = None
+    interval: Duration = field(default_factory=lambda: Duration(10.0, "10s"))
+    window: Duration = field(default_factory=lambda: Duration(60.0, "1m"))
+    failure_limit: int = 0  # failed measurements in a row tolerated (0: the first one trips)
+    error_limit: int = 3  # measurements in a row without a value before no_data applies
+    no_data: str = "inconclusive"
+    min_requests: int = 0
+    smoke: tuple[SmokeCheck, ...] = ()
+    baseline: BaselineComparison | None = None
 
 
 @dataclass(frozen=True)

@@ -293,3 +293,131 @@ class TriggerList:
         except InvalidValue as exc:
             ctx.error(path, exc.message)
             return INVALID
+
+
+# --- analysis --------------------------------------------------------------------------------
+
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an RFC 9110 token
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+METRIC_UNITS = ("percent", "ratio", "seconds", "milliseconds", "number")
+NO_DATA_POLICIES = ("inconclusive", "fail", "pass")
+# Metrics ci-deploy has a query for (ci_deploy.analysis.queries); others need analysis.queries.
+BUILTIN_METRICS = ("error_rate", "response_time_p95", "cpu_usage", "memory_usage", "request_count")
+# What a query template may use: the rest is an undefined variable (a typo, caught here).
+QUERY_VARIABLES = frozenset({"app", "namespace", "environment", "track", "window"})
+
+
+def p_identifier(value: Any) -> str:
+    """A metric name: letters, digits, '_'."""
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+        raise InvalidValue(
+            f"expected a metric name (letters, digits, '_'), found {describe(value)}"
+        )
+    return value
+
+
+def p_probability(value: Any) -> float:
+    """A number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise InvalidValue(f"expected a number between 0 and 1, found {describe(value)}")
+    return float(value)
+
+
+def p_regex(value: Any) -> str:
+    """A regular expression (Python syntax)."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"expected a regular expression, found {describe(value)}")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise InvalidValue(
+            f"expected a regular expression, found {describe(value)}: {exc}"
+        ) from None
+    return value
+
+
+def p_statuses(value: Any) -> tuple[int, ...]:
+    """An HTTP status code (``200``) or a list of them (``[200, 204]``)."""
+    items = value if isinstance(value, list) else [value]
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int) or not 100 <= item <= 599:
+            raise InvalidValue(
+                f"expected an HTTP status code (100–599) or a list of them, found {describe(value)}"
+            )
+        out.append(item)
+    if not out:
+        raise InvalidValue("expected at least one HTTP status code, found an empty list")
+    return tuple(out)
+
+
+def queries_rule(queries: Any, raw: Any, path: KeyPath, ctx: Context) -> None:
+    """Every query template parses, and uses only the variables a query gets."""
+    for name, query in queries.items():
+        if query.query is None:
+            if name not in BUILTIN_METRICS:
+                ctx.error(
+                    (*path, name),
+                    f"expected a 'query' for '{name}', which has no built-in query (built-in:"
+                    f" {', '.join(BUILTIN_METRICS)})",
+                )
+            continue
+        problem = template_problem(query.query, QUERY_VARIABLES)
+        if problem:
+            key = (*path, name, "query") if isinstance(raw.get(name), dict) else (*path, name)
+            ctx.error(key, problem)
+
+
+def template_problem(text: str, allowed: frozenset[str]) -> str:
+    """Why ``text`` is not a valid Jinja2 template using only ``allowed`` variables ("" if it is).
+
+    Checked here, at load time, so a broken query is a configuration error with its line;
+    rendering itself happens in the sandboxed environment of the render layer.
+    """
+    import jinja2
+    import jinja2.meta
+    import jinja2.sandbox
+
+    env = jinja2.sandbox.SandboxedEnvironment()
+    try:
+        parsed = env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"expected a template, found a syntax error at its line {exc.lineno}: {exc.message}"
+    unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - allowed)
+    if unknown:
+        return (
+            f"unknown variable {', '.join(unknown)} in the template; a query may use"
+            f" {', '.join('{{ ' + v + ' }}' for v in sorted(allowed))}"
+        )
+    return ""
+
+
+def basic_auth_rule(values: Any, raw: Any, path: KeyPath, ctx: Context) -> None:
+    """Basic auth needs both names; it does not go with a bearer token."""
+    if values.get("username_env") and not values.get("password_env"):
+        ctx.error(path, "username_env is set but password_env is not; basic auth needs both")
+    elif values.get("password_env") and not values.get("username_env"):
+        ctx.error(path, "password_env is set but username_env is not; basic auth needs both")
+    elif values.get("username_env") and values.get("bearer_token_env"):
+        ctx.error(path, "expected either bearer_token_env or username_env/password_env, found both")
+
+
+def smoke_rule(values: Any, raw: Any, path: KeyPath, ctx: Context) -> None:
+    """A smoke check is an HTTP request or a command: exactly one."""
+    kinds = [k for k in ("http", "command") if values.get(k) is not None]
+    if len(kinds) != 1:
+        found = "both" if kinds else "neither"
+        ctx.error(path, f"expected exactly one of 'http' or 'command', found {found}")
+
+
+def unique_names_rule(items: Any, raw: Any, path: KeyPath, ctx: Context) -> None:
+    """The items' ``name`` values are unique."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.name in seen:
+            ctx.error(
+                (*path, i, "name"),
+                f"expected a unique name, found '{item.name}', already used by item"
+                f" {seen[item.name]}",
+            )
+        seen.setdefault(item.name, i)

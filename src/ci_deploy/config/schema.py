@@ -237,6 +237,29 @@ class ListOf:
         return out if _rules_hold(self.validators, out, value, path, ctx) else INVALID
 
 
+@dataclass(frozen=True)
+class StringOr:
+    """A record that may also be written as a string, its shorthand (``from_string(text)``).
+
+    ``queries: {error_rate: "100 * …"}`` or ``queries: {error_rate: {query: …, unit: …}}``.
+    """
+
+    record: Record
+    from_string: Callable[[str], Any]
+
+    @property
+    def type_name(self) -> str:
+        return f"string or {self.record.type_name} mapping"
+
+    def check(self, value: Any, path: KeyPath, ctx: Context) -> Any:
+        if isinstance(value, str):
+            return self.from_string(value)
+        if isinstance(value, dict):
+            return self.record.check(value, path, ctx)
+        ctx.error(path, f"expected a {self.type_name}, found {describe(value)}")
+        return INVALID
+
+
 def _rules_hold(
     rules: tuple[Validator, ...], out: Any, raw: Any, path: KeyPath, ctx: Context
 ) -> bool:
@@ -303,6 +326,8 @@ def reference_rows(node: Node, prefix: str = "") -> list[ReferenceRow]:
     elif isinstance(node, MapOf):
         inner = node.value
         prefix = f"{prefix}.{node.key_doc}" if prefix else node.key_doc
+    if isinstance(inner, StringOr):
+        inner = inner.record
     if not isinstance(inner, (Record, ListOf, MapOf)):
         return rows
     if not isinstance(inner, Record):

@@ -12,11 +12,16 @@ import re
 from ci_deploy.config import model
 from ci_deploy.config.parsers import (
     ENV_VAR,
+    HEADER_NAME,
+    HTTP_METHODS,
     IDENTIFIER,
     LOG_LEVELS,
+    METRIC_UNITS,
+    NO_DATA_POLICIES,
     SERVICE_NAME,
     TRAFFIC_ROUTERS,
     TriggerList,
+    basic_auth_rule,
     choice,
     dns_label,
     hpa_rule,
@@ -28,14 +33,21 @@ from ci_deploy.config.parsers import (
     p_env_value,
     p_env_var_ref,
     p_http_path,
+    p_identifier,
+    p_probability,
+    p_regex,
     p_repository,
+    p_statuses,
     p_steps,
     p_string,
     p_surge,
     p_url,
+    queries_rule,
+    smoke_rule,
     stages_rule,
+    unique_names_rule,
 )
-from ci_deploy.config.schema import Field, ListOf, MapOf, Node, Record, Scalar
+from ci_deploy.config.schema import Field, ListOf, MapOf, Node, Record, Scalar, StringOr
 from ci_deploy.config.values import (
     parse_duration,
     parse_percentage,
@@ -377,35 +389,204 @@ MANIFESTS = Record(
     ),
 )
 
-ANALYSIS = Record(
-    "analysis (filled by a later issue)",
+ENV_NAME = Scalar("env var name", p_env_var_ref)
+HEADERS_ENV = MapOf(
+    "mapping of header name to env var name",
+    key_pattern(HEADER_NAME, "an HTTP header name"),
+    ENV_NAME,
+    key_doc="<header>",
+)
+COUNT = Scalar("integer", integer(0))
+
+METRIC_QUERY = Record(
+    "metric query",
     (
         Field(
-            "prometheus",
+            "query",
+            STRING,
+            "PromQL template ({{ app }}, {{ namespace }}, {{ environment }}, {{ track }},"
+            " {{ window }})",
+            default="the built-in query of that name",
+        ),
+        Field(
+            "unit",
+            Scalar("unit", choice(METRIC_UNITS)),
+            "what the query returns: percent (0–100), ratio (0–1), seconds, milliseconds, number",
+            default="percent for % rules, seconds for ms/s rules",
+        ),
+        Field(
+            "no_data",
+            Scalar("policy", choice(NO_DATA_POLICIES)),
+            "an empty or NaN result, or no answer: fail, pass or inconclusive (pause)",
+            default="analysis.no_data",
+        ),
+    ),
+    build=model.MetricQuery,
+)
+
+PROMETHEUS = Record(
+    "prometheus",
+    (
+        Field(
+            "address",
+            Scalar("URL", p_url),
+            "Prometheus base URL",
+            required=True,
+            example="http://prometheus:9090",
+        ),
+        Field(
+            "address_env",
+            ENV_NAME,
+            "env var that, when set, replaces address (a per-cluster URL)",
+            example="PROMETHEUS_URL",
+        ),
+        Field(
+            "queries",
+            MapOf(
+                "mapping of metric to PromQL",
+                key_pattern(IDENTIFIER, "a metric name (letters, digits, '_')"),
+                StringOr(METRIC_QUERY, lambda text: model.MetricQuery(query=text)),
+                validators=(queries_rule,),
+                key_doc="<metric>",
+            ),
+            "metric name → PromQL template (or {query, unit, no_data})",
+            default="{}",
+        ),
+        Field("bearer_token_env", ENV_NAME, "env var holding a bearer token"),
+        Field("username_env", ENV_NAME, "env var holding the basic-auth user"),
+        Field("password_env", ENV_NAME, "env var holding the basic-auth password"),
+        Field("headers_env", HEADERS_ENV, "header → env var holding its value", default="{}"),
+        Field("ca_file", STRING, "CA bundle to verify the server with"),
+        Field("insecure_skip_tls_verify", BOOL, "do not verify the certificate", default="false"),
+        Field("timeout", DURATION, "per request", default="10s"),
+        Field("retries", COUNT, "retries of a 5xx, 429 or no answer", default="2"),
+    ),
+    build=model.PrometheusConfig,
+    validators=(basic_auth_rule,),
+    secret_keys={
+        "bearer_token": "bearer_token_env",
+        "token": "bearer_token_env",
+        "password": "password_env",
+        "headers": "headers_env",
+    },
+)
+
+HTTP_CHECK = Record(
+    "http check",
+    (
+        Field(
+            "url",
+            STRING,
+            "URL template ({{ url }}, {{ service }}, {{ namespace }}, {{ app }}, …)",
+            required=True,
+            example='"{{ url }}/health"',
+        ),
+        Field("method", Scalar("HTTP method", choice(HTTP_METHODS)), "", default="GET"),
+        Field("status", Scalar("status codes", p_statuses), "accepted status codes", default="200"),
+        Field("body", Scalar("regular expression", p_regex), "the body must match"),
+        Field("max_latency", DURATION, "slowest acceptable answer", example="500ms"),
+        Field("headers_env", HEADERS_ENV, "header → env var holding its value", default="{}"),
+        Field("retries", COUNT, "tries after the first before it fails", default="3"),
+        Field("retry_delay", DURATION, "between tries", default="2s"),
+        Field("timeout", DURATION, "per request", default="10s"),
+        Field("insecure_skip_tls_verify", BOOL, "do not verify the certificate", default="false"),
+    ),
+    build=model.HttpCheckConfig,
+)
+
+COMMAND_CHECK = Record(
+    "command check",
+    (
+        Field(
+            "run", STRING, "command line (no shell)", required=True, example="pytest tests/smoke"
+        ),
+        Field("junit", STRING, "JUnit XML it writes, relative to the repository"),
+        Field("timeout", DURATION, "killed after", default="5m"),
+        Field("env", STRING_MAP, "extra environment variables", default="{}"),
+    ),
+    build=model.CommandCheckConfig,
+)
+
+SMOKE_CHECK = Record(
+    "smoke check",
+    (
+        Field(
+            "name", Scalar("name", dns_label("a check name")), "shown in verdicts", required=True
+        ),
+        Field("http", StringOr(HTTP_CHECK, lambda url: model.HttpCheckConfig(url=url)), ""),
+        Field(
+            "command",
+            StringOr(COMMAND_CHECK, lambda run: model.CommandCheckConfig(run=run)),
+            "",
+        ),
+    ),
+    build=model.SmokeCheck,
+    validators=(smoke_rule,),
+)
+
+ANALYSIS = Record(
+    "analysis",
+    (
+        Field("prometheus", PROMETHEUS, "Prometheus metric source"),
+        Field("interval", DURATION, "how often rules are measured during a stage", default="10s"),
+        Field("window", DURATION, "the range of {{ window }} in queries", default="1m"),
+        Field(
+            "failure_limit",
+            COUNT,
+            "failed measurements in a row tolerated; the next one rolls back",
+            default="0",
+        ),
+        Field(
+            "error_limit",
+            COUNT,
+            "measurements in a row with no value (no answer, bad result) before no_data applies",
+            default="3",
+        ),
+        Field(
+            "no_data",
+            Scalar("policy", choice(NO_DATA_POLICIES)),
+            "a rule without data: fail, pass, or inconclusive (the rollout pauses)",
+            default="inconclusive",
+        ),
+        Field(
+            "min_requests",
+            COUNT,
+            "requests the new version must serve in the window before a verdict",
+            default="0",
+        ),
+        Field(
+            "smoke",
+            ListOf("list of checks", SMOKE_CHECK, validators=(unique_names_rule,)),
+            "HTTP and command checks: `verify`, and before traffic reaches a new version",
+            default="[]",
+        ),
+        Field(
+            "baseline",
             Record(
-                "prometheus",
+                "baseline comparison",
                 (
                     Field(
-                        "address",
-                        Scalar("URL", p_url),
-                        "Prometheus base URL",
+                        "metrics",
+                        ListOf("list of metric names", Scalar("metric", p_identifier)),
+                        "metrics compared canary against baseline",
                         required=True,
-                        example="http://prometheus:9090",
                     ),
                     Field(
-                        "queries",
-                        MapOf(
-                            "mapping of metric to PromQL",
-                            key_pattern(IDENTIFIER, "a metric name (letters, digits, '_')"),
-                            STRING,
-                        ),
-                        "metric name → PromQL query",
-                        default="{}",
+                        "tolerance",
+                        Scalar("percentage", parse_percentage),
+                        "how much worse the canary's median may be",
+                        default="10%",
+                    ),
+                    Field(
+                        "alpha",
+                        Scalar("significance", p_probability),
+                        "Mann–Whitney U significance level",
+                        default="0.05",
                     ),
                 ),
-                build=model.PrometheusConfig,
+                build=model.BaselineComparison,
             ),
-            "Prometheus metric source",
+            "Mann–Whitney U comparison with the baseline (needs canary.baseline: true)",
         ),
     ),
     build=model.AnalysisConfig,
@@ -526,7 +707,7 @@ CONFIG: Node = Record(
         Field("rolling", ROLLING, "rolling update settings"),
         Field("canary", CANARY, "canary strategy", aliases=("canary_deployment",)),
         Field("blue_green", BLUE_GREEN, "blue-green strategy", aliases=("blue_green_deployment",)),
-        Field("analysis", ANALYSIS, "metric sources (filled by a later issue)"),
+        Field("analysis", ANALYSIS, "how a new version is judged (docs/analysis.md)"),
         Field(
             "notifications", NOTIFICATIONS, "where deployment news goes (filled by a later issue)"
         ),
