@@ -70,13 +70,16 @@ class StateRecord:
     # promote): what ``promote`` and ``abort`` continue from without the manifests. Kept in the
     # cluster only, like ``previous_template``.
     plan: Obj | None = None
+    # The last analysis verdicts (metric, rendered query, value, rule, result, samples, why),
+    # capped in size; in the cluster only: outputs carry the one-line ``analysis``.
+    verdicts: list[Obj] | None = None
 
     # -- JSON -----------------------------------------------------------------------------
     def to_dict(self, *, with_template: bool = True) -> dict[str, Any]:
         """The camelCase JSON document, ``apiVersion`` first."""
         doc: dict[str, Any] = {"apiVersion": STATE_API_VERSION}
         for key, value in asdict(self).items():
-            if key in ("previous_template", "plan") and not with_template:
+            if key in ("previous_template", "plan", "verdicts") and not with_template:
                 continue
             doc[_camel(key)] = value
         return doc

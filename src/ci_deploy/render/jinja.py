@@ -174,3 +174,31 @@ def _source_line(where: Location) -> str | None:
     except OSError:
         return None
     return lines[where.line - 1] if 0 < where.line <= len(lines) else None
+
+
+class StringTemplateError(Exception):
+    """A one-line template (a PromQL query, a smoke-check URL) that did not render: why."""
+
+
+@functools.cache
+def _string_environment() -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+
+    return _sandbox_class()(undefined=StrictUndefined, autoescape=False, auto_reload=False)
+
+
+def render_string(text: str, context: dict[str, Any]) -> str:
+    """``text`` rendered in the same sandbox as manifests (no loader: nothing to include)."""
+    import jinja2
+    from jinja2.exceptions import SecurityError
+
+    try:
+        return _string_environment().from_string(text).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise StringTemplateError(f"template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise StringTemplateError(f"undefined: {exc.message}") from None
+    except SecurityError as exc:
+        raise StringTemplateError(f"blocked by the template sandbox: {exc}") from None
+    except Exception as exc:  # a template is user code: any error it raises is bad input
+        raise StringTemplateError(f"template error: {type(exc).__name__}: {exc}") from None

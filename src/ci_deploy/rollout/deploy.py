@@ -46,6 +46,7 @@ from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
 from ci_deploy.rollout.strategies import strategy_for
 
 if TYPE_CHECKING:
+    from ci_deploy.analysis.spec import AnalysisSpec
     from ci_deploy.config import Config, EnvironmentConfig
 
 Obj = dict[str, Any]
@@ -97,9 +98,25 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         replicas=env.replicas,
         settings=strategy_settings(cfg, env.strategy),
         time_scale=opts.time_scale,
+        analysis=analysis_of(cfg, env),
     )
     strategy.validate(target)
     return Prepared(target, objects, chosen.warning)
+
+
+def analysis_of(cfg: Config, env: EnvironmentConfig) -> AnalysisSpec | None:
+    """How a rollout of ``env`` is judged (exit 2 for rules with nothing to measure them)."""
+    if env.strategy != "canary":
+        return None
+    from ci_deploy.analysis.spec import analysis_for
+
+    return analysis_for(
+        cfg.analysis,
+        cfg.canary,
+        app=cfg.app,
+        namespace=env.namespace,
+        environment=env.name,
+    )
 
 
 def strategy_settings(cfg: Config, strategy: str) -> StrategySettings | None:

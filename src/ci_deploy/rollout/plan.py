@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_deploy.config.model import BlueGreenConfig, CanaryConfig, RollingConfig
 from ci_deploy.config.values import Duration
 from ci_deploy.kube.state import StateRecord
+
+if TYPE_CHECKING:
+    from ci_deploy.analysis.spec import AnalysisSpec
 from ci_deploy.rollout.steps import (
     Record,
     RestoreObjects,
@@ -52,6 +55,7 @@ class Target:
     replicas: int = 1  # the environment's replicas (what a canary's share is counted from)
     settings: StrategySettings | None = None  # the strategy's block of ci-deploy.yml
     time_scale: float = 1.0  # every duration of the plan divided by it (sandbox rehearsals)
+    analysis: AnalysisSpec | None = field(default=None, compare=False)  # how it is judged
 
 
 @dataclass(frozen=True)

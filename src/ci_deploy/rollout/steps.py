@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_deploy.config.values import Duration
 from ci_deploy.kube.changes import apply_tracked, restore_changes
@@ -25,6 +25,11 @@ from ci_deploy.kube.state import Phase
 from ci_deploy.kube.verify import running_mismatches
 from ci_deploy.kube.watch import wait_for_rollout
 from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
+
+if TYPE_CHECKING:
+    from ci_deploy.analysis.model import Verdict
+    from ci_deploy.analysis.run import StageAnalysis
+    from ci_deploy.analysis.spec import AnalysisSpec
 
 Obj = dict[str, Any]
 
@@ -215,7 +220,11 @@ class Pause(Step):
 @dataclass(frozen=True)
 class Watch(Step):
     """Let some time pass (a canary stage, the blue-green keep time) while the watched
-    Deployment must stay healthy: every pod ready, none restarted."""
+    Deployment must stay healthy: every pod ready, none restarted — and, with ``analysis``,
+    the rollback triggers hold every ``interval`` and the stage's success criteria at its end
+    (``analysis.run``). A breach fails the step (the failure path rolls back); an
+    inconclusive end pauses the rollout for a human (``--no-pause``: fails it instead).
+    """
 
     subject: str  # what the time is for, in messages: "stage initial"
     seconds: float
@@ -224,6 +233,9 @@ class Watch(Step):
     selector: str
     criteria: tuple[str, ...] = ()
     what: str = "watch"
+    analysis: AnalysisSpec | None = field(default=None, compare=False)
+    stage: str | None = None  # whose success criteria are judged (None: triggers only)
+    track: str = "canary"  # whose metrics: canary before the promotion, stable after
     name = "watch"
 
     def describe(self) -> str:
@@ -231,25 +243,102 @@ class Watch(Step):
         if self.written and self.written != took:
             took = f"{self.written} (time-scaled: {took})"
         text = f"{self.subject}: {self.what} {took}: deployment/{self.deployment} stays healthy"
-        if self.criteria:
-            text += (
-                f"; success criteria {', '.join(self.criteria)} are not judged by this version"
-                " (metric analysis comes with issue 11)"
-            )
+        judged = self.analysis is not None and bool(self.analysis.rules(self.stage, self.track))
+        if judged and self.analysis is not None:
+            rules = self.analysis.rules(self.stage, self.track)
+            criteria = [f"{r.metric} {r.threshold.canonical}" for r in rules if not r.trigger]
+            triggers = [f"{r.metric} {r.threshold.canonical}" for r in rules if r.trigger]
+            every = duration_text(self.analysis.interval)
+            if triggers:
+                text += f"; roll back at once if {' or '.join(triggers)} (every {every})"
+            if criteria:
+                text += f"; at the end {', '.join(criteria)} must hold"
+            text += f" ({self.track} metrics)"
+        elif self.criteria:
+            text += f"; success criteria {', '.join(self.criteria)} are not judged"
         return text
 
     def run(self, ctx: RolloutContext) -> None:
-        deadline = time.monotonic() + self.seconds
+        judge = self._analysis()
+        try:
+            self._watch(ctx, judge)
+        finally:
+            if judge is not None:
+                judge.close()
+
+    def _analysis(self) -> StageAnalysis | None:
+        if self.analysis is None or not self.analysis.rules(self.stage, self.track):
+            return None
+        from ci_deploy.analysis.run import StageAnalysis
+
+        return StageAnalysis(self.analysis, self.stage, self.track)
+
+    def _watch(self, ctx: RolloutContext, judge: StageAnalysis | None) -> None:
+        started = time.monotonic()
+        deadline = started + self.seconds
+        interval = self.analysis.interval if self.analysis is not None else 1.0
+        next_tick = started
         baseline: dict[str, int] | None = None
         while True:
             baseline = self._check(ctx, baseline)
+            now = time.monotonic()
+            if judge is not None and now >= next_tick and now < deadline:
+                next_tick = max(next_tick + interval, now)
+                tripped = judge.tick()
+                if tripped is not None:
+                    self._report(ctx, "fail", (tripped,))
+                    raise StepFailed(
+                        "failed",
+                        f"{self.subject}: rollback trigger {tripped.check} breached:"
+                        f" {tripped.reason}",
+                    )
             left = deadline - time.monotonic()
             if left <= 0:
-                ctx.progress.line(f"{self.subject}: {duration_text(self.seconds)} passed, healthy")
-                return
+                break
+            wait = min(left, 1.0, max(0.0, next_tick - time.monotonic()) if judge else 1.0)
             ctx.progress.update(f"{self.subject}: healthy, {duration_text(round(left))} left")
-            if ctx.cancel.wait(min(left, 1.0)):
+            if ctx.cancel.wait(wait):
                 raise StepFailed("cancelled", ctx.cancel.reason or "cancelled")
+        if judge is None:
+            ctx.progress.line(f"{self.subject}: {duration_text(self.seconds)} passed, healthy")
+            return
+        result, verdicts = judge.conclude()
+        self._report(ctx, result, verdicts)
+        if result == "fail":
+            failed = [v for v in verdicts if v.result == "fail"]
+            raise StepFailed(
+                "failed",
+                f"{self.subject}: {failed[0].check} failed: {failed[0].reason}",
+            )
+        if result == "inconclusive":
+            unsure = [v for v in verdicts if v.result == "inconclusive"]
+            why = f"{self.subject}: inconclusive: {unsure[0].check}: {unsure[0].reason}"
+            if ctx.skip_pauses:
+                raise StepFailed("failed", f"{why} (--no-pause: not passed without a human)")
+            env = ctx.record.environment
+            message = (
+                f"paused, {why}: a human decides — `ci-deploy promote --env {env}` accepts the"
+                f" stage, `ci-deploy abort --env {env}` rolls it back"
+            )
+            ctx.set_phase("Paused", message, final=False)
+            raise RolloutPaused(message, self.name)
+        ctx.progress.line(
+            f"{self.subject}: {duration_text(self.seconds)} passed, healthy, analysis passed"
+        )
+
+    def _report(
+        self,
+        ctx: RolloutContext,
+        result: str,
+        verdicts: tuple[Verdict, ...],
+    ) -> None:
+        """The verdicts in the log and the record (best effort: the outcome still stands)."""
+        from ci_deploy.analysis.report import recorded, summary, verdict_lines
+
+        ctx.progress.line(f"{self.subject}: analysis {result} ({self.track} metrics)")
+        for line in verdict_lines(verdicts):
+            ctx.progress.line(line)
+        ctx.save(analysis=summary(self.subject, result, verdicts), verdicts=recorded(verdicts))
 
     def _check(self, ctx: RolloutContext, before: dict[str, int] | None) -> dict[str, int]:
         deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))

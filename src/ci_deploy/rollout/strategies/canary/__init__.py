@@ -253,29 +253,45 @@ def _primary_in(manifests: tuple[Obj, ...], app: str) -> Obj | None:
     )
 
 
-def _watches(spec: CanarySpec, stage: Stage, deployment: str, selector: str) -> list[Step]:
-    steps: list[Step] = []
-    if stage.seconds > 0:
-        steps.append(
-            Watch(
-                f"stage {stage.name}",
-                stage.seconds,
-                stage.written,
-                deployment,
-                selector,
-                stage.criteria,
-            )
+def _watches(
+    spec: CanarySpec, stage: Stage, deployment: str, selector: str, track: str = "canary"
+) -> list[Step]:
+    """Watch the stage's duration (and its monitor time), judged on ``track``'s metrics; a
+    stage whose rules would otherwise never be judged gets a watch of no time."""
+    judged = spec.analysis is not None and bool(spec.analysis.rules(stage.name, track))
+    timed = [
+        (stage.seconds, stage.written, "watch"),
+        (stage.monitor, stage.monitor_written, "monitor"),
+    ]
+    steps: list[Step] = [
+        Watch(
+            f"stage {stage.name}",
+            seconds,
+            written,
+            deployment,
+            selector,
+            stage.criteria,
+            what=what,
+            analysis=spec.analysis,
+            stage=stage.name,
+            track=track,
         )
-    if stage.monitor > 0:
+        for seconds, written, what in timed
+        if seconds > 0
+    ]
+    if not steps and judged:
         steps.append(
             Watch(
                 f"stage {stage.name}",
-                stage.monitor,
-                stage.monitor_written,
+                0.0,
+                "",
                 deployment,
                 selector,
                 stage.criteria,
-                what="monitor",
+                what="judge after",
+                analysis=spec.analysis,
+                stage=stage.name,
+                track=track,
             )
         )
     return steps
@@ -298,7 +314,7 @@ def _promotion(
         *([_remove_baseline(spec)] if baseline else []),
         ResetTraffic(spec.router, names),
     ]
-    steps += _watches(spec, stage, names.stable_deployment, spec.stable_selector)
+    steps += _watches(spec, stage, names.stable_deployment, spec.stable_selector, "stable")
     return steps
 
 

@@ -7,6 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_deploy.analysis.spec import AnalysisSpec
 from ci_deploy.config.model import CanaryConfig
 from ci_deploy.config.values import Duration
 from ci_deploy.errors import UserInputError
@@ -64,6 +65,7 @@ class CanarySpec:
     manifest: Obj = field(default_factory=dict, compare=False)  # the Deployment to promote
     baseline: bool = False  # canary.baseline: <app>-baseline beside the canary (names say which)
     baseline_selector: str = ""  # the baseline's pods (the Deployment's selector + track)
+    analysis: AnalysisSpec | None = field(default=None, compare=False)  # metric rules
 
     def baseline_at(self, stage: Stage) -> bool:
         """Whether the baseline runs at ``stage`` (on, and the stage below 50 %)."""
@@ -86,6 +88,7 @@ class CanarySpec:
             "manifest": self.manifest,
             "baseline": self.baseline,
             "baselineSelector": self.baseline_selector,
+            "analysis": self.analysis.to_dict() if self.analysis is not None else None,
         }
 
     @classmethod
@@ -105,6 +108,7 @@ class CanarySpec:
             manifest=dict(doc.get("manifest") or {}),
             baseline=bool(doc.get("baseline", False)),
             baseline_selector=str(doc.get("baselineSelector", "")),
+            analysis=AnalysisSpec.from_dict(doc["analysis"]) if doc.get("analysis") else None,
         )
 
 
@@ -308,6 +312,7 @@ def spec_for(target: Target) -> CanarySpec:
         baseline_selector=_selector_text({**labels, TRACK_LABEL: "baseline"})
         if settings.baseline
         else "",
+        analysis=target.analysis,
     )
 
 

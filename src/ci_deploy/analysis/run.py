@@ -1,0 +1,110 @@
+"""A stage's analysis while it runs: triggers every ``interval``, everything at its end.
+
+``tick`` measures the rollback triggers (and the traffic guard) once and returns the verdict
+that ends the stage, if one trips (``judge.Watcher`` says when); ``conclude`` judges the
+stage's success criteria and the triggers once more at its end. Both keep the verdicts for
+the record and the job summary, and a short history (time, values) for the chart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ci_deploy.analysis.judge import Rule, Watcher, judge, overall
+from ci_deploy.analysis.model import Measurement, Result, Verdict
+from ci_deploy.analysis.providers.prometheus import PrometheusProvider, PromQuery
+from ci_deploy.analysis.spec import AnalysisSpec
+
+HISTORY_POINTS = 60  # kept for the chart: the last minute at 1 s, ten at 10 s
+
+
+@dataclass
+class Point:
+    """One measurement round: when (seconds since the stage began) and each metric's value."""
+
+    at: float
+    values: dict[str, float | None] = field(default_factory=dict)
+
+
+class StageAnalysis:
+    """The analysis of one stage of one track (``stage`` None: the triggers only)."""
+
+    def __init__(
+        self,
+        spec: AnalysisSpec,
+        stage: str | None,
+        track: str,
+        *,
+        provider: PrometheusProvider | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        assert spec.prometheus is not None, "a spec that judges metrics has a Prometheus"
+        self.spec = spec
+        self.rules = spec.rules(stage, track)
+        self.triggers = tuple(r for r in self.rules if r.trigger)
+        self.track = track
+        self.provider = provider or PrometheusProvider(spec.prometheus)
+        self.watcher = Watcher(spec.failure_limit, spec.error_limit)
+        self.verdicts: tuple[Verdict, ...] = ()
+        self.history: list[Point] = []
+        self._clock = clock
+        self._began = clock()
+        self._request_query = spec.request_query(track)
+        self.measurements = 0
+
+    def close(self) -> None:
+        self.provider.close()
+
+    def tick(self) -> Verdict | None:
+        """Measure the triggers once; the verdict that rolls back now, or None."""
+        too_little = self._traffic_guard()
+        point = Point(round(self._clock() - self._began, 3))
+        verdicts: list[Verdict] = []
+        tripped: Verdict | None = None
+        for rule in self.triggers:
+            measured = self._measure(rule)
+            verdict = judge(rule, measured, too_little=too_little)
+            point.values[rule.metric] = verdict.value
+            verdicts.append(verdict)
+            trip = self.watcher.observe(rule, verdict, measured=measured)
+            if trip is not None and tripped is None:
+                tripped = trip
+        self._remember(point, verdicts)
+        return tripped
+
+    def conclude(self) -> tuple[Result, tuple[Verdict, ...]]:
+        """Judge every rule once (the stage's end): the overall result and the verdicts."""
+        too_little = self._traffic_guard()
+        point = Point(round(self._clock() - self._began, 3))
+        verdicts = []
+        for rule in self.rules:
+            verdict = judge(rule, self._measure(rule), too_little=too_little)
+            point.values[rule.metric] = verdict.value
+            verdicts.append(verdict)
+        self._remember(point, verdicts)
+        return overall(verdicts), self.verdicts
+
+    def _measure(self, rule: Rule) -> Measurement:
+        self.measurements += 1
+        return self.provider.measure(PromQuery(rule.query))
+
+    def _traffic_guard(self) -> str:
+        """Why there is no verdict yet ("" when the track has served enough requests)."""
+        if self._request_query is None:
+            return ""
+        measured = self.provider.measure(PromQuery(self._request_query))
+        served = measured.value if measured.usable else None
+        if served is not None and served >= self.spec.min_requests:
+            return ""
+        seen = "no data" if served is None else f"{served:.0f}"
+        return (
+            f"{self.track} served {seen} requests in the last {self.spec.window}, fewer than"
+            f" min_requests {self.spec.min_requests}: no verdict"
+        )
+
+    def _remember(self, point: Point, verdicts: list[Verdict]) -> None:
+        self.verdicts = tuple(verdicts)
+        self.history.append(point)
+        del self.history[:-HISTORY_POINTS]
