@@ -381,9 +381,10 @@ def template_problem(text: str, allowed: frozenset[str]) -> str:
     env = jinja2.sandbox.SandboxedEnvironment()
     try:
         parsed = env.parse(text)
+        variables = jinja2.meta.find_undeclared_variables(parsed)  # compiles: unknown filters
     except jinja2.TemplateSyntaxError as exc:
         return f"expected a template, found a syntax error at its line {exc.lineno}: {exc.message}"
-    unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - allowed)
+    unknown = sorted(variables - allowed)
     if unknown:
         return (
             f"unknown variable {', '.join(unknown)} in the template; a query may use"
