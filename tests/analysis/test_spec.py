@@ -36,7 +36,8 @@ analysis:
     bearer_token_env: PROM_TOKEN
     queries:
       error_rate:
-        query: 'sum(rate(errors{app="{{ app }}", ns="{{ namespace }}", t="{{ track }}"}[{{ window }}]))'
+        query: >-
+          sum(rate(errors{app="{{ app }}", ns="{{ namespace }}", t="{{ track }}"}[{{ window }}]))
         unit: ratio
         no_data: fail
 """
