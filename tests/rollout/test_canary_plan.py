@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ci_deploy.config import load_config_text
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.deploy import strategy_settings
@@ -197,3 +199,41 @@ def test_the_same_image_paused_is_held_and_a_new_one_aborts_the_old_first() -> N
     assert isinstance(continued.steps[-1], Record) and any(
         isinstance(s, Pause) for s in continued.steps
     )
+
+
+def test_abort_takes_up_a_failed_abort_from_the_rollouts_step_and_nothing_else() -> None:
+    from ci_deploy.errors import UserInputError
+    from ci_deploy.rollout.progressive import plan_of
+
+    t = target()
+    cfg = load_config_text(CONFIG.format(router="gateway-api"), Path("ci-deploy.yml"))
+    production = cfg.environment("production")
+    spec = next(s for s in make_plan(t, stable()).steps if isinstance(s, RecordStable)).plan
+
+    def failed(step: str) -> Observed:
+        record = StateRecord(
+            app="shop",
+            environment="production",
+            strategy="canary",
+            phase="Failed",
+            revision=t.image,
+            previous_revision=f"{IMAGE}:1",
+            previous_template=stable().live_template,
+            step=step,
+            plan=spec,
+        )
+        return replace(stable(), record=record)
+
+    # a failed abort (or abort-first) leaves the rollout's own step: abort plans from it,
+    # the stable Deployment restored when that step was at or after the promotion
+    before = plan_of(failed("11/19 pause"), production, "abort", 600.0)
+    assert "RestoreTemplate" not in kinds(before.steps)
+    after = plan_of(failed("13/19 wait-rollout"), production, "abort", 600.0)
+    assert "RestoreTemplate" in kinds(after.steps)
+    # a failed rollback leaves a step of its own plan: abort would misjudge the promotion
+    for step in ("5/8 wait-rollout", "11/19 watch", "rollback"):
+        with pytest.raises(UserInputError, match="nothing to abort in production"):
+            plan_of(failed(step), production, "abort", 600.0)
+    # and promote never continues a Failed rollout
+    with pytest.raises(UserInputError, match="nothing to promote in production"):
+        plan_of(failed("11/19 pause"), production, "promote", 600.0)

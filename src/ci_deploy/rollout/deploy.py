@@ -329,7 +329,7 @@ def _deploy_locked(
                 skip_pauses=opts.no_pause,
             )
             events.emit("started", ctx.record, message=f"rollout of {t.image} started")
-            return _execute_or_recover(plan, ctx, opts, urgent)
+            return _execute_or_recover(plan, ctx, opts, urgent, observed.record)
     except BaseException as exc:
         error = exc
         raise
@@ -355,11 +355,16 @@ def _save_reconciled(store: StateStore, observed: Observed, progress: Progress) 
 
 
 def _execute_or_recover(
-    plan: Plan, ctx: RolloutContext, opts: DeployOptions, urgent: CancelToken
+    plan: Plan,
+    ctx: RolloutContext,
+    opts: DeployOptions,
+    urgent: CancelToken,
+    in_flight: StateRecord | None,
 ) -> StateRecord:
-    """Execute the plan; after a failed step, recover (which always raises)."""
+    """Execute the plan; after a failed step, recover (which always raises). ``in_flight``:
+    the record of the rollout that ``plan.prelude`` aborts first."""
     if plan.prelude:
-        _abort_in_flight(plan, ctx)
+        _abort_in_flight(plan, ctx, in_flight)
     try:
         with ctx.progress.group(f"Rollout of {plan.target.image}"):
             record = execute(plan.steps, ctx, start=plan.start)
@@ -377,8 +382,12 @@ def _execute_or_recover(
     return record
 
 
-def _abort_in_flight(plan: Plan, ctx: RolloutContext) -> None:
-    """Undo the rollout still in flight before the new one; if that fails, a human must act."""
+def _abort_in_flight(plan: Plan, ctx: RolloutContext, in_flight: StateRecord | None) -> None:
+    """Undo the rollout still in flight before the new one; if that fails, a human must act.
+
+    The failure is recorded on ``in_flight`` (its revision, plan and step), not on the new
+    image's record, which has no plan yet: the ``abort`` the hint advises continues from it.
+    """
     try:
         with ctx.progress.group("Abort the rollout in flight"):
             execute(plan.prelude, ctx, title="abort step", record_as="abort-first")
@@ -388,6 +397,8 @@ def _abort_in_flight(plan: Plan, ctx: RolloutContext) -> None:
             f"the rollout still in flight in {t.environment} could not be aborted before "
             f"{t.image} ({failure.message}); {t.image} was not started"
         )
+        if in_flight is not None:
+            ctx.record = in_flight
         ctx.set_phase("Failed", message)
         raise RollbackFailed(
             message,

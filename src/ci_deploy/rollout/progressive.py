@@ -5,6 +5,8 @@ Neither needs the manifests or the image again: the rollout's parameters are in 
 after the recorded gate (with ``--full`` the remaining gates pass); ``abort`` runs the strategy's
 abort plan (all traffic to stable, the new version removed) and records ``Aborted``. Both take
 the deploy lock and run on the same executor, with the same lifecycle events, as ``deploy``.
+An abort that fails (exit 3) records ``Failed`` at the rollout's own step, plan kept, so the
+``abort`` its hint advises takes it up again once the cause is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
-from ci_deploy.rollout.plan import FailurePath, Observed, Plan, recorded_target, resumed_plan
+from ci_deploy.rollout.plan import (
+    FailurePath,
+    Observed,
+    Plan,
+    recorded_number,
+    recorded_target,
+    resumed_plan,
+)
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.recover import recover
 from ci_deploy.rollout.report import JobReport
@@ -49,17 +58,33 @@ def _progressive(record: StateRecord) -> ProgressiveStrategy:
     return strategy
 
 
-def _in_progress(record: StateRecord | None, env: str, verb: str) -> StateRecord:
+def _in_progress(
+    record: StateRecord | None, env: str, verb: str, observed: Observed
+) -> StateRecord:
     """The record of a progressive rollout that ``verb`` can act on (else exit 2)."""
     if record is None:
         raise UserInputError(f"nothing to {verb} in {env}: no rollout is recorded there")
-    if not record.plan or record.phase not in ("Paused", "Progressing"):
+    in_flight = record.phase in ("Paused", "Progressing") or _left_failed(record, verb, observed)
+    if not record.plan or not in_flight:
         raise UserInputError(
             f"nothing to {verb} in {env}: the last rollout ({record.revision}, strategy "
             f"{record.strategy}) is {record.phase}",
             hint="`ci-deploy status --env " + env + "` shows it",
         )
     return record
+
+
+def _left_failed(record: StateRecord, verb: str, observed: Observed) -> bool:
+    """A ``Failed`` rollout that ``abort`` takes up again: one left at a step of its own plan
+    (a failed abort, or abort-first, records it so), its new version maybe still there. A
+    failed rollback records a step of the rollback's plan instead: not taken up here."""
+    if verb != "abort" or record.phase != "Failed" or not record.plan:
+        return False
+    steps = _progressive(record).resume_steps(record, observed)
+    number = recorded_number(record)
+    if not 0 < number <= len(steps):
+        return False
+    return record.step == f"{number}/{len(steps)} {steps[number - 1].name}"
 
 
 def promote(
@@ -78,7 +103,7 @@ def abort(
 
 def plan_of(observed: Observed, env: EnvironmentConfig, verb: str, timeout: float) -> Plan:
     """The plan ``promote`` or ``abort`` runs, from the record alone (pure)."""
-    record = _in_progress(observed.record, env.name, verb)
+    record = _in_progress(observed.record, env.name, verb, observed)
     strategy = _progressive(record)
     target = recorded_target(record, timeout=timeout, namespace=env.namespace)
     if verb == "abort":
@@ -180,7 +205,7 @@ def _execute(
             return Outcome(ctx.record, f"Paused: {paused.message}")
         except StepFailed as failure:
             if verb == "abort":
-                raise _abort_failed(ctx, plan, failure) from failure
+                raise _abort_failed(ctx, plan, failure, record.step) from failure
             with progress.group("Recovery"):
                 recover(ctx, plan, failure, opts, urgent)
         if verb == "abort":
@@ -195,13 +220,18 @@ def _execute(
             platform.warning(f"reporting the {verb} failed: {text}")
 
 
-def _abort_failed(ctx: RolloutContext, plan: Plan, failure: StepFailed) -> Exception:
+def _abort_failed(
+    ctx: RolloutContext, plan: Plan, failure: StepFailed, rollout_step: str
+) -> Exception:
+    """Record ``Failed`` at the rollout's own step (``rollout_step``, not the abort's): the
+    abort run again, as the hint says, plans the same undo from it (``_left_failed``)."""
     from ci_deploy.errors import RollbackFailed
 
     t = plan.target
     message = (
         f"abort of {t.image} in {t.environment} failed at step {failure.step}: {failure.message}"
     )
+    ctx.record = ctx.record.with_changes(step=rollout_step)
     ctx.set_phase("Failed", message)
     return RollbackFailed(
         message,
