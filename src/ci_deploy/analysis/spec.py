@@ -15,7 +15,8 @@ from typing import Any
 from ci_deploy.analysis.judge import Rule
 from ci_deploy.analysis.providers.prometheus import PrometheusSettings
 from ci_deploy.analysis.queries import REQUEST_COUNT, Metric, metric, promql_duration, render_query
-from ci_deploy.config.model import AnalysisConfig, CanaryConfig
+from ci_deploy.analysis.smoke import smoke_from_dict, smoke_to_dict
+from ci_deploy.config.model import AnalysisConfig, CanaryConfig, SmokeCheck
 from ci_deploy.config.values import Threshold, parse_threshold
 from ci_deploy.errors import UserInputError
 
@@ -37,6 +38,8 @@ class AnalysisSpec:
     metrics: Mapping[str, Metric] = field(default_factory=dict)
     criteria: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     triggers: tuple[tuple[str, str], ...] = ()  # (metric, threshold) of rollback_triggers
+    smoke: tuple[SmokeCheck, ...] = ()  # analysis.smoke: before traffic reaches the version
+    root: str = "."  # the repository: where smoke commands run
 
     @property
     def judges_metrics(self) -> bool:
@@ -87,6 +90,8 @@ class AnalysisSpec:
             },
             "criteria": {s: [list(r) for r in rules] for s, rules in self.criteria.items()},
             "triggers": [list(t) for t in self.triggers],
+            "smoke": [smoke_to_dict(c) for c in self.smoke],
+            "root": self.root,
         }
 
     @classmethod
@@ -109,6 +114,8 @@ class AnalysisSpec:
                 for s, rules in (doc.get("criteria") or {}).items()
             },
             triggers=tuple((str(a), str(b)) for a, b in doc.get("triggers") or []),
+            smoke=tuple(smoke_from_dict(c) for c in doc.get("smoke") or []),
+            root=str(doc.get("root", ".")),
         )
 
 
@@ -119,6 +126,8 @@ def analysis_for(
     app: str,
     namespace: str,
     environment: str,
+    root: str = ".",
+    url: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> AnalysisSpec | None:
     """The analysis of a canary of ``app`` in ``environment`` (None: it judges no metric).
@@ -127,6 +136,9 @@ def analysis_for(
     Prometheus to ask, or a query does not render.
     """
     environ = os.environ if env is None else env
+    variables = {"app": app, "namespace": namespace, "environment": environment}
+    if url:
+        variables["url"] = url.rstrip("/")  # smoke-check URLs ({{ url }}), not queries
     criteria: dict[str, tuple[tuple[str, str], ...]] = {}
     triggers: tuple[tuple[str, str], ...] = ()
     thresholds: dict[str, Threshold] = {}
@@ -144,9 +156,21 @@ def analysis_for(
         thresholds.update(
             {t.metric: t.threshold for t in canary.rollback_triggers if t.threshold is not None}
         )
-    if not thresholds:
+    if not thresholds and not analysis.smoke:
         return None
     settings = analysis.prometheus
+    if settings is None and not thresholds:
+        return AnalysisSpec(
+            prometheus=None,
+            interval=analysis.interval.seconds,
+            window=promql_duration(analysis.window.seconds),
+            failure_limit=analysis.failure_limit,
+            error_limit=analysis.error_limit,
+            min_requests=0,
+            variables=variables,
+            smoke=analysis.smoke,
+            root=root,
+        )
     if settings is None:
         names = ", ".join(sorted(thresholds))
         raise UserInputError(
@@ -180,10 +204,12 @@ def analysis_for(
         failure_limit=analysis.failure_limit,
         error_limit=analysis.error_limit,
         min_requests=analysis.min_requests,
-        variables={"app": app, "namespace": namespace, "environment": environment},
+        variables=variables,
         metrics=metrics,
         criteria=criteria,
         triggers=triggers,
+        smoke=analysis.smoke,
+        root=root,
     )
     try:
         for track in TRACKS:  # every query renders, or the deploy stops before it starts

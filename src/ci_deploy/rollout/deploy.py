@@ -105,17 +105,22 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
 
 
 def analysis_of(cfg: Config, env: EnvironmentConfig) -> AnalysisSpec | None:
-    """How a rollout of ``env`` is judged (exit 2 for rules with nothing to measure them)."""
-    if env.strategy != "canary":
+    """How a rollout of ``env`` is judged (exit 2 for rules with nothing to measure them):
+    a canary by its metric rules and smoke checks, blue-green by its smoke checks."""
+    if env.strategy not in ("canary", "blue_green"):
         return None
+    from pathlib import Path
+
     from ci_deploy.analysis.spec import analysis_for
 
     return analysis_for(
         cfg.analysis,
-        cfg.canary,
+        cfg.canary if env.strategy == "canary" else None,
         app=cfg.app,
         namespace=env.namespace,
         environment=env.name,
+        root=str(Path(cfg.source).resolve().parent),
+        url=env.url,
     )
 
 

@@ -60,7 +60,13 @@ def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
         )
     if environment_url:
         rows.append(("environment", markdown_code(environment_url)))
+    if record.analysis:
+        rows.append(("analysis", markdown_code(record.analysis)))
     # app and environment are DNS labels of the configuration; phase is one of PHASES.
     lines = [f"### ci-deploy: {record.app} to {record.environment}: {record.phase}", ""]
     lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    if record.verdicts:
+        from ci_deploy.analysis.report import markdown_table
+
+        lines += ["", "#### Analysis verdicts", "", markdown_table(record.verdicts)]
     return "\n".join(lines) + "\n"

@@ -218,6 +218,52 @@ class Pause(Step):
 
 
 @dataclass(frozen=True)
+class Smoke(Step):
+    """Run the smoke checks (``analysis.smoke``: HTTP requests, the user's test command)
+    against the new version before traffic reaches it (the preview Service of a blue-green
+    rollout, the canary before its first weight) — or after a switch. A failed check fails
+    the step: the failure path undoes the rollout."""
+
+    when: str  # "before traffic", "before the switch to green"
+    service: str  # {{ service }}: the Service that reaches the version under test
+    track: str = "canary"
+    color: str = ""
+    analysis: AnalysisSpec | None = field(default=None, compare=False)
+    name = "smoke"
+
+    def describe(self) -> str:
+        checks = self.analysis.smoke if self.analysis is not None else ()
+        names = ", ".join(c.name for c in checks)
+        return f"smoke checks {self.when} ({{{{ service }}}} = {self.service}): {names}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        from pathlib import Path
+
+        from ci_deploy.analysis.judge import overall
+        from ci_deploy.analysis.report import recorded, summary, verdict_lines
+        from ci_deploy.analysis.smoke import smoke_verdicts
+
+        assert self.analysis is not None, "a smoke step carries the checks it runs"
+        variables = {
+            "url": "",
+            **self.analysis.variables,
+            "service": self.service,
+            "track": self.track,
+            "color": self.color,
+        }
+        verdicts = tuple(smoke_verdicts(self.analysis.smoke, variables, Path(self.analysis.root)))
+        result = overall(verdicts)
+        ctx.progress.line(f"smoke checks {self.when}: {result}")
+        for line in verdict_lines(verdicts):
+            ctx.progress.line(line)
+        subject = f"smoke checks {self.when}"
+        ctx.save(analysis=summary(subject, result, verdicts), verdicts=recorded(verdicts))
+        if result != "pass":
+            failed = next(v for v in verdicts if v.result != "pass")
+            raise StepFailed("failed", f"{subject}: {failed.check} failed: {failed.reason}")
+
+
+@dataclass(frozen=True)
 class Watch(Step):
     """Let some time pass (a canary stage, the blue-green keep time) while the watched
     Deployment must stay healthy: every pod ready, none restarted — and, with ``analysis``,

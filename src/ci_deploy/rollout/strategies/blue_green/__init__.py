@@ -52,6 +52,7 @@ from ci_deploy.rollout.steps import (
     Pause,
     Record,
     RestoreObjects,
+    Smoke,
     Step,
     VerifyRunning,
     WaitForRollout,
@@ -168,6 +169,16 @@ def rollout_steps(
             spec.timeout,
         ),
     ]
+    if spec.analysis is not None and spec.analysis.smoke:
+        steps.append(
+            Smoke(
+                f"before the switch to {new}",
+                spec.preview_service,
+                track=new,
+                color=new,
+                analysis=spec.analysis,
+            )
+        )
     if not spec.auto_promote:
         steps.append(Pause(f"before the switch to {new}", target.environment))
     steps += [
@@ -320,6 +331,7 @@ def spec_for(target: Target, now: Serving) -> BlueGreenSpec:
         time_scale=target.time_scale,
         relabel=now.relabel,
         autoscaler=autoscaler,
+        analysis=target.analysis,
     )
 
 

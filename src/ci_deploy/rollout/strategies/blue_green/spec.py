@@ -4,9 +4,10 @@ colours' names, and the Deployments and Services made from the rendered objects.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ci_deploy.analysis.spec import AnalysisSpec
 from ci_deploy.config.model import BlueGreenConfig
 from ci_deploy.errors import UserInputError
 from ci_deploy.kube.state import STATE_ANNOTATION
@@ -65,6 +66,7 @@ class BlueGreenSpec:
     time_scale: float = 1.0
     relabel: bool = False  # the serving pods carry no colour yet: labelled blue first
     autoscaler: str = ""  # an HPA of the app, pointed at the serving colour
+    analysis: AnalysisSpec | None = field(default=None, compare=False)  # the smoke checks
 
     @property
     def preview_service(self) -> str:
@@ -97,6 +99,7 @@ class BlueGreenSpec:
             "timeScale": self.time_scale,
             "relabel": self.relabel,
             "autoscaler": self.autoscaler,
+            "analysis": self.analysis.to_dict() if self.analysis is not None else None,
         }
 
     @classmethod
@@ -119,6 +122,7 @@ class BlueGreenSpec:
             time_scale=float(doc.get("timeScale", 1.0)),
             relabel=bool(doc.get("relabel", False)),
             autoscaler=str(doc.get("autoscaler", "")),
+            analysis=AnalysisSpec.from_dict(doc["analysis"]) if doc.get("analysis") else None,
         )
 
 

@@ -57,6 +57,7 @@ from ci_deploy.rollout.steps import (
     Record,
     RecordStable,
     RestoreTemplate,
+    Smoke,
     Step,
     VerifyRunning,
     WaitForRollout,
@@ -151,6 +152,11 @@ def rollout_steps(
         ]
     steps.append(Apply(other_refs, target.image, others, ""))
     steps += _start_steps(spec, target.image, previous_image, stable)
+    if spec.analysis is not None and spec.analysis.smoke:
+        # the canary's own Service with a weighing router; with replicas, the app's Service
+        # (the checks then reach stable and canary pods alike: say so in the URL you write)
+        service = names.canary_service if spec.router != "replicas" else names.stable_service
+        steps.append(Smoke("before traffic reaches the canary", service, analysis=spec.analysis))
     steps.append(PrepareTraffic(spec.router, names))
     baseline_left = spec.baseline
     for stage in spec.stages:
