@@ -170,6 +170,9 @@ class HttpClient:
                 headers=dict(headers or {}),
                 timeout=timeout or self.options.timeout,
                 allow_redirects=False,
+                # per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
+                # session's verify (False or a CA path) when a request does not name its own
+                verify=self.options.verify,
             )
         except requests.exceptions.SSLError as exc:
             raise HttpError(f"{where}: TLS failed: {_reason(exc)}", transient=False) from exc
@@ -180,8 +183,16 @@ class HttpClient:
             ) from exc
         except requests.exceptions.ConnectionError as exc:
             raise HttpError(f"{where}: cannot connect: {_reason(exc)}", transient=True) from exc
+        except requests.exceptions.InvalidHeader as exc:
+            # requests' message quotes the value: a secret (a token read with its newline)
+            raise HttpError(
+                f"{where}: a header name or value is not valid (values are not shown)",
+                transient=False,
+            ) from exc
         except requests.exceptions.RequestException as exc:
             raise HttpError(f"{where}: {_reason(exc)}", transient=False) from exc
+        except OSError as exc:  # requests' own, not a RequestException: no such CA bundle
+            raise HttpError(f"{where}: {one_line(str(exc))[:200]}", transient=False) from exc
 
 
 def _reason(exc: BaseException) -> str:
