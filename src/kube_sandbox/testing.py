@@ -4,6 +4,10 @@ Plain HTTP without authentication by default (what most tests need, and fastest)
 ``tls=True`` serves as ``sandbox serve`` does: HTTPS with a fresh CA and bearer tokens, the
 kubeconfig carrying both, ``users`` adding ``--user`` style users (:func:`user`).
 
+``synthetic_prometheus=True`` also serves the SYNTHETIC Prometheus query API (made-up metrics
+from the pods' image tags, ``kube_sandbox.apiserver.synthetic_prometheus``) at
+``sb.synthetic_prometheus_url``.
+
 Also what the sandbox's own tests share: :func:`running_controllers` (a bare Store with the
 controllers, no API server), :func:`wait_until` (a bounded poll) and
 :func:`deployment_manifest`.
@@ -40,6 +44,11 @@ class SandboxHandle:
     admin_token: str
 
     @property
+    def synthetic_prometheus_url(self) -> str | None:
+        """``http://127.0.0.1:PORT`` of the synthetic Prometheus (made-up metrics), or None."""
+        return self.server.synthetic_prometheus_url
+
+    @property
     def token(self) -> str | None:
         """The kubeconfig's bearer token (cluster-admin); None over plain HTTP."""
         return self.server.token
@@ -71,6 +80,7 @@ def running_sandbox(
     gateway_api: bool = True,
     tls: bool = False,
     users: tuple[User, ...] = (),
+    synthetic_prometheus: bool = False,
 ) -> Iterator[SandboxHandle]:
     """Serve a sandbox on a free loopback port for the duration of the block.
 
@@ -78,7 +88,8 @@ def running_sandbox(
     on exit (and the state file saved when one is given). ``history`` bounds the event history
     (watches from an older resourceVersion get 410 Gone). ``gateway_api=False`` leaves out the
     Gateway API CRDs (HTTPRoute) installed by default. ``tls``: HTTPS and tokens; ``users``
-    (with ``tls``) are bound as ``--user`` binds them.
+    (with ``tls``) are bound as ``--user`` binds them. ``synthetic_prometheus``: also serve the
+    SYNTHETIC Prometheus query API on a free port (``sb.synthetic_prometheus_url``).
     """
     faults = Faults(FaultSettings(seed=seed))
     server = SandboxServer(
@@ -91,6 +102,7 @@ def running_sandbox(
         gateway_api=gateway_api,
         tls=tls,
         users=users,
+        synthetic_prometheus=0 if synthetic_prometheus else None,
     )
     server.start()
     try:

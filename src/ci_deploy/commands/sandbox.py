@@ -140,6 +140,16 @@ def _fault_options(func: Callable[..., None]) -> Callable[..., None]:
     is_flag=True,
     help="Leave out the Gateway API CRDs (HTTPRoute) installed at start by default.",
 )
+@click.option(
+    "--synthetic-prometheus",
+    "synthetic_prometheus",
+    type=click.IntRange(0, 65535),
+    default=None,
+    metavar="PORT",
+    help="Also serve a SYNTHETIC Prometheus query API (made-up numbers from the pods' image "
+    "tags, NOT real metrics) on plain HTTP at 127.0.0.1:PORT (0: a free one), to rehearse a "
+    "canary judged on metrics without a Prometheus (docs/sandbox.md).",
+)
 @_fault_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def serve(
@@ -155,6 +165,7 @@ def serve(
     pod_ready_delay: float,
     no_controllers: bool,
     no_gateway_api: bool,
+    synthetic_prometheus: int | None,
     verbose: bool,
     **fault_settings: Any,
 ) -> None:
@@ -204,6 +215,7 @@ def serve(
         gateway_api=not no_gateway_api,
         tls=not insecure_http,
         users=bound,
+        synthetic_prometheus=synthetic_prometheus,
     )
     _serve_until_signalled(server, merged=merge and not use_context)
 
@@ -211,7 +223,7 @@ def serve(
 def _start(host: str, port: int, **options: Any) -> SandboxServer:
     """A SandboxServer (not started yet); what keeps it from starting is bad input (exit 2)."""
     from kube_sandbox.apiserver.access import NotLoopback
-    from kube_sandbox.apiserver.httpd import SandboxServer
+    from kube_sandbox.apiserver.httpd import SandboxServer, SyntheticPrometheusPortError
     from kube_sandbox.apiserver.kubeconfig import KubeconfigError
 
     try:
@@ -224,6 +236,11 @@ def _start(host: str, port: int, **options: Any) -> SandboxServer:
         ) from exc
     except KubeconfigError as exc:
         raise UserInputError(exc.message, hint=exc.hint) from exc
+    except SyntheticPrometheusPortError as exc:  # before OSError, which it is
+        raise UserInputError(
+            f"cannot serve the synthetic Prometheus on 127.0.0.1:{exc.port}: {exc.strerror}",
+            hint="choose another --synthetic-prometheus PORT (0 picks a free one)",
+        ) from exc
     except OSError as exc:
         raise UserInputError(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}",
@@ -249,6 +266,11 @@ def _serve_until_signalled(server: SandboxServer, *, merged: bool) -> None:
             f"ci-deploy sandbox: serving {server.url} "
             f"(kubeconfig: {server.kubeconfig}, context ci-deploy-sandbox)"
         )
+        if server.synthetic_prometheus_url is not None:
+            click.echo(
+                "ci-deploy sandbox: synthetic Prometheus (not real metrics) at "
+                f"{server.synthetic_prometheus_url}"
+            )
         if server.ca is not None:
             click.echo(
                 "ci-deploy sandbox: TLS with a CA made now, in the kubeconfig with the "

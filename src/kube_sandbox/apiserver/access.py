@@ -105,7 +105,7 @@ class Access:
 
     def _refusal(self, req: Request) -> Response | None:
         host = req.header("Host")
-        if not _loopback_host(host):
+        if not loopback_host_header(host):
             allowed = "127.0.0.1:PORT, localhost:PORT or [::1]:PORT"
             message = (
                 f"Host {host[:100]!r} is not a loopback name ({allowed}): refused, as it may "
@@ -151,7 +151,7 @@ class Access:
         )
 
 
-def _loopback_host(host: str) -> bool:
+def loopback_host_header(host: str) -> bool:
     """``Host`` names loopback: ``localhost:PORT``, ``127.0.0.1:PORT``, ``[::1]:PORT``."""
     if host.startswith("["):
         name, bracket, rest = host[1:].partition("]")

@@ -9,7 +9,9 @@ kubeconfig entries (``kube_sandbox.apiserver.kubeconfig``) with the admin token 
 authenticates every request (``auth.py``): the kubeconfig carries the CA and the default user's
 token (cluster-admin), plus one user and context per ``users`` entry. ``start()`` serves on a
 background thread; ``stop()`` ends watches, stops the threads, saves the state file and takes
-the kubeconfig entries and the token file out again.
+the kubeconfig entries and the token file out again. With ``synthetic_prometheus`` it also
+serves the SYNTHETIC Prometheus query API (``synthetic_prometheus.py``: made-up numbers for
+rehearsals, never real metrics) on a port and thread of its own, stopped with it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from kube_sandbox.apiserver.access import Access, require_loopback, token_file_f
 from kube_sandbox.apiserver.auth import ADMIN_USER, Authenticator, User
 from kube_sandbox.apiserver.kubeconfig import KubeconfigError, SandboxKubeconfig
 from kube_sandbox.apiserver.routing import Api
+from kube_sandbox.apiserver.synthetic_prometheus import SyntheticPrometheus
 from kube_sandbox.apiserver.tls import SandboxCA, peer_identity
 from kube_sandbox.controllers import ControllerManager
 from kube_sandbox.faults import Faults
@@ -43,6 +46,14 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 # holds one object version: 10,000 keeps a busy sandbox under 100 MB.
 DEFAULT_HISTORY = 10_000
 _HANDSHAKE_SECONDS = 10.0
+
+
+class SyntheticPrometheusPortError(OSError):
+    """The synthetic Prometheus cannot bind its port (the API server's port was fine)."""
+
+    def __init__(self, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.port = port
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -201,9 +212,13 @@ class SandboxServer:
         gateway_api: bool = True,
         tls: bool = False,
         users: tuple[User, ...] = (),
+        synthetic_prometheus: int | None = None,
     ) -> None:
         """``tls``: HTTPS with a fresh CA, and tokens (``users`` besides the cluster-admin
-        default); without it, plain HTTP and no authentication (``users`` must be empty)."""
+        default); without it, plain HTTP and no authentication (``users`` must be empty).
+        ``synthetic_prometheus``: also serve the SYNTHETIC Prometheus query API (made-up
+        numbers from the pods' image tags, ``synthetic_prometheus.py``) on plain HTTP at
+        127.0.0.1 on this port (0: a free one); its URL is ``synthetic_prometheus_url``."""
         require_loopback(host)  # a local test cluster: nothing but this machine may reach it
         if users and not tls:
             raise ValueError("users need TLS (tokens are not sent over plain HTTP)")
@@ -245,18 +260,32 @@ class SandboxServer:
                 raise
         shown = f"[{host_text}]" if ":" in host_text else host_text
         self.url = f"{'https' if self.ca else 'http'}://{shown}:{bound_port}"
+        self.synthetic_prometheus: SyntheticPrometheus | None = None
+        if synthetic_prometheus is not None:
+            try:
+                self.synthetic_prometheus = SyntheticPrometheus(self.store, synthetic_prometheus)
+            except OSError as exc:
+                self.httpd.server_close()
+                raise SyntheticPrometheusPortError(synthetic_prometheus, exc) from exc
         self.kubeconfig = kubeconfig
         self.admin_token_file = token_file_for(kubeconfig) if kubeconfig is not None else None
         try:
             self._write_files()
         except BaseException:
             self.httpd.server_close()
+            if self.synthetic_prometheus is not None:
+                self.synthetic_prometheus.stop()
             raise
         self.gc = GarbageCollector(self.store)
         self.pod_ready_delay = pod_ready_delay
         self.controllers: ControllerManager | None = None
         self._want_controllers = controllers
         self._thread: threading.Thread | None = None
+
+    @property
+    def synthetic_prometheus_url(self) -> str | None:
+        """``http://127.0.0.1:PORT`` of the synthetic Prometheus, None when not serving one."""
+        return self.synthetic_prometheus.url if self.synthetic_prometheus is not None else None
 
     @property
     def token(self) -> str | None:
@@ -276,6 +305,8 @@ class SandboxServer:
             self.controllers.start()
         self._thread = threading.Thread(target=self._serve, name="sandbox-http", daemon=True)
         self._thread.start()
+        if self.synthetic_prometheus is not None:
+            self.synthetic_prometheus.start()
 
     def _serve(self) -> None:
         self.httpd.serve_forever(poll_interval=0.05)  # shutdown() waits for one poll
@@ -288,6 +319,8 @@ class SandboxServer:
             self.store.changed.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self.synthetic_prometheus is not None:
+            self.synthetic_prometheus.stop()
         if self.controllers is not None:
             self.controllers.stop()
         self.gc.stop()
