@@ -23,6 +23,19 @@ from kube_sandbox.testing import SandboxHandle
 pytestmark = pytest.mark.e2e
 
 
+# A smoke check gives `ci-deploy verify` something to check, so the rendered pipelines carry a
+# verify job per environment; it runs the command in the job's workspace (no shell).
+VERIFIED_CONFIG = (
+    E2E_CONFIG
+    + """\
+analysis:
+  smoke:
+    - name: config-present
+      command: {run: test -s ci-deploy.yml}
+"""
+)
+
+
 def render(repo: Path, *args: str) -> str:
     proc = subprocess.run(
         [CI_DEPLOY, "render", "pipeline", *args],
@@ -51,12 +64,15 @@ def test_rendered_github_workflow_deploys_through_both_environments(
 ) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "ci-deploy.yml").write_text(E2E_CONFIG, encoding="utf-8")
+    (repo / "ci-deploy.yml").write_text(VERIFIED_CONFIG, encoding="utf-8")
     workflow = render(repo, "--platform", "github")
     git_repo(repo, {".github/workflows/deploy.yml": workflow})
     run = act_with_kubeconfig_secret(repo, "push", "deploy.yml", cluster.kubeconfig)
     assert run.returncode == 0, str(run)
     assert "[Deploy web-app/deploy-production]" in run.log
+    assert "[Deploy web-app/verify-staging]" in run.log
+    assert "verify staging: pass (2 checks)" in run.log, str(run)
+    assert "verify production: pass (2 checks)" in run.log, str(run)
     image = f"{APP_IMAGE}:{head_sha(repo)}"
     assert live_image(cluster, repo, "staging") == image
     assert live_image(cluster, repo, "production") == image
@@ -67,7 +83,7 @@ def test_rendered_gitlab_pipeline_runs_with_the_template(
 ) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "ci-deploy.yml").write_text(E2E_CONFIG, encoding="utf-8")
+    (repo / "ci-deploy.yml").write_text(VERIFIED_CONFIG, encoding="utf-8")
     pipeline = render(repo, "--platform", "gitlab", "--gitlab-template", "local")
     template = (ROOT / ".gitlab-ci-template.yml").read_text(encoding="utf-8")
     git_repo(repo, {".gitlab-ci.yml": pipeline, ".gitlab-ci-template.yml": template})
@@ -82,8 +98,10 @@ def test_rendered_gitlab_pipeline_runs_with_the_template(
     )
     print(f"gitlab-ci-local rendered pipeline: {run.seconds:.1f}s")
     assert run.returncode == 0, str(run)
-    for job in ("validate", "deploy:staging", "status:staging", "deploy:production"):
+    jobs = ("validate", "deploy:staging", "status:staging", "verify:staging", "deploy:production")
+    for job in jobs:
         assert f" PASS  {job}" in run.log, str(run)
     image = f"{APP_IMAGE}:{head_sha(repo)}"
     assert f"deploy job said phase=Succeeded revision={image}" in run.log
+    assert "verify staging: pass (2 checks)" in run.log, str(run)
     assert live_image(cluster, repo, "production") == image

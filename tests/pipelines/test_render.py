@@ -54,8 +54,13 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def plan(platform: str, *, every_stage: bool = False, config: str = CONFIG) -> PipelinePlan:
     made = plan_pipeline(load_config_text(config, "ci-deploy.yml"), platform)
-    if every_stage:  # what the templates emit once build, scan and verify exist
-        made = dataclasses.replace(made, stages=dict.fromkeys(made.stages, True), notes=[])
+    if every_stage:  # what the templates emit once build, scan and verify exist (and have checks)
+        made = dataclasses.replace(
+            made,
+            stages=dict.fromkeys(made.stages, True),
+            environments=[dataclasses.replace(e, checks=True) for e in made.environments],
+            notes=[],
+        )
     return made
 
 
@@ -103,12 +108,9 @@ def test_github_jobs_chain_environments_and_leave_out_missing_verbs(repo: Path) 
     jobs = jobs_of(render_pipeline(made))
     expected = ["validate", "deploy-staging", "deploy-production", "rollback"]
     expected[:0] = [stage for stage in ("build", "scan") if made.has(stage)]
-    if made.has("verify"):
-        expected[-1:-1] = ["verify-staging", "verify-production"]
+    assert not made.verifies(made.environments[0])  # CONFIG has nothing for verify to check
     assert sorted(jobs) == sorted(expected)
-    assert jobs["deploy-production"]["needs"] == (
-        ["verify-staging"] if made.has("verify") else ["deploy-staging"]
-    )
+    assert jobs["deploy-production"]["needs"] == ["deploy-staging"]
     deploy = jobs["deploy-staging"]["steps"][1]
     assert deploy["uses"] == "org/ci-deploy@v1"
     assert deploy["with"]["environment"] == "staging"
@@ -161,6 +163,32 @@ def test_cli_writes_the_file_and_reports_left_out_stages(repo: Path) -> None:
     missing = [s for s in ("build", "scan", "verify") if not plan("github").has(s)]
     for stage in missing:
         assert re.search(rf"note: no `{stage}` job", result.output)
+    assert "note: `verify` jobs left out: the configuration has no analysis.smoke" in result.output
+
+
+SMOKE_CONFIG = (
+    CONFIG
+    + """\
+analysis:
+  smoke:
+    - {name: health, http: "{{ url }}/healthz"}
+"""
+)
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
+def test_verify_jobs_only_when_the_configuration_has_checks(repo: Path, platform: str) -> None:
+    sep = "-" if platform == "github" else ":"
+    bare = plan(platform)
+    assert bare.has("verify")  # the verb exists …
+    assert not any(name.startswith("verify") for name in jobs_of(render_pipeline(bare)))
+    assert any("`verify` jobs left out" in note and "analysis.smoke" in note for note in bare.notes)
+
+    checked = plan(platform, config=SMOKE_CONFIG)  # … and runs once there is a check
+    jobs = jobs_of(render_pipeline(checked))
+    assert {f"verify{sep}staging", f"verify{sep}production"} <= set(jobs)
+    assert jobs[f"deploy{sep}production"]["needs"] == [f"verify{sep}staging"]
+    assert not any("verify" in note for note in checked.notes)
 
 
 def test_cli_rejects_an_unknown_platform(repo: Path) -> None:

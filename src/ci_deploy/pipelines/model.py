@@ -6,7 +6,8 @@ GitHub environment protection rules), and a manual rollback per environment. An 
 whose strategy can pause at a manual gate (canary, blue-green) also gets a promote job, the
 human gate, and an abort job. A stage whose verb ``ci-deploy`` does not have yet (build, scan,
 verify) is left out, never emitted as a job that cannot run: adding the verb's module switches
-it on.
+it on. For the same reason an environment gets a verify job only when the configuration gives
+``ci-deploy verify`` something to check (smoke checks or rollback triggers).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class EnvironmentStep:
     gated: bool  # the last one: manual on GitLab, protected environment on GitHub
     previous: str | None  # the environment deployed just before, None for the first
     gates: bool = False  # its strategy can pause: promote and abort jobs follow its deploy
+    checks: bool = False  # it has something for `ci-deploy verify` to check (smoke, triggers)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class PipelinePlan:
     def has(self, stage: str) -> bool:
         """Whether the pipeline contains ``stage`` (its verb exists)."""
         return self.stages.get(stage, False)
+
+    def verifies(self, env: EnvironmentStep) -> bool:
+        """Whether ``env`` gets a verify job: the verb exists and it has checks to run."""
+        return self.has("verify") and env.checks
 
 
 _PROJECT_RE = re.compile(r"^project:([\w.-]+(?:/[\w.-]+)+)@([\w./-]+)$")
@@ -118,6 +124,15 @@ def pipeline_config_path(source: str) -> str:
     return relative.replace(os.sep, "/")
 
 
+def has_checks(cfg: Config) -> bool:
+    """Whether ``ci-deploy verify`` has anything to check: smoke checks or rollback triggers.
+
+    Without them the verb refuses (exit 2, "nothing to verify"), so no job runs it.
+    """
+    triggers = cfg.canary.rollback_triggers if cfg.canary is not None else ()
+    return bool(cfg.analysis.smoke or triggers)
+
+
 def choose_environments(cfg: Config, names: list[str] | None) -> list[EnvironmentStep]:
     """The deploy chain: ``names`` in that order (default: every environment, file order)."""
     chosen = names or cfg.environment_names
@@ -133,6 +148,7 @@ def choose_environments(cfg: Config, names: list[str] | None) -> list[Environmen
             gated=index == len(envs) - 1 and len(envs) > 1,
             previous=envs[index - 1].name if index else None,
             gates=env.strategy in PAUSING_STRATEGIES,
+            checks=has_checks(cfg),
         )
         for index, env in enumerate(envs)
     ]
@@ -164,6 +180,11 @@ def plan_pipeline(
         for name in ("build", "scan", "verify")
         if not stages[name]
     ]
+    if stages["verify"] and not has_checks(cfg):
+        notes.append(
+            "`verify` jobs left out: the configuration has no analysis.smoke checks and no"
+            " canary.rollback_triggers (docs/analysis.md)"
+        )
     return PipelinePlan(
         platform=platform,
         app=cfg.app,
