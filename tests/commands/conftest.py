@@ -45,6 +45,9 @@ class Engine:
         }
         env.pop("CI", None)
         env["KUBECONFIG"] = str(self.sb.kubeconfig)
+        env.pop("PROMETHEUS_URL", None)
+        if self.sb.synthetic_prometheus_url is not None:  # the example's analysis.address_env
+            env["PROMETHEUS_URL"] = self.sb.synthetic_prometheus_url
         env.update(extra)
         return env
 

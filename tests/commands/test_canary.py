@@ -131,7 +131,8 @@ class Cluster(Engine):
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with running_sandbox(tmp_path, pod_ready_delay=0.05) as sb:
+    # the synthetic Prometheus judges the example's canary (metrics from the image tags)
+    with running_sandbox(tmp_path, pod_ready_delay=0.05, synthetic_prometheus=True) as sb:
         client = connect(str(sb.kubeconfig))
         try:
             yield Cluster(sb, tmp_path, tmp_path / "ci-deploy.yml", client)

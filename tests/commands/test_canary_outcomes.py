@@ -255,7 +255,9 @@ def test_no_pause_runs_the_example_production_canary_through_every_stage(
     text = said(done)
     for line in (  # each stage at its size (the pod ratio nearest its weight), then promoted
         "stage initial: 16.7% to the canary (1 canary pod next to 5 stable)",
-        "stage initial: 25ms passed, healthy",
+        "stage initial: 25ms passed, healthy, analysis passed",  # on the synthetic Prometheus
+        "✓ response_time_p95 (canary): pass — 50ms, rule < 500ms",
+        "✓ cpu_usage (canary): pass — 20%, rule < 70%",
         "stage expanded: 28.6% to the canary (2 canary pods next to 5 stable)",
         "stage expanded: 50ms passed, healthy",
         "gate after stage expanded passed without a pause (as asked)",
@@ -263,7 +265,8 @@ def test_no_pause_runs_the_example_production_canary_through_every_stage(
         "stage majority: 75ms passed, healthy",
         f"verified: deployment/web-app and its Ready pods run app={image}:2.0.0",
         "removed deployment/web-app-canary",
-        "stage full: 200ms passed, healthy",
+        "stage full: 200ms passed, healthy, analysis passed",
+        "✓ error_rate (stable): pass — 0%, rule not > 0.5%",
         "step 21/21: record",
         f"Succeeded: {image}:2.0.0 in production",
     ):

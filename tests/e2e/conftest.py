@@ -25,6 +25,10 @@ def action_image() -> str:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[SandboxHandle]:
     """A sandbox cluster (with controllers) for the pipelines to deploy to, served as
-    ``sandbox serve`` serves it: TLS (the kubeconfig carries the CA) and a bearer token."""
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05, tls=True) as sb:
+    ``sandbox serve`` serves it: TLS (the kubeconfig carries the CA) and a bearer token; with
+    the synthetic Prometheus that judges the example's canary (PROMETHEUS_URL in the jobs)."""
+    sandbox = running_sandbox(
+        tmp_path / "sandbox", pod_ready_delay=0.05, tls=True, synthetic_prometheus=True
+    )
+    with sandbox as sb:
         yield sb

@@ -169,6 +169,7 @@ def run_act(
     inputs: dict[str, str] | None = None,
     timeout: float = 300,
     runner: str = "-self-hosted",
+    variables: dict[str, str] | None = None,
 ) -> Run:
     """``act EVENT -W WORKFLOW`` offline, the action mapped to this checkout.
 
@@ -200,6 +201,8 @@ def run_act(
         cmd += ["-s", f"{name}={value}"]
     for name, value in (inputs or {}).items():
         cmd += ["--input", f"{name}={value}"]
+    for name, value in (variables or {}).items():  # ${{ vars.NAME }}
+        cmd += ["--var", f"{name}={value}"]
     env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
     env.pop("GITHUB_ACTIONS", None)
     return run_logged(cmd, repo, env, timeout)

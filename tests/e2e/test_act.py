@@ -167,6 +167,9 @@ jobs:
 CANARY_PROMOTE = """\
 name: canary
 on: push
+env:
+  # analysis.prometheus.address_env of the example: a repository variable in real use
+  PROMETHEUS_URL: ${{ vars.PROMETHEUS_URL }}
 jobs:
   deploy:
     runs-on: ubuntu-latest
@@ -320,8 +323,15 @@ def test_paused_canary_is_promoted_by_a_needs_job_through_the_action(
     repo = git_repo(tmp_path / "canary-repo", files)
     config = repo / "ci-deploy.yml"
     example_production_with_stable(cluster.kubeconfig, config, f"{APP_IMAGE}:1.0.0")
-    run = act_with_kubeconfig_secret(repo, "push", "canary.yml", cluster.kubeconfig)
+    url = cluster.synthetic_prometheus_url
+    assert url is not None
+    run = act_with_kubeconfig_secret(
+        repo, "push", "canary.yml", cluster.kubeconfig, variables={"PROMETHEUS_URL": url}
+    )
     assert run.returncode == 0, str(run)
+    # Each stage judged on the (synthetic) metrics, in the deploy job and after the promotion
+    assert "stage initial: 250ms passed, healthy, analysis passed" in run.log, str(run)
+    assert "stage majority: 750ms passed, healthy, analysis passed" in run.log, str(run)
     # The deploy stopped at the gate after stage "expanded" (25% asked: 2 canary pods beside
     # 5 stable ones) and its job passed; promote went on from the cluster's record.
     assert "deploy said phase=Paused canary-weight=28.6" in run.log, str(run)

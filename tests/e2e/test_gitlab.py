@@ -191,9 +191,12 @@ def test_paused_production_canary_goes_on_by_the_manual_promote_or_abort_job(
 
     def production(image: str, gate: str) -> Run:
         image_variable = ("--variable", f"CI_DEPLOY_IMAGE={APP_IMAGE}:{image}")
+        # the example's analysis.prometheus.address_env: a CI/CD variable in real use
+        metrics = ("--variable", f"PROMETHEUS_URL={cluster.synthetic_prometheus_url}")
         manual = ("--manual", "ci-deploy:production", "--manual", f"ci-deploy:production:{gate}")
-        run = gcl(repo, cluster, *CANARY_VARIABLES, *image_variable, *manual)
+        run = gcl(repo, cluster, *CANARY_VARIABLES, *image_variable, *metrics, *manual)
         assert run.returncode == 0, str(run)
+        assert "stage initial: 250ms passed, healthy, analysis passed" in run.log, str(run)
         for job in ("production", "production:status", f"production:{gate}"):
             assert result(run, f"ci-deploy:{job}") == "PASS", str(run)
         # The deploy job stopped at the gate after stage "expanded" and passed; its report

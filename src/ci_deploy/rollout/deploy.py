@@ -98,9 +98,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         replicas=env.replicas,
         settings=strategy_settings(cfg, env.strategy),
         time_scale=opts.time_scale,
-        # Not switched on yet: the example, the rehearsal and the e2e runs judge their canary
-        # on a Prometheus they do not start; they move to the sandbox's synthetic one first.
-        analysis=None,
+        analysis=analysis_of(cfg, env),
     )
     strategy.validate(target)
     return Prepared(target, objects, chosen.warning)
