@@ -872,6 +872,32 @@ def replicas_router_weights(client: KubeClient, namespace: str, app: str) -> dic
     return {t: 100 * n / total if total else 0.0 for t, n in ready.items()}
 
 
+def canary_config(
+    stages: list[dict[str, Any]],
+    triggers: list[dict[str, str]],
+    analysis: dict[str, Any],
+    *,
+    image: str = "registry.example.com/acme/web-app",
+) -> dict[str, Any]:
+    """A ci-deploy.yml (as data) for the rig's app: 4 stable pods in NAMESPACE, a canary with
+    the ``replicas`` router (the split :func:`replicas_router_weights` reads), these stages,
+    rollback triggers and ``analysis`` block."""
+    return {
+        "app": APP,
+        "image": {"repository": image},
+        "environments": {
+            "production": {
+                "namespace": NAMESPACE,
+                "create_namespace": True,
+                "replicas": 4,
+                "strategy": "canary",
+            }
+        },
+        "canary": {"traffic_router": "replicas", "stages": stages, "rollback_triggers": triggers},
+        "analysis": analysis,
+    }
+
+
 # -- a stable and a canary -------------------------------------------------------------------
 @dataclass
 class DemoPair:

@@ -108,3 +108,20 @@ def test_a_query_that_cannot_compile_is_a_located_configuration_error() -> None:
         "ci-deploy.yml:25:16: analysis.prometheus.queries.error_rate.query: expected a template,"
         " found a syntax error at its line 1: No filter named 'nosuchfilter'."
     ]
+
+
+def test_baseline_comparison_only_with_a_baseline_and_recorded() -> None:
+    compared = "  baseline: {metrics: [response_time_p95, cpu_usage], tolerance: 5}\n"
+    without = spec(load_config_text(BASE + PROMETHEUS + compared))
+    assert without is not None and without.baseline is None  # canary.baseline is off
+    text = BASE.replace("canary:\n", "canary:\n  baseline: true\n") + PROMETHEUS + compared
+    s = spec(load_config_text(text))
+    assert s is not None and s.baseline is not None
+    assert (s.baseline.metrics, s.baseline.tolerance, s.baseline.alpha) == (
+        ("response_time_p95", "cpu_usage"),
+        5.0,
+        0.05,
+    )
+    assert s.baseline.window_seconds == 30.0
+    assert 'track="baseline"' in s.track_query("cpu_usage", "baseline")  # a query of its own
+    assert AnalysisSpec.from_dict(s.to_dict()) == s  # promote compares as deploy did

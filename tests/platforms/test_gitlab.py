@@ -165,3 +165,14 @@ def test_summary_goes_to_file_when_configured(tmp_path: Path) -> None:
     q, out2 = make(tmp_path)
     q.summary("## done")
     assert "## done" in out2.getvalue().splitlines()
+
+
+def test_summary_in_the_log_is_the_plain_text_when_given(tmp_path: Path) -> None:
+    p, out = make(tmp_path)
+    p.summary("| a | b |\n|---|---|", text="a  b")
+    logged = out.getvalue()
+    assert "a  b" in logged.splitlines()
+    assert "|---|" not in logged  # GitLab's log would show the table as raw pipes
+    q, _ = make(tmp_path, CI_DEPLOY_SUMMARY=str(tmp_path / "s.md"))
+    q.summary("| a | b |", text="a  b")
+    assert (tmp_path / "s.md").read_text() == "| a | b |\n"  # a file gets the Markdown

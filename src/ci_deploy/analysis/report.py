@@ -7,15 +7,21 @@ data, never a workflow command or markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_deploy.analysis.model import Verdict
 from ci_deploy.text import markdown_code, one_line
 
+if TYPE_CHECKING:
+    from ci_deploy.analysis.run import Point
+
 MARK = {"pass": "✓", "fail": "✗", "inconclusive": "?"}
 RECORDED_VERDICTS = 12  # verdicts kept in the state record
 RECORDED_QUERY = 400  # characters of a query kept there
+SERIES_POINTS = 40  # measurement rounds kept in the record for the chart (the last ones)
+CHARTED_METRICS = 4  # charts in a job summary at most
 
 
 def verdict_lines(verdicts: Iterable[Verdict]) -> list[str]:
@@ -74,13 +80,89 @@ def text_block(verdicts: Iterable[dict[str, Any]]) -> list[str]:
     lines = []
     for v in verdicts:
         result = str(v.get("result", ""))
+        samples = int(v.get("samples") or 0)
         lines.append(
             one_line(
                 f"{MARK.get(result, ' ')} {result:<12} {v.get('check', '')}:"
                 f" {v.get('observed', '')}"
-                f" (rule {v.get('rule', '')}, {int(v.get('samples') or 0)} samples)"
+                f" (rule {v.get('rule', '')}, {samples} sample{'' if samples == 1 else 's'})"
                 f" — {v.get('reason', '')}"
             )
         )
         lines.append(one_line(f"    query: {v.get('query', '')}"))
     return lines
+
+
+def chart_series(
+    series: Sequence[dict[str, Any]] | None,
+    history: Sequence[Point],
+    stage: str,
+    track: str,
+    weight: float | None,
+) -> list[dict[str, Any]]:
+    """The record's chart points with one stage's measurement rounds added (the last
+    ``SERIES_POINTS``): ``{stage, track, at, weight, values}``, values without the gaps."""
+    points = [
+        {
+            "stage": stage,
+            "track": track,
+            "at": p.at,
+            "weight": weight,
+            "values": {k: v for k, v in p.values.items() if v is not None},
+        }
+        for p in history
+    ]
+    return [*(series or ()), *points][-SERIES_POINTS:]
+
+
+def _label(text: str) -> str:
+    """A Mermaid string: names come from the configuration, still only [\\w .()%-] kept."""
+    return re.sub(r"[^\w .()%-]", "", text)[:60]
+
+
+def _number(value: Any) -> str:
+    return f"{float(value):.4g}"
+
+
+def mermaid_charts(series: Sequence[dict[str, Any]] | None) -> list[str]:
+    """Mermaid ``xychart-beta`` blocks (GitHub renders them): the canary weight, then each
+    judged metric, over the measurement rounds (x: stage and seconds into it). Nothing with
+    fewer than two rounds."""
+    points = [p for p in series or () if isinstance(p, dict)]
+    if len(points) < 2:
+        return []
+
+    def chart(title: str, y: str, rounds: list[dict[str, Any]], values: list[Any]) -> str:
+        xs = ", ".join(
+            f'"{_label(str(p.get("stage", "")))} {_number(p.get("at", 0))}s"' for p in rounds
+        )
+        return "\n".join(
+            [
+                "```mermaid",
+                "xychart-beta",
+                f'    title "{_label(title)}"',
+                f"    x-axis [{xs}]",
+                f'    y-axis "{_label(y)}"',
+                f"    line [{', '.join(_number(v) for v in values)}]",
+                "```",
+            ]
+        )
+
+    out = []
+    weighted = [p for p in points if p.get("weight") is not None]
+    if len(weighted) >= 2:
+        out.append(chart("canary weight", "percent", weighted, [p["weight"] for p in weighted]))
+    names: list[str] = []
+    for p in points:
+        for name in p.get("values") or {}:
+            if name not in names:
+                names.append(name)
+    for name in names[:CHARTED_METRICS]:
+        rounds = [p for p in points if name in (p.get("values") or {})]
+        if len(rounds) < 2:
+            continue
+        tracks = sorted({str(p.get("track", "")) for p in rounds})
+        title = f"{name} ({', '.join(tracks)})"
+        values = [p["values"][name] for p in rounds]
+        out.append(chart(title, f"{name} (the unit of its rules)", rounds, values))
+    return out

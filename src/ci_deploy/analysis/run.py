@@ -39,6 +39,8 @@ class StageAnalysis:
         *,
         provider: PrometheusProvider | None = None,
         clock: Callable[[], float] = time.monotonic,
+        baseline: bool = False,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         assert spec.prometheus is not None, "a spec that judges metrics has a Prometheus"
         self.spec = spec
@@ -53,6 +55,9 @@ class StageAnalysis:
         self._began = clock()
         self._request_query = spec.request_query(track)
         self.measurements = 0
+        # a baseline runs beside the canary in this stage: compare the two at its end
+        self.compare = spec.baseline if baseline and track == "canary" else None
+        self._wall = wall
 
     def close(self) -> None:
         self.provider.close()
@@ -83,8 +88,56 @@ class StageAnalysis:
             verdict = judge(rule, self._measure(rule), too_little=too_little)
             point.values[rule.metric] = verdict.value
             verdicts.append(verdict)
+        if self.compare is not None:
+            verdicts += [self._against_baseline(name) for name in self.compare.metrics]
         self._remember(point, verdicts)
         return overall(verdicts), self.verdicts
+
+    def _against_baseline(self, name: str) -> Verdict:
+        """Metric ``name``: the canary's series against the baseline's over the window."""
+        from ci_deploy.analysis.mannwhitney import compare
+
+        assert self.compare is not None
+        settings = self.compare
+        end = self._wall()
+        start = end - settings.window_seconds
+        query = self.spec.track_query(name, "canary")
+        canary, error = self.provider.series(query, start, end, self.spec.interval)
+        if not error:
+            base_query = self.spec.track_query(name, "baseline")
+            baseline, error = self.provider.series(base_query, start, end, self.spec.interval)
+        rule = (
+            f"not worse than the baseline beyond +{settings.tolerance:g}% (p < {settings.alpha:g})"
+        )
+        check = f"{name} (canary vs baseline)"
+        if error:
+            return Verdict(check, query, f"error: {error}", rule, "inconclusive", reason=error)
+        self.measurements += 2
+        result = compare(
+            [v for _, v in canary],
+            [v for _, v in baseline],
+            tolerance=settings.tolerance / 100,
+            alpha=settings.alpha,
+        )
+        effect = ""
+        if result.test is not None:
+            share = result.test.common_language_effect_size
+            effect = f", effect size {share:.2f} (the canary higher in {share:.0%} of pairs)"
+        observed = (
+            "no data"
+            if result.canary_median is None or result.baseline_median is None
+            else f"median {result.canary_median:.4g} vs {result.baseline_median:.4g}"
+        )
+        return Verdict(
+            check,
+            query,
+            observed,
+            rule,
+            result.result,
+            samples=min(len(canary), len(baseline)),
+            reason=f"{result.reason}{effect}",
+            value=result.canary_median,
+        )
 
     def _measure(self, rule: Rule) -> Measurement:
         self.measurements += 1
@@ -95,12 +148,16 @@ class StageAnalysis:
         if self._request_query is None:
             return ""
         measured = self.provider.measure(PromQuery(self._request_query))
+        if measured.error:
+            # Not "too little traffic": nobody knows. The rules' own measurements say why
+            # (they meet the same error) and their no_data policy applies.
+            return ""
         served = measured.value if measured.usable else None
         if served is not None and served >= self.spec.min_requests:
             return ""
-        seen = "no data" if served is None else f"{served:.0f}"
+        seen = "no requests (no data)" if served is None else f"{served:.0f} requests"
         return (
-            f"{self.track} served {seen} requests in the last {self.spec.window}, fewer than"
+            f"{self.track} served {seen} in the last {self.spec.window}, fewer than"
             f" min_requests {self.spec.min_requests}: no verdict"
         )
 

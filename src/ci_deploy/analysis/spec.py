@@ -25,6 +25,35 @@ TRACKS = ("canary", "baseline", "stable")
 
 
 @dataclass(frozen=True)
+class BaselineSpec:
+    """Canary against baseline at a stage's end: each metric's two series over the window
+    (one point per interval), Mann–Whitney U with a tolerance band (``analysis.mannwhitney``).
+    Higher is worse for every metric compared (errors, latency, CPU, memory)."""
+
+    metrics: tuple[str, ...]
+    tolerance: float  # percent the canary's median may be worse than the baseline's
+    alpha: float
+    window_seconds: float
+
+    def to_dict(self) -> Obj:
+        return {
+            "metrics": list(self.metrics),
+            "tolerance": self.tolerance,
+            "alpha": self.alpha,
+            "windowSeconds": self.window_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Obj) -> BaselineSpec:
+        return cls(
+            metrics=tuple(str(m) for m in doc.get("metrics") or []),
+            tolerance=float(doc["tolerance"]),
+            alpha=float(doc["alpha"]),
+            window_seconds=float(doc["windowSeconds"]),
+        )
+
+
+@dataclass(frozen=True)
 class AnalysisSpec:
     """A rollout's analysis parameters; ``rules`` renders them for a stage and a track."""
 
@@ -40,6 +69,11 @@ class AnalysisSpec:
     triggers: tuple[tuple[str, str], ...] = ()  # (metric, threshold) of rollback_triggers
     smoke: tuple[SmokeCheck, ...] = ()  # analysis.smoke: before traffic reaches the version
     root: str = "."  # the repository: where smoke commands run
+    baseline: BaselineSpec | None = None  # canary.baseline and analysis.baseline both on
+
+    def track_query(self, name: str, track: str) -> str:
+        """Metric ``name``'s query rendered for ``track`` (the baseline comparison's series)."""
+        return render_query(self.metrics[name], self._vars(track))
 
     @property
     def judges_metrics(self) -> bool:
@@ -92,6 +126,7 @@ class AnalysisSpec:
             "triggers": [list(t) for t in self.triggers],
             "smoke": [smoke_to_dict(c) for c in self.smoke],
             "root": self.root,
+            "baseline": self.baseline.to_dict() if self.baseline else None,
         }
 
     @classmethod
@@ -116,6 +151,7 @@ class AnalysisSpec:
             triggers=tuple((str(a), str(b)) for a, b in doc.get("triggers") or []),
             smoke=tuple(smoke_from_dict(c) for c in doc.get("smoke") or []),
             root=str(doc.get("root", ".")),
+            baseline=BaselineSpec.from_dict(doc["baseline"]) if doc.get("baseline") else None,
         )
 
 
@@ -156,10 +192,13 @@ def analysis_for(
         thresholds.update(
             {t.metric: t.threshold for t in canary.rollback_triggers if t.threshold is not None}
         )
-    if not thresholds and not analysis.smoke:
+    compared = analysis.baseline if canary is not None and canary.baseline else None
+    if compared is not None and not compared.metrics:
+        compared = None
+    if not thresholds and not analysis.smoke and compared is None:
         return None
     settings = analysis.prometheus
-    if settings is None and not thresholds:
+    if settings is None and not thresholds and compared is None:
         return AnalysisSpec(
             prometheus=None,
             interval=analysis.interval.seconds,
@@ -172,7 +211,7 @@ def analysis_for(
             root=root,
         )
     if settings is None:
-        names = ", ".join(sorted(thresholds))
+        names = ", ".join(sorted({*thresholds, *(compared.metrics if compared else ())}))
         raise UserInputError(
             f"the canary judges {names} (success_criteria, rollback_triggers), but ci-deploy.yml"
             " has no analysis.prometheus to measure them with",
@@ -183,6 +222,7 @@ def analysis_for(
     if settings.address_env and environ.get(settings.address_env):
         address = environ[settings.address_env]
     needed = set(thresholds) | ({REQUEST_COUNT} if analysis.min_requests > 0 else set())
+    needed |= set(compared.metrics) if compared is not None else set()
     metrics = {
         name: metric(name, settings.queries.get(name), thresholds.get(name), analysis.no_data)
         for name in sorted(needed)
@@ -210,6 +250,14 @@ def analysis_for(
         triggers=triggers,
         smoke=analysis.smoke,
         root=root,
+        baseline=BaselineSpec(
+            metrics=compared.metrics,
+            tolerance=compared.tolerance,
+            alpha=compared.alpha,
+            window_seconds=analysis.window.seconds,
+        )
+        if compared is not None
+        else None,
     )
     try:
         for track in TRACKS:  # every query renders, or the deploy stops before it starts

@@ -73,13 +73,16 @@ class StateRecord:
     # The last analysis verdicts (metric, rendered query, value, rule, result, samples, why),
     # capped in size; in the cluster only: outputs carry the one-line ``analysis``.
     verdicts: list[Obj] | None = None
+    # The judged metrics over the rollout for the job summary's chart: points of {stage,
+    # track, at (s into the stage), weight, values}, the last SERIES_POINTS only; cluster only.
+    series: list[Obj] | None = None
 
     # -- JSON -----------------------------------------------------------------------------
     def to_dict(self, *, with_template: bool = True) -> dict[str, Any]:
         """The camelCase JSON document, ``apiVersion`` first."""
         doc: dict[str, Any] = {"apiVersion": STATE_API_VERSION}
         for key, value in asdict(self).items():
-            if key in ("previous_template", "plan", "verdicts") and not with_template:
+            if key in ("previous_template", "plan", "verdicts", "series") and not with_template:
                 continue
             doc[_camel(key)] = value
         return doc

@@ -130,8 +130,9 @@ class Platform(Protocol):
         """Report a notice, pointing at a file position when known."""
         ...
 
-    def summary(self, markdown: str) -> None:
-        """Append Markdown to the job summary (where the CI has one)."""
+    def summary(self, markdown: str, text: str | None = None) -> None:
+        """Append Markdown to the job summary (where the CI has one). ``text``: the same as
+        plain, aligned lines, for a platform that can only print it in the job log."""
         ...
 
     def log(self, line: str) -> None:

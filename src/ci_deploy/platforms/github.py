@@ -115,7 +115,7 @@ class GitHubPlatform(BasePlatform):
             props.update(line=line, col=col if line is not None else None)
         self._write(command(kind, msg, props))
 
-    def summary(self, markdown: str) -> None:
+    def summary(self, markdown: str, text: str | None = None) -> None:
         """Append Markdown to ``$GITHUB_STEP_SUMMARY`` (ignored when the runner sets none)."""
         path = self.environ.get("GITHUB_STEP_SUMMARY")
         if path:

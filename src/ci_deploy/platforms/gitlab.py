@@ -174,12 +174,13 @@ class GitLabPlatform(BasePlatform):
         reset = "\x1b[0m" if colour else ""
         self._write(f"{colour}{kind}:{reset} {where + ': ' if where else ''}{msg}")
 
-    def summary(self, markdown: str) -> None:
-        """GitLab has no job summary: append to ``$CI_DEPLOY_SUMMARY`` if set, else log it."""
+    def summary(self, markdown: str, text: str | None = None) -> None:
+        """GitLab has no job summary: append to ``$CI_DEPLOY_SUMMARY`` if set, else log it (as
+        ``text`` when given: the job log shows Markdown tables as raw pipes)."""
         target = self.environ.get("CI_DEPLOY_SUMMARY")
         if target:
             self._append_markdown(target, markdown)
             return
         with self.group("Summary"):
-            for line in self.redact(markdown).splitlines():
+            for line in self.redact(text if text is not None else markdown).splitlines():
                 self._write(line)

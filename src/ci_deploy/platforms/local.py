@@ -55,7 +55,7 @@ class LocalPlatform(BasePlatform):
         msg = one_line(msg)
         self._write(f"{kind}: {where + ': ' if where else ''}{msg}")
 
-    def summary(self, markdown: str) -> None:
+    def summary(self, markdown: str, text: str | None = None) -> None:
         """Append to ``$CI_DEPLOY_SUMMARY`` when set; otherwise nothing (progress was shown)."""
         target = self.environ.get("CI_DEPLOY_SUMMARY")
         if target:

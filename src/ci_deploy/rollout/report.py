@@ -19,7 +19,10 @@ class JobReport:
         if event.kind not in OUTCOMES:
             return
         self.platform.set_outputs(outputs_of(event.record, self.environment_url))
-        self.platform.summary(summary_markdown(event.record, self.environment_url))
+        self.platform.summary(
+            summary_markdown(event.record, self.environment_url),
+            text=summary_text(event.record, self.environment_url),
+        )
 
 
 def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, str]:
@@ -36,19 +39,18 @@ def outputs_of(record: StateRecord, environment_url: str | None) -> dict[str, st
     return {key: one_line(value) for key, value in outputs.items()}
 
 
-def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
-    """A short job summary (GitHub step summary; printed or appended elsewhere)."""
-    # Every value may come from the cluster: code spans, which render nothing inside them.
+def _rows(record: StateRecord, environment_url: str | None) -> list[tuple[str, str, bool]]:
+    """(name, value, is it text from the cluster or the workspace) for both summaries."""
     rows = [
-        ("phase", record.phase),
-        ("image", markdown_code(record.revision)),
-        ("previous stable", markdown_code(record.previous_revision or "-")),
-        ("message", markdown_code(record.message or "-")),
+        ("phase", record.phase, False),
+        ("image", record.revision, True),
+        ("previous stable", record.previous_revision or "-", True),
+        ("message", record.message or "-", True),
     ]
     if record.canary_weight is not None:
-        rows.append(("canary weight", f"{record.canary_weight:g}%"))
+        rows.append(("canary weight", f"{record.canary_weight:g}%", False))
     if record.active_color:
-        rows.append(("active color", markdown_code(record.active_color)))
+        rows.append(("active color", record.active_color, True))
     if record.phase == "Paused":
         env = record.environment  # a DNS label of the configuration
         rows.append(
@@ -56,12 +58,36 @@ def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
                 "next",
                 f"`ci-deploy promote --env {env}` continues; `ci-deploy abort --env {env}`"
                 " undoes it",
+                False,
             )
         )
     if environment_url:
-        rows.append(("environment", markdown_code(environment_url)))
+        rows.append(("environment", environment_url, True))
     if record.analysis:
-        rows.append(("analysis", markdown_code(record.analysis)))
+        rows.append(("analysis", record.analysis, True))
+    return rows
+
+
+def summary_text(record: StateRecord, environment_url: str | None) -> str:
+    """The job summary as aligned plain lines (GitLab's job log): the same rows, the verdicts
+    as a text block."""
+    lines = [f"ci-deploy: {record.app} to {record.environment}: {record.phase}"]
+    rows = _rows(record, environment_url)
+    lines += [f"  {name:<16} {one_line(value)}" for name, value, _ in rows]
+    if record.verdicts:
+        from ci_deploy.analysis.report import text_block
+
+        lines += ["analysis verdicts:", *(f"  {line}" for line in text_block(record.verdicts))]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
+    """A short job summary (GitHub step summary; printed or appended elsewhere)."""
+    # Every value from the cluster: a code span, which renders nothing inside it.
+    rows = [
+        (name, markdown_code(value) if untrusted else value)
+        for name, value, untrusted in _rows(record, environment_url)
+    ]
     # app and environment are DNS labels of the configuration; phase is one of PHASES.
     lines = [f"### ci-deploy: {record.app} to {record.environment}: {record.phase}", ""]
     lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
@@ -69,4 +95,12 @@ def summary_markdown(record: StateRecord, environment_url: str | None) -> str:
         from ci_deploy.analysis.report import markdown_table
 
         lines += ["", "#### Analysis verdicts", "", markdown_table(record.verdicts)]
+    if record.series:
+        from ci_deploy.analysis.report import mermaid_charts
+
+        charts = mermaid_charts(record.series)
+        if charts:
+            lines += ["", "#### Over the rollout", ""]
+            for chart in charts:
+                lines += [chart, ""]
     return "\n".join(lines) + "\n"

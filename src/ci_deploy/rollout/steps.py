@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ci_deploy.config.values import Duration
 from ci_deploy.kube.changes import apply_tracked, restore_changes
@@ -282,6 +282,7 @@ class Watch(Step):
     analysis: AnalysisSpec | None = field(default=None, compare=False)
     stage: str | None = None  # whose success criteria are judged (None: triggers only)
     track: str = "canary"  # whose metrics: canary before the promotion, stable after
+    baseline: bool = False  # a baseline runs beside the canary: compared at the stage's end
     name = "watch"
 
     def describe(self) -> str:
@@ -300,7 +301,13 @@ class Watch(Step):
             if criteria:
                 text += f"; at the end {', '.join(criteria)} must hold"
             text += f" ({self.track} metrics)"
-        elif self.criteria:
+        compared = self.analysis.baseline if self.analysis is not None and self.baseline else None
+        if compared is not None:
+            text += (
+                f"; at the end the canary's {', '.join(compared.metrics)} compared with the"
+                f" baseline's (Mann–Whitney U, band +{compared.tolerance:g}%)"
+            )
+        if not judged and self.criteria:
             text += f"; success criteria {', '.join(self.criteria)} are not judged"
         return text
 
@@ -313,11 +320,14 @@ class Watch(Step):
                 judge.close()
 
     def _analysis(self) -> StageAnalysis | None:
-        if self.analysis is None or not self.analysis.rules(self.stage, self.track):
+        if self.analysis is None:
+            return None
+        compared = self.baseline and self.analysis.baseline is not None
+        if not compared and not self.analysis.rules(self.stage, self.track):
             return None
         from ci_deploy.analysis.run import StageAnalysis
 
-        return StageAnalysis(self.analysis, self.stage, self.track)
+        return StageAnalysis(self.analysis, self.stage, self.track, baseline=self.baseline)
 
     def _watch(self, ctx: RolloutContext, judge: StageAnalysis | None) -> None:
         started = time.monotonic()
@@ -331,12 +341,16 @@ class Watch(Step):
             if judge is not None and now >= next_tick and now < deadline:
                 next_tick = max(next_tick + interval, now)
                 tripped = judge.tick()
+                if tripped is not None and tripped.result == "inconclusive":
+                    # error_limit measurements in a row without a value, no_data: inconclusive
+                    self._report(ctx, "inconclusive", (tripped,), judge)
+                    self._inconclusive(ctx, tripped)
                 if tripped is not None:
-                    self._report(ctx, "fail", (tripped,))
+                    self._report(ctx, "fail", (tripped,), judge)
+                    how = "breached" if tripped.value is not None else "failed"  # no_data: fail
                     raise StepFailed(
                         "failed",
-                        f"{self.subject}: rollback trigger {tripped.check} breached:"
-                        f" {tripped.reason}",
+                        f"{self.subject}: rollback trigger {tripped.check} {how}: {tripped.reason}",
                     )
             left = deadline - time.monotonic()
             if left <= 0:
@@ -349,7 +363,7 @@ class Watch(Step):
             ctx.progress.line(f"{self.subject}: {duration_text(self.seconds)} passed, healthy")
             return
         result, verdicts = judge.conclude()
-        self._report(ctx, result, verdicts)
+        self._report(ctx, result, verdicts, judge)
         if result == "fail":
             failed = [v for v in verdicts if v.result == "fail"]
             raise StepFailed(
@@ -357,34 +371,47 @@ class Watch(Step):
                 f"{self.subject}: {failed[0].check} failed: {failed[0].reason}",
             )
         if result == "inconclusive":
-            unsure = [v for v in verdicts if v.result == "inconclusive"]
-            why = f"{self.subject}: inconclusive: {unsure[0].check}: {unsure[0].reason}"
-            if ctx.skip_pauses:
-                raise StepFailed("failed", f"{why} (--no-pause: not passed without a human)")
-            env = ctx.record.environment
-            message = (
-                f"paused, {why}: a human decides — `ci-deploy promote --env {env}` accepts the"
-                f" stage, `ci-deploy abort --env {env}` rolls it back"
-            )
-            ctx.set_phase("Paused", message, final=False)
-            raise RolloutPaused(message, self.name)
+            self._inconclusive(ctx, next(v for v in verdicts if v.result == "inconclusive"))
         ctx.progress.line(
             f"{self.subject}: {duration_text(self.seconds)} passed, healthy, analysis passed"
         )
+
+    def _inconclusive(self, ctx: RolloutContext, unsure: Verdict) -> NoReturn:
+        """Nobody could judge ``unsure``: pause for a human (``--no-pause``: fail instead)."""
+        why = f"{self.subject}: inconclusive: {unsure.check}: {unsure.reason}"
+        if ctx.skip_pauses:
+            raise StepFailed("failed", f"{why} (--no-pause: not passed without a human)")
+        env = ctx.record.environment
+        message = (
+            f"paused, {why}: a human decides — `ci-deploy promote --env {env}` accepts the"
+            f" stage, `ci-deploy abort --env {env}` rolls it back"
+        )
+        ctx.set_phase("Paused", message, final=False)
+        raise RolloutPaused(message, self.name)
 
     def _report(
         self,
         ctx: RolloutContext,
         result: str,
         verdicts: tuple[Verdict, ...],
+        judge: StageAnalysis,
     ) -> None:
-        """The verdicts in the log and the record (best effort: the outcome still stands)."""
-        from ci_deploy.analysis.report import recorded, summary, verdict_lines
+        """The verdicts in the log, the verdicts and the stage's measurements in the record
+        (best effort: the outcome still stands)."""
+        from ci_deploy.analysis.report import chart_series, recorded, summary, verdict_lines
 
         ctx.progress.line(f"{self.subject}: analysis {result} ({self.track} metrics)")
         for line in verdict_lines(verdicts):
             ctx.progress.line(line)
-        ctx.save(analysis=summary(self.subject, result, verdicts), verdicts=recorded(verdicts))
+        weight = ctx.record.canary_weight
+        series = chart_series(
+            ctx.record.series, judge.history, self.stage or "monitor", self.track, weight
+        )
+        ctx.save(
+            analysis=summary(self.subject, result, verdicts),
+            verdicts=recorded(verdicts),
+            series=series,
+        )
 
     def _check(self, ctx: RolloutContext, before: dict[str, int] | None) -> dict[str, int]:
         deployment = ctx.client.get(DEPLOYMENT.path(ctx.namespace, self.deployment))

@@ -264,7 +264,12 @@ def _watches(
 ) -> list[Step]:
     """Watch the stage's duration (and its monitor time), judged on ``track``'s metrics; a
     stage whose rules would otherwise never be judged gets a watch of no time."""
-    judged = spec.analysis is not None and bool(spec.analysis.rules(stage.name, track))
+    # the baseline runs beside the canary in this stage: the canary is compared with it
+    compared = track == "canary" and spec.baseline and spec.baseline_at(stage)
+    judged = spec.analysis is not None and (
+        bool(spec.analysis.rules(stage.name, track))
+        or (compared and spec.analysis.baseline is not None)
+    )
     timed = [
         (stage.seconds, stage.written, "watch"),
         (stage.monitor, stage.monitor_written, "monitor"),
@@ -281,6 +286,7 @@ def _watches(
             analysis=spec.analysis,
             stage=stage.name,
             track=track,
+            baseline=compared,
         )
         for seconds, written, what in timed
         if seconds > 0
@@ -298,6 +304,7 @@ def _watches(
                 analysis=spec.analysis,
                 stage=stage.name,
                 track=track,
+                baseline=compared,
             )
         )
     return steps
