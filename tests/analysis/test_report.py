@@ -63,3 +63,10 @@ def test_mermaid_charts_need_two_rounds_and_keep_names_plain() -> None:
     body = charts[0].splitlines()[1:-1]
     assert not any("```" in line for line in body)
     assert '"stage 0s"' in charts[0] and '"x (canary)"' in charts[0]
+
+
+def test_chart_x_labels_are_rounded_to_a_tenth_of_a_second() -> None:
+    series = chart_series(
+        None, [Point(0.007, {"m": 1.0}), Point(1.26, {"m": 2.0})], "initial", "canary", 20.0
+    )
+    assert '    x-axis ["initial 0s", "initial 1.3s"]' in mermaid_charts(series)[0]

@@ -133,9 +133,10 @@ def mermaid_charts(series: Sequence[dict[str, Any]] | None) -> list[str]:
         return []
 
     def chart(title: str, y: str, rounds: list[dict[str, Any]], values: list[Any]) -> str:
-        xs = ", ".join(
-            f'"{_label(str(p.get("stage", "")))} {_number(p.get("at", 0))}s"' for p in rounds
-        )
+        def x(p: dict[str, Any]) -> str:  # "initial 12.5s": the stage, seconds into it
+            return f'"{_label(str(p.get("stage", "")))} {round(float(p.get("at", 0)), 1):g}s"'
+
+        xs = ", ".join(x(p) for p in rounds)
         return "\n".join(
             [
                 "```mermaid",
