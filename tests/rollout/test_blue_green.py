@@ -441,3 +441,52 @@ def test_the_autoscaler_follows_the_serving_colour(make: Callable[..., Cluster])
     assert result.returncode == 0, result.stderr
     assert bg.client.get(hpa)["spec"]["scaleTargetRef"]["name"] == "web-app-green"
     bg.settled("green")  # the autoscaler does not bring blue back
+
+
+# A pre-switch smoke check as a user would write one with kubectl: the preview Service must
+# select the new colour; the result the test wants is read from a file beside it.
+SMOKE_SCRIPT = """\
+import pathlib, subprocess, sys
+selector = subprocess.run(
+    ["kubectl", "get", "service", "web-app-preview", "-n", "web-app-staging",
+     "-o", "jsonpath={.spec.selector.ci-deploy\\\\.dev/color}"],
+    capture_output=True, text=True, check=True,
+).stdout
+print(f"preview selects colour {selector}")
+sys.exit(int(pathlib.Path("smoke-exit").read_text()))
+"""
+
+
+def with_smoke(path: Path) -> Path:
+    text = path.read_text().replace(
+        "analysis:\n",
+        "analysis:\n  smoke:\n    - name: preview\n"
+        "      command: {run: python3 smoke.py, timeout: 30s}\n",
+        1,
+    )
+    out = path.with_name("bg-smoke.yml")
+    out.write_text(text)
+    (path.parent / "smoke.py").write_text(SMOKE_SCRIPT)
+    return out
+
+
+def test_a_failing_smoke_check_through_the_preview_stops_the_switch(bg: Cluster) -> None:
+    bg.use(with_smoke(bg.engine.config))
+    tmp = bg.engine.config.parent
+    (tmp / "smoke-exit").write_text("0")
+    assert bg.deploy("1").returncode == 0  # the first release: no preview, no smoke check
+    service = bg.client.get(f"/api/v1/namespaces/{NS}/services/web-app")
+    (tmp / "smoke-exit").write_text("1")
+    failed = bg.deploy("2")
+    assert failed.returncode == 1, failed.stderr
+    assert "✗ command preview: fail" in failed.stderr
+    assert "preview selects colour green" in failed.stderr  # it ran against the new colour
+    assert outcome(failed.outputs) == ("RolledBack", "blue") == bg.recorded()
+    after = bg.client.get(f"/api/v1/namespaces/{NS}/services/web-app")
+    assert after["metadata"]["resourceVersion"] == service["metadata"]["resourceVersion"]
+    bg.settled("blue")
+    (tmp / "smoke-exit").write_text("0")
+    passed = bg.deploy("3")
+    assert passed.returncode == 0, passed.stderr
+    assert "✓ command preview: pass" in passed.stderr
+    assert outcome(passed.outputs) == ("Succeeded", "green")
