@@ -112,8 +112,10 @@ def test_a_query_that_cannot_compile_is_a_located_configuration_error() -> None:
 
 def test_baseline_comparison_only_with_a_baseline_and_recorded() -> None:
     compared = "  baseline: {metrics: [response_time_p95, cpu_usage], tolerance: 5}\n"
-    without = spec(load_config_text(BASE + PROMETHEUS + compared))
-    assert without is not None and without.baseline is None  # canary.baseline is off
+    with pytest.raises(ConfigError) as refused:  # canary.baseline is off: nothing to compare
+        load_config_text(BASE + PROMETHEUS + compared, "ci-deploy.yml")
+    assert "ci-deploy.yml:29:3: analysis.baseline:" in str(refused.value)  # file:line:col
+    assert "expected canary.baseline: true for analysis.baseline" in str(refused.value)
     text = BASE.replace("canary:\n", "canary:\n  baseline: true\n") + PROMETHEUS + compared
     s = spec(load_config_text(text))
     assert s is not None and s.baseline is not None

@@ -187,6 +187,14 @@ def _check_metric_names(config: model.Config, ctx: Context) -> None:
         for i, metric in enumerate(config.analysis.baseline.metrics):
             if metric not in known:
                 check(("analysis", "baseline", "metrics", i), metric)
+        if config.canary is None or not config.canary.baseline:
+            ctx.error(
+                ("analysis", "baseline"),
+                "expected canary.baseline: true for analysis.baseline (it compares the canary"
+                " with a baseline Deployment), found no baseline: add canary.baseline: true"
+                " or remove analysis.baseline",
+                key=True,
+            )
 
 
 def _assemble(data: dict[str, Any], doc: YamlDocument, ctx: Context) -> model.Config:
