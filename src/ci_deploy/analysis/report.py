@@ -153,12 +153,8 @@ def mermaid_charts(series: Sequence[dict[str, Any]] | None) -> list[str]:
     weighted = [p for p in points if p.get("weight") is not None]
     if len(weighted) >= 2:
         out.append(chart("canary weight", "percent", weighted, [p["weight"] for p in weighted]))
-    names: list[str] = []
-    for p in points:
-        for name in p.get("values") or {}:
-            if name not in names:
-                names.append(name)
-    for name in names[:CHARTED_METRICS]:
+    names = dict.fromkeys(name for p in points for name in p.get("values") or {})
+    for name in list(names)[:CHARTED_METRICS]:  # first seen first
         rounds = [p for p in points if name in (p.get("values") or {})]
         if len(rounds) < 2:
             continue

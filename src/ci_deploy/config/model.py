@@ -307,6 +307,14 @@ class Config:
     migrations: MigrationsConfig | None = None
 
     @property
+    def verifiable(self) -> bool:
+        """Whether ``ci-deploy verify`` has anything to check: smoke checks, or rollback
+        triggers that are metric rules (the manual trigger measures nothing)."""
+        triggers = self.canary.rollback_triggers if self.canary is not None else ()
+        rules = [t for t in triggers if t.threshold is not None and not t.manual]
+        return bool(self.analysis.smoke or rules)
+
+    @property
     def environment_names(self) -> list[str]:
         """Environment names in the order of the file."""
         return list(self.environments)

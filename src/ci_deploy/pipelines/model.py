@@ -124,15 +124,6 @@ def pipeline_config_path(source: str) -> str:
     return relative.replace(os.sep, "/")
 
 
-def has_checks(cfg: Config) -> bool:
-    """Whether ``ci-deploy verify`` has anything to check: smoke checks or rollback triggers.
-
-    Without them the verb refuses (exit 2, "nothing to verify"), so no job runs it.
-    """
-    triggers = cfg.canary.rollback_triggers if cfg.canary is not None else ()
-    return bool(cfg.analysis.smoke or triggers)
-
-
 def choose_environments(cfg: Config, names: list[str] | None) -> list[EnvironmentStep]:
     """The deploy chain: ``names`` in that order (default: every environment, file order)."""
     chosen = names or cfg.environment_names
@@ -148,7 +139,7 @@ def choose_environments(cfg: Config, names: list[str] | None) -> list[Environmen
             gated=index == len(envs) - 1 and len(envs) > 1,
             previous=envs[index - 1].name if index else None,
             gates=env.strategy in PAUSING_STRATEGIES,
-            checks=has_checks(cfg),
+            checks=cfg.verifiable,  # else verify refuses: "nothing to verify"
         )
         for index, env in enumerate(envs)
     ]
@@ -180,7 +171,7 @@ def plan_pipeline(
         for name in ("build", "scan", "verify")
         if not stages[name]
     ]
-    if stages["verify"] and not has_checks(cfg):
+    if stages["verify"] and not cfg.verifiable:
         notes.append(
             "`verify` jobs left out: the configuration has no analysis.smoke checks and no"
             " canary.rollback_triggers (docs/analysis.md)"

@@ -54,7 +54,7 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
         url=env.url,
     )
     rules = spec.rules(None, "stable") if spec is not None else ()
-    if not rules and not cfg.analysis.smoke:
+    if not cfg.verifiable:
         raise UserInputError(
             f"nothing to verify in {env.name}: ci-deploy.yml has no analysis.smoke checks and no"
             " canary.rollback_triggers",
