@@ -68,5 +68,17 @@ def test_debug_prints_the_traceback_of_the_exception_after_the_line(
 
 
 def test_debug_is_a_global_option_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
+    main(["--help"])  # exit 0: it returns, as the console script and `python -m` expect
     assert "--debug" in capsys.readouterr().out
+
+
+def test_a_command_exit_code_reaches_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # without standalone mode click *returns* the code of a command's ctx.exit, and `python -m
+    # ci_deploy` drops what main returns: verify's exit 1 on a failed check was exit 0 there
+    import ci_deploy.rollout.verification as verification
+
+    failed = verification.Verification("staging", "fail", ())
+    monkeypatch.setattr(verification, "verify", lambda *_args: failed)
+    with pytest.raises(SystemExit) as exited:
+        main(["-c", str(EXAMPLE), "verify", "--env", "staging"])
+    assert exited.value.code == 1

@@ -133,14 +133,18 @@ def _fail(exc: CiDeployError, debug: bool) -> None:
     sys.exit(exc.exit_code)
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code.
 
-    No traceback is printed unless --debug (or CI_DEPLOY_DEBUG=1) is given.
+    No traceback is printed unless --debug (or CI_DEPLOY_DEBUG=1) is given. A command's
+    ``ctx.exit(code)`` exits with that code here: without standalone mode click returns it
+    instead, which ``python -m ci_deploy`` would drop.
     """
     state: dict[str, Any] = {}  # the group's ctx.obj: it records --debug once parsed
     try:
-        return cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False, obj=state)
+        code = cli.main(args=argv, prog_name="ci-deploy", standalone_mode=False, obj=state)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CiDeployError as exc:
         _fail(exc, state.get("debug", _debug_from_env()))
     except click.exceptions.Exit as exc:
