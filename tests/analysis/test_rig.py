@@ -129,7 +129,11 @@ def test_error_rate_query_sees_the_canary_errors_and_a_clean_stable(
         timeout=10,
         what="canary error rate ≈ 10 %",
     )
-    stable = prometheus.value(ERROR_RATE.format(track="stable"))
+    # the stable's own 2 s window may lag a scrape behind the canary's (a loaded machine): wait
+    # for it to have a value; any 5xx on stable would make it non-zero and fail below
+    stable = prometheus.wait_for_value(
+        ERROR_RATE.format(track="stable"), lambda v: True, timeout=10, what="stable error rate"
+    )
     prometheus.wait_for_scrapes(9)  # a whole new 2 s window: it stays there
     canary_later = prometheus.value(ERROR_RATE.format(track="canary"))
     stable_later = prometheus.value(ERROR_RATE.format(track="stable"))
