@@ -872,6 +872,29 @@ def replicas_router_weights(client: KubeClient, namespace: str, app: str) -> dic
     return {t: 100 * n / total if total else 0.0 for t, n in ready.items()}
 
 
+def run_ci_deploy(
+    config: Path, kubeconfig: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ci_deploy -c CONFIG ARGS`` the way a user's shell runs it: the CI
+    platforms' variables of this test process left out, the sandbox's kubeconfig, ``env``
+    added; never a traceback."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "GITLAB_", "CI_", "RUNNER_")) and k != "CI"
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "ci_deploy", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.parent,
+        env={**clean, "KUBECONFIG": str(kubeconfig), **env},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
 def canary_config(
     stages: list[dict[str, Any]],
     triggers: list[dict[str, str]],

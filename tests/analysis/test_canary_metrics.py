@@ -13,7 +13,6 @@ synthetic Prometheus of the sandbox is never used here.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from tests.analysis.rig import (
     canary_config,
     free_port,
     replicas_router_weights,
+    run_ci_deploy,
     track_labels,
     wait_until,
 )
@@ -87,23 +87,8 @@ class Canary:
         return path
 
     def deploy(self, version: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
-        clean = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("GITHUB_", "GITLAB_", "CI_", "RUNNER_")) and k != "CI"
-        }
-        path = str(self.tmp / "ci-deploy.yml")
         args = ["deploy", "--env", "production", "--image", f"{IMAGE}:{version}", *extra]
-        result = subprocess.run(
-            [sys.executable, "-m", "ci_deploy", "-c", path, *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=self.tmp,
-            env={**clean, "KUBECONFIG": str(self.sb.kubeconfig), **env},
-        )
-        assert "Traceback" not in result.stderr, result.stderr
-        return result
+        return run_ci_deploy(self.tmp / "ci-deploy.yml", self.sb.kubeconfig, *args, **env)
 
     def weights(self) -> dict[str, float]:
         return replicas_router_weights(self.kube, NAMESPACE, APP)

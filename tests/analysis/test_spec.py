@@ -127,3 +127,75 @@ def test_baseline_comparison_only_with_a_baseline_and_recorded() -> None:
     assert s.baseline.window_seconds == 30.0
     assert 'track="baseline"' in s.track_query("cpu_usage", "baseline")  # a query of its own
     assert AnalysisSpec.from_dict(s.to_dict()) == s  # promote compares as deploy did
+
+
+BLUE_GREEN = """\
+app: web
+image: {repository: registry.example.com/web}
+environments:
+  prod: {namespace: web-prod, strategy: blue_green}
+blue_green:
+  scale_down_delay: 10m
+  rollback_triggers:
+    - error_rate: "> 0.5%"
+    - cpu_usage: "> 90%"
+    - manual_trigger: true
+analysis:
+  prometheus: {address: http://prometheus:9090}
+"""
+
+
+def test_blue_green_triggers_render_for_the_colour_with_its_label() -> None:
+    cfg = load_config_text(BLUE_GREEN)
+    s = analysis_for(
+        cfg.analysis,
+        None,
+        app="web",
+        namespace="web-prod",
+        environment="prod",
+        env={},
+        blue_green=cfg.blue_green,
+    )
+    assert s is not None
+    assert s.triggers == (("error_rate", "> 0.5%"), ("cpu_usage", "> 90%"))  # not the manual one
+    error, cpu = s.rules(None, "green", "green")
+    assert (error.label, error.trigger) == ("error_rate (green)", True)
+    # the built-in queries select the pods' colour, never a track they do not carry
+    assert 'app="web", color="green"' in error.query and "track=" not in error.query
+    assert 'label_ci_deploy_dev_color="green"' in cpu.query and "track" not in cpu.query
+    # a canary's rules are unchanged: its track, no colour
+    canary = s.rules(None, "canary")[0].query
+    assert 'track="canary"' in canary and "color" not in canary
+    assert cfg.verifiable(cfg.environment("prod"))
+    assert cfg.triggers_key("blue_green") == "blue_green.rollback_triggers"
+
+
+def test_a_blue_green_trigger_without_a_query_is_a_located_error() -> None:
+    text = BLUE_GREEN.replace("cpu_usage", "queue_depth")
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "ci-deploy.yml")
+    assert "ci-deploy.yml:9:7: blue_green.rollback_triggers[1].queue_depth:" in str(caught.value)
+    assert "found 'queue_depth', which has none" in str(caught.value)
+
+
+def test_a_custom_query_may_use_the_colour() -> None:
+    custom = BLUE_GREEN + (
+        "  prometheus:\n"
+        "    address: http://prometheus:9090\n"
+        "    queries:\n"
+        "      error_rate:\n"
+        '        query: sum(rate(errors{app="{{ app }}", c="{{ color }}"}[{{ window }}]))\n'
+    )
+    custom = custom.replace("  prometheus: {address: http://prometheus:9090}\n", "", 1)
+    cfg = load_config_text(custom)
+    s = analysis_for(
+        cfg.analysis,
+        None,
+        app="web",
+        namespace="n",
+        environment="prod",
+        env={},
+        blue_green=cfg.blue_green,
+    )
+    assert s is not None
+    assert s.rules(None, "blue", "blue")[0].query == 'sum(rate(errors{app="web", c="blue"}[1m]))'

@@ -259,6 +259,36 @@ def test_nginx_ingress_router_canary_ingress_at_each_gate_then_promotion(
 
 
 # -- abort, retry, a new image while paused, the same image again ------------------------------
+def test_the_replicas_router_records_weight_0_only_once_the_canary_pods_are_gone(
+    cluster: Cluster,
+) -> None:
+    first_release(cluster, "replicas")
+    ok(cluster.deploy("2"))
+    assert cluster.record().canary_weight == 20.0  # 1 canary pod beside 4 stable
+    plan = cluster.run("plan", "--env", "production", "--image", f"{IMAGE}:3")
+    assert "the canary's pods keep their share until they are removed, the next step" in said(plan)
+    # The canary's deletion takes 3 s (every request on its Deployment is slowed): meanwhile
+    # its pod still serves behind the one Service, and the record must not say weight 0.
+    cluster.sb.faults.set(latency=3.0, path_contains=f"/deployments/{APP}-canary")
+    proc = cluster.start("abort", "--env", "production")
+    try:
+        cluster.wait_until(lambda: cluster.record().step.endswith(" remove-canary"), seconds=30)
+        during = cluster.record().canary_weight
+        serving = {p["metadata"]["name"] for p in cluster.pods("canary")}
+        behind_the_service = cluster.endpoints(APP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        cluster.sb.faults.reset()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert len(serving) == 1 and serving <= behind_the_service  # it still took its share …
+    assert during == 20.0  # … and the record said so
+    assert "the canary's pods keep their share behind Service shop until they are removed" in err
+    record = cluster.record()
+    assert record.phase == "Aborted" and cluster.pods("canary") == []
+
+
 def test_abort_returns_all_traffic_and_a_retry_of_the_same_image_starts_again(
     cluster: Cluster,
 ) -> None:

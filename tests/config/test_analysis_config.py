@@ -53,8 +53,8 @@ def test_a_custom_metric_is_known_once_it_has_a_query() -> None:
         (
             "  prometheus:\n    address: http://p:9090\n    queries: {q: 'x{a=\"{{ ap }}\"}'}\n",
             "ci-deploy.yml:14:18: analysis.prometheus.queries.q: unknown variable ap in the"
-            " template; a query may use {{ app }}, {{ environment }}, {{ namespace }},"
-            " {{ track }}, {{ window }}",
+            " template; a query may use {{ app }}, {{ color }}, {{ environment }},"
+            " {{ namespace }}, {{ track }}, {{ window }}",
         ),
         (
             "  prometheus:\n    address: http://p:9090\n    token: abc\n",

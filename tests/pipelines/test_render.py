@@ -163,7 +163,8 @@ def test_cli_writes_the_file_and_reports_left_out_stages(repo: Path) -> None:
     missing = [s for s in ("build", "scan", "verify") if not plan("github").has(s)]
     for stage in missing:
         assert re.search(rf"note: no `{stage}` job", result.output)
-    assert "note: `verify` jobs left out: the configuration has no analysis.smoke" in result.output
+    left_out = "note: `verify` jobs left out (staging, production): the configuration has no"
+    assert f"{left_out} analysis.smoke" in result.output
 
 
 SMOKE_CONFIG = (
@@ -189,6 +190,28 @@ def test_verify_jobs_only_when_the_configuration_has_checks(repo: Path, platform
     assert {f"verify{sep}staging", f"verify{sep}production"} <= set(jobs)
     assert jobs[f"deploy{sep}production"]["needs"] == [f"verify{sep}staging"]
     assert not any("verify" in note for note in checked.notes)
+
+
+TRIGGERS_CONFIG = (
+    GATED_CONFIG.replace(
+        "blue_green: {auto_promote: false}",
+        'blue_green:\n  auto_promote: false\n  rollback_triggers: [{error_rate: "> 1%"}]',
+    )
+    + "analysis: {prometheus: {address: http://prometheus:9090}}\n"
+)
+
+
+def test_a_verify_job_for_each_environment_whose_strategy_has_metric_rules() -> None:
+    # blue_green.rollback_triggers give the blue-green staging something to verify; the canary
+    # production and the rolling dev (judged on canary.rollback_triggers) have none
+    made = plan("gitlab", config=TRIGGERS_CONFIG)
+    jobs = jobs_of(render_pipeline(made))
+    assert "verify:staging" in jobs
+    assert "verify:dev" not in jobs and "verify:production" not in jobs
+    assert (
+        "`verify` jobs left out (dev, production): the configuration has no analysis.smoke"
+        " checks and no canary.rollback_triggers (docs/analysis.md)"
+    ) in made.notes
 
 
 def test_cli_rejects_an_unknown_platform(repo: Path) -> None:

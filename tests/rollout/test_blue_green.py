@@ -490,3 +490,88 @@ def test_a_failing_smoke_check_through_the_preview_stops_the_switch(bg: Cluster)
     assert passed.returncode == 0, passed.stderr
     assert "✓ command preview: pass" in passed.stderr
     assert outcome(passed.outputs) == ("Succeeded", "green")
+
+
+def test_an_abort_killed_mid_run_is_taken_up_at_the_rollouts_step(
+    make: Callable[..., Cluster],
+) -> None:
+    import signal
+
+    bg = make(keep="10m")  # time-scaled: 20 s with blue kept at full size after the switch
+    assert bg.deploy("1").returncode == 0
+    deploy = bg.start("2", "--lock-ttl", "2s")
+    try:
+        wait_until(lambda: bg.step().endswith(" watch"), timeout=40)
+        deploy.send_signal(signal.SIGKILL)  # killed after the switch: green serves
+        deploy.wait(timeout=10)
+    finally:
+        if deploy.poll() is None:
+            deploy.kill()
+    rollout_step = bg.step()
+    bg.serves("green")
+    # the abort hangs at its switch back (20 s on every request to the app's Service) and is
+    # killed there too
+    bg.engine.sb.faults.set(latency=20.0, path_contains="/services/web-app")
+    abort = bg.engine.start(
+        "abort", "--env", "staging", "--lock-ttl", "2s", "--lock-timeout", "30s"
+    )
+    try:
+        try:
+            wait_until(lambda: bg.step().startswith("abort ") and "route" in bg.step(), timeout=40)
+        except AssertionError:
+            abort.kill()
+            raise AssertionError(bg.step() + abort.communicate()[1][-3000:]) from None
+        abort.send_signal(signal.SIGKILL)
+        abort.wait(timeout=10)
+    finally:
+        if abort.poll() is None:
+            abort.kill()
+        bg.engine.sb.faults.reset()
+    killed = bg.record()
+    assert killed.phase == "Progressing"
+    assert killed.step.startswith("abort 4/") and killed.step.endswith(" route"), killed.step
+    assert killed.plan is not None and killed.plan["abortedAt"] == rollout_step
+    status = bg.run("status")
+    assert f"an abort is in flight (or was interrupted at step {killed.step})" in status.stdout
+    # the abort run again reads the rollout's step (after the switch), not the abort's 4: it
+    # switches back to blue before green is scaled down — never green scaled down while the
+    # Service still selects it
+    again = bg.run("abort", "--lock-timeout", "30s")
+    assert again.returncode == 0, again.stderr
+    assert outcome(again.outputs) == ("Aborted", "blue")
+    bg.settled("blue")
+    assert bg.image("blue") == f"{IMAGE}:1"
+
+
+def test_a_deploy_killed_while_it_aborts_the_rollout_in_flight_is_finished_by_the_next(
+    make: Callable[..., Cluster],
+) -> None:
+    import signal
+
+    bg = make(auto_promote=False)
+    assert bg.deploy("1").returncode == 0
+    assert bg.deploy("2").returncode == 0
+    paused = bg.record()
+    assert paused.phase == "Paused"
+    # 3 arrives: 2 is aborted first; that abort hangs at removing the preview Service (20 s on
+    # every request to it) and the deploy is killed there
+    bg.engine.sb.faults.set(latency=20.0, path_contains="/services/web-app-preview")
+    deploy = bg.start("3", "--lock-ttl", "2s")
+    try:
+        wait_until(lambda: bg.step().startswith("abort ") and "remove-preview" in bg.step(), 40)
+        deploy.send_signal(signal.SIGKILL)
+        deploy.wait(timeout=10)
+    finally:
+        if deploy.poll() is None:
+            deploy.kill()
+        bg.engine.sb.faults.reset()
+    killed = bg.record()
+    # the record is the aborted rollout's, at its own step: what a killed `abort` leaves
+    assert (killed.revision, killed.phase) == (f"{IMAGE}:2", "Progressing")
+    assert killed.plan is not None and killed.plan["abortedAt"] == paused.step
+    again = bg.deploy("3", "--no-pause", "--lock-timeout", "30s")
+    assert again.returncode == 0, again.stderr
+    assert f"being aborted here (that abort stopped at step {killed.step})" in again.stderr
+    assert outcome(again.outputs) == ("Succeeded", "green")
+    bg.settled("green")
+    assert bg.image("green") == f"{IMAGE}:3"

@@ -183,7 +183,9 @@ def test_the_steps_in_order_switch_named_promote_and_checks_on_both_services(
         ("pre-promotion", "web-app-preview"),
         ("post-promotion", "web-app"),
     ]
-    assert "HTTP and metric checks come with the analysis issue" in checks[0].describe()
+    assert (
+        checks[0].describe().endswith("as a ready endpoint, and no other pod (its EndpointSlices)")
+    )
     assert "HTTPRoutes keep their backendRefs" in plan.render()
 
 
@@ -333,3 +335,48 @@ def test_a_new_image_while_one_is_in_flight_aborts_it_first(tmp_path: Path) -> N
     assert [s.name for s in newer.prelude] == ["scale", "remove-preview"]
     assert next(s for s in newer.steps if isinstance(s, StartColor)).color == "green"
     assert not any(isinstance(s, Watch) and s.seconds <= 0 for s in newer.steps)
+
+
+def judged(tmp_path: Path, delay: str = "5m") -> Target:
+    """The target with blue_green.rollback_triggers and a Prometheus to judge them with."""
+    from ci_deploy.analysis.spec import analysis_for
+
+    text = CONFIG.format(repo=REPO, hpa="", auto="true").replace("5m", delay) + (
+        '  rollback_triggers:\n    - error_rate: "> 1%"\n'
+        "analysis:\n  interval: 2s\n  prometheus: {address: http://prometheus:9090}\n"
+    )
+    cfg = load_config_text(text, str(tmp_path / "ci-deploy.yml"))
+    spec = analysis_for(
+        cfg.analysis,
+        None,
+        app="web-app",
+        namespace="web-app-production",
+        environment="production",
+        env={},
+        blue_green=cfg.blue_green,
+    )
+    return replace(target(tmp_path), settings=cfg.blue_green, analysis=spec)
+
+
+def test_the_triggers_are_judged_on_the_new_colour_while_the_old_waits(tmp_path: Path) -> None:
+    plan = make_plan(judged(tmp_path), observed("blue"))
+    watch = next(s for s in plan.steps if isinstance(s, Watch))
+    at = [type(s) for s in plan.steps]
+    assert at.index(Switch) < at.index(Watch) < at.index(ScaleColor)  # blue still at full size
+    assert (watch.track, watch.color) == ("green", "green")
+    assert watch.describe() == (
+        "blue kept at full size for an instant switch back: for 5m: deployment/web-app-green"
+        " stays healthy; switch back at once if error_rate > 1% (every 2s) (green metrics)"
+    )
+    # a breach fails the watch step, after the switch: the failure path switches back to blue
+    switched = next(p for p in plan.failure_paths if "from step" in p.heading)
+    assert "switch Service web-app back to it" in switched.heading
+    # the other way round when green serves: blue is judged
+    again = make_plan(judged(tmp_path), observed("green", green="1"))
+    assert next(s for s in again.steps if isinstance(s, Watch)).color == "blue"
+
+
+def test_no_delay_no_window_to_judge_in_and_the_plan_says_so(tmp_path: Path) -> None:
+    plan = make_plan(judged(tmp_path, delay="0s"), observed("blue"))
+    assert not any(isinstance(s, Watch) for s in plan.steps)
+    assert "blue_green.rollback_triggers are not judged after the switch" in plan.render()

@@ -237,3 +237,43 @@ def test_abort_takes_up_a_failed_abort_from_the_rollouts_step_and_nothing_else()
     # and promote never continues a Failed rollout
     with pytest.raises(UserInputError, match="nothing to promote in production"):
         plan_of(failed("11/19 pause"), production, "promote", 600.0)
+
+
+def test_an_abort_killed_mid_run_is_read_at_the_rollouts_step_by_abort_and_deploy() -> None:
+    from ci_deploy.rollout.progressive import plan_of
+
+    t = target()
+    cfg = load_config_text(CONFIG.format(router="gateway-api"), Path("ci-deploy.yml"))
+    production = cfg.environment("production")
+    spec = next(s for s in make_plan(t, stable()).steps if isinstance(s, RecordStable)).plan
+    assert spec is not None
+    # killed during the monitoring after the promotion (step 16), then its abort killed at its
+    # own step 4 (restore): what the record says then
+    record = StateRecord(
+        app="shop",
+        environment="production",
+        strategy="canary",
+        phase="Progressing",
+        revision=t.image,
+        previous_revision=f"{IMAGE}:1",
+        previous_template=stable().live_template,
+        step="abort 4/7 restore",
+        plan={**spec, "abortedAt": "16/19 watch"},
+        manifests_digest=t.manifests_digest,
+    )
+    observed = replace(stable(), record=record)
+    assert recorded_number(record) == 16  # the rollout's step, not the abort's 4
+    # a second abort plans the same undo: the stable Deployment is restored (it was promoted)
+    again = plan_of(observed, production, "abort", 600.0)
+    assert "RestoreTemplate" in kinds(again.steps)
+    # a deploy of the same image finishes the abort first, never continues the rollout at 4
+    redeploy = make_plan(t, observed)
+    assert redeploy.start == 1
+    assert "RestoreTemplate" in kinds(redeploy.prelude)
+    assert any(
+        "being aborted here (that abort stopped at step abort 4/7 restore)" in n
+        for n in redeploy.notes
+    )
+    # before the fix the step number read was the abort's own: 4 is before the promotion
+    misread = replace(stable(), record=replace(record, step="4/7 restore"))
+    assert "RestoreTemplate" not in kinds(plan_of(misread, production, "abort", 600.0).steps)

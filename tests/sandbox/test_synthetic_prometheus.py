@@ -337,3 +337,48 @@ def test_serve_on_a_taken_synthetic_port_is_a_clear_error(tmp_path: Path) -> Non
     assert f"cannot serve the synthetic Prometheus on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "kc").exists()  # nothing was started, so nothing is left behind
+
+
+def test_blue_green_colours_are_told_apart_by_the_queries_ci_deploy_renders(
+    sandbox: SandboxHandle, prom: str
+) -> None:
+    from ci_deploy.analysis.queries import BUILTIN, metric, render_query
+
+    # blue-green pods carry a colour, no track (as ci-deploy's blue-green labels them)
+    for color, image in (("blue", "registry.example/shop:2.0"), ("green", "shop:errors-20pct")):
+        body = deployment("shop", color, image)
+        labels = {"app.kubernetes.io/name": "shop", "ci-deploy.dev/color": color}
+        body["metadata"]["labels"] = body["spec"]["template"]["metadata"]["labels"] = labels
+        body["spec"]["selector"]["matchLabels"] = labels
+        resp = requests.post(
+            f"{sandbox.url}/apis/apps/v1/namespaces/{NS}/deployments", json=body, timeout=5
+        )
+        assert resp.status_code == 201, resp.text
+    selector = "app.kubernetes.io/name=shop,ci-deploy.dev/color"
+
+    def ready() -> bool:
+        pods = requests.get(
+            f"{sandbox.url}/api/v1/namespaces/{NS}/pods",
+            params={"labelSelector": selector},
+            timeout=5,
+        ).json()["items"]
+        return len(pods) == 4 and all(
+            any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
+            for p in pods
+            if "conditions" in p.get("status", {})
+        )
+
+    wait_until(ready)
+
+    def rendered(name: str, color: str) -> str:
+        variables = {"namespace": NS, "app": "shop", "track": color, "color": color}
+        return render_query(metric(name, None, None, "inconclusive"), {**variables, "window": "1m"})
+
+    assert 'color="green"' in rendered("error_rate", "green")  # the colour, not a track
+    assert value(prom, rendered("error_rate", "green")) == 20.0
+    assert value(prom, rendered("error_rate", "blue")) == 0.0
+    assert value(prom, rendered("cpu_usage", "green")) == 20.0  # kube-state-metrics' label
+    [sample] = query(prom, rendered("request_count", "blue")).json()["data"]["result"]
+    assert sample["metric"]["color"] == "blue"
+    assert "track" not in sample["metric"]
+    assert set(BUILTIN) >= {"error_rate", "cpu_usage", "request_count"}

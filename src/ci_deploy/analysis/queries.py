@@ -6,7 +6,8 @@ The defaults follow the common conventions: ``http_requests_total{code}`` and th
 frameworks), cAdvisor's ``container_*`` series and kube-state-metrics' resource limits and
 pod labels for CPU and memory. The app's series are expected to carry ``namespace``, ``app``
 and ``track`` labels — what the scrape configuration in docs/analysis.md makes of the pod
-labels ``app`` and ``ci-deploy.dev/track``. Every one of them is overridable.
+labels ``app`` and ``ci-deploy.dev/track``; on blue-green (``{{ color }}`` set) they select
+the ``color`` label (from ``ci-deploy.dev/color``) instead. Every one of them is overridable.
 
 Two traps are designed out here: the error ratio's numerator falls back to 0 (``or
 vector(0)``) so a version with traffic and no 5xx yet reads 0 %, not "no data"; and the
@@ -21,8 +22,16 @@ from ci_deploy.config.model import MetricQuery
 from ci_deploy.config.values import Threshold, format_number
 from ci_deploy.render.jinja import StringTemplateError, render_string
 
-_APP = 'namespace="{{ namespace }}", app="{{ app }}", track="{{ track }}"'
-_POD = 'namespace="{{ namespace }}", label_app="{{ app }}", label_ci_deploy_dev_track="{{ track }}"'
+# Which pods: a track's on a canary, a colour's on blue-green (``{{ color }}`` set).
+_APP = (
+    'namespace="{{ namespace }}", app="{{ app }}", '
+    '{% if color %}color="{{ color }}"{% else %}track="{{ track }}"{% endif %}'
+)
+_POD = (
+    'namespace="{{ namespace }}", label_app="{{ app }}", {% if color %}'
+    'label_ci_deploy_dev_color="{{ color }}"{% else %}label_ci_deploy_dev_track="{{ track }}"'
+    "{% endif %}"
+)
 _PODS = f"on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_labels{{{_POD}}})"
 
 
@@ -114,7 +123,7 @@ def promql_duration(seconds: float) -> str:
 
 
 def render_query(metric: Metric, variables: dict[str, str]) -> str:
-    """The PromQL for one track; ValueError naming the metric when the template fails."""
+    """The PromQL for one track or colour; ValueError naming the metric when the template fails."""
     try:
         return render_string(metric.template, variables).strip()
     except StringTemplateError as exc:

@@ -29,7 +29,8 @@ class Point:
 
 
 class StageAnalysis:
-    """The analysis of one stage of one track (``stage`` None: the triggers only)."""
+    """The analysis of one stage of one track (``stage`` None: the triggers only), or of one
+    blue-green colour (``color``; then ``track`` is the colour too)."""
 
     def __init__(
         self,
@@ -41,10 +42,11 @@ class StageAnalysis:
         clock: Callable[[], float] = time.monotonic,
         baseline: bool = False,
         wall: Callable[[], float] = time.time,
+        color: str = "",
     ) -> None:
         assert spec.prometheus is not None, "a spec that judges metrics has a Prometheus"
         self.spec = spec
-        self.rules = spec.rules(stage, track)
+        self.rules = spec.rules(stage, track, color)
         self.triggers = tuple(r for r in self.rules if r.trigger)
         self.track = track
         self.provider = provider or PrometheusProvider(spec.prometheus)
@@ -53,7 +55,7 @@ class StageAnalysis:
         self.history: list[Point] = []
         self._clock = clock
         self._began = clock()
-        self._request_query = spec.request_query(track)
+        self._request_query = spec.request_query(track, color)
         self.measurements = 0
         # a baseline runs beside the canary in this stage: compare the two at its end
         self.compare = spec.baseline if baseline and track == "canary" else None

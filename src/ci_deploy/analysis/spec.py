@@ -16,12 +16,13 @@ from ci_deploy.analysis.judge import Rule
 from ci_deploy.analysis.providers.prometheus import PrometheusSettings
 from ci_deploy.analysis.queries import REQUEST_COUNT, Metric, metric, promql_duration, render_query
 from ci_deploy.analysis.smoke import smoke_from_dict, smoke_to_dict
-from ci_deploy.config.model import AnalysisConfig, CanaryConfig, SmokeCheck
+from ci_deploy.config.model import AnalysisConfig, BlueGreenConfig, CanaryConfig, SmokeCheck
 from ci_deploy.config.values import Threshold, parse_threshold
 from ci_deploy.errors import UserInputError
 
 Obj = dict[str, Any]
 TRACKS = ("canary", "baseline", "stable")
+COLORS = ("blue", "green")  # blue-green's: {{ color }} (and {{ track }}) in its queries
 
 
 @dataclass(frozen=True)
@@ -79,30 +80,38 @@ class AnalysisSpec:
     def judges_metrics(self) -> bool:
         return bool(self.triggers or any(self.criteria.values()))
 
-    def rules(self, stage: str | None, track: str) -> tuple[Rule, ...]:
-        """The stage's success criteria (none for ``stage`` None) and every trigger, rendered."""
+    def rules(self, stage: str | None, track: str, color: str = "") -> tuple[Rule, ...]:
+        """The stage's success criteria (none for ``stage`` None) and every trigger, rendered
+        for ``track`` (on blue-green ``track`` and ``color`` are both the colour judged)."""
         found = [
-            self._rule(name, text, track, trigger=False)
+            self._rule(name, text, track, color, trigger=False)
             for name, text in self.criteria.get(stage or "", ())
         ]
-        found += [self._rule(name, text, track, trigger=True) for name, text in self.triggers]
+        found += [
+            self._rule(name, text, track, color, trigger=True) for name, text in self.triggers
+        ]
         return tuple(found)
 
-    def request_query(self, track: str) -> str | None:
+    def request_query(self, track: str, color: str = "") -> str | None:
         """The request count behind ``min_requests`` for ``track`` (None: no guard)."""
         if self.min_requests <= 0:
             return None
-        return render_query(self.metrics[REQUEST_COUNT], self._vars(track))
+        return render_query(self.metrics[REQUEST_COUNT], self._vars(track, color))
 
-    def _vars(self, track: str) -> dict[str, str]:
-        return {**self.variables, "track": track, "window": self.window}
+    def _vars(self, track: str, color: str = "") -> dict[str, str]:
+        return {
+            **self.variables,
+            "track": track,
+            "color": color,
+            "window": self.window,
+        }
 
-    def _rule(self, name: str, threshold: str, track: str, *, trigger: bool) -> Rule:
+    def _rule(self, name: str, threshold: str, track: str, color: str, *, trigger: bool) -> Rule:
         m = self.metrics[name]
         return Rule(
             metric=name,
             threshold=parse_threshold(threshold),
-            query=render_query(m, self._vars(track)),
+            query=render_query(m, self._vars(track, color)),
             unit=m.unit,
             no_data=m.no_data,
             track=track,
@@ -165,8 +174,10 @@ def analysis_for(
     root: str = ".",
     url: str | None = None,
     env: Mapping[str, str] | None = None,
+    blue_green: BlueGreenConfig | None = None,
 ) -> AnalysisSpec | None:
-    """The analysis of a canary of ``app`` in ``environment`` (None: it judges no metric).
+    """The analysis of a rollout of ``app`` in ``environment`` (None: nothing to judge): a
+    canary's stages and triggers (``canary``), or blue-green's triggers (``blue_green``).
 
     UserInputError (exit 2, nothing touched) when rules name metrics but there is no
     Prometheus to ask, or a query does not render.
@@ -184,13 +195,15 @@ def analysis_for(
                 (name, t.canonical) for name, t in stage.success_criteria.items()
             )
             thresholds.update(stage.success_criteria)
+    block = canary if canary is not None else blue_green
+    if block is not None:
         triggers = tuple(
             (t.metric, t.threshold.canonical)
-            for t in canary.rollback_triggers
+            for t in block.rollback_triggers
             if t.threshold is not None and not t.manual
         )
         thresholds.update(
-            {t.metric: t.threshold for t in canary.rollback_triggers if t.threshold is not None}
+            {t.metric: t.threshold for t in block.rollback_triggers if t.threshold is not None}
         )
     compared = analysis.baseline if canary is not None and canary.baseline else None
     if compared is not None and not compared.metrics:
@@ -213,7 +226,8 @@ def analysis_for(
     if settings is None:
         names = ", ".join(sorted({*thresholds, *(compared.metrics if compared else ())}))
         raise UserInputError(
-            f"the canary judges {names} (success_criteria, rollback_triggers), but ci-deploy.yml"
+            f"the {'canary' if canary is not None else 'blue-green switch'} judges {names}"
+            " (success_criteria, rollback_triggers), but ci-deploy.yml"
             " has no analysis.prometheus to measure them with",
             hint="add analysis: {prometheus: {address: http://prometheus:9090}}"
             " (docs/analysis.md), or remove the metric rules",
@@ -260,10 +274,11 @@ def analysis_for(
         else None,
     )
     try:
-        for track in TRACKS:  # every query renders, or the deploy stops before it starts
+        # every query renders, for every track and colour, or the deploy stops before it starts
+        for track, color in [*((t, "") for t in TRACKS), *((c, c) for c in COLORS)]:
             for name in [None, *criteria]:
-                spec.rules(name, track)
-            spec.request_query(track)
+                spec.rules(name, track, color)
+            spec.request_query(track, color)
     except ValueError as exc:
         raise UserInputError(str(exc), hint="fix the query template in ci-deploy.yml") from None
     return spec

@@ -72,6 +72,13 @@ def lock_timeout_option(fn: F) -> F:
     )(fn)
 
 
+def lock_ttl_option(fn: F) -> F:
+    """--lock-ttl DURATION (hidden): the lock's lease duration, short in tests of killed runs."""
+    return click.option("--lock-ttl", default="30s", hidden=True, help="Lease duration (tests).")(
+        fn
+    )
+
+
 def cluster_options(fn: F) -> F:
     """--kubeconfig, --context and --request-timeout."""
     fn = click.option(

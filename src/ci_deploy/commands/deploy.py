@@ -13,6 +13,7 @@ from ci_deploy.commands._rollout_options import (
     deploy_options,
     environment_option,
     lock_timeout_option,
+    lock_ttl_option,
     override_options,
     time_scale_option,
     timeout_option,
@@ -41,7 +42,7 @@ from ci_deploy.commands._rollout_options import (
     is_flag=True,
     help="Pass every manual gate of a canary or blue-green rollout (run it to the end).",
 )
-@click.option("--lock-ttl", default="30s", hidden=True, help="Lease duration (tests).")
+@lock_ttl_option
 @time_scale_option
 @override_options
 @cluster_options

@@ -9,6 +9,7 @@ from ci_deploy.commands._rollout_options import (
     deploy_options,
     environment_option,
     lock_timeout_option,
+    lock_ttl_option,
     namespace_option,
     timeout_option,
 )
@@ -19,6 +20,7 @@ from ci_deploy.commands._rollout_options import (
 @click.option("--full", is_flag=True, help="Pass the remaining manual gates: run to the end.")
 @timeout_option("Give up waiting for a step's pods after.")
 @lock_timeout_option
+@lock_ttl_option
 @namespace_option
 @cluster_options
 @click.pass_context

@@ -9,6 +9,7 @@ from ci_deploy.commands._rollout_options import (
     deploy_options,
     environment_option,
     lock_timeout_option,
+    lock_ttl_option,
     namespace_option,
     timeout_option,
 )
@@ -25,6 +26,7 @@ from ci_deploy.commands._rollout_options import (
 )
 @timeout_option("Give up waiting after.")
 @lock_timeout_option
+@lock_ttl_option
 @namespace_option
 @cluster_options
 @click.pass_context

@@ -19,7 +19,8 @@ from ci_deploy.commands._rollout_options import (
 @click.pass_context
 def command(ctx: click.Context, /, **_options: object) -> None:
     """Check ENV now: the live Deployment is ready, the smoke checks (analysis.smoke) pass
-    and the metric rules (canary.rollback_triggers, stable track) hold. Reads only. Exit 0
+    and the metric rules (canary.rollback_triggers on the stable track;
+    blue_green.rollback_triggers on the serving colour) hold. Reads only. Exit 0
     when everything passes; 1 when a check fails or cannot be judged (inconclusive); 2 for
     bad input or nothing configured to verify."""
     from ci_deploy.errors import EXIT_FAILED

@@ -177,12 +177,16 @@ def _check_metric_names(config: model.Config, ctx: Context) -> None:
         for i, stage in enumerate(config.canary.stages):
             for metric in stage.success_criteria:
                 check((section, "stages", i, "success_criteria", metric), metric)
-        triggers = [t for t in config.canary.rollback_triggers if not t.manual]
-        raw = ctx.doc.data.get(section, {}).get("rollback_triggers") or []
+    switch = "blue_green_deployment" if "blue_green_deployment" in ctx.doc.data else "blue_green"
+    for block, where in ((config.canary, section), (config.blue_green, switch)):
+        if block is None:
+            continue
+        triggers = [t for t in block.rollback_triggers if not t.manual]
+        raw = ctx.doc.data.get(where, {}).get("rollback_triggers") or []
         for i, item in enumerate(raw):
             for key in item if isinstance(item, dict) else ():
                 if any(t.metric == key for t in triggers):
-                    check((section, "rollback_triggers", i, key), str(key))
+                    check((where, "rollback_triggers", i, key), str(key))
     if config.analysis.baseline is not None:
         for i, metric in enumerate(config.analysis.baseline.metrics):
             if metric not in known:

@@ -128,6 +128,7 @@ class BlueGreenConfig:
     deployment_process: tuple[str, ...] = ()  # human-readable steps, for docs and notes
     auto_promote: bool = True
     scale_down_delay: Duration = field(default_factory=lambda: Duration(30.0, "30s"))
+    rollback_triggers: tuple[Trigger, ...] = ()  # judged on the new colour after the switch
 
 
 @dataclass(frozen=True)
@@ -306,13 +307,24 @@ class Config:
     notifications: NotificationsConfig = NotificationsConfig()
     migrations: MigrationsConfig | None = None
 
-    @property
-    def verifiable(self) -> bool:
-        """Whether ``ci-deploy verify`` has anything to check: smoke checks, or rollback
-        triggers that are metric rules (the manual trigger measures nothing)."""
-        triggers = self.canary.rollback_triggers if self.canary is not None else ()
-        rules = [t for t in triggers if t.threshold is not None and not t.manual]
-        return bool(self.analysis.smoke or rules)
+    def metric_triggers(self, strategy: str) -> tuple[Trigger, ...]:
+        """The rollback triggers that are metric rules (the manual trigger measures nothing)
+        where ``strategy`` runs: ``blue_green.rollback_triggers`` on blue-green,
+        ``canary.rollback_triggers`` elsewhere."""
+        block = self.blue_green if strategy == "blue_green" else self.canary
+        triggers = block.rollback_triggers if block is not None else ()
+        return tuple(t for t in triggers if t.threshold is not None and not t.manual)
+
+    def verifiable(self, env: EnvironmentConfig) -> bool:
+        """Whether ``ci-deploy verify`` has anything to check in ``env``: smoke checks, or
+        rollback triggers that are metric rules."""
+        return bool(self.analysis.smoke or self.metric_triggers(env.strategy))
+
+    @staticmethod
+    def triggers_key(strategy: str) -> str:
+        """Where ``metric_triggers`` come from, for messages."""
+        block = "blue_green" if strategy == "blue_green" else "canary"
+        return f"{block}.rollback_triggers"
 
     @property
     def environment_names(self) -> list[str]:

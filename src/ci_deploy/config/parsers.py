@@ -304,7 +304,7 @@ NO_DATA_POLICIES = ("inconclusive", "fail", "pass")
 # Metrics ci-deploy has a query for (ci_deploy.analysis.queries); others need analysis.queries.
 BUILTIN_METRICS = ("error_rate", "response_time_p95", "cpu_usage", "memory_usage", "request_count")
 # What a query template may use: the rest is an undefined variable (a typo, caught here).
-QUERY_VARIABLES = frozenset({"app", "namespace", "environment", "track", "window"})
+QUERY_VARIABLES = frozenset({"app", "namespace", "environment", "track", "color", "window"})
 
 
 def p_identifier(value: Any) -> str:

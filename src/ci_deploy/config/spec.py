@@ -270,8 +270,18 @@ BLUE_GREEN = Record(
         Field(
             "scale_down_delay",
             DURATION,
-            "how long the old color stays up after the switch",
+            "how long the old color stays up after the switch (the rollback_triggers are"
+            " judged meanwhile)",
             default="30s",
+        ),
+        Field(
+            "rollback_triggers",
+            TriggerList(),
+            (
+                "switch back as soon as one holds: judged on the new color's metrics"
+                " ({{ color }}) every analysis.interval during scale_down_delay"
+            ),
+            default="[]",
         ),
     ),
     build=model.BlueGreenConfig,
@@ -405,7 +415,7 @@ METRIC_QUERY = Record(
             "query",
             STRING,
             "PromQL template ({{ app }}, {{ namespace }}, {{ environment }}, {{ track }},"
-            " {{ window }})",
+            " {{ color }} on blue-green, {{ window }})",
             default="the built-in query of that name",
         ),
         Field(

@@ -139,7 +139,7 @@ def choose_environments(cfg: Config, names: list[str] | None) -> list[Environmen
             gated=index == len(envs) - 1 and len(envs) > 1,
             previous=envs[index - 1].name if index else None,
             gates=env.strategy in PAUSING_STRATEGIES,
-            checks=cfg.verifiable,  # else verify refuses: "nothing to verify"
+            checks=cfg.verifiable(env),  # else verify refuses: "nothing to verify"
         )
         for index, env in enumerate(envs)
     ]
@@ -171,10 +171,13 @@ def plan_pipeline(
         for name in ("build", "scan", "verify")
         if not stages[name]
     ]
-    if stages["verify"] and not cfg.verifiable:
+    chain = choose_environments(cfg, environments)
+    unverified = [cfg.environment(step.name) for step in chain if not step.checks]
+    if stages["verify"] and unverified:
+        keys = " or ".join(sorted({cfg.triggers_key(env.strategy) for env in unverified}))
         notes.append(
-            "`verify` jobs left out: the configuration has no analysis.smoke checks and no"
-            " canary.rollback_triggers (docs/analysis.md)"
+            f"`verify` jobs left out ({', '.join(env.name for env in unverified)}): the"
+            f" configuration has no analysis.smoke checks and no {keys} (docs/analysis.md)"
         )
     return PipelinePlan(
         platform=platform,
@@ -182,7 +185,7 @@ def plan_pipeline(
         repository=cfg.image.repository,
         config_path=pipeline_config_path(cfg.source),
         branch=branch,
-        environments=choose_environments(cfg, environments),
+        environments=chain,
         stages=stages,
         action=action,
         gitlab_template=parse_gitlab_template(gitlab_template),

@@ -40,6 +40,7 @@ from ci_deploy.rollout.plan import (
 )
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.reconcile import reconciled
+from ci_deploy.rollout.recorded import ABORT_STEP, ABORTED_AT, rollout_step
 from ci_deploy.rollout.recover import recover
 from ci_deploy.rollout.report import JobReport
 from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
@@ -106,7 +107,8 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
 
 def analysis_of(cfg: Config, env: EnvironmentConfig) -> AnalysisSpec | None:
     """How a rollout of ``env`` is judged (exit 2 for rules with nothing to measure them):
-    a canary by its metric rules and smoke checks, blue-green by its smoke checks."""
+    a canary by its metric rules and smoke checks, blue-green by its smoke checks and its
+    rollback triggers (after the switch)."""
     if env.strategy not in ("canary", "blue_green"):
         return None
     from pathlib import Path
@@ -121,6 +123,7 @@ def analysis_of(cfg: Config, env: EnvironmentConfig) -> AnalysisSpec | None:
         environment=env.name,
         root=str(Path(cfg.source).resolve().parent),
         url=env.url,
+        blue_green=cfg.blue_green if env.strategy == "blue_green" else None,
     )
 
 
@@ -393,9 +396,18 @@ def _abort_in_flight(plan: Plan, ctx: RolloutContext, in_flight: StateRecord | N
     The failure is recorded on ``in_flight`` (its revision, plan and step), not on the new
     image's record, which has no plan yet: the ``abort`` the hint advises continues from it.
     """
+    started = ctx.record
+    if in_flight is not None and in_flight.plan is not None:
+        # While it runs, the record is the aborted rollout's, as an `abort` writes it: killed
+        # here, the next deploy or abort takes the abort up at that rollout's step.
+        ctx.record = in_flight.with_changes(
+            phase="Progressing",
+            message=f"aborted first, before {plan.target.image}",
+            plan={**in_flight.plan, ABORTED_AT: rollout_step(in_flight)},
+        )
     try:
         with ctx.progress.group("Abort the rollout in flight"):
-            execute(plan.prelude, ctx, title="abort step", record_as="abort-first")
+            execute(plan.prelude, ctx, title="abort step", record_as=ABORT_STEP)
     except StepFailed as failure:
         t = plan.target
         message = (
@@ -403,10 +415,11 @@ def _abort_in_flight(plan: Plan, ctx: RolloutContext, in_flight: StateRecord | N
             f"{t.image} ({failure.message}); {t.image} was not started"
         )
         if in_flight is not None:
-            ctx.record = in_flight
+            ctx.record = in_flight.with_changes(step=rollout_step(in_flight))
         ctx.set_phase("Failed", message)
         raise RollbackFailed(
             message,
             hint=f"a human must act: run `ci-deploy abort --env {t.environment}` again, or look "
             f"at kubectl -n {t.namespace} get deployment,service -l app.kubernetes.io/name={t.app}",
         ) from failure
+    ctx.record = started

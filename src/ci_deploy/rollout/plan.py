@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ci_deploy.config.model import BlueGreenConfig, CanaryConfig, RollingConfig
 from ci_deploy.config.values import Duration
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.rollout.recorded import recorded_number
 
 if TYPE_CHECKING:
     from ci_deploy.analysis.spec import AnalysisSpec
@@ -277,13 +278,6 @@ def primary_manifest(target: Target) -> Obj:
         for o in target.manifests
         if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
     )
-
-
-def recorded_number(record: StateRecord) -> int:
-    """The number of the step the record says ran last ("9/17 pause" → 9; 0: none)."""
-    head = record.step.split(" ", 1)[0]
-    number, _, _ = head.partition("/")
-    return int(number) if number.isdigit() else 0
 
 
 def check_recorded(doc: Obj, strategy: str, version: int) -> None:

@@ -27,11 +27,11 @@ from ci_deploy.rollout.plan import (
     FailurePath,
     Observed,
     Plan,
-    recorded_number,
     recorded_target,
     resumed_plan,
 )
 from ci_deploy.rollout.progress import Progress
+from ci_deploy.rollout.recorded import ABORT_STEP, ABORTED_AT, recorded_number, rollout_step
 from ci_deploy.rollout.recover import recover
 from ci_deploy.rollout.report import JobReport
 from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
@@ -179,11 +179,17 @@ def _execute(
     assert record is not None
     events = Events()
     events.subscribe(JobReport(platform, url))
+    started = record.with_changes(phase="Progressing", message=f"{verb} of {record.revision}")
+    at = rollout_step(record)  # the rollout's own step, also when an earlier abort was killed
+    if verb == "abort" and record.plan is not None:
+        # The abort records its own steps ("abort 2/5 remove-canary"); the rollout's stays in
+        # the plan, so that an abort killed mid-run is still read at the rollout's step.
+        started = started.with_changes(plan={**record.plan, ABORTED_AT: at})
     ctx = RolloutContext(
         client=client,
         namespace=plan.target.namespace,
         store=store,
-        record=record.with_changes(phase="Progressing", message=f"{verb} of {record.revision}"),
+        record=started,
         progress=progress,
         cancel=cancel,
         lock_lost=lock_lost,
@@ -200,12 +206,18 @@ def _execute(
         events.emit("resumed" if verb == "promote" else "started", ctx.record)
         try:
             with progress.group(f"{verb.title()} of {record.revision}"):
-                done = execute(plan.steps, ctx, start=plan.start, title=f"{verb} step")
+                done = execute(
+                    plan.steps,
+                    ctx,
+                    start=plan.start,
+                    title=f"{verb} step",
+                    record_as=ABORT_STEP if verb == "abort" else "",
+                )
         except RolloutPaused as paused:
             return Outcome(ctx.record, f"Paused: {paused.message}")
         except StepFailed as failure:
             if verb == "abort":
-                raise _abort_failed(ctx, plan, failure, record.step) from failure
+                raise _abort_failed(ctx, plan, failure, at) from failure
             with progress.group("Recovery"):
                 recover(ctx, plan, failure, opts, urgent)
         if verb == "abort":
@@ -231,7 +243,8 @@ def _abort_failed(
     message = (
         f"abort of {t.image} in {t.environment} failed at step {failure.step}: {failure.message}"
     )
-    ctx.record = ctx.record.with_changes(step=rollout_step)
+    plan_doc = {k: v for k, v in (ctx.record.plan or {}).items() if k != ABORTED_AT}
+    ctx.record = ctx.record.with_changes(step=rollout_step, plan=plan_doc or None)
     ctx.set_phase("Failed", message)
     return RollbackFailed(
         message,

@@ -21,6 +21,7 @@ from ci_deploy.kube.watch import selector_text
 from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.locking import namespace_exists
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
+from ci_deploy.rollout.recorded import aborting
 from ci_deploy.text import one_line
 
 if TYPE_CHECKING:
@@ -339,6 +340,14 @@ def _attempt_rows(attempt: LastAttempt | None) -> list[tuple[str, str]]:
                 "next",
                 f"`ci-deploy promote --env {r.environment}` continues after the "
                 f"gate; `ci-deploy abort --env {r.environment}` undoes the rollout",
+            )
+        )
+    elif r.plan and r.phase == "Progressing" and aborting(r):
+        rows.append(
+            (
+                "next",
+                f"an abort is in flight (or was interrupted at step {r.step}): `ci-deploy abort"
+                f" --env {r.environment}` finishes it; a deploy finishes it first",
             )
         )
     elif r.plan and r.phase == "Progressing":

@@ -283,6 +283,7 @@ class Watch(Step):
     stage: str | None = None  # whose success criteria are judged (None: triggers only)
     track: str = "canary"  # whose metrics: canary before the promotion, stable after
     baseline: bool = False  # a baseline runs beside the canary: compared at the stage's end
+    color: str = ""  # blue-green: the colour whose metrics (then track is the colour too)
     name = "watch"
 
     def describe(self) -> str:
@@ -290,14 +291,15 @@ class Watch(Step):
         if self.written and self.written != took:
             took = f"{self.written} (time-scaled: {took})"
         text = f"{self.subject}: {self.what} {took}: deployment/{self.deployment} stays healthy"
-        judged = self.analysis is not None and bool(self.analysis.rules(self.stage, self.track))
+        rules = self.analysis.rules(self.stage, self.track, self.color) if self.analysis else ()
+        judged = bool(rules)
         if judged and self.analysis is not None:
-            rules = self.analysis.rules(self.stage, self.track)
             criteria = [f"{r.metric} {r.threshold.canonical}" for r in rules if not r.trigger]
             triggers = [f"{r.metric} {r.threshold.canonical}" for r in rules if r.trigger]
             every = duration_text(self.analysis.interval)
             if triggers:
-                text += f"; roll back at once if {' or '.join(triggers)} (every {every})"
+                back = "switch back" if self.color else "roll back"
+                text += f"; {back} at once if {' or '.join(triggers)} (every {every})"
             if criteria:
                 text += f"; at the end {', '.join(criteria)} must hold"
             text += f" ({self.track} metrics)"
@@ -323,11 +325,13 @@ class Watch(Step):
         if self.analysis is None:
             return None
         compared = self.baseline and self.analysis.baseline is not None
-        if not compared and not self.analysis.rules(self.stage, self.track):
+        if not compared and not self.analysis.rules(self.stage, self.track, self.color):
             return None
         from ci_deploy.analysis.run import StageAnalysis
 
-        return StageAnalysis(self.analysis, self.stage, self.track, baseline=self.baseline)
+        return StageAnalysis(
+            self.analysis, self.stage, self.track, baseline=self.baseline, color=self.color
+        )
 
     def _watch(self, ctx: RolloutContext, judge: StageAnalysis | None) -> None:
         started = time.monotonic()

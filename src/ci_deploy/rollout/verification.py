@@ -2,8 +2,9 @@
 
 Three kinds of checks, each a verdict that explains itself: the live Deployment (every
 wanted pod ready), the configured smoke checks (``analysis.smoke``: HTTP requests and the
-user's test command), and the metric rules (``canary.rollback_triggers``, on the stable
-track) over the last ``analysis.window``. The result: pass (exit 0), or fail / inconclusive
+user's test command), and the metric rules over the last ``analysis.window``:
+``canary.rollback_triggers`` on the stable track, or ``blue_green.rollback_triggers`` on the
+serving colour of a blue-green environment. The result: pass (exit 0), or fail / inconclusive
 (exit 1 — a check nobody could judge is not a pass).
 """
 
@@ -47,23 +48,25 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
     cfg, env = load_environment(opts)
     spec = analysis_for(
         cfg.analysis,
-        cfg.canary,
+        cfg.canary if env.strategy != "blue_green" else None,
         app=cfg.app,
         namespace=env.namespace,
         environment=env.name,
         url=env.url,
+        blue_green=cfg.blue_green if env.strategy == "blue_green" else None,
     )
-    rules = spec.rules(None, "stable") if spec is not None else ()
-    if not cfg.verifiable:
+    if not cfg.verifiable(env):
         raise UserInputError(
             f"nothing to verify in {env.name}: ci-deploy.yml has no analysis.smoke checks and no"
-            " canary.rollback_triggers",
+            f" {cfg.triggers_key(env.strategy)}",
             hint="add analysis: {smoke: [{name: health, http: '{{ url }}/health'}]}"
             " (docs/analysis.md)",
         )
     verdicts: list[Verdict] = []
     with cluster_session(opts, env.cluster) as client:
-        verdicts.append(_live(client, env.namespace, cfg.app))
+        live, color = _live(client, env.namespace, cfg.app)
+        verdicts.append(live)
+    track = color or "stable"  # blue-green: the serving colour's pods and metrics
     root = Path(cfg.source).resolve().parent
     variables = {
         "app": cfg.app,
@@ -71,13 +74,14 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
         "environment": env.name,
         "url": (env.url or "").rstrip("/"),
         "service": cfg.app,
-        "track": "stable",
+        "track": track,
+        "color": color,
     }
     verdicts += smoke_verdicts(cfg.analysis.smoke, variables, root)
-    if spec is not None and rules:
+    if spec is not None and spec.rules(None, track, color):
         from ci_deploy.analysis.run import StageAnalysis
 
-        judge = StageAnalysis(spec, None, "stable")
+        judge = StageAnalysis(spec, None, track, color=color)
         try:
             verdicts += judge.conclude()[1]
         finally:
@@ -91,13 +95,16 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
     return outcome
 
 
-def _live(client: KubeClient, namespace: str, app: str) -> Verdict:
-    """The live Deployment: all wanted pods ready (the serving colour under blue-green)."""
+def _live(client: KubeClient, namespace: str, app: str) -> tuple[Verdict, str]:
+    """The live Deployment: all wanted pods ready (the serving colour under blue-green), and
+    that colour ("" when the app is not blue-green)."""
     record, deployment = StateStore(client, namespace, app).read()
+    color = ""
     if record is not None and record.strategy == "blue_green" and record.active_color:
         from ci_deploy.rollout.strategies.blue_green import deployment_of
 
-        name = deployment_of(app, record.active_color)
+        color = record.active_color
+        name = deployment_of(app, color)
         deployment = client.get_or_none(DEPLOYMENT.path(namespace, name)) or deployment
     where = f"deployment/{app} in {namespace}"
     if deployment is None:
@@ -108,7 +115,7 @@ def _live(client: KubeClient, namespace: str, app: str) -> Verdict:
             rule="all wanted pods ready",
             result="fail",
             reason=f"{where} does not exist: nothing is deployed there",
-        )
+        ), color
     wanted = int((deployment.get("spec") or {}).get("replicas", 1))
     ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
     name = deployment["metadata"]["name"]
@@ -120,7 +127,7 @@ def _live(client: KubeClient, namespace: str, app: str) -> Verdict:
         result="pass" if ready >= wanted else "fail",
         samples=wanted,
         reason=f"{ready} of {wanted} pods ready",
-    )
+    ), color
 
 
 def _summary_markdown(outcome: Verification) -> str:

@@ -17,18 +17,20 @@ Endpoints (GET, or POST with a form body, as Prometheus takes them):
 
 A query it does not understand is HTTP 400 ``{"status": "error", "errorType": "bad_data",
 "error": "..."}``. Every response carries the header ``X-Synthetic-Prometheus: not real
-metrics``, and every sample the label ``synthetic="true"`` (besides the ``namespace``, ``app``
-and ``track`` it matched), so that nobody mistakes these numbers for measurements.
+metrics``, and every sample the label ``synthetic="true"`` (besides the ``namespace``, ``app``,
+``track`` and ``color`` it matched), so that nobody mistakes these numbers for measurements.
 
 How a query is "understood" (by pattern, not by evaluating it):
 
 1. **Which pods.** The label matchers ``namespace="…"``, ``app="…"`` (or ``label_app="…"``,
-   ``label_app_kubernetes_io_name="…"``) and ``track="…"`` (or
-   ``label_ci_deploy_dev_track="…"``) are read from anywhere in the text; only equality
-   matchers count, and one label given two different values is bad_data. ``app`` is required,
-   ``namespace`` and ``track`` narrow the pods when given. The pods are the sandbox's running,
+   ``label_app_kubernetes_io_name="…"``), ``track="…"`` (or
+   ``label_ci_deploy_dev_track="…"``) and ``color="…"`` (or ``label_ci_deploy_dev_color``,
+   blue-green's) are read from anywhere in the text; only equality matchers count, and one
+   label given two different values is bad_data. ``app`` is required, ``namespace``,
+   ``track`` and ``color`` narrow the pods when given. The pods are the sandbox's running,
    Ready, not terminating pods labelled ``app.kubernetes.io/name`` (what ci-deploy's templates
-   put on pods) or ``app`` = the app, and ``ci-deploy.dev/track`` = the track.
+   put on pods) or ``app`` = the app, ``ci-deploy.dev/track`` = the track and
+   ``ci-deploy.dev/color`` = the colour.
 2. **Which metric**, by what the query mentions, first match wins:
    ``histogram_quantile`` → the p95 in seconds (whatever the quantile asked);
    ``http_requests_total`` with a ``code=~"5…"`` matcher → the error percentage (0-100);
@@ -78,6 +80,7 @@ MAX_POINTS = 11_000  # Prometheus' own limit per series of a range query
 PODS = "/pods"
 APP_LABELS = ("app.kubernetes.io/name", "app")
 TRACK_LABEL = "ci-deploy.dev/track"
+COLOR_LABEL = "ci-deploy.dev/color"
 _MATCHER_NAMES = {
     "namespace": "namespace",
     "app": "app",
@@ -85,6 +88,8 @@ _MATCHER_NAMES = {
     "label_app_kubernetes_io_name": "app",
     "track": "track",
     "label_ci_deploy_dev_track": "track",
+    "color": "color",
+    "label_ci_deploy_dev_color": "color",
 }
 _MATCHER = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
@@ -109,7 +114,8 @@ _UNDERSTOOD = (
     'code=~"5.." (error %), container_cpu_usage_seconds_total (CPU % of limit), '
     "container_memory_working_set_bytes (memory % of limit) and increase/rate("
     'http_requests_total...) (requests), with matchers app="..." (or label_app) and '
-    'optionally namespace="..." and track="..." (or label_ci_deploy_dev_track)'
+    'optionally namespace="...", track="..." (or label_ci_deploy_dev_track) and color="..."'
+    " (or label_ci_deploy_dev_color)"
 )
 
 
@@ -174,10 +180,16 @@ class Understood:
     app: str
     track: str | None
     window_seconds: float = 60.0
+    color: str | None = None  # blue-green's ci-deploy.dev/color
 
     def labels(self) -> dict[str, str]:
         """The labels of the synthetic sample: what was matched, and ``synthetic="true"``."""
-        shown = {"namespace": self.namespace, "app": self.app, "track": self.track}
+        shown = {
+            "namespace": self.namespace,
+            "app": self.app,
+            "track": self.track,
+            "color": self.color,
+        }
         return {"synthetic": "true", **{k: v for k, v in shown.items() if v is not None}}
 
 
@@ -237,7 +249,14 @@ def understand(query: str) -> Understood:
         ranged = _REQUESTS_RANGE.search(query)
         if ranged is not None:
             window = parse_duration(ranged.group(1))
-    return Understood(metric, wanted.get("namespace"), wanted["app"], wanted.get("track"), window)
+    return Understood(
+        metric,
+        wanted.get("namespace"),
+        wanted["app"],
+        wanted.get("track"),
+        window,
+        color=wanted.get("color"),
+    )
 
 
 def _metric_of(query: str) -> str | None:
@@ -263,7 +282,8 @@ def _metric_of(query: str) -> str | None:
 
 
 def matching_pods(store: Store, asked: Understood) -> list[Obj]:
-    """The running, Ready, not terminating pods of the app (and namespace, track) asked."""
+    """The running, Ready, not terminating pods of the app (and namespace, track, colour)
+    asked."""
 
     def matches(pod: Obj) -> bool:
         meta = pod.get("metadata") or {}
@@ -273,6 +293,8 @@ def matching_pods(store: Store, asked: Understood) -> list[Obj]:
         if not any(labels.get(key) == asked.app for key in APP_LABELS):
             return False
         if asked.track is not None and labels.get(TRACK_LABEL) != asked.track:
+            return False
+        if asked.color is not None and labels.get(COLOR_LABEL) != asked.color:
             return False
         return pod_ready(pod)
 

@@ -13,7 +13,9 @@ Contract of every router (the canary strategy relies on it):
 - ``prepare`` makes what the router needs before the first weight (a canary Service, a canary
   Ingress at weight 0, the stable Service narrowed to stable pods); idempotent;
 - ``set_weight`` moves traffic to ``split`` once the canary's pods are ready (the strategy scales
-  the canary Deployment to ``split.canary_pods`` and waits before calling it); idempotent;
+  the canary Deployment to ``split.canary_pods`` and waits before calling it); idempotent. A
+  router whose share follows the pods (``weighs_requests`` False) cannot send 0 % while canary
+  pods run: the canary's removal ends its share, and only then is weight 0 recorded;
 - ``reset`` sends all traffic to the stable pods and removes everything ``prepare`` made;
   idempotent, and safe to call when ``prepare`` never ran (abort, recovery after a killed job).
 
@@ -138,6 +140,9 @@ class TrafficRouter(Protocol):
 
     name: str
     baseline_unsupported: str  # why this router cannot run a baseline; empty: it can
+    # True: set_weight moves the requests itself, so weight 0 holds once it returns; False:
+    # the share follows the canary's pods (replicas), so it is 0 only once they are gone
+    weighs_requests: bool
 
     def split(self, weight: float, stable_pods: int, baseline: bool = False) -> Split:
         """The pods and the real share for ``weight`` percent, with a baseline as large as the

@@ -100,6 +100,7 @@ class GatewayApiRouter:
 
     name = "gateway-api"
     baseline_unsupported = ""
+    weighs_requests = True
 
     def split(self, weight: float, stable_pods: int, baseline: bool = False) -> Split:
         """Exactly ``weight`` percent (to the baseline too); canary pods sized for that share."""

@@ -111,6 +111,7 @@ class NginxIngressRouter:
     """Requests weighed by ingress-nginx between the main and a canary Ingress."""
 
     name = "nginx-ingress"
+    weighs_requests = True
     baseline_unsupported = (
         "ingress-nginx takes only one canary Ingress per host and path, so a baseline cannot "
         "get a weighted share of its own next to the canary"

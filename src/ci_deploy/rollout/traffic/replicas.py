@@ -28,6 +28,7 @@ class ReplicasRouter:
 
     name = "replicas"
     baseline_unsupported = ""
+    weighs_requests = False  # the canary's share ends only when its pods are gone
 
     def split(self, weight: float, stable_pods: int, baseline: bool = False) -> Split:
         """The canary pod count whose share ``k / (N + k)`` is nearest ``weight`` (at least 1);
@@ -65,7 +66,16 @@ class ReplicasRouter:
         """Nothing to make: the Service already selects both tracks."""
 
     def set_weight(self, ctx: RolloutContext, names: TrafficNames, split: Split) -> None:
-        """Nothing to move: the canary's replica count (set by the strategy) is the weight."""
+        """Nothing to move: the canary's replica count (set by the strategy) is the weight.
+        Weight 0 is not something this router can do while canary pods run: the strategy's
+        removal of the canary is what ends its share (``weighs_requests`` is False)."""
+        if split.actual <= 0:
+            ctx.progress.line(
+                f"traffic: the canary's pods keep their share behind Service"
+                f" {names.stable_service} until they are removed (the replicas router moves no"
+                " requests)"
+            )
+            return
         ctx.progress.line(f"traffic: {split.describe()} behind Service {names.stable_service}")
 
     def reset(self, ctx: RolloutContext, names: TrafficNames) -> None:

@@ -41,12 +41,12 @@ from ci_deploy.rollout.plan import (
     image_of,
     images_of,
     primary_manifest,
-    recorded_number,
     recorded_target,
     resumed_plan,
     stable_template,
     stage_waits,
 )
+from ci_deploy.rollout.recorded import aborting, recorded_number
 from ci_deploy.rollout.steps import (
     Apply,
     Pause,
@@ -189,6 +189,8 @@ def rollout_steps(
         RemovePreview(spec.preview_service),
     ]
     if spec.keep_seconds > 0:
+        # The rollback triggers are judged on the new colour's metrics while the old colour
+        # still runs at full size: a breach switches straight back (the failure path).
         steps.append(
             Watch(
                 f"{old} kept at full size for an instant switch back",
@@ -197,6 +199,9 @@ def rollout_steps(
                 spec.deployment(new),
                 spec.pods(new),
                 what="for",
+                analysis=spec.analysis,
+                track=new,
+                color=new,
             )
         )
     steps += [
@@ -359,13 +364,17 @@ class BlueGreenStrategy:
                 record.strategy == self.name
                 and record.revision == target.image
                 and record.manifests_digest == target.manifests_digest
+                and not aborting(record)  # an abort was interrupted: it is finished first
             ):
                 return self._continued(target, record, notes)
             prelude, now = _abort_first(record, observed, target)
+            state = f"{record.phase.lower()} here"
+            if aborting(record):
+                state = f"being aborted here (that abort stopped at step {record.step})"
             notes += (
-                f"the rollout of {record.revision} ({record.strategy}) is still "
-                f"{record.phase.lower()} here: it is aborted first (all traffic back to "
-                f"{record.previous_revision}, the new version removed)",
+                f"the rollout of {record.revision} ({record.strategy}) is still {state}: it is"
+                f" aborted first (all traffic back to {record.previous_revision}, the new version"
+                " removed)",
             )
         else:
             now = serving(target, observed)
@@ -503,6 +512,12 @@ def _notes(target: Target) -> tuple[str, ...]:
         notes.append(
             "blue_green.environments (a cluster, load balancer target or database per colour) "
             f"are not used by this version: both colours run in namespace {target.namespace}"
+        )
+    analysis = target.analysis
+    if analysis is not None and analysis.triggers and settings.scale_down_delay.seconds <= 0:
+        notes.append(
+            "blue_green.rollback_triggers are not judged after the switch: blue_green."
+            "scale_down_delay is 0, so there is no time in which the previous colour waits"
         )
     if any(o.get("kind") == "HTTPRoute" for o in target.manifests):
         notes.append(

@@ -165,11 +165,10 @@ class RemovePreview(Step):
 
 @dataclass(frozen=True)
 class CheckTraffic(Step):
-    """The promotion check: the Service sends to every ready pod of the colour and no other.
-
-    The hook where the analysis issue plugs HTTP and metric checks in; until then what it
-    checks is what every router relies on: the EndpointSlices of the Service.
-    """
+    """The promotion check: the Service sends to every ready pod of the colour and no other
+    (its EndpointSlices: what every router relies on). The HTTP and command checks are the
+    ``Smoke`` step after it (``analysis.smoke``, through the preview Service); the metric
+    rules are judged after the switch (``Watch`` during ``scale_down_delay``)."""
 
     what: str  # pre-promotion | post-promotion
     service: str
@@ -183,7 +182,7 @@ class CheckTraffic(Step):
         return (
             f"{self.what} check: Service {self.service} lists every pod of {self.color} "
             f"(deployment/{self.deployment}) as a ready endpoint, and no other pod "
-            "(EndpointSlices; HTTP and metric checks come with the analysis issue)"
+            "(its EndpointSlices)"
         )
 
     def run(self, ctx: RolloutContext) -> None:

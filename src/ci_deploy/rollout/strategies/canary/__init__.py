@@ -45,12 +45,12 @@ from ci_deploy.rollout.plan import (
     continued,
     image_of,
     images_of,
-    recorded_number,
     recorded_target,
     resumed_plan,
     stable_template,
     stage_waits,
 )
+from ci_deploy.rollout.recorded import aborting, recorded_number
 from ci_deploy.rollout.steps import (
     Apply,
     Pause,
@@ -396,6 +396,7 @@ class CanaryStrategy:
             if (
                 record.revision == target.image
                 and record.manifests_digest == target.manifests_digest
+                and not aborting(record)  # an abort was interrupted: it is finished first
             ):
                 return self._continued(target, record)
             prelude, note = _abort_first(target, record)
@@ -533,8 +534,11 @@ def _abort_first(target: Target, record: StateRecord) -> tuple[tuple[Step, ...],
     steps = undo_steps(
         old, record.previous_revision, record.previous_template, promoted=promoted, phase="Aborted"
     )[:-1]
+    state = f"{record.phase.lower()} here"
+    if aborting(record):
+        state = f"being aborted here (that abort stopped at step {record.step})"
     note = (
-        f"the canary of {record.revision} is still {record.phase.lower()} here: it is aborted "
+        f"the canary of {record.revision} is still {state}: it is aborted "
         f"first (all traffic back to stable, the canary{' and baseline' if old.baseline else ''} "
         "removed)"
     )

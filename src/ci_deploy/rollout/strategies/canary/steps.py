@@ -155,13 +155,20 @@ class PromoteStable(Step):
 @dataclass(frozen=True)
 class TrafficToStable(Step):
     """Weight 0 for the canary: every request goes to the stable pods (the canary still runs,
-    so nothing is sent to pods that are going away)."""
+    so nothing is sent to pods that are going away). With the ``replicas`` router the share
+    follows the pods: the canary keeps it until ``RemoveCanary`` has removed them, and weight 0
+    is recorded then, not here."""
 
     router: str
     names: TrafficNames
     name = "traffic-to-stable"
 
     def describe(self) -> str:
+        if not router_for(self.router).weighs_requests:
+            return (
+                f"all traffic to the stable pods ({self.router}: the canary's pods keep their"
+                " share until they are removed, the next step)"
+            )
         return f"all traffic to the stable pods ({self.router}: canary weight 0)"
 
     def run(self, ctx: RolloutContext) -> None:
@@ -173,8 +180,10 @@ class TrafficToStable(Step):
             DEPLOYMENT.path(ctx.namespace, self.names.canary_deployment)
         )
         pods = int(((canary or {}).get("spec") or {}).get("replicas", 0))
-        router_for(self.router).set_weight(ctx, self.names, Split(0.0, 0.0, pods, replicas))
-        ctx.save(canary_weight=0.0)
+        router = router_for(self.router)
+        router.set_weight(ctx, self.names, Split(0.0, 0.0, pods, replicas))
+        if router.weighs_requests:
+            ctx.save(canary_weight=0.0)
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,11 @@ class RemoveCanary(Step):
         return f"remove deployment/{self.deployment} and wait until its pods are gone"
 
     def run(self, ctx: RolloutContext) -> None:
+        self._remove(ctx)
+        if ctx.record.canary_weight:  # no canary pod left: whatever the router, it gets nothing
+            ctx.save(canary_weight=0.0)
+
+    def _remove(self, ctx: RolloutContext) -> None:
         path = DEPLOYMENT.path(ctx.namespace, self.deployment)
         delete_if_present(ctx.client, path, propagation="Foreground")
         wait_until_pods_gone(
@@ -228,3 +242,6 @@ class RemoveBaseline(RemoveCanary):
     def describe(self) -> str:
         text = f"remove the baseline: deployment/{self.deployment}, until its pods are gone"
         return f"{text} ({self.why})" if self.why else text
+
+    def run(self, ctx: RolloutContext) -> None:
+        self._remove(ctx)  # the canary may still serve (a stage at 50 % or more): its weight stays
