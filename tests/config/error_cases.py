@@ -609,11 +609,19 @@ CASES: list[Case] = [
         " 'routing_key_env: NAME'",
     ),
     Case(
-        "github-deployments-type",
-        'github_deployments: "on" (a string)',
-        config(STAGING + 'notifications:\n  github_deployments: "on"\n'),
-        "error: ci-deploy.yml:8:23: notifications.github_deployments: expected true or false,"
+        "github-enabled-type",
+        'github.enabled: "on" (a string)',
+        config(STAGING + 'notifications:\n  github:\n    enabled: "on"\n'),
+        "error: ci-deploy.yml:9:14: notifications.github.enabled: expected true or false,"
         " found a string ('on')",
+    ),
+    Case(
+        "slack-no-destination",
+        "Slack with neither a webhook nor a bot token",
+        config(STAGING + "notifications:\n  slack:\n    channel: '#deploys'\n"),
+        "error: ci-deploy.yml:9:5: notifications.slack: expected webhook_url_env (a message per"
+        " event) or bot_token_env and channel (one message per rollout, updated in place),"
+        " found neither",
     ),
     Case(
         "prometheus-address",

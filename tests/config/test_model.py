@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy.config import Duration, Threshold, load_config
+from ci_deploy.config.model import DEFAULT_SLACK_EVENTS
 from ci_deploy.errors import UserInputError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web-app" / "ci-deploy.yml"
@@ -79,7 +80,10 @@ def test_example_thin_sections() -> None:
     assert cfg.notifications.slack.webhook_url_env == "SLACK_WEBHOOK"
     assert cfg.notifications.pagerduty is not None
     assert cfg.notifications.pagerduty.routing_key_env == "PAGERDUTY_ROUTING_KEY"
-    assert cfg.notifications.github_deployments is True
+    assert cfg.notifications.github.enabled and cfg.notifications.github.commit_status
+    assert cfg.notifications.github.token_env == "GITHUB_TOKEN"
+    assert cfg.notifications.slack.events == DEFAULT_SLACK_EVENTS
+    assert cfg.notifications.pagerduty.severity == "critical"
     assert cfg.migrations is not None and cfg.migrations.command == "alembic upgrade head"
 
 

@@ -33,7 +33,7 @@ def test_minimal_configuration_gets_documented_defaults() -> None:
     assert cfg.rolling.progress_deadline == Duration(600.0)
     assert cfg.canary is None and cfg.blue_green is None and cfg.migrations is None
     assert cfg.manifests.port == 8080 and cfg.manifests.health_path == "/health"
-    assert cfg.notifications.github_deployments is True
+    assert cfg.notifications.github.enabled and cfg.notifications.slack is None
     assert cfg.analysis.prometheus is None
 
 

@@ -11,8 +11,8 @@ import pytest
 from ci_deploy.errors import DeploymentFailed, RollbackFailed
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.lifecycle import Events, RolloutEvent, outcome_kind
 from ci_deploy.platforms.local import LocalPlatform
-from ci_deploy.rollout.events import Events, RolloutEvent, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.session import RolloutContext, StepFailed

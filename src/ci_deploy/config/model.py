@@ -221,28 +221,69 @@ class AnalysisConfig:
     baseline: BaselineComparison | None = None
 
 
+NOTIFY_EVENTS: tuple[str, ...] = (
+    "started",
+    "step",
+    "paused",
+    "resumed",
+    "promoted",
+    "rolling_back",
+    "succeeded",
+    "failed",
+    "aborted",
+    "rolled_back",
+    "rollback_failed",
+)
+# What Slack hears unless told otherwise: the start, the gates and every outcome; not each step.
+DEFAULT_SLACK_EVENTS: tuple[str, ...] = tuple(
+    e for e in NOTIFY_EVENTS if e not in ("step", "promoted")
+)
+
+
+@dataclass(frozen=True)
+class GitHubNotifyConfig:
+    """GitHub deployments, deployment statuses and a commit status (in GitHub Actions)."""
+
+    enabled: bool = True
+    token_env: str = "GITHUB_TOKEN"
+    commit_status: bool = True
+    required: bool = False
+
+
 @dataclass(frozen=True)
 class SlackConfig:
-    """Slack incoming webhook; the URL itself is a secret read from ``webhook_url_env``."""
+    """Slack: an incoming webhook (a message per event), or a bot token and a channel (one
+    message per rollout, updated in place). The URL and the token are secrets read from the
+    environment variables named here."""
 
-    webhook_url_env: str
+    webhook_url_env: str | None = None
+    bot_token_env: str | None = None
     channel: str | None = None
+    events: tuple[str, ...] = DEFAULT_SLACK_EVENTS
+    api_url: str = "https://slack.com/api"
+    required: bool = False
 
 
 @dataclass(frozen=True)
 class PagerDutyConfig:
-    """PagerDuty Events v2; the routing key is a secret read from ``routing_key_env``."""
+    """PagerDuty Events v2: trigger when a rollback fails, resolve when a later deploy succeeds;
+    the routing key is a secret read from ``routing_key_env``."""
 
     routing_key_env: str
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    severity: str = "critical"
+    required: bool = False
 
 
 @dataclass(frozen=True)
 class NotificationsConfig:
-    """Where deployment news goes (thin: filled by a later issue)."""
+    """Where deployment news goes; every notifier is told each lifecycle event."""
 
+    github: GitHubNotifyConfig = GitHubNotifyConfig()
     slack: SlackConfig | None = None
     pagerduty: PagerDutyConfig | None = None
-    github_deployments: bool = True
+    timeout: Duration = field(default_factory=lambda: Duration(10.0, "10s"))
+    retries: int = 3
 
 
 @dataclass(frozen=True)

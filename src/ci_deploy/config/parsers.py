@@ -422,3 +422,15 @@ def unique_names_rule(items: Any, raw: Any, path: KeyPath, ctx: Context) -> None
                 f" {seen[item.name]}",
             )
         seen.setdefault(item.name, i)
+
+
+def slack_rule(values: Any, raw: Any, path: KeyPath, ctx: Context) -> None:
+    """Slack needs a webhook, or a bot token and the channel it posts to."""
+    if values.get("bot_token_env") and not values.get("channel"):
+        ctx.error(path, "bot_token_env is set but channel is not; a bot posts to a channel")
+    elif not values.get("webhook_url_env") and not values.get("bot_token_env"):
+        ctx.error(
+            path,
+            "expected webhook_url_env (a message per event) or bot_token_env and channel (one"
+            " message per rollout, updated in place), found neither",
+        )

@@ -1,6 +1,6 @@
 """The schema of ``ci-deploy.yml``: every key, its type, default and doc, in one place.
 
-Sections marked "filled by a later issue" (analysis, notifications, migrations) are thin but
+Sections marked "filled by a later issue" (migrations) are thin but
 strict: what they accept is validated, unknown keys are rejected. The file is long on purpose:
 it is one declarative table, and docs/configuration.md's reference is generated from it.
 """
@@ -43,6 +43,7 @@ from ci_deploy.config.parsers import (
     p_surge,
     p_url,
     queries_rule,
+    slack_rule,
     smoke_rule,
     stages_rule,
     unique_names_rule,
@@ -602,9 +603,51 @@ ANALYSIS = Record(
     build=model.AnalysisConfig,
 )
 
+NOTIFY_EVENT_LIST = ListOf(
+    "list of lifecycle events", Scalar("lifecycle event", choice(model.NOTIFY_EVENTS))
+)
+REQUIRED = Field(
+    "required",
+    BOOL,
+    "a failed post fails the job (exit 4 before any change at the start, else 1); otherwise"
+    " it is a warning",
+    default="false",
+)
+
 NOTIFICATIONS = Record(
-    "notifications (filled by a later issue)",
+    "notifications",
     (
+        Field(
+            "github",
+            Record(
+                "github",
+                (
+                    Field(
+                        "enabled",
+                        BOOL,
+                        "in GitHub Actions with a token: a deployment per rollout, its statuses",
+                        default="true",
+                    ),
+                    Field(
+                        "token_env",
+                        ENV_NAME,
+                        "env var holding the token (the action's github-token input sets it)",
+                        default="GITHUB_TOKEN",
+                    ),
+                    Field(
+                        "commit_status",
+                        BOOL,
+                        "also a commit status ci-deploy/<environment> on the commit",
+                        default="true",
+                    ),
+                    REQUIRED,
+                ),
+                build=model.GitHubNotifyConfig,
+                secret_keys={"token": "token_env"},
+            ),
+            "GitHub deployments and statuses (docs/notifications.md)",
+            default="enabled",
+        ),
         Field(
             "slack",
             Record(
@@ -612,17 +655,47 @@ NOTIFICATIONS = Record(
                 (
                     Field(
                         "webhook_url_env",
-                        Scalar("env var name", p_env_var_ref),
-                        "name of the env var holding the webhook URL",
-                        required=True,
+                        ENV_NAME,
+                        "env var holding an incoming-webhook URL: a message per event",
                         example="SLACK_WEBHOOK",
                     ),
-                    Field("channel", STRING, "channel to post to", example="'#deployments'"),
+                    Field(
+                        "bot_token_env",
+                        ENV_NAME,
+                        "env var holding a bot token (chat:write): one message per rollout,"
+                        " updated in place",
+                        example="SLACK_BOT_TOKEN",
+                    ),
+                    Field(
+                        "channel",
+                        STRING,
+                        "channel the bot posts to (with bot_token_env)",
+                        example="'#deployments'",
+                    ),
+                    Field(
+                        "events",
+                        NOTIFY_EVENT_LIST,
+                        "the lifecycle events that post (with a webhook)",
+                        default="the start, pauses and every outcome",
+                    ),
+                    Field(
+                        "api_url",
+                        Scalar("URL", p_url),
+                        "Slack Web API",
+                        default="https://slack.com/api",
+                    ),
+                    REQUIRED,
                 ),
                 build=model.SlackConfig,
-                secret_keys={"webhook_url": "webhook_url_env", "webhook": "webhook_url_env"},
+                validators=(slack_rule,),
+                secret_keys={
+                    "webhook_url": "webhook_url_env",
+                    "webhook": "webhook_url_env",
+                    "token": "bot_token_env",
+                    "bot_token": "bot_token_env",
+                },
             ),
-            "Slack incoming webhook",
+            "Slack messages",
         ),
         Field(
             "pagerduty",
@@ -631,18 +704,32 @@ NOTIFICATIONS = Record(
                 (
                     Field(
                         "routing_key_env",
-                        Scalar("env var name", p_env_var_ref),
-                        "name of the env var holding the routing key",
+                        ENV_NAME,
+                        "env var holding the Events v2 integration (routing) key",
                         required=True,
                         example="PAGERDUTY_ROUTING_KEY",
                     ),
+                    Field(
+                        "events_url",
+                        Scalar("URL", p_url),
+                        "Events API v2 endpoint",
+                        default="https://events.pagerduty.com/v2/enqueue",
+                    ),
+                    Field(
+                        "severity",
+                        Scalar("severity", choice(("critical", "error", "warning", "info"))),
+                        "of the incident a failed rollback opens",
+                        default="critical",
+                    ),
+                    REQUIRED,
                 ),
                 build=model.PagerDutyConfig,
                 secret_keys={"routing_key": "routing_key_env", "api_key": "routing_key_env"},
             ),
-            "PagerDuty Events v2",
+            "PagerDuty: an incident when a rollback fails, resolved by the next success",
         ),
-        Field("github_deployments", BOOL, "post GitHub deployments and statuses", default="true"),
+        Field("timeout", DURATION, "per request", default="10s"),
+        Field("retries", COUNT, "retries of a 5xx, 429 or no answer", default="3"),
     ),
     build=model.NotificationsConfig,
 )
@@ -719,7 +806,9 @@ CONFIG: Node = Record(
         Field("blue_green", BLUE_GREEN, "blue-green strategy", aliases=("blue_green_deployment",)),
         Field("analysis", ANALYSIS, "how a new version is judged (docs/analysis.md)"),
         Field(
-            "notifications", NOTIFICATIONS, "where deployment news goes (filled by a later issue)"
+            "notifications",
+            NOTIFICATIONS,
+            "where deployment news goes: GitHub, Slack, PagerDuty (docs/notifications.md)",
         ),
         Field("migrations", MIGRATIONS, "database migrations (filled by a later issue)"),
     ),

@@ -18,8 +18,8 @@ from ci_deploy.kube.health import WaitingTracker, assess
 from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import StateError, StateRecord, StateStore
 from ci_deploy.kube.watch import selector_text
+from ci_deploy.lifecycle import Events, RequiredListenerFailed, outcome_kind
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.labels import COLOR_LABEL, TRACK_LABEL
 from ci_deploy.rollout.locking import deploy_lock, ensure_namespace, require_namespace
@@ -42,7 +42,7 @@ from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.reconcile import reconciled
 from ci_deploy.rollout.recorded import ABORT_STEP, ABORTED_AT, rollout_step
 from ci_deploy.rollout.recover import recover
-from ci_deploy.rollout.report import JobReport
+from ci_deploy.rollout.report import JobReport, tell_outcome, verb_events
 from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
 from ci_deploy.rollout.strategies import strategy_for
 
@@ -60,6 +60,7 @@ class Prepared:
     target: Target
     objects: list[Obj]
     warning: str | None = None  # about the image (tag-less, :latest)
+    config: Config | None = None  # what notifications go where
 
 
 def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str | None) -> Prepared:
@@ -102,7 +103,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         analysis=analysis_of(cfg, env),
     )
     strategy.validate(target)
-    return Prepared(target, objects, chosen.warning)
+    return Prepared(target, objects, chosen.warning, cfg)
 
 
 def analysis_of(cfg: Config, env: EnvironmentConfig) -> AnalysisSpec | None:
@@ -306,8 +307,13 @@ def _deploy_locked(
     t = prepared.target
     record: StateRecord | None = None
     ctx: RolloutContext | None = None
-    events = Events()
-    events.subscribe(JobReport(platform, t.environment_url))
+    events = (
+        verb_events(prepared.config, t.environment, t.environment_url, platform, "deploy")
+        if prepared.config is not None
+        else Events()
+    )
+    if prepared.config is None:
+        events.subscribe(JobReport(platform, t.environment_url))
     unchanged = False
     error: BaseException | None = None
     try:
@@ -336,7 +342,11 @@ def _deploy_locked(
                 events=events,
                 skip_pauses=opts.no_pause,
             )
-            events.emit("started", ctx.record, message=f"rollout of {t.image} started")
+            try:
+                events.emit("started", ctx.record, message=f"rollout of {t.image} started")
+            except RequiredListenerFailed:
+                ctx, record, unchanged = None, observed.record, True  # nothing was changed
+                raise
             return _execute_or_recover(plan, ctx, opts, urgent, observed.record)
     except BaseException as exc:
         error = exc
@@ -345,9 +355,8 @@ def _deploy_locked(
         if ctx is not None:
             record = ctx.record
         if record is not None:  # the outcome, told once: job outputs and summary listen here
-            events.emit(outcome_kind(record, error, unchanged=unchanged), record)
-        for failure in events.failures:
-            platform.warning(f"reporting the rollout failed: {failure}")
+            kind = outcome_kind(record, error, unchanged=unchanged)
+            tell_outcome(events, kind, record, ctx, platform, "rollout", error)
 
 
 def _save_reconciled(store: StateStore, observed: Observed, progress: Progress) -> None:

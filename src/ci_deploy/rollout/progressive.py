@@ -18,8 +18,8 @@ from ci_deploy.errors import UserInputError
 from ci_deploy.kube.cancel import CancelToken
 from ci_deploy.kube.client import KubeClient
 from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.lifecycle import Events, RequiredListenerFailed, outcome_kind
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.locking import deploy_lock
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
@@ -33,7 +33,7 @@ from ci_deploy.rollout.plan import (
 from ci_deploy.rollout.progress import Progress
 from ci_deploy.rollout.recorded import ABORT_STEP, ABORTED_AT, recorded_number, rollout_step
 from ci_deploy.rollout.recover import recover
-from ci_deploy.rollout.report import JobReport
+from ci_deploy.rollout.report import tell_outcome, verb_events
 from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
 from ci_deploy.rollout.steps import Step
 
@@ -140,7 +140,10 @@ def _run(
                 observed, store = observe(client, env.namespace, cfg.app)
                 plan = plan_of(observed, env, verb, opts.timeout)
                 session = Session(client, store, progress, platform, cancel, urgent, lock.lost)
-                return _execute(opts, plan, observed, session, env.url, verb=verb, full=full)
+                events = verb_events(cfg, env.name, env.url, platform, verb)
+                return _execute(
+                    opts, plan, observed, session, env.url, events, verb=verb, full=full
+                )
         finally:
             progress.close()
 
@@ -164,6 +167,7 @@ def _execute(
     observed: Observed,
     session: Session,
     url: str | None,
+    events: Events,
     *,
     verb: str,
     full: bool,
@@ -177,8 +181,6 @@ def _execute(
     cancel, urgent, lock_lost = session.cancel, session.urgent, session.lock_lost
     record = observed.record
     assert record is not None
-    events = Events()
-    events.subscribe(JobReport(platform, url))
     started = record.with_changes(phase="Progressing", message=f"{verb} of {record.revision}")
     at = rollout_step(record)  # the rollout's own step, also when an earlier abort was killed
     if verb == "abort" and record.plan is not None:
@@ -202,8 +204,13 @@ def _execute(
         for line in plan.render().splitlines():
             progress.line(line)
     error: BaseException | None = None
+    told: StateRecord | None = ctx.record
     try:
-        events.emit("resumed" if verb == "promote" else "started", ctx.record)
+        try:
+            events.emit("resumed" if verb == "promote" else "started", ctx.record)
+        except RequiredListenerFailed:
+            told = None  # nothing was changed: no outcome to tell
+            raise
         try:
             with progress.group(f"{verb.title()} of {record.revision}"):
                 done = execute(
@@ -227,9 +234,10 @@ def _execute(
         error = exc
         raise
     finally:
-        events.emit(outcome_kind(ctx.record, error), ctx.record)
-        for text in events.failures:
-            platform.warning(f"reporting the {verb} failed: {text}")
+        if told is not None:
+            tell_outcome(
+                events, outcome_kind(ctx.record, error), ctx.record, ctx, platform, verb, error
+            )
 
 
 def _abort_failed(

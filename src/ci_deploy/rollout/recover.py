@@ -207,6 +207,7 @@ def recover(
     if not any(isinstance(s, Record) for s in steps):
         steps += (Record("RolledBack", decision.done),)
     ctx.record = ctx.record.with_changes(step="rollback", message=f"rolling back: {reason}")
+    ctx.events.emit("rolling_back", ctx.record, message=reason)
     try:
         execute(steps, ctx, title="rollback step")
     except StepFailed as second:

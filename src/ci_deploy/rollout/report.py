@@ -2,26 +2,91 @@
 
 from __future__ import annotations
 
-from ci_deploy.kube.state import StateRecord
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ci_deploy.errors import DeploymentFailed
+from ci_deploy.kube.errors import ApiError, NetworkError
+from ci_deploy.kube.lease import run_url
+from ci_deploy.kube.state import StateError, StateRecord
+from ci_deploy.lifecycle import OUTCOMES, EventKind, Events, RolloutEvent
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.events import OUTCOMES, RolloutEvent
 from ci_deploy.text import markdown_code, one_line
+
+if TYPE_CHECKING:
+    from ci_deploy.config import Config
+    from ci_deploy.rollout.session import RolloutContext
 
 
 class JobReport:
-    """The job's outputs and summary, written when a verb reaches its outcome (a listener)."""
+    """The job's outputs and summary, written when a verb reaches its outcome (a listener).
 
-    def __init__(self, platform: Platform, environment_url: str | None) -> None:
+    ``notes``: notifications that failed, listed in the summary (the notifiers fill it).
+    """
+
+    def __init__(
+        self, platform: Platform, environment_url: str | None, notes: Sequence[str] = ()
+    ) -> None:
         self.platform = platform
         self.environment_url = environment_url
+        self.notes = notes
 
     def __call__(self, event: RolloutEvent) -> None:
         if event.kind not in OUTCOMES:
             return
         self.platform.set_outputs(outputs_of(event.record, self.environment_url))
-        self.platform.summary(
-            summary_markdown(event.record, self.environment_url),
-            text=summary_text(event.record, self.environment_url),
+        markdown = summary_markdown(event.record, self.environment_url)
+        text = summary_text(event.record, self.environment_url)
+        if self.notes:
+            markdown += "\n#### Notifications that failed\n\n" + "".join(
+                f"- {markdown_code(note)}\n" for note in self.notes
+            )
+            text += "notifications that failed:\n" + "".join(
+                f"  {one_line(note)}\n" for note in self.notes
+            )
+        self.platform.summary(markdown, text=text)
+
+
+def verb_events(
+    cfg: Config, environment: str, url: str | None, platform: Platform, verb: str
+) -> Events:
+    """The lifecycle listeners of one verb run: the configured notifiers, then the job's
+    outputs and summary (which list the notifications that failed)."""
+    from ci_deploy.notify import Context, notifications_for
+
+    events = Events()
+    ctx = Context(verb, cfg.app, environment, url, run_url(os.environ), os.environ)
+    notifications = notifications_for(cfg.notifications, ctx, events, platform)
+    if notifications.notifiers:
+        events.subscribe(notifications)
+    events.subscribe(JobReport(platform, url, notifications.failed))
+    return events
+
+
+def tell_outcome(
+    events: Events,
+    kind: EventKind,
+    record: StateRecord,
+    ctx: RolloutContext | None,
+    platform: Platform,
+    what: str,
+    error: BaseException | None,
+) -> None:
+    """Emit the outcome; keep the ids notifiers left then (best effort); report listeners'
+    failures. A required notifier that failed fails a run that had not failed (exit 1)."""
+    events.emit(kind, record)
+    if ctx is not None and events.status_ids(ctx.record) != ctx.record.status_ids:
+        try:
+            ctx.save()
+        except (ApiError, NetworkError, StateError) as exc:
+            platform.warning(f"the ids of the posted notifications were not recorded: {exc}")
+    for failure in events.failures:
+        platform.warning(f"reporting the {what} failed: {failure}")
+    if error is None and events.required_failures:
+        raise DeploymentFailed(
+            f"{what} ended {record.phase}, but {events.required_failures[0]}",
+            hint="the rollout itself is as reported above; fix the notifier and re-run",
         )
 
 

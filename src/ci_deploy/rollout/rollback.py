@@ -24,14 +24,14 @@ from ci_deploy.kube.health import strip_hash
 from ci_deploy.kube.revisions import pod_template, template_image
 from ci_deploy.kube.state import Phase, StateError, StateRecord, StateStore, utc_now
 from ci_deploy.kube.watch import selector_text
+from ci_deploy.lifecycle import RequiredListenerFailed, outcome_kind
 from ci_deploy.platforms import Platform
-from ci_deploy.rollout.events import Events, outcome_kind
 from ci_deploy.rollout.executor import execute
 from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.locking import deploy_lock, namespace_exists
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 from ci_deploy.rollout.progress import Progress
-from ci_deploy.rollout.report import JobReport
+from ci_deploy.rollout.report import tell_outcome, verb_events
 from ci_deploy.rollout.session import RolloutContext, StepFailed
 from ci_deploy.rollout.status import (
     ON_DEMAND_STEP,
@@ -425,8 +425,7 @@ def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) ->
         if isinstance(decision, NothingToDo):
             return RollbackResult(found.record, f"nothing to do: {decision.reason}")
         plan = rollback_plan(app, run.env, found, decision, run.opts.timeout)
-        events = Events()
-        events.subscribe(JobReport(platform, run.env.url))
+        events = verb_events(run.cfg, run.env.name, run.env.url, platform, "rollback")
         ctx = RolloutContext(
             client=run.client,
             namespace=namespace,
@@ -440,11 +439,16 @@ def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) ->
             events=events,
         )
         error: BaseException | None = None
+        told = True
         try:
             with run.progress.group("Plan"):
                 for line in plan.render().splitlines():
                     run.progress.line(line)
-            events.emit("started", ctx.record)
+            try:
+                events.emit("started", ctx.record)
+            except RequiredListenerFailed:
+                told = False  # nothing was changed: no outcome to tell
+                raise
             try:
                 record = execute(plan.steps, ctx, title="rollback step", record_as=ON_DEMAND_STEP)
             except StepFailed as failure:
@@ -453,9 +457,9 @@ def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) ->
             error = exc
             raise
         finally:
-            events.emit(outcome_kind(ctx.record, error), ctx.record)
-            for failure_text in events.failures:
-                platform.warning(f"reporting the rollback failed: {failure_text}")
+            if told:
+                kind = outcome_kind(ctx.record, error)
+                tell_outcome(events, kind, ctx.record, ctx, platform, "rollback", error)
         number = f" (revision {record.deployment_revision})" if record.deployment_revision else ""
         return RollbackResult(
             record, f"RolledBack: {decision.image} is live in {run.env.name}{number}"

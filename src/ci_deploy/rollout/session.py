@@ -15,7 +15,7 @@ from ci_deploy.kube.client import DEPLOYMENT, KubeClient
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.kube.health import deadline_condition
 from ci_deploy.kube.state import Phase, StateConflict, StateError, StateRecord, StateStore, utc_now
-from ci_deploy.rollout.events import Events
+from ci_deploy.lifecycle import Events
 from ci_deploy.rollout.progress import Progress
 
 Obj = dict[str, Any]
@@ -73,6 +73,9 @@ class RolloutContext:
         Not ``strict``: a write that fails (the API gave up) is noted in ``record_failures``
         and the rollout goes on; a record changed by another process always raises.
         """
+        ids = self.events.status_ids(self.record)  # what notifiers left for later jobs
+        if ids != self.record.status_ids:
+            changes.setdefault("status_ids", ids)
         self.record = self.record.with_changes(**changes)
         if not self.deployment_exists:
             return
