@@ -242,3 +242,28 @@ def test_pagerduty_pages_on_a_failed_rollback_and_the_next_success_resolves_it(
     events.emit("succeeded", later)
     assert pagerduty.open_incidents() == {}
     assert all(c.accepted for c in pagerduty.calls) and len(pagerduty.calls) == 2
+
+
+def test_a_slack_bot_keeps_one_message_per_rollout_updated_across_jobs(
+    cluster: Cluster, github: GitHubReceiver, slack: SlackReceiver
+) -> None:
+    env = {**env_for(github, slack), "SLACK_BOT_TOKEN": slack.bot_token}
+    configure(cluster)
+    text = cluster.config.read_text().replace(
+        "    webhook_url_env: SLACK_WEBHOOK\n",
+        f"    bot_token_env: SLACK_BOT_TOKEN\n    channel: '#deployments'\n"
+        f"    api_url: {slack.api_url}\n",
+    )
+    cluster.config.write_text(text)
+    runs = [cluster.deploy("1", **env), cluster.deploy("2", **env)]  # 2: paused, a new message
+    runs.append(cluster.run("promote", "--env", "production", "--full", **env))  # another job
+    for run in runs:
+        ok(run)
+        no_secret_in([run.stdout, run.stderr, *run.outputs.values()], slack.bot_token)  # type: ignore[attr-defined]
+    assert all(c.accepted for c in slack.calls), [c.verdict for c in slack.calls]
+    first, second = slack.messages  # one per rollout
+    assert f"{IMAGE}:1" in str(first.blocks) and f"{IMAGE}:2" not in str(first.blocks)
+    assert second.channel == "C0123456789" and second.updates >= 2
+    assert "Succeeded" in second.text and f"{IMAGE}:2" in str(second.blocks)
+    assert cluster.record().status_ids["slack-ts"] == second.ts
+    assert slack.webhook_messages == []

@@ -125,6 +125,8 @@ class SlackNotifier:
     def _bot(self, body: dict[str, Any], event: RolloutEvent, events: Events) -> None:
         ids = event.record.status_ids
         ts, channel = ids.get(MESSAGE_TS), ids.get(MESSAGE_CHANNEL)
+        if event.kind == "started" and self.ctx.verb in ("deploy", "rollback"):
+            ts = None  # a new rollout: its own message (the record still has the last one's)
         if ts and channel:
             answer = self._api("chat.update", {**body, "channel": channel, "ts": ts})
             if answer.get("ok"):
