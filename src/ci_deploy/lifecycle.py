@@ -5,7 +5,8 @@ is made and one outcome event when they end (``succeeded``, ``rolled_back``, ``f
 ``rollback_failed``, ``aborted``, ``paused`` at a manual gate, or ``unchanged`` when there was
 nothing to do). Progressive strategies add ``resumed`` (a ``promote`` continues) and ``promoted``
 (the stable Deployment got the new version); recovery adds ``rolling_back`` when it starts to
-undo a failed run. A listener subscribes once and hears every verb.
+undo a failed run; ``verify`` emits ``verified`` or ``verify_failed`` on the record of what it
+checked. A listener subscribes once and hears every verb.
 
 A listener that raises never changes the rollout or its outcome: its error is kept in
 ``Events.failures`` for the verb to report. Only a listener that says it is required
@@ -38,6 +39,8 @@ EventKind = Literal[
     "rollback_failed",
     "unchanged",
     "rolling_back",
+    "verified",
+    "verify_failed",
 ]
 OUTCOMES: frozenset[str] = frozenset(
     {"succeeded", "paused", "failed", "aborted", "rolled_back", "rollback_failed", "unchanged"}

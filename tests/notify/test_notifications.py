@@ -11,6 +11,7 @@ it changes anything. No planted secret shows in any log, output or summary.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.commands.test_canary import (
     ok,
     said,
 )
+from tests.notify.gitlab_receiver import GitLabReceiver
 from tests.notify.receivers import (
     GitHubReceiver,
     PagerDutyReceiver,
@@ -267,3 +269,90 @@ def test_a_slack_bot_keeps_one_message_per_rollout_updated_across_jobs(
     assert "Succeeded" in second.text and f"{IMAGE}:2" in str(second.blocks)
     assert cluster.record().status_ids["slack-ts"] == second.ts
     assert slack.webhook_messages == []
+
+
+def test_a_merge_request_note_per_rollout_edited_by_later_jobs(cluster: Cluster) -> None:
+    with GitLabReceiver() as gitlab:
+        env = {
+            "GITLAB_CI": "true",
+            "CI_API_V4_URL": gitlab.api_url,
+            "CI_PROJECT_ID": gitlab.project,
+            "CI_MERGE_REQUEST_IID": gitlab.mr_iid,
+            "CI_JOB_URL": "https://gitlab.example/acme/shop/-/jobs/99",
+            "GITLAB_TOKEN": gitlab.token,
+        }
+        configure(cluster)
+        text = cluster.config.read_text().replace(
+            "  github:\n    commit_status: true\n",
+            "  gitlab:\n    merge_request_note: true\n",
+        )
+        cluster.config.write_text(
+            text.replace("  slack:\n    webhook_url_env: SLACK_WEBHOOK\n", "")
+        )
+        runs = [cluster.deploy("1", **env), cluster.deploy("2", **env)]
+        runs.append(cluster.run("promote", "--env", "production", "--full", **env))
+        for run in runs:
+            ok(run)
+            no_secret_in([said(run)], gitlab.token)
+        assert all(c.accepted for c in gitlab.calls), [c.verdict for c in gitlab.calls]
+        first, second = gitlab.notes
+        assert "shop to production: Succeeded" in first["body"] and ":1`" in first["body"]
+        assert "Succeeded" in second["body"] and f"`{IMAGE}:2`" in second["body"]
+        assert gitlab.edits[second["id"]] >= 2  # paused, resumed, succeeded: the same note
+        assert "https://gitlab.example/acme/shop/-/jobs/99" in second["body"]
+        assert not any(line.startswith("/") for line in second["body"].splitlines())
+        assert cluster.record().status_ids["gitlab-note"] == str(second["id"])
+
+
+def test_the_gitlab_receiver_refuses_what_gitlab_refuses() -> None:
+    import requests
+
+    with GitLabReceiver() as gitlab:
+        notes = f"{gitlab.api_url}/projects/42/merge_requests/7/notes"
+        good = {"PRIVATE-TOKEN": gitlab.token}
+        assert requests.post(notes, json={"body": "hi"}, headers=good, timeout=5).status_code == 201
+        assert requests.post(notes, json={}, headers=good, timeout=5).status_code == 400
+        wrong = {"PRIVATE-TOKEN": "glpat-wrong"}
+        assert (
+            requests.post(notes, json={"body": "hi"}, headers=wrong, timeout=5).status_code == 401
+        )
+        other = notes.replace("/7/", "/8/")
+        assert requests.post(other, json={"body": "hi"}, headers=good, timeout=5).status_code == 404
+        edit = requests.put(f"{notes}/9", json={"body": "x"}, headers=good, timeout=5)
+        assert edit.status_code == 404
+        assert [c.accepted for c in gitlab.calls] == [True, False, False, False, False]
+
+
+def test_verify_posts_to_the_rollouts_deployment_and_slack_thread(
+    cluster: Cluster, github: GitHubReceiver, slack: SlackReceiver
+) -> None:
+    env = {**env_for(github, slack), "SLACK_BOT_TOKEN": slack.bot_token}
+    configure(cluster, "    - {name: all, traffic_percentage: 100}\n")
+    text = cluster.config.read_text().replace(
+        "    webhook_url_env: SLACK_WEBHOOK\n",
+        f"    bot_token_env: SLACK_BOT_TOKEN\n    channel: '#deployments'\n"
+        f"    api_url: {slack.api_url}\n",
+    )
+    smoke = (cluster.tmp / "smoke.py").resolve()
+    smoke.write_text("import sys\nsys.exit(int(open(sys.argv[1]).read()))\n")
+    verdict = cluster.tmp / "verdict"
+    verdict.write_text("0")
+    text += (
+        "analysis:\n  smoke:\n    - name: smoke\n"
+        f"      command: {sys.executable} {smoke} {verdict}\n"
+    )
+    cluster.config.write_text(text)
+    ok(cluster.deploy("1", **env))
+    deployment = github.deployments()[0]["id"]
+    ok(cluster.run("verify", "--env", "production", **env))
+    verdict.write_text("1")
+    failed = cluster.run("verify", "--env", "production", **env)
+    ok(failed, 1)
+    assert all(c.accepted for c in github.calls + slack.calls)
+    assert github.statuses(deployment)[-2:] == ["success", "failure"]
+    contexts = [s["context"] for s in github.commit_statuses(SHA)]
+    assert contexts.count("ci-deploy/verify/production") == 2
+    posts = [c for c in slack.calls if c.path.endswith("chat.postMessage")]
+    rollout_ts = cluster.record().status_ids["slack-ts"]
+    assert [(c.body or {}).get("thread_ts") for c in posts[1:]] == [rollout_ts, rollout_ts]
+    assert "verify failed" in str((posts[-1].body or {}).get("blocks"))

@@ -233,6 +233,8 @@ NOTIFY_EVENTS: tuple[str, ...] = (
     "aborted",
     "rolled_back",
     "rollback_failed",
+    "verified",
+    "verify_failed",
 )
 # What Slack hears unless told otherwise: the start, the gates and every outcome; not each step.
 DEFAULT_SLACK_EVENTS: tuple[str, ...] = tuple(
@@ -247,6 +249,15 @@ class GitHubNotifyConfig:
     enabled: bool = True
     token_env: str = "GITHUB_TOKEN"
     commit_status: bool = True
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class GitLabNotifyConfig:
+    """A note on the merge request of a merge-request pipeline: the rollout and its verdicts."""
+
+    merge_request_note: bool = False
+    token_env: str = "GITLAB_TOKEN"  # CI_JOB_TOKEN is sent as JOB-TOKEN, others as PRIVATE-TOKEN
     required: bool = False
 
 
@@ -280,6 +291,7 @@ class NotificationsConfig:
     """Where deployment news goes; every notifier is told each lifecycle event."""
 
     github: GitHubNotifyConfig = GitHubNotifyConfig()
+    gitlab: GitLabNotifyConfig = GitLabNotifyConfig()
     slack: SlackConfig | None = None
     pagerduty: PagerDutyConfig | None = None
     timeout: Duration = field(default_factory=lambda: Duration(10.0, "10s"))

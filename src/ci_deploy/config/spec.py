@@ -649,6 +649,32 @@ NOTIFICATIONS = Record(
             default="enabled",
         ),
         Field(
+            "gitlab",
+            Record(
+                "gitlab",
+                (
+                    Field(
+                        "merge_request_note",
+                        BOOL,
+                        "in merge-request pipelines: one note per rollout, updated in place",
+                        default="false",
+                    ),
+                    Field(
+                        "token_env",
+                        ENV_NAME,
+                        "env var holding a token with the api scope (CI_JOB_TOKEN: sent as"
+                        " JOB-TOKEN)",
+                        default="GITLAB_TOKEN",
+                    ),
+                    REQUIRED,
+                ),
+                build=model.GitLabNotifyConfig,
+                secret_keys={"token": "token_env"},
+            ),
+            "GitLab merge-request notes (the environment itself comes from the job's"
+            " environment: and the dotenv report)",
+        ),
+        Field(
             "slack",
             Record(
                 "slack",

@@ -127,6 +127,15 @@ def notifications_for(
             notifiers.append(GitHubNotifier(cfg.github, ctx, token, shared()))
         else:
             missing.append(("github", f"{cfg.github.token_env} is not set", cfg.github.required))
+    mr = ctx.environ.get("CI_MERGE_REQUEST_IID") and ctx.environ.get("CI_API_V4_URL")
+    if cfg.gitlab.merge_request_note and mr and ctx.environ.get("CI_PROJECT_ID"):
+        token = secret(cfg.gitlab.token_env)
+        if token:
+            from ci_deploy.notify.gitlab import GitLabNotifier
+
+            notifiers.append(GitLabNotifier(cfg.gitlab, ctx, token, shared()))
+        else:
+            missing.append(("gitlab", f"{cfg.gitlab.token_env} is not set", cfg.gitlab.required))
     if cfg.slack is not None:
         slack = cfg.slack
         token = secret(slack.bot_token_env) if slack.bot_token_env else None
@@ -185,5 +194,7 @@ def headline(event: RolloutEvent, verb: str) -> str:
         "rollback_failed": "rollback failed: a human must act",
         "step": f"step {r.step}",
         "unchanged": "nothing changed",
+        "verified": event.message or "verified",
+        "verify_failed": event.message or "verify failed",
     }
     return words.get(event.kind, event.kind)

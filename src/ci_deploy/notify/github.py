@@ -34,6 +34,8 @@ DEPLOYMENT_STATES: dict[str, str] = {
     "rolled_back": "failure",
     "rollback_failed": "error",
     "aborted": "inactive",
+    "verified": "success",  # verify: the live deployment checked again
+    "verify_failed": "failure",
 }
 COMMIT_STATES: dict[str, str] = {
     "started": "pending",
@@ -44,6 +46,8 @@ COMMIT_STATES: dict[str, str] = {
     "rolled_back": "failure",
     "rollback_failed": "error",
     "aborted": "failure",
+    "verified": "success",
+    "verify_failed": "failure",
 }
 DESCRIPTION_MAX = 140  # GitHub cuts (commit status) or refuses longer descriptions
 
@@ -129,10 +133,11 @@ class GitHubNotifier:
         self._post(path, body, f"post status {state} on deployment {deployment}")
 
     def _commit_status(self, state: str, description: str) -> None:
+        verb = "verify/" if self.ctx.verb == "verify" else ""
         body: dict[str, Any] = {
             "state": state,
             "description": clip(description, DESCRIPTION_MAX),
-            "context": f"ci-deploy/{self.ctx.environment}",
+            "context": f"ci-deploy/{verb}{self.ctx.environment}",
         }
         if self.ctx.run_url:
             body["target_url"] = self.ctx.run_url

@@ -29,6 +29,8 @@ ICONS = {
     "rollback_failed": "🚨",
     "aborted": "⏹️",
     "paused": "⏸️",
+    "verified": "✅",
+    "verify_failed": "❌",
 }
 
 
@@ -46,6 +48,9 @@ def message(event: RolloutEvent, ctx: Context) -> dict[str, Any]:
     r = event.record
     icon = ICONS.get(event.kind, "🚀")
     title = f"{icon} {r.app} to {r.environment}: {r.phase}"
+    if event.kind in ("verified", "verify_failed"):
+        passed = "passed" if event.kind == "verified" else "failed"
+        title = f"{icon} {r.app} in {r.environment}: verify {passed}"
     fields = [
         plain(f"app: {r.app}", 2000),
         plain(f"environment: {r.environment}", 2000),
@@ -125,6 +130,14 @@ class SlackNotifier:
     def _bot(self, body: dict[str, Any], event: RolloutEvent, events: Events) -> None:
         ids = event.record.status_ids
         ts, channel = ids.get(MESSAGE_TS), ids.get(MESSAGE_CHANNEL)
+        if self.ctx.verb == "verify":  # a reply in the rollout's thread, never an edit of it
+            thread = {"thread_ts": ts} if ts and channel else {}
+            answer = self._api(
+                "chat.postMessage", {**body, "channel": channel or self.cfg.channel, **thread}
+            )
+            if not answer.get("ok"):
+                raise NotifyError(f"chat.postMessage failed: {clip(str(answer.get('error')), 100)}")
+            return
         if event.kind == "started" and self.ctx.verb in ("deploy", "rollback"):
             ts = None  # a new rollout: its own message (the record still has the last one's)
         if ts and channel:

@@ -17,7 +17,8 @@ from ci_deploy.analysis.judge import overall
 from ci_deploy.analysis.model import Result, Verdict
 from ci_deploy.errors import UserInputError
 from ci_deploy.kube.client import DEPLOYMENT, KubeClient
-from ci_deploy.kube.state import StateStore
+from ci_deploy.kube.state import StateRecord, StateStore
+from ci_deploy.lifecycle import EventKind
 from ci_deploy.platforms import Platform
 from ci_deploy.rollout.options import DeployOptions, cluster_session, load_environment
 
@@ -64,7 +65,7 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
         )
     verdicts: list[Verdict] = []
     with cluster_session(opts, env.cluster) as client:
-        live, color = _live(client, env.namespace, cfg.app)
+        live, color, record = _live(client, env.namespace, cfg.app)
         verdicts.append(live)
     track = color or "stable"  # blue-green: the serving colour's pods and metrics
     root = Path(cfg.source).resolve().parent
@@ -92,12 +93,20 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
         platform.log(line)
     platform.set_outputs({"verdict": result, "analysis": outcome.summary})
     platform.summary(_summary_markdown(outcome))
+    if record is not None:  # the deployment and thread of the rollout that put it there
+        from ci_deploy.rollout.report import verb_events
+
+        events = verb_events(cfg, env.name, env.url, platform, "verify")
+        kind: EventKind = "verified" if result == "pass" else "verify_failed"
+        events.emit(kind, record, message=outcome.summary)
+        for failure in events.failures:
+            platform.warning(f"reporting the verification failed: {failure}")
     return outcome
 
 
-def _live(client: KubeClient, namespace: str, app: str) -> tuple[Verdict, str]:
-    """The live Deployment: all wanted pods ready (the serving colour under blue-green), and
-    that colour ("" when the app is not blue-green)."""
+def _live(client: KubeClient, namespace: str, app: str) -> tuple[Verdict, str, StateRecord | None]:
+    """The live Deployment: all wanted pods ready (the serving colour under blue-green), that
+    colour ("" when the app is not blue-green), and the rollout record."""
     record, deployment = StateStore(client, namespace, app).read()
     color = ""
     if record is not None and record.strategy == "blue_green" and record.active_color:
@@ -108,26 +117,34 @@ def _live(client: KubeClient, namespace: str, app: str) -> tuple[Verdict, str]:
         deployment = client.get_or_none(DEPLOYMENT.path(namespace, name)) or deployment
     where = f"deployment/{app} in {namespace}"
     if deployment is None:
-        return Verdict(
-            check="live deployment",
-            query=where,
-            observed="not found",
-            rule="all wanted pods ready",
-            result="fail",
-            reason=f"{where} does not exist: nothing is deployed there",
-        ), color
+        return (
+            Verdict(
+                check="live deployment",
+                query=where,
+                observed="not found",
+                rule="all wanted pods ready",
+                result="fail",
+                reason=f"{where} does not exist: nothing is deployed there",
+            ),
+            color,
+            record,
+        )
     wanted = int((deployment.get("spec") or {}).get("replicas", 1))
     ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
     name = deployment["metadata"]["name"]
-    return Verdict(
-        check="live deployment",
-        query=f"deployment/{name} in {namespace}",
-        observed=f"{ready}/{wanted} ready",
-        rule="all wanted pods ready",
-        result="pass" if ready >= wanted else "fail",
-        samples=wanted,
-        reason=f"{ready} of {wanted} pods ready",
-    ), color
+    return (
+        Verdict(
+            check="live deployment",
+            query=f"deployment/{name} in {namespace}",
+            observed=f"{ready}/{wanted} ready",
+            rule="all wanted pods ready",
+            result="pass" if ready >= wanted else "fail",
+            samples=wanted,
+            reason=f"{ready} of {wanted} pods ready",
+        ),
+        color,
+        record,
+    )
 
 
 def _summary_markdown(outcome: Verification) -> str:
