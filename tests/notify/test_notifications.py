@@ -159,7 +159,7 @@ def test_github_enterprise_api_url_is_honoured(
 def test_faults_are_retried_or_warned_and_never_change_the_deploy(
     cluster: Cluster, github: GitHubReceiver, slack: SlackReceiver
 ) -> None:
-    env = env_for(github, slack)
+    env = {**env_for(github, slack), "CI_DEPLOY_SUMMARY": str(cluster.tmp / "summary.md")}
     configure(cluster, timeout="1s", retries=2)
     github.script(status(500))  # the create: retried
     first = cluster.deploy("1", **env)
@@ -178,9 +178,14 @@ def test_faults_are_retried_or_warned_and_never_change_the_deploy(
     ok(aborted)
     assert "notification failed (started): slack: the webhook did not answer" in said(aborted)
     assert cluster.record().phase == "Aborted"
+    summary = (cluster.tmp / "summary.md").read_text()
+    assert "Notifications that failed" in summary and "github: could not create" in summary
+    record = cluster.deployment()
+    assert record is not None
+    written = [summary, str(record["metadata"]["annotations"])]
     for run in (first, refused, aborted):
-        no_secret_in([run.stdout, run.stderr, *run.outputs.values()], github.token)  # type: ignore[attr-defined]
-        assert slack.webhook_url.rsplit("/", 1)[1] not in said(run)
+        written += [run.stdout, run.stderr, *run.outputs.values()]  # type: ignore[attr-defined]
+    no_secret_in(written, github.token, "ghs_" + "x" * 36, slack.webhook_url.rsplit("/", 1)[1])
 
 
 def test_a_required_notifier_that_fails_at_the_start_changes_nothing(
