@@ -158,7 +158,7 @@ CASES: list[Case] = [
         config(STAGING + "colour: blue\n"),
         "error: ci-deploy.yml:7:1: colour: unknown key 'colour'; expected one of: app, image,"
         " strategy, manifests, defaults, environments, rolling, canary, blue_green, analysis,"
-        " notifications, migrations",
+        " notifications, build, scan, migrations",
     ),
     Case(
         "unknown-env-key",

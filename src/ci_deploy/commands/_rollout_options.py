@@ -45,8 +45,23 @@ def deploy_options(ctx: click.Context, **overrides: Any) -> DeployOptions:
         from ci_deploy.errors import UserInputError
 
         raise UserInputError("--request-timeout: expected more than 0s, found 0s")
+    if "image" in ctx.params and not params.get("image"):
+        # The digest `ci-deploy build --push` output, handed to later jobs (GitLab's dotenv
+        # report; on GitHub a workflow passes it with `image:` or `env:`).
+        params["image"] = built_image()
     params.setdefault("image", None)
     return DeployOptions(config_path=ctx.obj["config_path"], **params, **overrides)
+
+
+BUILT_IMAGE_VAR = "CI_DEPLOY_DIGEST"
+
+
+def built_image() -> str | None:
+    """``$CI_DEPLOY_DIGEST``: the image a build job of this pipeline pushed, or None."""
+    import os
+
+    value = os.environ.get(BUILT_IMAGE_VAR, "").strip()
+    return value or None
 
 
 def environment_option(fn: F) -> F:

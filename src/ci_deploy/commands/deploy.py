@@ -26,7 +26,8 @@ from ci_deploy.commands._rollout_options import (
     "--image",
     default=None,
     help="Image to deploy: REPO:TAG, REPO@DIGEST, or :TAG / @DIGEST of the configured "
-    "repository [default: the image live now, i.e. a redeploy with the current configuration].",
+    "repository [default: $CI_DEPLOY_DIGEST, the digest a build job pushed; else the image "
+    "live now, i.e. a redeploy with the current configuration].",
 )
 @timeout_option("Give up the rollout after.")
 @lock_timeout_option

@@ -19,7 +19,8 @@ from ci_deploy.commands._rollout_options import (
 @click.option(
     "--image",
     default=None,
-    help="Image to plan for, as deploy takes it [default: the image live now].",
+    help="Image to plan for, as deploy takes it [default: $CI_DEPLOY_DIGEST, else the image "
+    "live now].",
 )
 @click.option(
     "--rollback",

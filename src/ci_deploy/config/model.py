@@ -298,6 +298,43 @@ class NotificationsConfig:
     retries: int = 3
 
 
+SEVERITY_LEVELS = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+SCANNERS = ("vuln", "secret", "misconfig")
+
+
+@dataclass(frozen=True)
+class RegistryLoginConfig:
+    """Registry credentials from environment variables (never written in the file)."""
+
+    username_env: str
+    password_env: str
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """How ``ci-deploy build`` builds the application image (docs/build-and-scan.md)."""
+
+    context: str = "."  # relative to the configuration file, inside the repository
+    file: str | None = None  # the Dockerfile, relative to the context (None: Dockerfile)
+    target: str | None = None
+    tags: tuple[str, ...] = ()  # besides the commit SHA
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str | None = None  # docker build --network (e.g. host)
+    registry: RegistryLoginConfig | None = None  # None: CI_REGISTRY_* / ghcr.io token
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """How ``ci-deploy scan`` judges an image (docs/build-and-scan.md)."""
+
+    severity: tuple[str, ...] = ("HIGH", "CRITICAL")
+    ignore_unfixed: bool = False
+    ignore_file: str | None = None  # None: .trivyignore beside the configuration, if any
+    scanners: tuple[str, ...] = ("vuln", "secret")
+    timeout: Duration = field(default_factory=lambda: Duration(600.0, "10m"))
+
+
 @dataclass(frozen=True)
 class MigrationsConfig:
     """How database migrations run (thin: filled by a later issue)."""
@@ -359,6 +396,8 @@ class Config:
     analysis: AnalysisConfig = AnalysisConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     migrations: MigrationsConfig | None = None
+    build: BuildConfig = BuildConfig()
+    scan: ScanConfig = ScanConfig()
 
     def metric_triggers(self, strategy: str) -> tuple[Trigger, ...]:
         """The rollback triggers that are metric rules (the manual trigger measures nothing)

@@ -29,6 +29,8 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*", re.ASCII)
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _URL = re.compile(r"^https?://[^\s/]+\S*$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "critical")
@@ -167,6 +169,30 @@ def p_repository(value: Any) -> str:
             f" found {describe(value)}"
         )
     return value
+
+
+def p_image_tag(value: Any) -> str:
+    """An image tag (letters, digits, '_', '.', '-'; at most 128 characters)."""
+    if not isinstance(value, str) or not _IMAGE_TAG.fullmatch(value):
+        raise InvalidValue(
+            f"expected an image tag such as latest or 1.4.0 (letters, digits, '_', '.', '-';"
+            f" at most 128), found {describe(value)}"
+        )
+    return value
+
+
+def p_severities(value: Any) -> tuple[str, ...]:
+    """Trivy severities: a list, or comma-separated text (``HIGH, CRITICAL``), any case."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise InvalidValue(f"expected a list of severities, found {describe(value)}")
+    names = [i.strip().upper() for i in items if i.strip()]
+    unknown = [n for n in names if n not in model.SEVERITY_LEVELS]
+    if unknown or not names:
+        listed = ", ".join(model.SEVERITY_LEVELS)
+        found = ", ".join(unknown) if unknown else "nothing"
+        raise InvalidValue(f"expected severities among {listed}, found {found}")
+    return tuple(dict.fromkeys(names))
 
 
 def p_http_path(value: Any) -> str:

@@ -15,6 +15,7 @@ from ci_deploy.config.parsers import (
     HEADER_NAME,
     HTTP_METHODS,
     IDENTIFIER,
+    LABEL_KEY,
     LOG_LEVELS,
     METRIC_UNITS,
     NO_DATA_POLICIES,
@@ -34,9 +35,11 @@ from ci_deploy.config.parsers import (
     p_env_var_ref,
     p_http_path,
     p_identifier,
+    p_image_tag,
     p_probability,
     p_regex,
     p_repository,
+    p_severities,
     p_statuses,
     p_steps,
     p_string,
@@ -760,6 +763,103 @@ NOTIFICATIONS = Record(
     build=model.NotificationsConfig,
 )
 
+BUILD_ARG_MAP = MapOf(
+    "mapping of build argument to value",
+    key_pattern(ENV_VAR, "a build argument name (letters, digits, '_')"),
+    Scalar("string", p_env_value),
+    key_doc="<ARG>",
+)
+LABEL_MAP = MapOf(
+    "mapping of label to value",
+    key_pattern(LABEL_KEY, "a label key (letters, digits, '.', '-', '_', '/')"),
+    Scalar("string", p_env_value),
+    key_doc="<label>",
+)
+
+BUILD = Record(
+    "build",
+    (
+        Field(
+            "context",
+            Scalar("folder", p_string),
+            "build context, relative to the configuration file; must stay inside the repository",
+            default=".",
+        ),
+        Field(
+            "file",
+            Scalar("file", p_string),
+            "the Dockerfile, relative to the context",
+            default="Dockerfile",
+        ),
+        Field("target", Scalar("stage name", p_string), "the build stage to build (--target)"),
+        Field(
+            "tags",
+            ListOf("list of tags", Scalar("image tag", p_image_tag)),
+            "tags besides the commit SHA (each pushed with --push)",
+            example="[latest]",
+        ),
+        Field(
+            "build_args",
+            BUILD_ARG_MAP,
+            "--build-arg values (not for secrets: they stay in the image history)",
+        ),
+        Field("labels", LABEL_MAP, "labels besides the OCI ones ci-deploy sets"),
+        Field(
+            "network",
+            Scalar("network", p_string),
+            "network of RUN steps (docker build --network), e.g. host",
+        ),
+        Field(
+            "registry",
+            Record(
+                "registry login",
+                (
+                    Field("username_env", ENV_NAME, "env var holding the user", required=True),
+                    Field("password_env", ENV_NAME, "env var holding the password", required=True),
+                ),
+                build=model.RegistryLoginConfig,
+                secret_keys={"password": "password_env", "token": "password_env"},
+            ),
+            "credentials for pushing to the image repository's registry",
+            default="CI_REGISTRY_USER/CI_REGISTRY_PASSWORD on GitLab, GITHUB_TOKEN for ghcr.io",
+        ),
+    ),
+    build=model.BuildConfig,
+)
+
+SCAN = Record(
+    "scan",
+    (
+        Field(
+            "severity",
+            Scalar("severities", p_severities),
+            "severities that fail the gate (a list, or comma-separated)",
+            default="HIGH, CRITICAL",
+        ),
+        Field(
+            "ignore_unfixed",
+            BOOL,
+            "vulnerabilities without a fixed version do not fail the gate",
+            default="false",
+        ),
+        Field(
+            "ignore_file",
+            Scalar("file", p_string),
+            "Trivy ignore file (.trivyignore or .trivyignore.yaml; `exp:` dates honoured),"
+            " relative to the configuration file",
+            default=".trivyignore when present",
+        ),
+        Field(
+            "scanners",
+            ListOf("list of scanners", Scalar("scanner", choice(model.SCANNERS)), min_items=1),
+            "what Trivy looks for when ci-deploy runs it",
+            default="[vuln, secret]",
+        ),
+        Field("timeout", DURATION, "give up a Trivy run after this long", default="10m"),
+    ),
+    build=model.ScanConfig,
+)
+
 MIGRATIONS = Record(
     "migrations (filled by a later issue)",
     (
@@ -836,6 +936,8 @@ CONFIG: Node = Record(
             NOTIFICATIONS,
             "where deployment news goes: GitHub, Slack, PagerDuty (docs/notifications.md)",
         ),
+        Field("build", BUILD, "how `ci-deploy build` builds the image (docs/build-and-scan.md)"),
+        Field("scan", SCAN, "how `ci-deploy scan` gates on findings (docs/build-and-scan.md)"),
         Field("migrations", MIGRATIONS, "database migrations (filled by a later issue)"),
     ),
 )
