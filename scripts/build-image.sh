@@ -2,7 +2,11 @@
 # Build the ci-deploy image offline, the way CI and the end-to-end tests do (ENVIRONMENT.md §2):
 # wheels are made on the host, the build runs with --network none.
 #
-#   scripts/build-image.sh TAG [TAG...]      e.g. scripts/build-image.sh ci-deploy:dev
+#   scripts/build-image.sh TAG [TAG...]              e.g. scripts/build-image.sh ci-deploy:dev
+#   scripts/build-image.sh --tools TAG [TAG...]      the `tools` target (+ Trivy and syft)
+#
+# The Docker CLI in the image is the host's Debian one (/usr/bin/docker, package docker.io);
+# the scanners of --tools come from tools-requirements.lock's wheels.
 #
 # The build context is a temporary copy (the package, templates, lock, wheels), so the work tree
 # stays clean. Dependency wheels are cached in $TOOLS/image-wheels: with an unchanged lock
@@ -10,7 +14,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${VENV:=$ROOT/.venv}" "${TOOLS:=$ROOT/.tools}"
-[ "$#" -ge 1 ] || { echo "usage: $0 TAG [TAG...]" >&2; exit 2; }
+TARGET=runtime
+if [ "${1:-}" = --tools ]; then TARGET=tools; shift; fi
+[ "$#" -ge 1 ] || { echo "usage: $0 [--tools] TAG [TAG...]" >&2; exit 2; }
+[ -x /usr/bin/docker ] || { echo "$0: needs Debian's Docker CLI at /usr/bin/docker (apt-get install docker.io)" >&2; exit 2; }
 
 CTX="$(mktemp -d)"
 trap 'rm -rf "$CTX"' EXIT
@@ -43,13 +50,24 @@ SOURCE_DATE_EPOCH=315532800 \
   "$BUILD_VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
   -w "$CTX/dist" "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 cp -r "$ROOT/Dockerfile" "$ROOT/.dockerignore" "$ROOT/pyproject.toml" "$ROOT/README.md" \
-  "$ROOT/requirements.lock" "$ROOT/build-requirements.lock" "$ROOT/src" "$ROOT/templates" "$CTX/"
+  "$ROOT/requirements.lock" "$ROOT/build-requirements.lock" "$ROOT/tools-requirements.lock" \
+  "$ROOT/src" "$ROOT/templates" "$CTX/"
+mkdir -p "$CTX/tools"
+cp /usr/bin/docker "$CTX/tools/docker"
+if [ "$TARGET" = tools ]; then
+  SCANNER_WHEELS="$TOOLS/scanner-wheels"
+  mkdir -p "$SCANNER_WHEELS"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --require-hashes -d "$SCANNER_WHEELS" -r "$ROOT/tools-requirements.lock" 2>&1 \
+    | grep -v "^WARNING: Location" >&2 || true
+  cp "$SCANNER_WHEELS"/*.whl "$CTX/tools/"
+fi
 tags=()
 for tag in "$@"; do tags+=(-t "$tag"); done
 # The build stage is tagged so that pruning keeps it: it is the layer cache of the next build.
 docker build -q --network none --build-arg OFFLINE=true --target build \
   -t ci-deploy-build-stage:cache "$CTX" >/dev/null
-docker build -q --network none --build-arg OFFLINE=true "${tags[@]}" "$CTX" >/dev/null
+docker build -q --network none --build-arg OFFLINE=true --target "$TARGET" "${tags[@]}" "$CTX" >/dev/null
 # vfs keeps a full copy per layer: drop the dangling images earlier builds left behind.
 docker image prune -f >/dev/null
 docker image inspect --format '{{.Id}} {{.Size}}' "$1"

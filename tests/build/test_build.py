@@ -142,8 +142,8 @@ def test_bad_input_is_exit_2_before_docker_is_called(app: App, tmp_path: Path) -
     nowhere = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}  # a Docker call would be exit 4
     (app.root / "outside").symlink_to(tmp_path)
     cases = {
-        ("build", "--context", "outside"): "is outside the repository",
-        ("build", "--context", "../.."): "is outside the repository",
+        ("build", "--context-dir", "outside"): "is outside the repository",
+        ("build", "--context-dir", "../.."): "is outside the repository",
         ("build", "--file", "Missing.Dockerfile"): "no Dockerfile at",
         ("build", "--build-arg", "NOVALUE"): "--build-arg 'NOVALUE': expected NAME=VALUE",
     }

@@ -14,7 +14,10 @@ environments: {staging: {namespace: web}}
 
 
 def test_defaults_gate_on_high_and_critical_and_build_the_folder_of_the_file() -> None:
-    cfg = load_config_text(BASE)
+    assert load_config_text(BASE).build is None  # no section: the image is built elsewhere
+    cfg = load_config_text(BASE + "build: {}\nscan: {}\n")
+    assert cfg.build is not None
+    assert cfg.scan is not None
     assert cfg.build.context == "."
     assert cfg.build.file is None
     assert cfg.scan.severity == ("HIGH", "CRITICAL")
@@ -25,6 +28,8 @@ def test_defaults_gate_on_high_and_critical_and_build_the_folder_of_the_file() -
 def test_severities_as_text_or_list_in_any_case() -> None:
     text = load_config_text(BASE + "scan: {severity: 'medium, High ,CRITICAL'}")
     listed = load_config_text(BASE + "scan: {severity: [medium, HIGH, critical]}")
+    assert text.scan is not None
+    assert listed.scan is not None
     assert text.scan.severity == listed.scan.severity == ("MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -34,6 +39,7 @@ def test_build_settings_are_read_as_written() -> None:
         "  build_args: {PYTHON_VERSION: 3.11, DEBUG: '0'}\n  labels: {org.example/team: web}\n"
         "  registry: {username_env: REG_USER, password_env: REG_PASSWORD}\n"
     )
+    assert cfg.build is not None
     assert cfg.build.tags == ("latest", "1.4")
     assert cfg.build.build_args == {"PYTHON_VERSION": "3.11", "DEBUG": "0"}
     assert cfg.build.registry is not None

@@ -50,7 +50,7 @@ variables:
 """
 
 INCLUDE_COMPONENT = f"""\
-stages: [test, staging_deploy, staging_test, production_deploy, post_deploy]
+stages: [build, test, security, staging_deploy, staging_test, production_deploy, post_deploy]
 include:
   - local: templates/ci-deploy/template.yml
     inputs:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 import ci_deploy.commands
 from ci_deploy.config import Config, load_config_text
+from ci_deploy.config.model import BuildConfig, ScanConfig
 from ci_deploy.errors import UserInputError
 from ci_deploy.pipelines import plan_pipeline, verb_available
 from ci_deploy.pipelines.model import parse_gitlab_template
@@ -58,11 +60,22 @@ def test_unknown_or_repeated_environment_is_bad_input(cfg: Config) -> None:
 
 
 def test_stages_follow_the_verbs_that_exist(cfg: Config) -> None:
-    plan = plan_pipeline(cfg, "github")
+    asking = dataclasses.replace(cfg, build=BuildConfig(), scan=ScanConfig())
+    plan = plan_pipeline(asking, "github")
     for stage in ("build", "scan", "verify"):  # stage name = verb = command module
         exists = (COMMANDS / f"{stage}.py").is_file()  # an oracle independent of verb_available
         assert plan.has(stage) is exists
         assert (f"no `{stage}` job" in " ".join(plan.notes)) is not exists
+
+
+def test_build_and_scan_jobs_only_when_the_configuration_asks(cfg: Config) -> None:
+    assert cfg.build is None and cfg.scan is None
+    plan = plan_pipeline(cfg, "github")
+    assert not plan.has("build") and not plan.has("scan")
+    assert "the configuration has no build: section" in " ".join(plan.notes)
+    scan_only = plan_pipeline(dataclasses.replace(cfg, scan=ScanConfig()), "gitlab")
+    assert scan_only.has("scan") is (COMMANDS / "scan.py").is_file()
+    assert not scan_only.has("build")
     assert plan.has("deploy") and plan.has("rollback") and plan.has("status")
     assert plan.has("validate")
 

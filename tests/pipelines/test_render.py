@@ -299,7 +299,7 @@ def test_github_chain_waits_for_a_gated_environments_promotion(repo: Path) -> No
     )
     with_verify = jobs_of(render_pipeline(plan("github", every_stage=True, config=GATED_CONFIG)))
     assert with_verify["verify-staging"]["needs"] == ["deploy-staging", "promote-staging"]
-    assert with_verify["deploy-production"]["needs"] == ["verify-staging"]
+    assert with_verify["deploy-production"]["needs"] == ["verify-staging", "build"]
 
 
 def test_gitlab_promote_is_a_blocking_manual_deployment_job_beside_the_deploy(
@@ -342,4 +342,4 @@ def test_gitlab_chain_needs_the_promotion_and_the_report_passes_a_pause(repo: Pa
     assert doc["deploy:staging"]["needs"] == ["status:dev"]
     with_verify = jobs_of(render_pipeline(plan("gitlab", every_stage=True, config=GATED_CONFIG)))
     assert with_verify["verify:staging"]["needs"] == ["promote:staging"]
-    assert with_verify["deploy:production"]["needs"] == ["verify:staging"]
+    assert with_verify["deploy:production"]["needs"] == ["verify:staging", "build"]

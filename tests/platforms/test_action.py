@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy.errors import UserInputError
-from ci_deploy.platforms import OUTPUT_KEYS, Redactor
+from ci_deploy.platforms import BUILD_OUTPUT_KEYS, OUTPUT_KEYS, SCAN_OUTPUT_KEYS, Redactor
 from ci_deploy.platforms.action import invocation_from_inputs, run
 from ci_deploy.platforms.github import GitHubPlatform
 
@@ -230,7 +230,7 @@ def test_action_declares_exactly_the_contract_output_keys() -> None:
     import yaml
 
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
-    assert tuple(action["outputs"]) == OUTPUT_KEYS
+    assert tuple(action["outputs"]) == OUTPUT_KEYS + BUILD_OUTPUT_KEYS + SCAN_OUTPUT_KEYS
 
 
 @pytest.mark.parametrize(

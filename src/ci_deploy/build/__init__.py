@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ci_deploy.build.credentials import RegistryLogin, docker_config, login_for
 from ci_deploy.build.docker import BuildFailed, Docker, pushed_digest
 from ci_deploy.config.load import repository_root
-from ci_deploy.config.model import Config
+from ci_deploy.config.model import BuildConfig, Config
 from ci_deploy.errors import UserInputError
 
 __all__ = ["BuildFailed", "BuildRequest", "BuildResult", "plan_build", "run_build"]
@@ -80,6 +80,7 @@ class BuildResult:
     push_seconds: float
 
     def outputs(self) -> dict[str, str]:
+        """The job outputs (platforms.BUILD_OUTPUT_KEYS)."""
         return {"image": self.image, "digest": self.digest or ""}
 
 
@@ -108,8 +109,9 @@ def plan_build(
 ) -> BuildRequest:
     """The build ``opts`` asks for on ``cfg``; bad input (exit 2) before anything runs."""
     base = Path(cfg.source).parent
-    context = _inside_repository(base / (opts.context or cfg.build.context), cfg.source, "context")
-    file_name = opts.file or cfg.build.file or "Dockerfile"
+    settings = cfg.build or BuildConfig()
+    context = _inside_repository(base / (opts.context or settings.context), cfg.source, "context")
+    file_name = opts.file or settings.file or "Dockerfile"
     dockerfile = _inside_repository(context / file_name, cfg.source, "file")
     if not dockerfile.is_file():
         raise UserInputError(
@@ -118,7 +120,7 @@ def plan_build(
         )
     revision = commit_sha(env, context)
     repository = opts.repository or cfg.image.repository
-    tags = tuple(dict.fromkeys([revision, *cfg.build.tags, *opts.tags]))
+    tags = tuple(dict.fromkeys([revision, *settings.tags, *opts.tags]))
     labels = {
         f"{OCI}.revision": revision,
         f"{OCI}.created": _created(env, now),
@@ -127,9 +129,9 @@ def plan_build(
     source = source_url(env, context)
     if source:
         labels[f"{OCI}.source"] = source
-    labels.update(cfg.build.labels)
+    labels.update(settings.labels)
     labels.update(_pairs(opts.labels, "--label"))
-    build_args = {**cfg.build.build_args, **_pairs(opts.build_args, "--build-arg")}
+    build_args = {**settings.build_args, **_pairs(opts.build_args, "--build-arg")}
     return BuildRequest(
         repository=repository,
         context=context,
@@ -137,10 +139,10 @@ def plan_build(
         tags=tags,
         labels=labels,
         build_args=build_args,
-        target=opts.target or cfg.build.target,
-        network=opts.network or cfg.build.network,
+        target=opts.target or settings.target,
+        network=opts.network or settings.network,
         push=opts.push,
-        login=login_for(repository, cfg.build.registry, env) if opts.push else None,
+        login=login_for(repository, settings.registry, env) if opts.push else None,
         timeout=opts.timeout,
     )
 

@@ -13,7 +13,8 @@ from ci_deploy.commands._rollout_options import duration_seconds
 
 @click.command("build")
 @click.option(
-    "--context",
+    "--context-dir",
+    "context",
     default=None,
     metavar="DIR",
     help="Build context, relative to the configuration file [default: build.context or .].",

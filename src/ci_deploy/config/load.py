@@ -225,8 +225,8 @@ def _assemble(data: dict[str, Any], doc: YamlDocument, ctx: Context) -> model.Co
         analysis=data.get("analysis", model.AnalysisConfig()),
         notifications=data.get("notifications", model.NotificationsConfig()),
         migrations=data.get("migrations"),
-        build=data.get("build", model.BuildConfig()),
-        scan=data.get("scan", model.ScanConfig()),
+        build=data.get("build"),
+        scan=data.get("scan"),
     )
 
 

@@ -396,8 +396,10 @@ class Config:
     analysis: AnalysisConfig = AnalysisConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     migrations: MigrationsConfig | None = None
-    build: BuildConfig = BuildConfig()
-    scan: ScanConfig = ScanConfig()
+    # None: the file has no build:/scan: section (the verbs then use the defaults, and a
+    # rendered pipeline has no build/scan jobs: the image is built elsewhere).
+    build: BuildConfig | None = None
+    scan: ScanConfig | None = None
 
     def metric_triggers(self, strategy: str) -> tuple[Trigger, ...]:
         """The rollback triggers that are metric rules (the manual trigger measures nothing)

@@ -7,7 +7,8 @@ whose strategy can pause at a manual gate (canary, blue-green) also gets a promo
 human gate, and an abort job. A stage whose verb ``ci-deploy`` does not have yet (build, scan,
 verify) is left out, never emitted as a job that cannot run: adding the verb's module switches
 it on. For the same reason an environment gets a verify job only when the configuration gives
-``ci-deploy verify`` something to check (smoke checks or rollback triggers).
+``ci-deploy verify`` something to check (smoke checks or rollback triggers), and build and scan
+jobs only when it has a ``build:`` or ``scan:`` section (many repositories build elsewhere).
 """
 
 from __future__ import annotations
@@ -171,6 +172,16 @@ def plan_pipeline(
         for name in ("build", "scan", "verify")
         if not stages[name]
     ]
+    # A repository that builds its image elsewhere says nothing of build: or scan:; one with a
+    # build: section gets the image built, scanned and deployed by digest.
+    if stages["build"] and cfg.build is None:
+        stages["build"] = False
+        notes.append(
+            "no `build` job: the configuration has no build: section (docs/build-and-scan.md)"
+        )
+    if stages["scan"] and cfg.scan is None and cfg.build is None:
+        stages["scan"] = False
+        notes.append("no `scan` job: the configuration has no scan: or build: section")
     chain = choose_environments(cfg, environments)
     unverified = [cfg.environment(step.name) for step in chain if not step.checks]
     if stages["verify"] and unverified:

@@ -18,16 +18,20 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from ci_deploy.platforms.base import (
+    BUILD_OUTPUT_KEYS,
     OUTPUT_KEYS,
     PROCESS_REDACTOR,
+    SCAN_OUTPUT_KEYS,
     Platform,
     Redactor,
     redact,
 )
 
 __all__ = [
+    "BUILD_OUTPUT_KEYS",
     "OUTPUT_KEYS",
     "PROCESS_REDACTOR",
+    "SCAN_OUTPUT_KEYS",
     "Platform",
     "Redactor",
     "detect_platform",

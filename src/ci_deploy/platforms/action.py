@@ -31,12 +31,16 @@ OPTION_INPUTS: dict[str, str] = {
     "namespace": "--namespace",
     "timeout": "--timeout",
     "time-scale": "--time-scale",
+    "report": "--report",
+    "sarif": "--sarif",
+    "severity": "--severity",
 }
 # action input (true or false) -> the CLI flag it sets when true.
 FLAG_INPUTS: dict[str, str] = {
     "dry-run": "--dry-run",
     "full": "--full",
     "no-pause": "--no-pause",
+    "push": "--push",
 }
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}

@@ -28,6 +28,10 @@ OUTPUT_KEYS: tuple[str, ...] = (
     "state",
 )
 
+# The outputs of the image steps: ``build`` (what was built and pushed) and ``scan`` (the gate).
+BUILD_OUTPUT_KEYS: tuple[str, ...] = ("image", "digest")
+SCAN_OUTPUT_KEYS: tuple[str, ...] = ("scan-result", "scan-failing", "scan-critical", "scan-high")
+
 MASK = "***"
 
 # A secret (or a line of a multi-line one) shorter than this is not masked: replacing a short
