@@ -90,14 +90,20 @@ WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR")
 def repository_root(config_file: str | Path) -> tuple[Path, str]:
     """(folder, what it is): the folder templates must stay inside.
 
-    ``$GITHUB_WORKSPACE`` or ``$CI_PROJECT_DIR`` when set (the checked-out repository), else
-    the configuration file's folder. Documented in docs/manifests.md.
+    ``$GITHUB_WORKSPACE`` or ``$CI_PROJECT_DIR`` when set and holding the configuration file
+    (the checked-out repository), else the configuration file's folder. Documented in
+    docs/manifests.md.
     """
+    folder = Path(os.path.abspath(Path(config_file).parent))
     for name in WORKSPACE_VARIABLES:
         value = os.environ.get(name, "").strip()
-        if value:
+        # A workspace that does not hold the configuration is not where this job's files are
+        # (gitlab-ci-local's shell executor says /builds/group/proj and runs in a copy; act
+        # passes the host's path into a container action): the file's folder is then the
+        # bound, which is never wider.
+        if value and folder.resolve().is_relative_to(Path(value).resolve()):
             return Path(value), f"${name}"
-    return Path(os.path.abspath(Path(config_file).parent)), "the configuration file's folder"
+    return folder, "the configuration file's folder"
 
 
 def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
