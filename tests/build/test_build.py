@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 from tests.build.conftest import App, make_app
@@ -45,9 +46,21 @@ def test_build_push_outputs_the_digest_the_registry_reports(app: App, tmp_path: 
     assert labels["org.opencontainers.image.revision"] == app.sha
     # The remote's token is not copied into a public label.
     assert labels["org.opencontainers.image.source"] == "https://git.example.com/acme/web-app"
-    assert re.fullmatch(
-        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels["org.opencontainers.image.created"]
+    # created is the commit's time: rebuilding the commit gives the same image and digest.
+    commit_time = subprocess.run(
+        ["git", "-C", str(app.root), "log", "-1", "--format=%cI"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    created = labels["org.opencontainers.image.created"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", created)
+    assert datetime.fromisoformat(created.replace("Z", "+00:00")) == datetime.fromisoformat(
+        commit_time
     )
+    again = app.run("build", "--push", "--tag", "latest", CI_DEPLOY_OUTPUT=str(outputs))
+    assert again.returncode == 0, again.stderr
+    assert read_outputs(outputs)["digest"] == out["digest"]
     assert "glpat-remote-token" not in done.stdout + done.stderr
 
 

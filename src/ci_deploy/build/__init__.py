@@ -123,7 +123,7 @@ def plan_build(
     tags = tuple(dict.fromkeys([revision, *settings.tags, *opts.tags]))
     labels = {
         f"{OCI}.revision": revision,
-        f"{OCI}.created": _created(env, now),
+        f"{OCI}.created": _created(env, context, now),
         f"{OCI}.title": cfg.app,
     }
     source = source_url(env, context)
@@ -279,11 +279,30 @@ def _without_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _created(env: Mapping[str, str], now: Callable[[], datetime]) -> str:
-    """RFC 3339 UTC; ``$SOURCE_DATE_EPOCH`` (reproducible builds) wins over the clock."""
-    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
+def _created(env: Mapping[str, str], context: Path, now: Callable[[], datetime]) -> str:
+    """RFC 3339 UTC: ``$SOURCE_DATE_EPOCH``, else the commit's time, else the clock.
+
+    The commit's time, not the clock's: a label that changes on every run makes the builder
+    redo that step and gives the same commit a new digest each time it is rebuilt.
+    """
+    epoch = env.get("SOURCE_DATE_EPOCH", "").strip() or _commit_epoch(context)
     moment = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch.isdigit() else now()
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _commit_epoch(context: Path) -> str:
+    """``git log -1 --format=%ct`` in ``context``, or "" outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(context), "log", "-1", "--format=%ct"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
