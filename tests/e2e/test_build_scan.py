@@ -4,7 +4,9 @@ Trivy from the venv), a loopback registry, and a sandbox cluster."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.e2e.harness import (
     fake_gitlab_remote,
     git_repo,
     live_status,
+    require_docker,
     run_gitlab_ci_local,
 )
 
@@ -191,3 +194,92 @@ def test_the_action_builds_in_its_container_and_the_next_job_deploys_the_digest(
         digest = f"{repository}@{registry.manifest_digest('acme/web-app', sha)}"
         assert live_status(cluster.kubeconfig, repo / "ci-deploy.yml")["live"]["image"] == digest
         assert "building with BuildKit (DOCKER_BUILDKIT=1)" in run.log
+
+
+TOOLS_TAG = "ci-deploy:tools-e2e"
+
+
+@pytest.fixture(scope="module")
+def tools_image() -> str:
+    """The Dockerfile's tools target (ci-deploy + Docker CLI + Trivy + syft), built offline."""
+    require_docker()
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "build-image.sh"), "--tools", TOOLS_TAG],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    print(f"tools image build: {time.monotonic() - started:.1f}s")
+    return TOOLS_TAG
+
+
+def in_image(
+    image: str, repo: Path, script: list[str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    """A template job's script as GitLab's docker executor runs it: the entrypoint overridden,
+    the script fed to a shell in the image, the project checked out as the working folder."""
+    args = ["docker", "run", "--rm", "--network", "host", "--entrypoint", ""]
+    args += ["-v", f"{repo}:/builds/group/proj", "-w", "/builds/group/proj"]
+    # a runner that mounts the host's engine (instead of the template's dind service)
+    args += ["-v", "/var/run/docker.sock:/var/run/docker.sock"]
+    for name, value in {
+        "CI_DEPLOY_PLATFORM": "gitlab",
+        "CI_PROJECT_DIR": "/builds/group/proj",
+        **env,
+    }.items():
+        args += ["-e", f"{name}={value}"]
+    return subprocess.run(
+        [*args, image, "sh", "-c", "\n".join(script)], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_templates_build_and_scan_jobs_run_in_the_tools_image(
+    tmp_path: Path, tools_image: str
+) -> None:
+    template = yaml.safe_load((ROOT / ".gitlab-ci-template.yml").read_text())
+    with running_registry(tmp_path / "registry") as registry:
+        repository = f"{registry.host}/acme/web-app"
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        config = E2E_CONFIG.replace("registry.example.com/acme/web-app", repository)
+        git_repo(
+            repo,
+            {
+                "ci-deploy.yml": config + "build: {}\nscan: {scanners: [secret]}\n",
+                "app.py": (SERVICE / "app.py").read_text(),
+                "Dockerfile": (SERVICE / "Dockerfile").read_text(),
+            },
+        )
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        built = in_image(
+            tools_image,
+            repo,
+            template[".ci-deploy-build"]["script"],
+            CI_COMMIT_SHA=sha,
+            DOCKER_HOST="unix:///var/run/docker.sock",
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+        report = dict(
+            line.split("=", 1) for line in (repo / "ci-deploy.env").read_text().splitlines()
+        )
+        digest = f"{repository}@{registry.manifest_digest('acme/web-app', sha)}"
+        assert report["CI_DEPLOY_DIGEST"] == digest
+        scanned = in_image(
+            tools_image,
+            repo,
+            template[".ci-deploy-scan"]["script"],
+            CI_DEPLOY_DIGEST=digest,
+            CI_DEPLOY_TRIVY_OFFLINE="true",
+        )
+        assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+        assert "gate passed" in scanned.stdout + scanned.stderr
+        gitlab = json.loads((repo / "gl-container-scanning-report.json").read_text())
+        assert gitlab["scan"]["type"] == "container_scanning"
+        assert gitlab["scan"]["scanner"]["version"] == "0.76.0"

