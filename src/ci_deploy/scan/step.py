@@ -99,7 +99,7 @@ def scan_and_report(
     # relative to the working directory (the repository's root in CI).
     prefix = _folder_prefix(target) if kind == "fs" else ""
     _write_reports(report, verdict, opts, started, ended, platform, prefix)
-    if opts.sbom:
+    if opts.sbom and kind is not None:  # (a report was refused above)
         tool = write_sbom(kind, target, Path(opts.sbom), timeout=timeout, env=env)
         platform.log(f"SBOM (CycloneDX, {tool}) written to {opts.sbom}")
     _publish(report, verdict, platform, prefix)
