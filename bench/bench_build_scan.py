@@ -5,7 +5,7 @@
   the layer cache warm and with app.py changed before each run (one layer rebuilt and pushed);
 - scan gate: ``ci-deploy scan --report F --severity HIGH,CRITICAL`` against ``trivy convert
   --severity HIGH,CRITICAL --exit-code 1`` on each recorded Trivy report of
-  ../shared/fixtures/trivy (the vulnerability DB is unreachable here, so the scanning itself
+  tests/scan/fixtures/trivy (the vulnerability DB is unreachable here, so the scanning itself
   cannot be timed for vulnerabilities), and a real ``trivy fs`` secret + misconfiguration scan
   through ``ci-deploy scan --path`` against the same ``trivy fs`` run alone.
 
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.build.registry import running_registry  # noqa: E402 (the registry lives with the tests)
 
-FIXTURES = REPO.parent / "shared" / "fixtures" / "trivy"
+FIXTURES = REPO / "tests" / "scan" / "fixtures" / "trivy"
 CI_DEPLOY = [sys.executable, "-m", "ci_deploy"]
 TRIVY = shutil.which("trivy") or str(Path(sys.executable).parent / "trivy")
 OFFLINE = [

@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     git_repo,
     live_status,
     require_docker,
+    run_act,
     run_gitlab_ci_local,
 )
 
@@ -283,3 +284,55 @@ def test_the_templates_build_and_scan_jobs_run_in_the_tools_image(
         gitlab = json.loads((repo / "gl-container-scanning-report.json").read_text())
         assert gitlab["scan"]["type"] == "container_scanning"
         assert gitlab["scan"]["scanner"]["version"] == "0.76.0"
+
+
+SCAN_REPORTS = """\
+name: scan
+on: push
+jobs:
+  scan:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - id: passing
+        uses: org/ci-deploy@v1
+        with:
+          command: scan
+          report: reports/pip.json
+          severity: CRITICAL
+      - run: echo "first gate said ${{ steps.passing.outputs.scan-result }}"
+      - id: failing
+        uses: org/ci-deploy@v1
+        with:
+          command: scan
+          report: reports/debian-buster.json
+          sarif: scan.sarif
+      - if: always()
+        run: |
+          echo "second gate said ${{ steps.failing.outputs.scan-result }}"
+          test -s scan.sarif && echo "sarif written"
+"""
+
+
+def test_the_actions_scan_gates_a_trivy_report_and_fails_the_job(
+    tmp_path: Path, action_image: str
+) -> None:
+    """`command: scan` in the action's container with `report:` (what trivy-action wrote):
+    a passing gate, then a failing one that fails the job and still leaves its SARIF."""
+    fixtures = ROOT / "tests" / "scan" / "fixtures" / "trivy"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git_repo(
+        repo,
+        {
+            ".github/workflows/scan.yml": SCAN_REPORTS,
+            "reports/pip.json": (fixtures / "pip.json").read_text(),
+            "reports/debian-buster.json": (fixtures / "debian-buster.json").read_text(),
+        },
+    )
+    run = run_act(repo, "push", "scan.yml")
+    assert run.returncode != 0, str(run)
+    assert "first gate said passed" in run.log, str(run)
+    assert "scan gate failed: 1 finding (CRITICAL 1): CRITICAL CVE-2019-18224" in run.log
+    assert "second gate said failed" in run.log, str(run)
+    assert "sarif written" in run.log, str(run)

@@ -22,7 +22,7 @@ from ci_deploy.scan import (
     to_gitlab_container_scanning,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "trivy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trivy"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "gitlab-container-scanning-required.schema.json"
 VALIDATOR = jsonschema.Draft7Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 TODAY = dt.date(2025, 6, 1)

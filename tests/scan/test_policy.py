@@ -25,7 +25,7 @@ from ci_deploy.scan.ignore import glob_match, purl_match
 from ci_deploy.scan.policy import FAILING, IGNORED, PASSING, UNFIXED
 from ci_deploy.yamlfile import load_yaml
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "trivy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trivy"
 TODAY = dt.date(2025, 6, 1)
 HIGH_CRITICAL = frozenset({"HIGH", "CRITICAL"})
 ALL = frozenset({"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"})

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "trivy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trivy"
 SCHEMAS = Path(__file__).parent / "schemas"
 CONFIG = """app: web-app
 image: {repository: registry.example.com/acme/web-app}

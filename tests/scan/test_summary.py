@@ -21,7 +21,7 @@ from ci_deploy.scan import (
 )
 from ci_deploy.text import markdown_code
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "trivy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trivy"
 TODAY = dt.date(2025, 6, 1)
 HIGH_CRITICAL = frozenset({"HIGH", "CRITICAL"})
 

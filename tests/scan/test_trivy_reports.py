@@ -1,4 +1,4 @@
-"""Reading Trivy JSON reports: the recorded real reports of shared/fixtures/trivy, and bad input.
+"""Reading Trivy JSON reports: the recorded real reports (tests/scan/fixtures/trivy), bad input.
 
 The expected numbers are the ones PROVENANCE.md beside the fixtures states for each file.
 """
@@ -14,7 +14,7 @@ import pytest
 from ci_deploy.errors import UserInputError
 from ci_deploy.scan import SEVERITIES, FileLocation, load_trivy_report, parse_trivy_json
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "trivy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trivy"
 
 
 def _counts(**given: int) -> dict[str, int]:
