@@ -51,6 +51,7 @@ def config_from_document(doc: YamlDocument) -> model.Config:
     if isinstance(doc.data, dict):
         _check_strategy_references(doc.data, ctx)
         _check_templates_folder(doc.data, ctx)
+        _check_manifest_files(doc.data, ctx)
     config = _assemble(data, doc, ctx) if data is not INVALID else None
     if config is not None:
         _check_traffic_router(config, ctx)
@@ -139,6 +140,28 @@ def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
         )
 
 
+def _check_manifest_files(raw: dict[str, Any], ctx: Context) -> None:
+    """``manifests.files``: relative paths, not beside ``templates`` (one source at a time)."""
+    manifests = raw.get("manifests")
+    if not isinstance(manifests, dict) or not isinstance(manifests.get("files"), list):
+        return
+    if manifests.get("templates"):
+        ctx.error(
+            ("manifests", "files"),
+            "expected either manifests.templates or manifests.files, found both; keep one",
+            key=True,
+        )
+    for index, pattern in enumerate(manifests["files"]):
+        if not isinstance(pattern, str):
+            continue  # the schema reports it
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            ctx.error(
+                ("manifests", "files", index),
+                "expected a path inside the repository, relative to the configuration file"
+                f" (no '..'), found '{pattern}'",
+            )
+
+
 # traffic router → (manifests key it needs, what that object does for the router)
 _ROUTER_NEEDS = {
     "gateway-api": ("http_route", "the HTTPRoute carries the traffic weights"),
@@ -218,6 +241,8 @@ def _assemble(data: dict[str, Any], doc: YamlDocument, ctx: Context) -> model.Co
     manifests = dict(data.get("manifests", {}))
     if "templates" in manifests:
         manifests["templates"] = (Path(doc.file).parent / manifests["templates"]).resolve()
+    if "files" in manifests:
+        manifests["files"] = tuple(manifests["files"])
     return model.Config(
         source=doc.file,
         app=app,

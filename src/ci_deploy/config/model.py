@@ -64,6 +64,9 @@ class ManifestsConfig:
     """Which templates render the Kubernetes objects, and the values they need."""
 
     templates: Path | None = None  # folder of user templates; None = the built-in ones
+    # plain manifests instead of templates: globs relative to the configuration file, with
+    # {environment} replaced by the environment's name; no templating
+    files: tuple[str, ...] | None = None
     port: int = 8080
     health_path: str = "/health"
     ingress: IngressConfig | None = None

@@ -390,6 +390,15 @@ MANIFESTS = Record(
             "folder of your own templates, relative to this file",
             default="built-in templates",
         ),
+        Field(
+            "files",
+            ListOf("list of paths or globs", Scalar("path or glob", p_string), min_items=1),
+            "plain manifests instead of templates (multi-document YAML, no templating): paths"
+            " or globs relative to this file, inside the repository; {environment} is the"
+            " environment's name. The deployed image replaces every container image of"
+            " image.repository",
+            example='["deploy/*.yaml", "deploy/{environment}/*.yaml"]',
+        ),
         Field("port", Scalar("port", integer(1, 65535)), "container port", default="8080"),
         Field(
             "health_path",

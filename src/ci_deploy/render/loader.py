@@ -49,13 +49,14 @@ def confined_loader(folder: Path) -> BaseLoader:
     return ConfinedLoader()
 
 
-def read_inside(path: Path, root: Path, name: str, shown: str) -> str:
+def read_inside(
+    path: Path, root: Path, name: str, shown: str, *, what: str = "the templates folder"
+) -> str:
     """The text of ``path`` when its real path is a regular file inside ``root``."""
     real = Path(os.path.realpath(path))
     if not real.is_relative_to(root):
         raise TemplateRefused(
-            f"refused to read '{name}': it resolves to {display_path(real)}, outside the templates"
-            f" folder {shown}"
+            f"refused to read '{name}': it resolves to {display_path(real)}, outside {what} {shown}"
         )
     _check_regular(os.stat(real).st_mode, name)  # before opening: opening a device may act
     # O_NOFOLLOW: the real path has no link left; one swapped in meanwhile is not followed.

@@ -7,8 +7,7 @@ them in one round and nothing is written or applied from a half-valid set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ci_deploy.errors import ConfigError, Location, Problem
@@ -18,14 +17,9 @@ from ci_deploy.render.context import (
     resolve_image,
     template_context,
 )
-from ci_deploy.render.jinja import (
-    TemplateFile,
-    display_path,
-    list_templates,
-    make_environment,
-    render_template,
-)
-from ci_deploy.render.paths import template_dir
+from ci_deploy.render.images import Substitution, substitute_image
+from ci_deploy.render.jinja import display_path
+from ci_deploy.render.sources import SourceText, source_for
 from ci_deploy.render.validate import (
     DEFAULT_KUBE_VERSION,
     UnknownKind,
@@ -61,9 +55,11 @@ class RenderedObject:
     """One rendered object and where it came from (for messages and file names)."""
 
     obj: dict[str, Any]
-    template: str  # display path of the template
+    template: str  # display path of the template (or plain file)
     index: int  # 1-based document index within the template's output
     document: YamlDocument
+    substitutions: tuple[Substitution, ...] = ()  # container images set to the deployed one
+    rendered: bool = True  # from a template; False: a plain file, its own lines
 
     @property
     def kind(self) -> str:
@@ -78,7 +74,8 @@ class RenderedObject:
         where = f"document {self.index} ({self.kind}/{self.name})"
         key = f"{where} {format_path(path)}" if path else where
         line = self.document.location(path).line
-        suffix = f" (rendered line {line})" if line is not None else ""
+        kind = "rendered line" if self.rendered else "line"
+        suffix = f" ({kind} {line})" if line is not None else ""
         return Problem(Location(self.template), key, message + suffix)
 
 
@@ -116,10 +113,11 @@ def render_objects(
     context = template_context(cfg, env, image)
     problems: list[Problem] = []
     items: list[RenderedObject] = []
-    for template, text in _render_all(cfg, context, problems):
-        items.extend(_parse(template, text, problems))
+    for text in source_for(cfg).texts(cfg, env, context, problems):
+        items.extend(_parse(text, problems))
     for item in items:
         problems.extend(_stamp(item, cfg, env))
+    items = [_with_image(item, cfg.image.repository, image) for item in items]
     problems.extend(_duplicates(items))
     if not problems:  # a missing Deployment is noise next to the errors that caused it
         problems.extend(_primary_workload(cfg, items))
@@ -132,46 +130,15 @@ def render_objects(
     return sorted(items, key=_apply_order)
 
 
-def _templates(cfg: Config) -> tuple[Path | None, list[TemplateFile]]:
-    user_dir = cfg.manifests.templates
-    folder = user_dir if user_dir is not None else template_dir()
-    where = Location(cfg.source)
-    if user_dir is not None and not user_dir.is_dir():
-        raise ConfigError(
-            [Problem(where, "manifests.templates", f"folder {display_path(user_dir)} not found")]
-        )
-    templates = list_templates(folder)
-    if not templates:
-        raise ConfigError(
-            [
-                Problem(
-                    where,
-                    "manifests.templates",
-                    f"no templates (*.yaml, *.yml, *.yaml.j2, *.j2) in {display_path(folder)}",
-                )
-            ]
-        )
-    return user_dir, templates
+def _with_image(item: RenderedObject, repository: str, image: str) -> RenderedObject:
+    """``item`` with every container image of ``repository`` set to the deployed ``image``."""
+    done = substitute_image(item.obj, item.template, repository, image)
+    return replace(item, substitutions=tuple(done)) if done else item
 
 
-def _render_all(
-    cfg: Config, context: dict[str, Any], problems: list[Problem]
-) -> list[tuple[TemplateFile, str]]:
-    user_dir, templates = _templates(cfg)
-    jinja_env = make_environment(user_dir, template_dir())
-    out: list[tuple[TemplateFile, str]] = []
-    for template in templates:
-        result = render_template(jinja_env, template, context)
-        if isinstance(result, Problem):
-            problems.append(result)
-        else:
-            out.append((template, result))
-    return out
-
-
-def _parse(template: TemplateFile, text: str, problems: list[Problem]) -> list[RenderedObject]:
+def _parse(source: SourceText, problems: list[Problem]) -> list[RenderedObject]:
     try:
-        documents = load_yaml_documents(text, f"{template.display} (rendered)")
+        documents = load_yaml_documents(source.text, source.file_name)
     except ConfigError as exc:
         problems.extend(exc.problems)
         return []
@@ -179,7 +146,9 @@ def _parse(template: TemplateFile, text: str, problems: list[Problem]) -> list[R
     for index, document in enumerate(documents, start=1):
         if document.data is None:  # an empty document, e.g. a disabled optional object
             continue
-        item = RenderedObject(document.data, template.display, index, document)
+        item = RenderedObject(
+            document.data, source.display, index, document, rendered=source.rendered
+        )
         shape = _shape_problem(item)
         if shape is not None:
             problems.append(shape)
@@ -264,6 +233,15 @@ def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]
         return []
     folder = cfg.manifests.templates
     where = Location(display_path(folder) if folder is not None else cfg.source)
+    if cfg.manifests.files:
+        return [
+            Problem(
+                Location(cfg.source),
+                "manifests.files",
+                f"no Deployment named {cfg.app!r} in the files: ci-deploy rolls out the"
+                " Deployment named after the app",
+            )
+        ]
     return [
         Problem(
             where,
