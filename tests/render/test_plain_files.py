@@ -139,3 +139,24 @@ def test_deploy_with_plain_files_rolls_out_the_image(repo: Path, tmp_path: Path)
         assert spec["initContainers"][0]["image"] == f"{REPOSITORY}:2.0.0"
         configmaps, _ = sb.store.list("/configmaps", "web-staging")
         assert "settings" in {c["metadata"]["name"] for c in configmaps}
+
+
+def test_plan_shows_where_the_image_is_set(repo: Path, tmp_path: Path) -> None:
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITHUB_"))}
+        env["KUBECONFIG"] = str(sb.kubeconfig)
+        done = subprocess.run(
+            [sys.executable, "-m", "ci_deploy", "plan", "--env", "staging", "--image", ":2.0.0"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert (
+        f"  image set in deploy/web.yaml: Deployment/web-app container migrate:"
+        f" {REPOSITORY}:1.0.0 -> {REPOSITORY}:2.0.0"
+    ) in out
+    assert "container proxy" not in out

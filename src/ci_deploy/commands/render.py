@@ -56,20 +56,25 @@ def manifests(
 ) -> None:
     """Render and validate the Kubernetes objects of one environment."""
     from ci_deploy.config import load_config
-    from ci_deploy.render import render_manifests, to_yaml
+    from ci_deploy.render import render_objects, to_yaml
     from ci_deploy.render.context import choose_image
+    from ci_deploy.text import one_line
 
     cfg = load_config(ctx.find_root().obj["config_path"])
     chosen = choose_image(cfg, cfg.environment(env_name), image, live=None, offline=True)
     if chosen.warning:
         click.echo(f"warning: {chosen.warning}", err=True)
-    objects = render_manifests(
+    rendered = render_objects(
         cfg,
         env_name,
         chosen.image,
         kube_version=kube_version,
         allow_unknown_kinds=allow_unknown_kinds,
     )
+    for item in rendered:  # on stderr: stdout is the YAML
+        for done in item.substitutions:
+            click.echo(one_line(f"image set in {done.describe()}"), err=True)
+    objects = [item.obj for item in rendered]
     if output_dir is None:
         click.echo(to_yaml(objects), nl=False)
         return

@@ -68,13 +68,14 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
 
     The image is ``--image``, else ``live`` (the image running now: a redeploy).
     """
-    from ci_deploy.render import render_manifests
+    from ci_deploy.render import render_objects
     from ci_deploy.render.context import choose_image
     from ci_deploy.render.manifests import app_container_name
 
     strategy = strategy_for(env.strategy)  # one this version cannot run: bad input, early
     chosen = choose_image(cfg, env, opts.image, live)
-    objects = render_manifests(cfg, env.name, image=chosen.image)
+    rendered = render_objects(cfg, env.name, image=chosen.image)
+    objects = [item.obj for item in rendered]
     primary = next(
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == cfg.app
     )
@@ -101,6 +102,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         settings=strategy_settings(cfg, env.strategy),
         time_scale=opts.time_scale,
         analysis=analysis_of(cfg, env),
+        image_set=tuple(done.describe() for item in rendered for done in item.substitutions),
     )
     strategy.validate(target)
     return Prepared(target, objects, chosen.warning, cfg)

@@ -57,6 +57,8 @@ class Target:
     settings: StrategySettings | None = None  # the strategy's block of ci-deploy.yml
     time_scale: float = 1.0  # every duration of the plan divided by it (sandbox rehearsals)
     analysis: AnalysisSpec | None = field(default=None, compare=False)  # how it is judged
+    # where the deployed image replaced another of image.repository (render/images.py)
+    image_set: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Plan:
             f"  image: {t.image}",
             f"  stable now: {self.previous_image or self._no_stable()}",
         ]
+        lines += [f"  image set in {where}" for where in t.image_set]
         if t.time_scale != 1:
             lines.append(f"  time scale: every duration divided by {t.time_scale:g} (sandbox)")
         lines += [f"  note: {note}" for note in self.notes]
