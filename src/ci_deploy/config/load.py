@@ -14,7 +14,7 @@ from ci_deploy.config import model, spec
 from ci_deploy.config.parsers import BUILTIN_METRICS
 from ci_deploy.config.schema import INVALID, Context, walk
 from ci_deploy.errors import ConfigError, Location, Problem
-from ci_deploy.yamlfile import YamlDocument, load_yaml, load_yaml_file
+from ci_deploy.yamlfile import KeyPath, YamlDocument, load_yaml, load_yaml_file
 
 # Environment keys whose mappings merge key by key with ``defaults`` instead of replacing it.
 _MERGED_KEYS = ("env", "external_services", "resources")
@@ -141,25 +141,37 @@ def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
 
 
 def _check_manifest_files(raw: dict[str, Any], ctx: Context) -> None:
-    """``manifests.files``: relative paths, not beside ``templates`` (one source at a time)."""
+    """``manifests.files`` / ``manifests.kustomize``: relative paths; one source at a time."""
     manifests = raw.get("manifests")
-    if not isinstance(manifests, dict) or not isinstance(manifests.get("files"), list):
+    if not isinstance(manifests, dict):
         return
-    if manifests.get("templates"):
+    chosen = [key for key in MANIFEST_SOURCES if manifests.get(key)]
+    for key in chosen[1:]:
         ctx.error(
-            ("manifests", "files"),
-            "expected either manifests.templates or manifests.files, found both; keep one",
+            ("manifests", key),
+            f"expected one of manifests.{', manifests.'.join(MANIFEST_SOURCES)}, found"
+            f" {' and '.join(chosen)}; keep one",
             key=True,
         )
-    for index, pattern in enumerate(manifests["files"]):
+    patterns = manifests.get("files")
+    paths: list[tuple[KeyPath, Any]] = []
+    if isinstance(patterns, list):
+        paths += [(("manifests", "files", i), p) for i, p in enumerate(patterns)]
+    if isinstance(manifests.get("kustomize"), str):
+        paths.append((("manifests", "kustomize"), manifests["kustomize"]))
+    for key_path, pattern in paths:
         if not isinstance(pattern, str):
             continue  # the schema reports it
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             ctx.error(
-                ("manifests", "files", index),
+                key_path,
                 "expected a path inside the repository, relative to the configuration file"
                 f" (no '..'), found '{pattern}'",
             )
+
+
+# The keys of manifests: that name where the objects come from (one at most; none: built-in).
+MANIFEST_SOURCES = ("templates", "files", "kustomize")
 
 
 # traffic router → (manifests key it needs, what that object does for the router)

@@ -67,6 +67,9 @@ class ManifestsConfig:
     # plain manifests instead of templates: globs relative to the configuration file, with
     # {environment} replaced by the environment's name; no templating
     files: tuple[str, ...] | None = None
+    # a Kustomize folder (kustomization.yaml), {environment} replaced: built with kustomize or
+    # kubectl kustomize
+    kustomize: str | None = None
     port: int = 8080
     health_path: str = "/health"
     ingress: IngressConfig | None = None

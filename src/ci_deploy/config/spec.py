@@ -399,6 +399,14 @@ MANIFESTS = Record(
             " image.repository",
             example='["deploy/*.yaml", "deploy/{environment}/*.yaml"]',
         ),
+        Field(
+            "kustomize",
+            STRING,
+            "a Kustomize folder (with kustomization.yaml) relative to this file, inside the"
+            " repository; {environment} is the environment's name. Built with `kustomize"
+            " build`, else `kubectl kustomize`",
+            example="deploy/overlays/{environment}",
+        ),
         Field("port", Scalar("port", integer(1, 65535)), "container port", default="8080"),
         Field(
             "health_path",

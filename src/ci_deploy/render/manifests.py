@@ -233,15 +233,16 @@ def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]
         return []
     folder = cfg.manifests.templates
     where = Location(display_path(folder) if folder is not None else cfg.source)
-    if cfg.manifests.files:
-        return [
-            Problem(
-                Location(cfg.source),
-                "manifests.files",
-                f"no Deployment named {cfg.app!r} in the files: ci-deploy rolls out the"
-                " Deployment named after the app",
-            )
-        ]
+    for key in ("files", "kustomize"):
+        if getattr(cfg.manifests, key):
+            return [
+                Problem(
+                    Location(cfg.source),
+                    f"manifests.{key}",
+                    f"no Deployment named {cfg.app!r} in what manifests.{key} gives: ci-deploy"
+                    " rolls out the Deployment named after the app",
+                )
+            ]
     return [
         Problem(
             where,

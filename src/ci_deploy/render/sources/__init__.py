@@ -47,11 +47,16 @@ class ManifestSource(Protocol):
 
 
 def source_for(cfg: Config) -> ManifestSource:
-    """The source ``manifests:`` names: plain files, else templates (the user's or built-in)."""
+    """The source ``manifests:`` names: plain files, a Kustomize folder, else templates (the
+    user's or the built-in ones)."""
     if cfg.manifests.files:
         from ci_deploy.render.sources.files import PlainFiles
 
         return PlainFiles()
+    if cfg.manifests.kustomize:
+        from ci_deploy.render.sources.kustomize import Kustomize
+
+        return Kustomize()
     from ci_deploy.render.sources.templates import Templates
 
     return Templates()
