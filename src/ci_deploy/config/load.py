@@ -141,7 +141,7 @@ def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
 
 
 def _check_manifest_files(raw: dict[str, Any], ctx: Context) -> None:
-    """``manifests.files`` / ``manifests.kustomize``: relative paths; one source at a time."""
+    """Paths of the manifest sources are relative, inside the repository; one source at most."""
     manifests = raw.get("manifests")
     if not isinstance(manifests, dict):
         return
@@ -159,6 +159,12 @@ def _check_manifest_files(raw: dict[str, Any], ctx: Context) -> None:
         paths += [(("manifests", "files", i), p) for i, p in enumerate(patterns)]
     if isinstance(manifests.get("kustomize"), str):
         paths.append((("manifests", "kustomize"), manifests["kustomize"]))
+    helm = manifests.get("helm")
+    if isinstance(helm, dict):
+        if isinstance(helm.get("chart"), str):
+            paths.append((("manifests", "helm", "chart"), helm["chart"]))
+        if isinstance(helm.get("values"), list):
+            paths += [(("manifests", "helm", "values", i), v) for i, v in enumerate(helm["values"])]
     for key_path, pattern in paths:
         if not isinstance(pattern, str):
             continue  # the schema reports it
@@ -171,7 +177,7 @@ def _check_manifest_files(raw: dict[str, Any], ctx: Context) -> None:
 
 
 # The keys of manifests: that name where the objects come from (one at most; none: built-in).
-MANIFEST_SOURCES = ("templates", "files", "kustomize")
+MANIFEST_SOURCES = ("templates", "files", "kustomize", "helm")
 
 
 # traffic router → (manifests key it needs, what that object does for the router)

@@ -60,6 +60,16 @@ class HPAConfig:
 
 
 @dataclass(frozen=True)
+class HelmConfig:
+    """A Helm chart of the repository, rendered with ``helm template``."""
+
+    chart: str  # a chart folder or packaged chart (.tgz), relative to the configuration
+    release: str | None = None  # None: the app's name
+    values: tuple[str, ...] = ()  # values files, in order; {environment} replaced
+    set: dict[str, str] = field(default_factory=dict)  # --set NAME=VALUE ({environment} too)
+
+
+@dataclass(frozen=True)
 class ManifestsConfig:
     """Which templates render the Kubernetes objects, and the values they need."""
 
@@ -70,6 +80,7 @@ class ManifestsConfig:
     # a Kustomize folder (kustomization.yaml), {environment} replaced: built with kustomize or
     # kubectl kustomize
     kustomize: str | None = None
+    helm: HelmConfig | None = None
     port: int = 8080
     health_path: str = "/health"
     ingress: IngressConfig | None = None

@@ -29,6 +29,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+HELM_VALUE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\[\]-]*", re.ASCII)
 LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*", re.ASCII)
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _URL = re.compile(r"^https?://[^\s/]+\S*$")

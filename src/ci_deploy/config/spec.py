@@ -13,6 +13,7 @@ from ci_deploy.config import model
 from ci_deploy.config.parsers import (
     ENV_VAR,
     HEADER_NAME,
+    HELM_VALUE_PATH,
     HTTP_METHODS,
     IDENTIFIER,
     LABEL_KEY,
@@ -406,6 +407,48 @@ MANIFESTS = Record(
             " repository; {environment} is the environment's name. Built with `kustomize"
             " build`, else `kubectl kustomize`",
             example="deploy/overlays/{environment}",
+        ),
+        Field(
+            "helm",
+            Record(
+                "helm",
+                (
+                    Field(
+                        "chart",
+                        STRING,
+                        "a chart folder or packaged chart (.tgz) of the repository, relative to"
+                        " this file",
+                        required=True,
+                        example="charts/web-app",
+                    ),
+                    Field(
+                        "release",
+                        Scalar("DNS-1123 label", dns_label("a release name")),
+                        "the release name (.Release.Name)",
+                        default="the app's name",
+                    ),
+                    Field(
+                        "values",
+                        ListOf("list of files", Scalar("file", p_string)),
+                        "values files in order (-f), relative to this file; {environment} is"
+                        " the environment's name",
+                        example='[values.yaml, "values-{environment}.yaml"]',
+                    ),
+                    Field(
+                        "set",
+                        MapOf(
+                            "mapping of value path to value",
+                            key_pattern(HELM_VALUE_PATH, "a value path such as image.pullPolicy"),
+                            Scalar("string", p_env_value),
+                            key_doc="<path>",
+                        ),
+                        "--set values ({environment} is the environment's name)",
+                    ),
+                ),
+                build=model.HelmConfig,
+            ),
+            "a Helm chart rendered with `helm template` (release, namespace and --kube-version"
+            " set by ci-deploy)",
         ),
         Field("port", Scalar("port", integer(1, 65535)), "container port", default="8080"),
         Field(

@@ -113,7 +113,7 @@ def render_objects(
     context = template_context(cfg, env, image)
     problems: list[Problem] = []
     items: list[RenderedObject] = []
-    for text in source_for(cfg).texts(cfg, env, context, problems):
+    for text in source_for(cfg, version).texts(cfg, env, context, problems):
         items.extend(_parse(text, problems))
     for item in items:
         problems.extend(_stamp(item, cfg, env))
@@ -152,8 +152,12 @@ def _parse(source: SourceText, problems: list[Problem]) -> list[RenderedObject]:
         shape = _shape_problem(item)
         if shape is not None:
             problems.append(shape)
-        else:
-            items.append(item)
+            continue
+        labels = item.obj["metadata"].get("labels")
+        # ci-deploy applies these objects: it is their manager, not the tool that wrote them
+        if isinstance(labels, dict) and labels.get(LABEL_MANAGED_BY) == source.managed_by:
+            labels[LABEL_MANAGED_BY] = "ci-deploy"
+        items.append(item)
     return items
 
 
@@ -233,7 +237,7 @@ def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]
         return []
     folder = cfg.manifests.templates
     where = Location(display_path(folder) if folder is not None else cfg.source)
-    for key in ("files", "kustomize"):
+    for key in ("files", "kustomize", "helm"):
         if getattr(cfg.manifests, key):
             return [
                 Problem(

@@ -23,6 +23,9 @@ class SourceText:
     display: str
     text: str
     rendered: bool = True  # made by a template (messages say "rendered line"), or a file as is
+    # the app.kubernetes.io/managed-by the tool writes (Helm's "Helm"): ci-deploy applies the
+    # objects, so it manages them and says so instead
+    managed_by: str | None = None
 
     @property
     def file_name(self) -> str:
@@ -46,9 +49,10 @@ class ManifestSource(Protocol):
         ...
 
 
-def source_for(cfg: Config) -> ManifestSource:
-    """The source ``manifests:`` names: plain files, a Kustomize folder, else templates (the
-    user's or the built-in ones)."""
+def source_for(cfg: Config, kube_version: str) -> ManifestSource:
+    """The source ``manifests:`` names: plain files, a Kustomize folder, a Helm chart, else
+    templates (the user's or the built-in ones). ``kube_version``: what objects are checked
+    against (Helm renders for it)."""
     if cfg.manifests.files:
         from ci_deploy.render.sources.files import PlainFiles
 
@@ -57,6 +61,10 @@ def source_for(cfg: Config) -> ManifestSource:
         from ci_deploy.render.sources.kustomize import Kustomize
 
         return Kustomize()
+    if cfg.manifests.helm is not None:
+        from ci_deploy.render.sources.helm import Helm
+
+        return Helm(kube_version)
     from ci_deploy.render.sources.templates import Templates
 
     return Templates()
