@@ -107,13 +107,30 @@ def repository_root(config_file: str | Path) -> tuple[Path, str]:
     return folder, "the configuration file's folder"
 
 
+def _manifest_blocks(raw: dict[str, Any]) -> list[tuple[KeyPath, dict[str, Any]]]:
+    """``manifests:`` and every ``environments.<env>.manifests:``, with their key paths."""
+    blocks: list[tuple[KeyPath, dict[str, Any]]] = []
+    if isinstance(raw.get("manifests"), dict):
+        blocks.append((("manifests",), raw["manifests"]))
+    environments = raw.get("environments")
+    if isinstance(environments, dict):
+        for name, overlay in environments.items():
+            if isinstance(overlay, dict) and isinstance(overlay.get("manifests"), dict):
+                blocks.append((("environments", name, "manifests"), overlay["manifests"]))
+    return blocks
+
+
 def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
     """``manifests.templates``: relative, inside the repository once symlinks are followed."""
-    manifests = raw.get("manifests")
-    templates = manifests.get("templates") if isinstance(manifests, dict) else None
+    for prefix, manifests in _manifest_blocks(raw):
+        _check_templates_in(prefix, manifests, ctx)
+
+
+def _check_templates_in(prefix: KeyPath, manifests: dict[str, Any], ctx: Context) -> None:
+    templates = manifests.get("templates")
     if not isinstance(templates, str) or not templates.strip():
         return
-    key = ("manifests", "templates")
+    key = (*prefix, "templates")
     if Path(templates).is_absolute():
         ctx.error(
             key,
@@ -142,29 +159,31 @@ def _check_templates_folder(raw: dict[str, Any], ctx: Context) -> None:
 
 def _check_manifest_files(raw: dict[str, Any], ctx: Context) -> None:
     """Paths of the manifest sources are relative, inside the repository; one source at most."""
-    manifests = raw.get("manifests")
-    if not isinstance(manifests, dict):
-        return
+    for prefix, manifests in _manifest_blocks(raw):
+        _check_sources_in(prefix, manifests, ctx)
+
+
+def _check_sources_in(prefix: KeyPath, manifests: dict[str, Any], ctx: Context) -> None:
     chosen = [key for key in MANIFEST_SOURCES if manifests.get(key)]
     for key in chosen[1:]:
         ctx.error(
-            ("manifests", key),
-            f"expected one of manifests.{', manifests.'.join(MANIFEST_SOURCES)}, found"
-            f" {' and '.join(chosen)}; keep one",
+            (*prefix, key),
+            f"expected one of {', '.join(MANIFEST_SOURCES)}, found {' and '.join(chosen)};"
+            " keep one",
             key=True,
         )
     patterns = manifests.get("files")
     paths: list[tuple[KeyPath, Any]] = []
     if isinstance(patterns, list):
-        paths += [(("manifests", "files", i), p) for i, p in enumerate(patterns)]
+        paths += [((*prefix, "files", i), p) for i, p in enumerate(patterns)]
     if isinstance(manifests.get("kustomize"), str):
-        paths.append((("manifests", "kustomize"), manifests["kustomize"]))
+        paths.append(((*prefix, "kustomize"), manifests["kustomize"]))
     helm = manifests.get("helm")
     if isinstance(helm, dict):
         if isinstance(helm.get("chart"), str):
-            paths.append((("manifests", "helm", "chart"), helm["chart"]))
+            paths.append(((*prefix, "helm", "chart"), helm["chart"]))
         if isinstance(helm.get("values"), list):
-            paths += [(("manifests", "helm", "values", i), v) for i, v in enumerate(helm["values"])]
+            paths += [((*prefix, "helm", "values", i), v) for i, v in enumerate(helm["values"])]
     for key_path, pattern in paths:
         if not isinstance(pattern, str):
             continue  # the schema reports it

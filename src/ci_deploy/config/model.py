@@ -70,6 +70,16 @@ class HelmConfig:
 
 
 @dataclass(frozen=True)
+class ManifestSource:
+    """An environment's own source of objects (``environments.<env>.manifests``)."""
+
+    templates: str | None = None  # relative to the configuration file
+    files: tuple[str, ...] | None = None
+    kustomize: str | None = None
+    helm: HelmConfig | None = None
+
+
+@dataclass(frozen=True)
 class ManifestsConfig:
     """Which templates render the Kubernetes objects, and the values they need."""
 
@@ -386,6 +396,7 @@ class EnvironmentConfig:
     strategy: StrategyName = "rolling"
     create_namespace: bool = False  # real clusters often forbid it: only when asked
     protected: bool = False  # tag-less and :latest images are refused
+    manifests: ManifestSource | None = None  # its own source, replacing the app's
 
     @property
     def url_host(self) -> str | None:
@@ -417,6 +428,23 @@ class Config:
     # rendered pipeline has no build/scan jobs: the image is built elsewhere).
     build: BuildConfig | None = None
     scan: ScanConfig | None = None
+
+    def manifests_for(self, env: EnvironmentConfig) -> ManifestsConfig:
+        """The manifests settings of ``env``: the app's, with the environment's own source
+        (``environments.<env>.manifests``) in place of the app's when it has one."""
+        own = env.manifests
+        if own is None:
+            return self.manifests
+        from dataclasses import replace
+
+        templates = (Path(self.source).parent / own.templates).resolve() if own.templates else None
+        return replace(
+            self.manifests,
+            templates=templates,
+            files=own.files,
+            kustomize=own.kustomize,
+            helm=own.helm,
+        )
 
     def metric_triggers(self, strategy: str) -> tuple[Trigger, ...]:
         """The rollback triggers that are metric rules (the manual trigger measures nothing)

@@ -86,6 +86,77 @@ RESOURCES = Record(
 )
 
 
+# Where an app's objects come from (one at most; none: the built-in templates). Also an
+# environment's own `manifests:`, which replaces the app's source for that environment.
+SOURCE_FIELDS = (
+    Field(
+        "templates",
+        STRING,
+        "folder of your own templates, relative to this file",
+        default="built-in templates",
+    ),
+    Field(
+        "files",
+        ListOf("list of paths or globs", Scalar("path or glob", p_string), min_items=1),
+        "plain manifests instead of templates (multi-document YAML, no templating): paths"
+        " or globs relative to this file, inside the repository; {environment} is the"
+        " environment's name. The deployed image replaces every container image of"
+        " image.repository",
+        example='["deploy/*.yaml", "deploy/{environment}/*.yaml"]',
+    ),
+    Field(
+        "kustomize",
+        STRING,
+        "a Kustomize folder (with kustomization.yaml) relative to this file, inside the"
+        " repository; {environment} is the environment's name. Built with `kustomize"
+        " build`, else `kubectl kustomize`",
+        example="deploy/overlays/{environment}",
+    ),
+    Field(
+        "helm",
+        Record(
+            "helm",
+            (
+                Field(
+                    "chart",
+                    STRING,
+                    "a chart folder or packaged chart (.tgz) of the repository, relative to"
+                    " this file",
+                    required=True,
+                    example="charts/web-app",
+                ),
+                Field(
+                    "release",
+                    Scalar("DNS-1123 label", dns_label("a release name")),
+                    "the release name (.Release.Name)",
+                    default="the app's name",
+                ),
+                Field(
+                    "values",
+                    ListOf("list of files", Scalar("file", p_string)),
+                    "values files in order (-f), relative to this file; {environment} is"
+                    " the environment's name",
+                    example='[values.yaml, "values-{environment}.yaml"]',
+                ),
+                Field(
+                    "set",
+                    MapOf(
+                        "mapping of value path to value",
+                        key_pattern(HELM_VALUE_PATH, "a value path such as image.pullPolicy"),
+                        Scalar("string", p_env_value),
+                        key_doc="<path>",
+                    ),
+                    "--set values ({environment} is the environment's name)",
+                ),
+            ),
+            build=model.HelmConfig,
+        ),
+        "a Helm chart rendered with `helm template` (release, namespace and --kube-version"
+        " set by ci-deploy)",
+    ),
+)
+
+
 def _environment_fields(*, overlay: bool) -> tuple[Field, ...]:
     common = (
         Field("cluster", STRING, "kube context name to deploy with", example="production"),
@@ -156,6 +227,12 @@ def _environment_fields(*, overlay: bool) -> tuple[Field, ...]:
             Scalar("strategy", choice(model.STRATEGIES)),
             "strategy for this environment",
             default="top-level strategy",
+        ),
+        Field(
+            "manifests",
+            Record("manifest source", SOURCE_FIELDS, build=model.ManifestSource),
+            "this environment's own source of objects (templates, files, kustomize or helm),"
+            " replacing the app's manifests source; port, ingress and the rest stay the app's",
         ),
     )
 
@@ -385,71 +462,7 @@ HPA = Record(
 MANIFESTS = Record(
     "manifests",
     (
-        Field(
-            "templates",
-            STRING,
-            "folder of your own templates, relative to this file",
-            default="built-in templates",
-        ),
-        Field(
-            "files",
-            ListOf("list of paths or globs", Scalar("path or glob", p_string), min_items=1),
-            "plain manifests instead of templates (multi-document YAML, no templating): paths"
-            " or globs relative to this file, inside the repository; {environment} is the"
-            " environment's name. The deployed image replaces every container image of"
-            " image.repository",
-            example='["deploy/*.yaml", "deploy/{environment}/*.yaml"]',
-        ),
-        Field(
-            "kustomize",
-            STRING,
-            "a Kustomize folder (with kustomization.yaml) relative to this file, inside the"
-            " repository; {environment} is the environment's name. Built with `kustomize"
-            " build`, else `kubectl kustomize`",
-            example="deploy/overlays/{environment}",
-        ),
-        Field(
-            "helm",
-            Record(
-                "helm",
-                (
-                    Field(
-                        "chart",
-                        STRING,
-                        "a chart folder or packaged chart (.tgz) of the repository, relative to"
-                        " this file",
-                        required=True,
-                        example="charts/web-app",
-                    ),
-                    Field(
-                        "release",
-                        Scalar("DNS-1123 label", dns_label("a release name")),
-                        "the release name (.Release.Name)",
-                        default="the app's name",
-                    ),
-                    Field(
-                        "values",
-                        ListOf("list of files", Scalar("file", p_string)),
-                        "values files in order (-f), relative to this file; {environment} is"
-                        " the environment's name",
-                        example='[values.yaml, "values-{environment}.yaml"]',
-                    ),
-                    Field(
-                        "set",
-                        MapOf(
-                            "mapping of value path to value",
-                            key_pattern(HELM_VALUE_PATH, "a value path such as image.pullPolicy"),
-                            Scalar("string", p_env_value),
-                            key_doc="<path>",
-                        ),
-                        "--set values ({environment} is the environment's name)",
-                    ),
-                ),
-                build=model.HelmConfig,
-            ),
-            "a Helm chart rendered with `helm template` (release, namespace and --kube-version"
-            " set by ci-deploy)",
-        ),
+        *SOURCE_FIELDS,
         Field("port", Scalar("port", integer(1, 65535)), "container port", default="8080"),
         Field(
             "health_path",

@@ -108,6 +108,7 @@ def render_objects(
 ) -> list[RenderedObject]:
     """As render_manifests, keeping each object's template and document index."""
     env = cfg.environment(env_name)
+    cfg = replace(cfg, manifests=cfg.manifests_for(env))  # the environment's own source, if any
     version = check_kube_version(kube_version)
     image = resolve_image(cfg, image)
     context = template_context(cfg, env, image)
