@@ -77,16 +77,17 @@ def namespaces(client: KubeClient) -> set[str]:
     return {n["metadata"]["name"] for n in client.get("/api/v1/namespaces")["items"]}
 
 
-def test_a_template_that_hard_codes_the_image_is_refused_before_anything_changes(
+def test_a_template_that_hard_codes_another_image_is_refused_before_anything_changes(
     engine: Any,
 ) -> None:
-    with_templates(engine, {"app.yaml": DEPLOYMENT_TEMPLATE % f"{IMAGE}:1.0.0"})
+    other = "registry.example.com/acme/other"
+    with_templates(engine, {"app.yaml": DEPLOYMENT_TEMPLATE % f"{other}:1.0.0"})
     before = namespaces(engine.client)
     result = engine.deploy("2.0.0")
     assert result.returncode == 2, result.stderr
     assert (
         f"no container of Deployment web-app runs the image being deployed ({IMAGE}:2.0.0); "
-        f"containers: app ({IMAGE}:1.0.0)"
+        f"containers: app ({other}:1.0.0)"
     ) in result.stderr
     assert "set image.container" in result.stderr
     assert "templates/app.yaml" in result.stderr
@@ -94,6 +95,19 @@ def test_a_template_that_hard_codes_the_image_is_refused_before_anything_changes
     assert engine.deployment() is None
     validate = engine.run("render", "manifests", "--env", "staging", "--image", ":2.0.0")
     assert validate.returncode == 2, "render tells the same story"
+
+
+def test_a_template_that_hard_codes_the_apps_repository_runs_the_deployed_image(
+    engine: Any,
+) -> None:
+    """The deployed image replaces every image of image.repository, in any source."""
+    with_templates(engine, {"app.yaml": DEPLOYMENT_TEMPLATE % f"{IMAGE}:1.0.0"})
+    result = engine.deploy("2.0.0")
+    assert result.returncode == 0, result.stderr
+    assert f"image set in templates/app.yaml: Deployment/web-app container app: {IMAGE}:1.0.0" in (
+        result.stdout + result.stderr
+    )
+    assert engine.live_image() == f"{IMAGE}:2.0.0"
 
 
 def test_image_container_says_which_container_runs_the_deployed_image(engine: Any) -> None:
