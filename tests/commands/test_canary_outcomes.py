@@ -267,7 +267,7 @@ def test_no_pause_runs_the_example_production_canary_through_every_stage(
         "removed deployment/web-app-canary",
         "stage full: 200ms passed, healthy, analysis passed",
         "✓ error_rate (stable): pass — 0%, rule not > 0.5%",
-        "step 21/21: record",
+        "step 22/22: record",
         f"Succeeded: {image}:2.0.0 in production",
     ):
         assert line in text, line
@@ -286,4 +286,4 @@ def test_no_pause_runs_the_example_production_canary_through_every_stage(
     assert record is not None and record.phase == "Succeeded"
     assert record.revision == f"{image}:2.0.0" and record.previous_revision == f"{image}:1.0.0"
     assert record.plan is None and record.canary_weight is None
-    assert record.step == "21/21 record"  # the last step of the plan ran
+    assert record.step == "22/22 record"  # the last step of the plan ran

@@ -283,7 +283,7 @@ def test_the_plan_is_printed_once(engine: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("record stable revision") == 1
     assert result.stderr.count("apply 3 objects") == 1
-    assert "step 2/5: apply" in result.stderr
+    assert "step 2/6: apply" in result.stderr
     assert "applied: created: Service web-app-staging/web-app" in result.stderr
 
 

@@ -15,6 +15,7 @@ from ci_deploy.kube.state import StateRecord
 from ci_deploy.render import render_manifests
 from ci_deploy.rollout.options import DeployOptions
 from ci_deploy.rollout.plan import Observed, Plan, Target, Workload, make_plan, manifests_digest
+from ci_deploy.rollout.prune import with_pruning
 from ci_deploy.rollout.recover import Recovery, recovery_plan
 from ci_deploy.rollout.session import StepFailed
 from ci_deploy.rollout.steps import Apply, Pause, Record, RestoreObjects, Watch
@@ -176,6 +177,7 @@ def test_the_steps_in_order_switch_named_promote_and_checks_on_both_services(
         "remove-preview",
         "watch",
         "scale",
+        "prune",
         "record",
     ]
     checks = [s for s in plan.steps if isinstance(s, CheckTraffic)]
@@ -215,6 +217,7 @@ def test_a_first_deploy_rolls_out_blue_with_the_service_selecting_it(tmp_path: P
     assert by_kind["Service"]["spec"]["selector"][COLOR] == "blue"
     assert by_kind["Deployment"]["spec"]["template"]["metadata"]["labels"][COLOR] == "blue"
     assert isinstance(plan.steps[-2], RecordColor) and plan.steps[-2].color == "blue"
+    assert plan.steps[-3].name == "prune"  # once healthy, before the phase is recorded
     assert "rolls deployment/web-app out directly as blue" in plan.render()
 
 
@@ -299,7 +302,7 @@ def test_the_spec_round_trips_through_the_record(tmp_path: Path) -> None:
     assert record.plan is not None
     assert BlueGreenSpec.from_dict(record.plan).to_dict() == record.plan
     strategy = BlueGreenStrategy()
-    resumed = strategy.resume_plan(record, observed("blue"), plan.target)
+    resumed = with_pruning(strategy.resume_plan(record, observed("blue"), plan.target))
     assert [s.name for s in resumed.steps] == [s.name for s in plan.steps]
     assert resumed.start == 9 and resumed.steps[8].name == "promote"
 

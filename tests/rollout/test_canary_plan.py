@@ -13,6 +13,7 @@ from ci_deploy.config import load_config_text
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.deploy import strategy_settings
 from ci_deploy.rollout.plan import Observed, Target, Workload, make_plan, manifests_digest
+from ci_deploy.rollout.prune import with_pruning
 from ci_deploy.rollout.steps import Apply, Record, RecordStable
 from ci_deploy.rollout.strategies.canary import (
     CanarySpec,
@@ -95,7 +96,7 @@ def test_the_canary_plan_runs_stages_gates_and_the_promotion_in_order() -> None:
         "SetWeight", "Watch",
         "SetWeight", "Watch", "Pause",
         "PromoteStable", "WaitForRollout", "VerifyRunning",
-        "TrafficToStable", "RemoveCanary", "ResetTraffic", "Watch", "Record",
+        "TrafficToStable", "RemoveCanary", "ResetTraffic", "Watch", "Prune", "Record",
     ]  # fmt: skip
     weights = [s.weight for s in plan.steps if isinstance(s, SetWeight)]
     assert weights == [5, 25]
@@ -151,11 +152,11 @@ def test_promote_rebuilds_the_same_numbered_steps_from_the_record_alone() -> Non
         phase="Paused",
         revision=t.image,
         previous_revision=f"{IMAGE}:1",
-        step="11/19 pause",
+        step="11/20 pause",
         plan=spec,
         manifests_digest=t.manifests_digest,
     )
-    rebuilt = CanaryStrategy().resume_plan(record, stable(), replace(t, manifests=()))
+    rebuilt = with_pruning(CanaryStrategy().resume_plan(record, stable(), replace(t, manifests=())))
     assert kinds(rebuilt.steps) == kinds(plan.steps)
     # the same words, but for the apply, which promote never runs (it has no manifests)
     assert [s.describe() for s in rebuilt.steps[2:]] == [s.describe() for s in plan.steps[2:]]
@@ -180,7 +181,7 @@ def test_the_same_image_paused_is_held_and_a_new_one_aborts_the_old_first() -> N
         revision=t.image,
         previous_revision=f"{IMAGE}:1",
         previous_template=stable().live_template,
-        step="11/19 pause",
+        step="11/20 pause",
         plan=spec,
         manifests_digest=t.manifests_digest,
     )
@@ -193,7 +194,7 @@ def test_the_same_image_paused_is_held_and_a_new_one_aborts_the_old_first() -> N
     assert isinstance(newer.steps[0], RecordStable)  # the new rollout numbered from 1
     start = next(s for s in newer.steps if isinstance(s, StartCanary))
     assert start.image == f"{IMAGE}:3"
-    killed = replace(record, phase="Progressing", step="8/19 watch")
+    killed = replace(record, phase="Progressing", step="8/20 watch")
     continued = make_plan(t, replace(stable(), record=killed))
     assert continued.start == 8 and continued.prelude == ()
     assert isinstance(continued.steps[-1], Record) and any(
@@ -226,17 +227,17 @@ def test_abort_takes_up_a_failed_abort_from_the_rollouts_step_and_nothing_else()
 
     # a failed abort (or abort-first) leaves the rollout's own step: abort plans from it,
     # the stable Deployment restored when that step was at or after the promotion
-    before = plan_of(failed("11/19 pause"), production, "abort", 600.0)
+    before = plan_of(failed("11/20 pause"), production, "abort", 600.0)
     assert "RestoreTemplate" not in kinds(before.steps)
-    after = plan_of(failed("13/19 wait-rollout"), production, "abort", 600.0)
+    after = plan_of(failed("13/20 wait-rollout"), production, "abort", 600.0)
     assert "RestoreTemplate" in kinds(after.steps)
     # a failed rollback leaves a step of its own plan: abort would misjudge the promotion
-    for step in ("5/8 wait-rollout", "11/19 watch", "rollback"):
+    for step in ("5/8 wait-rollout", "11/20 watch", "rollback"):
         with pytest.raises(UserInputError, match="nothing to abort in production"):
             plan_of(failed(step), production, "abort", 600.0)
     # and promote never continues a Failed rollout
     with pytest.raises(UserInputError, match="nothing to promote in production"):
-        plan_of(failed("11/19 pause"), production, "promote", 600.0)
+        plan_of(failed("11/20 pause"), production, "promote", 600.0)
 
 
 def test_an_abort_killed_mid_run_is_read_at_the_rollouts_step_by_abort_and_deploy() -> None:

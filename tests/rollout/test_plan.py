@@ -9,6 +9,7 @@ import pytest
 from ci_deploy.errors import UserInputError
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.plan import Observed, Target, make_plan, stable_template
+from ci_deploy.rollout.prune import Prune
 from ci_deploy.rollout.steps import (
     Apply,
     Record,
@@ -56,6 +57,7 @@ def test_first_deploy_has_the_rolling_steps_and_no_rollback_target() -> None:
         Apply,
         WaitForRollout,
         VerifyRunning,
+        Prune,
         Record,
     ]
     assert plan.previous_image is None
@@ -83,7 +85,8 @@ def test_rendered_plan_numbers_its_steps_and_names_the_rollback_target() -> None
     assert "2. apply 2 objects with image repo/web:2" in text
     assert "3. wait for deployment/web" in text
     assert "4. verify that deployment/web and its Ready pods run" in text
-    assert "5. record phase Succeeded" in text
+    assert "5. prune what earlier deploys applied and this one no longer renders" in text
+    assert "6. record phase Succeeded" in text
     assert "on failure: roll back to repo/web:1 (exit 1)" in text
     # The failure path is printed under the happy path, step by step.
     assert "    1. restore the other objects this run changed; delete those it created" in text

@@ -129,6 +129,17 @@ def namespace_option(fn: F) -> F:
     )(fn)
 
 
+def prune_option(fn: F) -> F:
+    """--prune/--no-prune: delete what earlier deploys applied and this one no longer renders."""
+    return click.option(
+        "--prune/--no-prune",
+        default=True,
+        show_default=True,
+        help="Once the new version is healthy, delete the objects ci-deploy applied for the app "
+        "before that it no longer renders (its ApplySet); --no-prune leaves them.",
+    )(fn)
+
+
 def time_scale_option(fn: F) -> F:
     """--time-scale N: every duration of the plan divided by N (refused off the sandbox)."""
     return click.option(

@@ -15,6 +15,7 @@ from ci_deploy.commands._rollout_options import (
     lock_timeout_option,
     lock_ttl_option,
     override_options,
+    prune_option,
     time_scale_option,
     timeout_option,
 )
@@ -43,6 +44,7 @@ from ci_deploy.commands._rollout_options import (
     is_flag=True,
     help="Pass every manual gate of a canary or blue-green rollout (run it to the end).",
 )
+@prune_option
 @lock_ttl_option
 @time_scale_option
 @override_options

@@ -9,6 +9,7 @@ from ci_deploy.commands._rollout_options import (
     deploy_options,
     environment_option,
     override_options,
+    prune_option,
     time_scale_option,
     timeout_option,
 )
@@ -34,6 +35,7 @@ from ci_deploy.commands._rollout_options import (
     metavar="NUMBER|IMAGE",
     help="With --rollback: the revision to restore, as `ci-deploy rollback` takes it.",
 )
+@prune_option
 @timeout_option("Rollout timeout.")
 @time_scale_option
 @override_options

@@ -11,6 +11,7 @@ from ci_deploy.commands._rollout_options import (
     lock_timeout_option,
     lock_ttl_option,
     namespace_option,
+    prune_option,
     timeout_option,
 )
 
@@ -21,6 +22,7 @@ from ci_deploy.commands._rollout_options import (
 @timeout_option("Give up waiting for a step's pods after.")
 @lock_timeout_option
 @lock_ttl_option
+@prune_option
 @namespace_option
 @cluster_options
 @click.pass_context

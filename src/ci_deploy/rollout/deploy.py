@@ -68,6 +68,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
 
     The image is ``--image``, else ``live`` (the image running now: a redeploy).
     """
+    from ci_deploy.kube.applyset import ApplySet, with_membership
     from ci_deploy.render import render_objects
     from ci_deploy.render.context import choose_image
     from ci_deploy.render.manifests import app_container_name
@@ -75,7 +76,8 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
     strategy = strategy_for(env.strategy)  # one this version cannot run: bad input, early
     chosen = choose_image(cfg, env, opts.image, live)
     rendered = render_objects(cfg, env.name, image=chosen.image)
-    objects = [item.obj for item in rendered]
+    # members of the app's ApplySet: what a later deploy prunes once they are not rendered
+    objects = with_membership((item.obj for item in rendered), ApplySet(cfg.app, env.namespace))
     primary = next(
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == cfg.app
     )
@@ -103,6 +105,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         time_scale=opts.time_scale,
         analysis=analysis_of(cfg, env),
         image_set=tuple(done.describe() for item in rendered for done in item.substitutions),
+        prune=opts.prune,
     )
     strategy.validate(target)
     return Prepared(target, objects, chosen.warning, cfg)
@@ -186,6 +189,16 @@ def observe(
     return observed, store
 
 
+def printed_plan(plan: Plan, client: KubeClient) -> Plan:
+    """``plan`` with what its prune step would delete, when the cluster says (else unsaid)."""
+    from ci_deploy.rollout.prune import with_candidates
+
+    try:
+        return with_candidates(plan, client)
+    except (ApiError, NetworkError):
+        return plan
+
+
 def _prepared(
     opts: DeployOptions,
     cfg: Config,
@@ -214,7 +227,7 @@ def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
         check_time_scale(client, opts)
         prepared = _prepared(opts, cfg, env, client, early)
         observed, _ = observe(client, env.namespace, cfg.app, prepared.target.container)
-    return make_plan(prepared.target, observed), prepared
+    return printed_plan(make_plan(prepared.target, observed), client), prepared
 
 
 def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
@@ -225,7 +238,7 @@ def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
         prepared = _prepared(opts, cfg, env, client, early)
         t = prepared.target
         observed, _ = observe(client, t.namespace, t.app, t.container)
-        plan = make_plan(t, observed)
+        plan = printed_plan(make_plan(t, observed), client)
         for line in plan.render().splitlines():
             platform.log(line)
         if require_namespace(client, t.namespace, may_create=env.create_namespace):
@@ -322,7 +335,7 @@ def _deploy_locked(
         with deploy_lock(client, t.namespace, t.app, opts, cancel, progress) as lock:
             observed, store = observe(client, t.namespace, t.app, t.container)
             _save_reconciled(store, observed, progress)
-            plan = make_plan(t, observed)
+            plan = printed_plan(make_plan(t, observed), client)
             with progress.group("Plan"):
                 for line in plan.render().splitlines():
                     progress.line(line)

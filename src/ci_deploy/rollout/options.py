@@ -42,6 +42,7 @@ class DeployOptions:
     request_timeout: float = DEFAULT_TIMEOUT  # seconds for one request to the API server
     time_scale: float = 1.0  # divide every duration of the plan (refused off the sandbox)
     no_pause: bool = False  # deploy: manual gates pass; promote --full
+    prune: bool = True  # delete what earlier deploys applied and this one no longer renders
 
 
 def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:

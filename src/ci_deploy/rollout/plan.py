@@ -59,6 +59,7 @@ class Target:
     analysis: AnalysisSpec | None = field(default=None, compare=False)  # how it is judged
     # where the deployed image replaced another of image.repository (render/images.py)
     image_set: tuple[str, ...] = field(default=(), compare=False)
+    prune: bool = True  # --no-prune: False
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,13 @@ def noop_reason(target: Target, observed: Observed) -> str | None:
 
 def make_plan(target: Target, observed: Observed) -> Plan:
     """THE plan of a deploy: the strategy's steps and the failure path, or nothing to do."""
+    from ci_deploy.rollout.prune import with_pruning
     from ci_deploy.rollout.strategies import ProgressiveStrategy, strategy_for
 
     strategy = strategy_for(target.strategy)
     if isinstance(strategy, ProgressiveStrategy) and not noop_reason(target, observed):
-        return strategy.plan(target, observed)
-    return make_rolling_plan(target, observed)
+        return with_pruning(strategy.plan(target, observed), enabled=target.prune)
+    return with_pruning(make_rolling_plan(target, observed), enabled=target.prune)
 
 
 def make_rolling_plan(target: Target, observed: Observed) -> Plan:

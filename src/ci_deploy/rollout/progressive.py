@@ -101,7 +101,9 @@ def abort(
     return _run(opts, platform, cancel, urgent, verb="abort", full=False)
 
 
-def plan_of(observed: Observed, env: EnvironmentConfig, verb: str, timeout: float) -> Plan:
+def plan_of(
+    observed: Observed, env: EnvironmentConfig, verb: str, timeout: float, prune: bool = True
+) -> Plan:
     """The plan ``promote`` or ``abort`` runs, from the record alone (pure)."""
     record = _in_progress(observed.record, env.name, verb, observed)
     strategy = _progressive(record)
@@ -116,7 +118,9 @@ def plan_of(observed: Observed, env: EnvironmentConfig, verb: str, timeout: floa
             f"{record.phase} at step {record.step}, not paused",
             hint="promote continues a paused rollout; a running one goes on by itself",
         )
-    return strategy.resume_plan(record, observed, target)
+    from ci_deploy.rollout.prune import with_pruning
+
+    return with_pruning(strategy.resume_plan(record, observed, target), enabled=prune)
 
 
 def _run(
@@ -133,12 +137,12 @@ def _run(
     cfg, env = load_environment(opts)
     with cluster_session(opts, env.cluster) as client:
         observed, _ = observe(client, env.namespace, cfg.app)
-        plan_of(observed, env, verb, opts.timeout)  # exit 2 before the lock when there is nothing
+        plan_of(observed, env, verb, opts.timeout, opts.prune)  # exit 2 before the lock if nothing
         progress = Progress(platform)
         try:
             with deploy_lock(client, env.namespace, cfg.app, opts, cancel, progress) as lock:
                 observed, store = observe(client, env.namespace, cfg.app)
-                plan = plan_of(observed, env, verb, opts.timeout)
+                plan = plan_of(observed, env, verb, opts.timeout, opts.prune)
                 session = Session(client, store, progress, platform, cancel, urgent, lock.lost)
                 events = verb_events(cfg, env.name, env.url, platform, verb)
                 return _execute(

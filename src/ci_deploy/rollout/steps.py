@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ci_deploy.config.values import Duration
+from ci_deploy.kube.apply import ApplyError, apply_object
+from ci_deploy.kube.applyset import Membership
 from ci_deploy.kube.changes import apply_tracked, restore_changes
 from ci_deploy.kube.client import DEPLOYMENT, POD, REPLICASET
 from ci_deploy.kube.health import REVISION_ANNOTATION, deadline_condition
@@ -79,6 +81,8 @@ class Apply(Step):
     image: str
     manifests: tuple[Obj, ...] = field(default=(), compare=False)  # the rendered objects
     deployment: str = ""  # the app's Deployment among them (its timed-out condition is stale)
+    # the app's ApplySet: recorded on its parent before the objects are applied (pruning)
+    membership: Membership | None = field(default=None, compare=False)
     name = "apply"
 
     def describe(self) -> str:
@@ -86,6 +90,13 @@ class Apply(Step):
         return f"apply {len(self.objects)} objects with image {self.image}: {shown}"
 
     def run(self, ctx: RolloutContext) -> None:
+        if self.membership is not None:
+            try:
+                self.membership.write_parent(ctx.client, apply_object)
+            except ApplyError as exc:
+                if exc.error.refused_credentials:  # nothing was changed: exit 4
+                    raise StepFailed("forbidden", exc.error.credentials_line()) from exc
+                raise StepFailed("failed", f"recording the app's ApplySet: {exc}") from exc
         report = apply_tracked(ctx.client, list(self.manifests))
         ctx.apply_report = report
         primary = next(

@@ -146,6 +146,7 @@ def test_the_plan_starts_scales_and_removes_the_baseline(tmp_path: Path) -> None
         "traffic-to-stable",
         "remove-canary",
         "reset-traffic",
+        "prune",
         "record",
     ]
     weights = [s for s in plan.steps if isinstance(s, SetWeight)]

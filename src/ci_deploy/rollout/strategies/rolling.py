@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ci_deploy.kube.applyset import ApplySet
 from ci_deploy.rollout.plan import Observed, Target
+from ci_deploy.rollout.prune import Prune
 from ci_deploy.rollout.steps import (
     Apply,
     Record,
@@ -22,11 +24,12 @@ class RollingStrategy:
         """Every rendered app can be rolled."""
 
     def steps(self, target: Target, observed: Observed, previous_image: str | None) -> list[Step]:
-        """The five steps of a rolling update."""
+        """The six steps of a rolling update."""
         return [
             RecordStable(previous_image),
             Apply(target.objects, target.image, target.manifests, target.app),
             WaitForRollout(target.app, target.timeout, target.selector),
             VerifyRunning(target.app, target.images, target.selector),
+            Prune(ApplySet(target.app, target.namespace)),
             Record("Succeeded"),
         ]

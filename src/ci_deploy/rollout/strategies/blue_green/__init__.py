@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ci_deploy.config.model import BlueGreenConfig
+from ci_deploy.kube.applyset import ApplySet
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.plan import (
@@ -46,6 +47,7 @@ from ci_deploy.rollout.plan import (
     stable_template,
     stage_waits,
 )
+from ci_deploy.rollout.prune import Prune
 from ci_deploy.rollout.recorded import aborting, recorded_number
 from ci_deploy.rollout.steps import (
     Apply,
@@ -213,6 +215,7 @@ def rollout_steps(
             spec.timeout,
             serving=spec.deployment(new),
         ),
+        Prune(ApplySet(target.app, target.namespace)),
         Record("Succeeded", f"{target.image} serves from {new}; {old} scaled to 0"),
     ]
     return steps

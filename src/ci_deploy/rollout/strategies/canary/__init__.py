@@ -36,6 +36,7 @@ import copy
 from dataclasses import replace
 from typing import Any
 
+from ci_deploy.kube.applyset import ApplySet
 from ci_deploy.kube.state import StateRecord
 from ci_deploy.rollout.plan import (
     FailurePath,
@@ -50,6 +51,7 @@ from ci_deploy.rollout.plan import (
     stable_template,
     stage_waits,
 )
+from ci_deploy.rollout.prune import Prune
 from ci_deploy.rollout.recorded import aborting, recorded_number
 from ci_deploy.rollout.steps import (
     Apply,
@@ -170,6 +172,7 @@ def rollout_steps(
         steps += _watches(spec, stage, names.canary_deployment, spec.canary_selector)
         if stage.pause:
             steps.append(Pause(f"after stage {stage.name}", target.environment))
+    steps.append(Prune(ApplySet(target.app, target.namespace)))  # healthy: what is left over goes
     steps.append(Record("Succeeded"))
     return steps
 
