@@ -3,17 +3,14 @@ scripts/setup.d/22-helm.sh), through the same checks and image substitution as t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.render.sandbox_run import ci_deploy_on_sandbox
 
 from ci_deploy.config import load_config
 from ci_deploy.errors import ConfigError, NothingChanged
 from ci_deploy.render import render_objects
-from kube_sandbox.testing import running_sandbox
 
 REPOSITORY = "registry.example.com/acme/web-app"
 CONFIG = """\
@@ -146,17 +143,9 @@ def test_no_helm_is_exit_4(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_deploy_from_the_chart(repo: Path, tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITHUB_"))}
-        env["KUBECONFIG"] = str(sb.kubeconfig)
-        done = subprocess.run(
-            [sys.executable, "-m", "ci_deploy", "deploy", "--env", "staging", "--image", ":2.0.0"],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    with ci_deploy_on_sandbox(
+        repo, tmp_path, "deploy", "--env", "staging", "--image", ":2.0.0"
+    ) as (done, sb):
         assert done.returncode == 0, done.stderr
         items, _ = sb.store.list("apps/deployments", "web-staging")
         assert items[0]["spec"]["replicas"] == 3

@@ -3,18 +3,15 @@ on every container of the configured repository, the same checks as templates.""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.render.sandbox_run import ci_deploy_on_sandbox
 
 from ci_deploy.config import load_config
 from ci_deploy.errors import ConfigError
 from ci_deploy.render import render_objects
 from ci_deploy.render.images import repository_of
-from kube_sandbox.testing import running_sandbox
 
 REPOSITORY = "registry.example.com/acme/web-app"
 CONFIG = f"""\
@@ -121,17 +118,8 @@ def test_problems_name_the_file_and_its_own_line(repo: Path) -> None:
 
 
 def test_deploy_with_plain_files_rolls_out_the_image(repo: Path, tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITHUB_"))}
-        env["KUBECONFIG"] = str(sb.kubeconfig)
-        done = subprocess.run(
-            [sys.executable, "-m", "ci_deploy", "deploy", "--env", "staging", "--image", ":2.0.0"],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    deploy = ("deploy", "--env", "staging", "--image", ":2.0.0")
+    with ci_deploy_on_sandbox(repo, tmp_path, *deploy) as (done, sb):
         assert done.returncode == 0, done.stderr
         items, _ = sb.store.list("apps/deployments", "web-staging")
         spec = items[0]["spec"]["template"]["spec"]
@@ -142,17 +130,9 @@ def test_deploy_with_plain_files_rolls_out_the_image(repo: Path, tmp_path: Path)
 
 
 def test_plan_shows_where_the_image_is_set(repo: Path, tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITHUB_"))}
-        env["KUBECONFIG"] = str(sb.kubeconfig)
-        done = subprocess.run(
-            [sys.executable, "-m", "ci_deploy", "plan", "--env", "staging", "--image", ":2.0.0"],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    plan = ("plan", "--env", "staging", "--image", ":2.0.0")
+    with ci_deploy_on_sandbox(repo, tmp_path, *plan) as (done, _sandbox):
+        pass  # the plan asks the cluster; nothing to read back
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
     assert (

@@ -222,23 +222,14 @@ def commit_sha(env: Mapping[str, str], context: Path) -> str:
         value = env.get(name, "").strip()
         if value:
             return _checked_sha(value, f"${name}")
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(context), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        done = None
-    if done is None or done.returncode != 0:
+    head = _git(context, "rev-parse", "HEAD")
+    if head is None:
         raise UserInputError(
             f"build: no commit to tag the image with: {context} is not in a git checkout and "
             "neither GITHUB_SHA nor CI_COMMIT_SHA is set",
             hint="build from a git checkout (the image is tagged with the commit SHA)",
         )
-    return _checked_sha(done.stdout.strip(), "git rev-parse HEAD")
+    return _checked_sha(head, "git rev-parse HEAD")
 
 
 def _checked_sha(value: str, where: str) -> str:
@@ -254,18 +245,8 @@ def source_url(env: Mapping[str, str], context: Path) -> str | None:
         return f"{server}/{env['GITHUB_REPOSITORY']}"
     if env.get("CI_PROJECT_URL"):
         return _without_credentials(env["CI_PROJECT_URL"])
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(context), "remote", "get-url", "origin"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    url = done.stdout.strip()
-    if done.returncode != 0 or not url.startswith(("https://", "http://")):
+    url = _git(context, "remote", "get-url", "origin") or ""
+    if not url.startswith(("https://", "http://")):
         return None  # an scp-like git@host:path is not a web address
     return _without_credentials(url.removesuffix(".git"))
 
@@ -292,17 +273,22 @@ def _created(env: Mapping[str, str], context: Path, now: Callable[[], datetime])
 
 def _commit_epoch(context: Path) -> str:
     """``git log -1 --format=%ct`` in ``context``, or "" outside a git checkout."""
+    return _git(context, "log", "-1", "--format=%ct") or ""
+
+
+def _git(context: Path, *args: str) -> str | None:
+    """``git -C context ARGS``'s output, stripped; None when git fails or is missing."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(context), "log", "-1", "--format=%ct"],
+            ["git", "-C", str(context), *args],
             capture_output=True,
             text=True,
             timeout=30,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:

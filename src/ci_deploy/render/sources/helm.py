@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.config.load import repository_root
 from ci_deploy.errors import Location, NothingChanged, Problem
 from ci_deploy.render.jinja import display_path
 from ci_deploy.render.sources import SourceText
+from ci_deploy.render.sources.tool import outside_repository, passed_environment, run_tool
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
 
-TIMEOUT = 120.0
 PASSED_VARIABLES = ("PATH", "TMPDIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
-_TAIL_LINES = 8
 
 
 class Helm:
@@ -77,10 +74,10 @@ class Helm:
 
 
 def _path_problem(cfg: Config, path: Path, *, folder_ok: bool) -> str | None:
-    root, what = repository_root(cfg.source)
+    outside = outside_repository(cfg.source, path)
+    if outside is not None:
+        return outside
     real = Path(os.path.realpath(path))
-    if not real.is_relative_to(Path(os.path.realpath(root))):
-        return f"{display_path(path)} resolves to {real}, outside the repository ({root}, {what})"
     if not real.exists():
         return f"{display_path(path)} does not exist"
     if real.is_dir() and not (folder_ok and (real / "Chart.yaml").is_file()):
@@ -89,31 +86,16 @@ def _path_problem(cfg: Config, path: Path, *, folder_ok: bool) -> str | None:
 
 
 def _run(argv: list[str]) -> tuple[str, str | None]:
-    """(stderr's last lines, stdout or None on failure) of a helm run in private homes."""
+    """:func:`run_tool` for helm, in empty Helm homes of its own."""
     with tempfile.TemporaryDirectory(prefix="ci-deploy-helm-") as home:
-        env = {k: v for k, v in os.environ.items() if k in PASSED_VARIABLES}
+        env = passed_environment(PASSED_VARIABLES)
         env.update(
             HOME=home,
             HELM_CACHE_HOME=f"{home}/cache",
             HELM_CONFIG_HOME=f"{home}/config",
             HELM_DATA_HOME=f"{home}/data",
         )
-        try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=TIMEOUT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return f"did not finish within {TIMEOUT:g}s", None
-    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-    said = " | ".join(lines[-_TAIL_LINES:]) or "no output"
-    return said, done.stdout if done.returncode == 0 else None
+        return run_tool(argv, env)
 
 
 def _helm() -> str:

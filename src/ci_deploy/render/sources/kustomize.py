@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.config.load import repository_root
 from ci_deploy.errors import Location, NothingChanged, Problem
 from ci_deploy.render.jinja import display_path
 from ci_deploy.render.sources import SourceText
+from ci_deploy.render.sources.tool import outside_repository, passed_environment, run_tool
 
 if TYPE_CHECKING:
     from ci_deploy.config import Config, EnvironmentConfig
@@ -30,8 +29,6 @@ PASSED_VARIABLES = (
     "PATH", "HOME", "TMPDIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
     "https_proxy", "http_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
 )  # fmt: skip
-TIMEOUT = 120.0
-_TAIL_LINES = 8
 
 
 class Kustomize:
@@ -54,29 +51,11 @@ class Kustomize:
             return []
         argv = build_command(folder)
         shown = display_path(folder)
-        try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=TIMEOUT,
-                env={k: v for k, v in os.environ.items() if k in PASSED_VARIABLES},
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            problems.append(Problem(where, key, f"{argv[0]} did not finish within {TIMEOUT:g}s"))
+        said, text = run_tool(argv, passed_environment(PASSED_VARIABLES))
+        if text is None:
+            problems.append(Problem(where, key, f"{' '.join(argv[:2])} {shown} failed: {said}"))
             return []
-        if done.returncode != 0:
-            said = " | ".join(
-                line.strip() for line in done.stderr.splitlines()[-_TAIL_LINES:] if line.strip()
-            )
-            problems.append(
-                Problem(where, key, f"{' '.join(argv[:2])} {shown} failed: {said or 'no output'}")
-            )
-            return []
-        return [SourceText(f"{shown} (kustomize build)", done.stdout, rendered=True)]
+        return [SourceText(f"{shown} (kustomize build)", text, rendered=True)]
 
 
 def _folder(cfg: Config, env: EnvironmentConfig) -> Path:
@@ -86,10 +65,10 @@ def _folder(cfg: Config, env: EnvironmentConfig) -> Path:
 
 def _folder_problem(cfg: Config, folder: Path) -> str | None:
     """Why ``folder`` cannot be built, or None."""
-    root, what = repository_root(cfg.source)
+    outside = outside_repository(cfg.source, folder)
+    if outside is not None:
+        return outside
     real = Path(os.path.realpath(folder))
-    if not real.is_relative_to(Path(os.path.realpath(root))):
-        return f"{display_path(folder)} resolves to {real}, outside the repository ({root}, {what})"
     if not real.is_dir():
         return f"{display_path(folder)} is not a folder"
     if not any((real / name).is_file() for name in KUSTOMIZATION_FILES):
