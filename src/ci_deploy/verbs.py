@@ -18,6 +18,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "render": ("render", "Render manifests or CI pipelines from the configuration."),
     "sandbox": ("sandbox", "Run the built-in local Kubernetes API (for rehearsals and tests)."),
     "plan": ("plan", "Print the steps a deploy will execute."),
+    "diff": ("diff", "Show what a deploy would change, object by object."),
     "deploy": ("deploy", "Deploy an image, watch the rollout, roll back on failure."),
     "status": ("status", "Show the rollout state recorded in the cluster."),
     "rollback": ("rollback", "Roll back to the previous stable revision."),

@@ -9,38 +9,26 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.commands.files_app import NAMESPACE, WEB, App, app_on_sandbox
 
-from ci_deploy.kube.client import KubeClient, connect
-from kube_sandbox.testing import SandboxHandle, running_sandbox
-
-REPOSITORY = "registry.example.com/acme/web-app"
-NAMESPACE = "web-staging"
-CONFIG = f"""\
-app: web-app
-image: {{repository: {REPOSITORY}}}
-manifests:
-  files: ["deploy/*.yaml"]
-environments:
-  staging: {{namespace: {NAMESPACE}, create_namespace: true}}
-"""
-DEPLOYMENT = f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web-app}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web-app}}}}
-  template:
-    metadata: {{labels: {{app: web-app}}}}
-    spec:
-      containers: [{{name: app, image: "{REPOSITORY}:1"}}]
-"""
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{a: b}}\n"
+CRONJOB = """\
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: report, image: "registry.example.com/acme/report:1"}]
+"""
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: web-app}\n"
 SERVICE += "spec: {selector: {app: web-app}, ports: [{port: 80}]}\n"
 # The KEP's id of the parent Secret applyset-web-app in web-staging, computed independently.
@@ -55,33 +43,7 @@ EXPECTED_ID = (
 )
 
 
-class App:
-    def __init__(self, root: Path, sb: SandboxHandle) -> None:
-        self.root, self.sb = root, sb
-        self.client: KubeClient = connect(str(sb.kubeconfig))
-
-    def files(self, **files: str) -> None:
-        folder = self.root / "deploy"
-        for old in folder.glob("*.yaml"):
-            old.unlink()
-        for name, text in files.items():
-            (folder / f"{name}.yaml").write_text(text)
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITHUB_"))}
-        env["KUBECONFIG"] = str(self.sb.kubeconfig)
-        return subprocess.run(
-            [sys.executable, "-m", "ci_deploy", *args],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    def deploy(self, tag: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return self.run("deploy", "--env", "staging", "--image", f":{tag}", *extra)
-
+class PruneApp(App):
     def configmaps(self) -> set[str]:
         items = self.client.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps")["items"]
         return {i["metadata"]["name"] for i in items}
@@ -93,37 +55,39 @@ class App:
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
-    for name in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    root = tmp_path / "repo"
-    (root / "deploy").mkdir(parents=True)
-    (root / "ci-deploy.yml").write_text(CONFIG)
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
-        yield App(root, sb)
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PruneApp]:
+    with app_on_sandbox(tmp_path, monkeypatch, app=PruneApp) as made:
+        assert isinstance(made, PruneApp)
+        yield made
 
 
-def test_what_is_no_longer_rendered_is_pruned_once_the_new_version_is_healthy(app: App) -> None:
-    app.files(web=DEPLOYMENT, old=CONFIGMAP.format(name="old"), svc=SERVICE)
+def test_what_is_no_longer_rendered_is_pruned_once_the_new_version_is_healthy(
+    app: PruneApp,
+) -> None:
+    app.files(web=WEB, old=CONFIGMAP.format(name="old"), svc=SERVICE, cron=CRONJOB)
     first = app.deploy("1")
     assert first.returncode == 0, first.stderr
     assert "prune: nothing left over from earlier deploys" in first.stdout + first.stderr
     assert {"old"} <= app.configmaps()
     notes = app.parent()
     assert (
-        notes["applyset.kubernetes.io/contains-group-kinds"] == "ConfigMap,Deployment.apps,Service"
+        notes["applyset.kubernetes.io/contains-group-kinds"]
+        == "ConfigMap,CronJob.batch,Deployment.apps,Service"
     )
     assert notes["applyset.kubernetes.io/tooling"] == "ci-deploy/v1"
 
-    app.files(web=DEPLOYMENT, new=CONFIGMAP.format(name="new"))  # old and the Service go
+    app.files(web=WEB, new=CONFIGMAP.format(name="new"))  # old, the Service and CronJob go
     plan = app.run("plan", "--env", "staging", "--image", ":2")
     assert plan.returncode == 0, plan.stderr
-    assert "prune 2 objects no longer rendered: ConfigMap web-staging/old, Service" in plan.stdout
+    assert "prune 3 objects no longer rendered: ConfigMap web-staging/old, CronJob" in plan.stdout
     second = app.deploy("2")
     assert second.returncode == 0, second.stderr
     out = second.stdout + second.stderr
     assert "pruned ConfigMap web-staging/old (no longer rendered)" in out
     assert "pruned Service web-staging/web-app (no longer rendered)" in out
+    assert "pruned CronJob web-staging/nightly (no longer rendered)" in out
+    cronjob = f"/apis/batch/v1/namespaces/{NAMESPACE}/cronjobs/nightly"
+    assert app.client.get_or_none(cronjob) is None
     assert "old" not in app.configmaps() and "new" in app.configmaps()
     assert app.client.get_or_none(f"/api/v1/namespaces/{NAMESPACE}/services/web-app") is None
     # After the prune the parent lists only the kinds it still has members of.
@@ -141,10 +105,10 @@ def test_what_is_no_longer_rendered_is_pruned_once_the_new_version_is_healthy(ap
     assert names == {("ConfigMap", "new"), ("Deployment", "web-app")}
 
 
-def test_nothing_is_pruned_when_the_deploy_fails_or_with_no_prune(app: App) -> None:
-    app.files(web=DEPLOYMENT, old=CONFIGMAP.format(name="old"))
+def test_nothing_is_pruned_when_the_deploy_fails_or_with_no_prune(app: PruneApp) -> None:
+    app.files(web=WEB, old=CONFIGMAP.format(name="old"))
     assert app.deploy("1").returncode == 0
-    app.files(web=DEPLOYMENT)
+    app.files(web=WEB)
     failed = app.deploy("crashloop")
     assert failed.returncode == 1, failed.stderr
     assert "old" in app.configmaps()  # rolled back: the old set stands
@@ -157,8 +121,8 @@ def test_nothing_is_pruned_when_the_deploy_fails_or_with_no_prune(app: App) -> N
     assert "old" not in app.configmaps()
 
 
-def test_an_object_ci_deploy_did_not_apply_is_never_pruned(app: App) -> None:
-    app.files(web=DEPLOYMENT)
+def test_an_object_ci_deploy_did_not_apply_is_never_pruned(app: PruneApp) -> None:
+    app.files(web=WEB)
     assert app.deploy("1").returncode == 0
     # Someone creates a ConfigMap by hand and gives it the set's label: not ci-deploy's.
     app.client.request(
@@ -177,3 +141,30 @@ def test_an_object_ci_deploy_did_not_apply_is_never_pruned(app: App) -> None:
     done = app.deploy("2")
     assert done.returncode == 0, done.stderr
     assert "by-hand" in app.configmaps()
+
+
+def test_a_prune_the_cluster_refuses_is_a_warning_and_the_next_deploy_prunes_it(
+    app: PruneApp,
+) -> None:
+    app.files(web=WEB, old=CONFIGMAP.format(name="old"))
+    assert app.deploy("1").returncode == 0
+    app.files(web=WEB)
+    # RBAC (or a webhook) refuses the delete: the healthy release stays, Succeeded, exit 0.
+    app.sb.faults.set(refuse_path=f"/namespaces/{NAMESPACE}/configmaps/old", refuse_status=403)
+    warned = app.deploy("2")
+    out = warned.stdout + warned.stderr
+    assert warned.returncode == 0, out
+    assert "warning: pruning failed, nothing more was deleted:" in out
+    assert (
+        "admission webhook denied the request for /api/v1/namespaces/web-staging/configmaps/old"
+        in out
+    )
+    assert "Succeeded:" in out
+    assert "old" in app.configmaps()
+    # Still a member of the set: the next deploy, allowed to delete it, prunes it.
+    assert "ConfigMap" in app.parent()["applyset.kubernetes.io/contains-group-kinds"]
+    app.sb.faults.reset()
+    pruned = app.deploy("3")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "pruned ConfigMap web-staging/old (no longer rendered)" in pruned.stdout + pruned.stderr
+    assert "old" not in app.configmaps()

@@ -132,7 +132,7 @@ def _refusal(error: ApplyError | None) -> str:
     return f"{error.error.status} {error.error.reason}: {error.error.message}"
 
 
-def _parallel(fn: Callable[[A], T], items: list[A]) -> list[T]:
+def in_parallel(fn: Callable[[A], T], items: list[A]) -> list[T]:
     """``fn`` over ``items`` on a small thread pool (the client's connection pool), in order."""
     if not items:
         return []
@@ -153,7 +153,7 @@ def read_before(client: KubeClient, objects: list[Obj]) -> list[Obj | None]:
         kind, name, namespace = _locate(client, obj)
         return client.get_or_none(kind.path(namespace, name))
 
-    return _parallel(read, objects)
+    return in_parallel(read, objects)
 
 
 def dry_run(client: KubeClient, objects: list[Obj], field_manager: str) -> list[ApplyError]:
@@ -166,7 +166,7 @@ def dry_run(client: KubeClient, objects: list[Obj], field_manager: str) -> list[
             return exc
         return None
 
-    return [e for e in _parallel(attempt, objects) if e is not None]
+    return [e for e in in_parallel(attempt, objects) if e is not None]
 
 
 def _apply_one(client: KubeClient, obj: Obj, before: Obj | None, manager: str) -> ObjectChange:
@@ -202,7 +202,7 @@ def apply_tracked(
             changes.append(ObjectChange(ref, kind, name, namespace, old, old, refusals.get(ref)))
         return ApplyReport(tuple(changes), dry_run_refused=True)
     pairs = list(zip(objects, before, strict=True))
-    results = _parallel(lambda pair: _apply_one(client, *pair, field_manager), pairs)
+    results = in_parallel(lambda pair: _apply_one(client, *pair, field_manager), pairs)
     return ApplyReport(tuple(results))
 
 

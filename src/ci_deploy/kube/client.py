@@ -65,6 +65,9 @@ KNOWN_KINDS: dict[tuple[str, str], ResourceKind] = {
         ResourceKind("v1", "Event", "events"),
         ResourceKind("apps/v1", "Deployment", "deployments"),
         ResourceKind("apps/v1", "ReplicaSet", "replicasets"),
+        ResourceKind("apps/v1", "StatefulSet", "statefulsets"),
+        ResourceKind("apps/v1", "DaemonSet", "daemonsets"),
+        ResourceKind("batch/v1", "Job", "jobs"),
         ResourceKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
         ResourceKind("networking.k8s.io/v1", "Ingress", "ingresses"),
         ResourceKind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
@@ -75,6 +78,9 @@ KNOWN_KINDS: dict[tuple[str, str], ResourceKind] = {
 DEPLOYMENT = KNOWN_KINDS[("apps/v1", "Deployment")]
 REPLICASET = KNOWN_KINDS[("apps/v1", "ReplicaSet")]
 POD = KNOWN_KINDS[("v1", "Pod")]
+STATEFULSET = KNOWN_KINDS[("apps/v1", "StatefulSet")]
+DAEMONSET = KNOWN_KINDS[("apps/v1", "DaemonSet")]
+JOB = KNOWN_KINDS[("batch/v1", "Job")]
 LEASE = KNOWN_KINDS[("coordination.k8s.io/v1", "Lease")]
 NAMESPACE = KNOWN_KINDS[("v1", "Namespace")]
 
@@ -188,8 +194,9 @@ class KubeClient:
         body: Any,
         content_type: str | None,
         timeout: Timeout,
+        accept: str = "application/json",
     ) -> Any:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         what = f"{method} {path}"
@@ -262,6 +269,24 @@ class KubeClient:
     def get(self, path: str, query: Query | None = None) -> Obj:
         """GET with retries."""
         return self.request("GET", path, query=query)
+
+    def get_text(self, path: str, query: Query | None = None) -> str:
+        """GET of a plain-text answer (a pod's ``log`` subresource), with retries."""
+
+        def once() -> str:
+            what = f"GET {path}"
+            response = self._send("GET", path, query, None, None, self.timeout, accept="*/*")
+            try:
+                raw = response.read()
+            except _network_error_types() as exc:
+                raise describe(exc, self.endpoint, what, self.timeout) from exc
+            if isinstance(raw, str):
+                raw = raw.encode()
+            if not 200 <= response.status <= 299:
+                raise _api_error(response.status, raw or b"", response.getheaders(), what)
+            return bytes(raw or b"").decode("utf-8", errors="replace")
+
+        return call_with_retry(once, policy=self.policy)
 
     def get_or_none(self, path: str) -> Obj | None:
         """GET, with None for 404."""

@@ -228,11 +228,11 @@ def wait_for_rollout(
     last: RolloutStatus | None = None
     try:
         while True:
-            stopped = _stopped(cancel, extra_stop, deadline, timeout, last)
+            stopped = stopped_outcome(cancel, extra_stop, deadline, timeout, last)
             if stopped is not None:
                 return stopped
             wait = deadline - time.monotonic()
-            _fold_events(events, cache, wait if recheck is None else min(wait, recheck))
+            fold_events(events, cache, wait if recheck is None else min(wait, recheck))
             deployment = cache.objects.get("deployments", {}).get(name)
             if deployment is None:
                 recheck = None
@@ -275,7 +275,7 @@ def _start_watchers(
     return watchers
 
 
-def _stopped(
+def stopped_outcome(
     cancel: CancelToken,
     extra_stop: CancelToken | None,
     deadline: float,
@@ -292,7 +292,7 @@ def _stopped(
     return None
 
 
-def _fold_events(events: queue.Queue[Event | None], cache: Cache, wait: float) -> None:
+def fold_events(events: queue.Queue[Event | None], cache: Cache, wait: float) -> None:
     """Wait up to ``wait`` seconds for an event, then fold it and all queued ones into ``cache``.
 
     ``None`` in the queue is a wake-up (a cancel): it ends the folding early.

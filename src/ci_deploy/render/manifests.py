@@ -120,6 +120,7 @@ def render_objects(
         problems.extend(_stamp(item, cfg, env))
     items = [_with_image(item, cfg.image.repository, image) for item in items]
     problems.extend(_duplicates(items))
+    problems.extend(_hook_annotations(items))
     if not problems:  # a missing Deployment is noise next to the errors that caused it
         problems.extend(_primary_workload(cfg, items))
     for item in items:
@@ -181,7 +182,9 @@ def _shape_problem(item: RenderedObject) -> Problem | None:
 
 
 def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Problem]:
-    """Set namespace and ownership labels; a template that sets them differently is an error."""
+    """Set namespace and ownership labels; a template that sets them differently is an error
+    (except ``app.kubernetes.io/name`` on objects other than the app's Deployment: a
+    component's own name, such as a subchart's, stays)."""
     if item.kind in CLUSTER_SCOPED:
         return [
             item.problem((), f"{item.kind} is cluster-scoped; ci-deploy manages namespaced "
@@ -205,8 +208,11 @@ def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Pr
     labels = metadata["labels"]
     if not isinstance(labels, dict):
         return problems  # the schema check reports the wrong type
+    primary = item.kind == "Deployment" and item.name == cfg.app
     for key, value in ((LABEL_NAME, cfg.app), (LABEL_MANAGED_BY, "ci-deploy")):
         found = labels.setdefault(key, value)
+        if key == LABEL_NAME and not primary:
+            continue  # a component's own name (a chart's subchart, a worker) is kept
         if found != value:
             path = ("metadata", "labels", key)
             problems.append(item.problem(path, f"is {found!r}, expected {value!r}"))
@@ -231,6 +237,14 @@ def _duplicates(items: list[RenderedObject]) -> list[Problem]:
                 )
             )  # fmt: skip
     return problems
+
+
+def _hook_annotations(items: list[RenderedObject]) -> list[Problem]:
+    """A hook annotation (``ci-deploy.dev/hook``) only on a Job, with a known value."""
+    from ci_deploy.kube.jobs import HOOK_ANNOTATION, hook_problem
+
+    path = ("metadata", "annotations", HOOK_ANNOTATION)
+    return [item.problem(path, p) for item in items if (p := hook_problem(item.obj)) is not None]
 
 
 def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]:

@@ -49,6 +49,7 @@ from ci_deploy.rollout.strategies import strategy_for
 if TYPE_CHECKING:
     from ci_deploy.analysis.spec import AnalysisSpec
     from ci_deploy.config import Config, EnvironmentConfig
+    from ci_deploy.rollout.diff import Changes
 
 Obj = dict[str, Any]
 
@@ -69,6 +70,8 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
     The image is ``--image``, else ``live`` (the image running now: a redeploy).
     """
     from ci_deploy.kube.applyset import ApplySet, with_membership
+    from ci_deploy.kube.jobs import helm_hook_skipped, hook_of
+    from ci_deploy.kube.workloads import is_workload, workload_ref
     from ci_deploy.render import render_objects
     from ci_deploy.render.context import choose_image
     from ci_deploy.render.manifests import app_container_name
@@ -76,11 +79,22 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
     strategy = strategy_for(env.strategy)  # one this version cannot run: bad input, early
     chosen = choose_image(cfg, env, opts.image, live)
     rendered = render_objects(cfg, env.name, image=chosen.image)
+    hooks = tuple(item.obj for item in rendered if hook_of(item.obj) is not None)
     # members of the app's ApplySet: what a later deploy prunes once they are not rendered
-    objects = with_membership((item.obj for item in rendered), ApplySet(cfg.app, env.namespace))
+    # (hook Jobs are not: they are run around the rollout, never applied with it or pruned;
+    # a chart's test, delete and rollback hooks are not applied at all)
+    objects = with_membership(
+        (
+            item.obj
+            for item in rendered
+            if hook_of(item.obj) is None and not helm_hook_skipped(item.obj)
+        ),
+        ApplySet(cfg.app, env.namespace),
+    )
     primary = next(
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == cfg.app
     )
+    workloads = tuple(workload_ref(o) for o in objects if is_workload(o) and o is not primary)
     pod = (primary.get("spec") or {}).get("template") or {}
     images = tuple(
         (str(c.get("name")), str(c.get("image", "")))
@@ -93,7 +107,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         strategy=env.strategy,
         image=chosen.image,
         objects=tuple(f"{o['kind']} {o['metadata']['name']}" for o in objects),
-        manifests_digest=manifests_digest(objects),
+        manifests_digest=manifests_digest([*objects, *hooks]),
         timeout=opts.timeout,
         environment_url=env.url,
         container=app_container_name(cfg, objects, chosen.image),
@@ -106,6 +120,8 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         analysis=analysis_of(cfg, env),
         image_set=tuple(done.describe() for item in rendered for done in item.substitutions),
         prune=opts.prune,
+        workloads=workloads,
+        hooks=hooks,
     )
     strategy.validate(target)
     return Prepared(target, objects, chosen.warning, cfg)
@@ -220,14 +236,28 @@ def _prepare_early(opts: DeployOptions, cfg: Config, env: EnvironmentConfig) -> 
 
 
 def build_plan(opts: DeployOptions) -> tuple[Plan, Prepared]:
-    """What ``plan`` prints: the same function ``deploy`` runs, without taking the lock."""
+    """What ``plan`` prints: the same function ``deploy`` runs, without taking the lock, with
+    the summary of what its apply and prune steps would change."""
+    from ci_deploy.rollout.diff import with_changes
+
+    plan, prepared, changes = build_diff(opts)
+    return with_changes(plan, changes), prepared
+
+
+def build_diff(opts: DeployOptions) -> tuple[Plan, Prepared, Changes]:
+    """The plan of a deploy and what it would change, object by object (``ci-deploy diff``)."""
+    from ci_deploy.rollout.diff import plan_changes
+
     cfg, env = load_environment(opts)
     early = _prepare_early(opts, cfg, env)
     with cluster_session(opts, env.cluster) as client:
         check_time_scale(client, opts)
         prepared = _prepared(opts, cfg, env, client, early)
         observed, _ = observe(client, env.namespace, cfg.app, prepared.target.container)
-    return printed_plan(make_plan(prepared.target, observed), client), prepared
+        plan = printed_plan(make_plan(prepared.target, observed), client)
+        missing = require_namespace(client, env.namespace, may_create=env.create_namespace)
+        changes = plan_changes(client, plan, namespace_missing=missing)
+    return plan, prepared, changes
 
 
 def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
@@ -399,6 +429,8 @@ def _execute_or_recover(
         _abort_in_flight(plan, ctx, in_flight)
     try:
         with ctx.progress.group(f"Rollout of {plan.target.image}"):
+            if plan.hooks:
+                execute(plan.hooks, ctx, title="pre-deploy hook")
             record = execute(plan.steps, ctx, start=plan.start)
     except RolloutPaused as paused:
         ctx.progress.line(paused.message)

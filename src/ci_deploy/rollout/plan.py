@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ci_deploy.config.model import BlueGreenConfig, CanaryConfig, RollingConfig
@@ -25,6 +25,7 @@ from ci_deploy.rollout.steps import (
     RestoreTemplate,
     Step,
     VerifyRunning,
+    WaitForRestored,
     WaitForRollout,
     Watch,
 )
@@ -60,6 +61,9 @@ class Target:
     # where the deployed image replaced another of image.repository (render/images.py)
     image_set: tuple[str, ...] = field(default=(), compare=False)
     prune: bool = True  # --no-prune: False
+    # the app's Deployments, StatefulSets and DaemonSets besides the primary ("StatefulSet db")
+    workloads: tuple[str, ...] = ()
+    hooks: tuple[Obj, ...] = field(default=(), compare=False)  # hook Jobs (rollout/hooks.py)
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,8 @@ class Plan:
     notes: tuple[str, ...] = ()  # what people should know about this plan
     total_seconds: float = 0.0  # the waits of the plan (stage durations), if any
     prelude: tuple[Step, ...] = ()  # run first, numbered apart (abort an older canary)
+    hooks: tuple[Step, ...] = ()  # the pre-deploy hooks: after the prelude, numbered apart
+    changes: str = ""  # "1 created, 2 changed, …" (``plan``: the dry run's; rollout/diff.py)
 
     def _no_stable(self) -> str:
         if self.deployment_exists:
@@ -135,6 +141,8 @@ class Plan:
             f"  stable now: {self.previous_image or self._no_stable()}",
         ]
         lines += [f"  image set in {where}" for where in t.image_set]
+        if self.changes:
+            lines.append(f"  objects: {self.changes} (`ci-deploy diff` shows how)")
         if t.time_scale != 1:
             lines.append(f"  time scale: every duration divided by {t.time_scale:g} (sandbox)")
         lines += [f"  note: {note}" for note in self.notes]
@@ -145,6 +153,12 @@ class Plan:
             lines.append("  first, undo the rollout still in flight:")
             lines += [f"    {i}. {step.describe()}" for i, step in enumerate(self.prelude, 1)]
             lines.append("  then:")
+        if self.hooks and self.start == 1:
+            lines.append(
+                "  before the rollout, the pre-deploy hooks (one fails: stop, no workload changed):"
+            )
+            lines += [f"    {i}. {step.describe()}" for i, step in enumerate(self.hooks, 1)]
+            lines.append("  the rollout:")
         if self.start > 1:
             last = self.steps[self.start - 2]
             lines.append(
@@ -217,13 +231,18 @@ def noop_reason(target: Target, observed: Observed) -> str | None:
 
 def make_plan(target: Target, observed: Observed) -> Plan:
     """THE plan of a deploy: the strategy's steps and the failure path, or nothing to do."""
+    from ci_deploy.rollout.hooks import PRE_DEPLOY, hook_steps
     from ci_deploy.rollout.prune import with_pruning
     from ci_deploy.rollout.strategies import ProgressiveStrategy, strategy_for
 
     strategy = strategy_for(target.strategy)
     if isinstance(strategy, ProgressiveStrategy) and not noop_reason(target, observed):
-        return with_pruning(strategy.plan(target, observed), enabled=target.prune)
-    return with_pruning(make_rolling_plan(target, observed), enabled=target.prune)
+        plan = strategy.plan(target, observed)
+    else:
+        plan = make_rolling_plan(target, observed)
+    if not plan.noop_reason and plan.start == 1:
+        plan = replace(plan, hooks=tuple(hook_steps(target.hooks, PRE_DEPLOY, target.timeout)))
+    return with_pruning(plan, enabled=target.prune)
 
 
 def make_rolling_plan(target: Target, observed: Observed) -> Plan:
@@ -252,10 +271,12 @@ def rollback_steps(
     Deployment's; empty for a printed plan, where they are not known yet.
     """
     images = tuple(images_of(template)) if template else target.images
+    others: tuple[Step, ...] = (WaitForRestored(target.timeout),) if target.workloads else ()
     return (
         RestoreObjects(tuple(c.ref for c in changes), changes),
         RestoreTemplate(target.app, image, template),
         WaitForRollout(target.app, target.timeout, target.selector),
+        *others,
         VerifyRunning(target.app, images, target.selector),
         Record("RolledBack"),
     )

@@ -23,7 +23,7 @@ from ci_deploy.kube.applyset import (
     read_parent,
     stale_members,
 )
-from ci_deploy.kube.client import KubeClient
+from ci_deploy.kube.client import KubeClient, Obj
 from ci_deploy.kube.errors import ApiError, NetworkError
 from ci_deploy.rollout.labels import COLOR_LABEL, TRACK_LABEL
 from ci_deploy.rollout.plan import Plan, Target
@@ -86,14 +86,18 @@ def prune(client: KubeClient, applyset: ApplySet) -> list[str]:
     return done
 
 
-def candidates(client: KubeClient, target: Target) -> tuple[str, ...]:
-    """What a deploy of ``target`` would prune now (for the printed plan)."""
+def stale_objects(client: KubeClient, target: Target) -> list[Obj]:
+    """The objects a deploy of ``target`` would prune now, as the cluster has them."""
     applyset = ApplySet(target.app, target.namespace)
     current = {member_key(obj) for obj in target.manifests}
     live_kinds, _ = read_parent(client, applyset)
     kinds = live_kinds | {kind_of_key(key) for key in current}
-    stale = stale_members(client, applyset, kinds, current, exclude_labels=STRATEGY_LABELS)
-    return tuple(object_ref(obj) for obj in stale)
+    return stale_members(client, applyset, kinds, current, exclude_labels=STRATEGY_LABELS)
+
+
+def candidates(client: KubeClient, target: Target) -> tuple[str, ...]:
+    """What a deploy of ``target`` would prune now (for the printed plan)."""
+    return tuple(object_ref(obj) for obj in stale_objects(client, target))
 
 
 def with_pruning(plan: Plan, *, enabled: bool = True) -> Plan:

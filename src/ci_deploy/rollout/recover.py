@@ -23,6 +23,7 @@ from ci_deploy.kube.changes import ApplyReport, ObjectChange
 from ci_deploy.kube.client import DEPLOYMENT
 from ci_deploy.kube.state import Phase
 from ci_deploy.rollout.executor import execute
+from ci_deploy.rollout.hooks import pre_deploy_failed
 from ci_deploy.rollout.options import DeployOptions
 from ci_deploy.rollout.plan import Plan, rollback_steps
 from ci_deploy.rollout.session import RolloutContext, StepFailed
@@ -32,6 +33,7 @@ from ci_deploy.rollout.steps import (
     RestoreObjects,
     RestoreTemplate,
     Step,
+    WaitForRestored,
     WaitForRollout,
 )
 
@@ -75,6 +77,14 @@ def recovery_plan(
                 f"{reason}; another deploy took over {app}, so this one stops without rolling back"
             ),
         )
+    if pre_deploy_failed(failure):
+        return Terminal(
+            "Aborted",
+            DeploymentFailed(
+                f"{reason}; the deploy stopped before any workload changed (the hook's Job is "
+                "left for inspection)"
+            ),
+        )
     if plan.failure_paths:
         return _progressive(plan, failure, report, opts)
     if not touched:
@@ -90,7 +100,7 @@ def recovery_plan(
     if primary is None or not primary.touched:  # the Deployment is as it was: leave it
         steps = tuple(s for s in steps if not isinstance(s, (RestoreTemplate, WaitForRollout)))
     if not others:
-        steps = tuple(s for s in steps if not isinstance(s, RestoreObjects))
+        steps = tuple(s for s in steps if not isinstance(s, (RestoreObjects, WaitForRestored)))
     restored = ", ".join(c.ref for c in touched)
     return Recovery(steps, f"{reason}; rolled back to {plan.previous_image} (restored: {restored})")
 
@@ -130,7 +140,7 @@ def _progressive(
         return unwanted
     promoted = failure.number >= promote_at
     path = plan.failure_paths[1 if promoted else 0]
-    steps = _with_restore(path.steps, touched)
+    steps = _with_restore(path.steps, touched, t.timeout if t.workloads else None)
     back = plan.previous_image or "the stable version"
     done = f"{reason}; rolled back: all traffic to {back}, the new version removed"
     if touched:
@@ -138,15 +148,23 @@ def _progressive(
     return Recovery(steps, done)
 
 
-def _with_restore(steps: tuple[Step, ...], touched: list[ObjectChange]) -> tuple[Step, ...]:
+def _with_restore(
+    steps: tuple[Step, ...], touched: list[ObjectChange], wait: float | None = None
+) -> tuple[Step, ...]:
     """The path with the objects the apply step changed put back: where the path has its
-    ``RestoreObjects`` step (a strategy that must restore them late says so), else first."""
-    restore = RestoreObjects(tuple(c.ref for c in touched), tuple(touched))
+    ``RestoreObjects`` step (a strategy that must restore them late says so), else first;
+    with ``wait`` (the app has other workloads), followed by the wait for them to roll back."""
+    restore: tuple[Step, ...] = (RestoreObjects(tuple(c.ref for c in touched), tuple(touched)),)
+    if wait is not None:
+        restore += (WaitForRestored(wait),)
     if any(isinstance(s, RestoreObjects) for s in steps):
         if not touched:
             return tuple(s for s in steps if not isinstance(s, RestoreObjects))
-        return tuple(restore if isinstance(s, RestoreObjects) else s for s in steps)
-    return (restore, *steps) if touched else steps
+        out: list[Step] = []
+        for s in steps:
+            out += restore if isinstance(s, RestoreObjects) else (s,)
+        return tuple(out)
+    return (*restore, *steps) if touched else steps
 
 
 def _first_deploy(
@@ -218,6 +236,8 @@ def recover(
 def _shorter_wait(step: Step, seconds: float) -> Step:
     if isinstance(step, WaitForRollout):
         return WaitForRollout(step.deployment, seconds, step.selector)
+    if isinstance(step, WaitForRestored):
+        return WaitForRestored(seconds)
     return step
 
 

@@ -152,9 +152,76 @@ class WaitForRollout(Step):
         if outcome.result == "done":
             ctx.progress.line(f"rollout complete: {outcome.message}")
             return
-        if outcome.result == "failed" and ctx.lock_lost is not None and ctx.lock_lost.is_set():
-            raise StepFailed("lost", outcome.message)
-        raise StepFailed(outcome.result, outcome.message)
+        wait_failed(ctx, outcome.result, outcome.message)
+
+
+@dataclass(frozen=True)
+class WaitForWorkloads(Step):
+    """Watch the app's other workloads (Deployments, StatefulSets, DaemonSets besides the
+    primary) until every one has rolled out; the first that fails fails the step."""
+
+    workloads: tuple[str, ...]  # "StatefulSet db", ...
+    timeout: float
+    name = "wait-workloads"
+
+    def describe(self) -> str:
+        shown = ", ".join(ref_text(r) for r in self.workloads)
+        return f"wait for the other workloads to roll out (timeout {self.timeout:.0f}s): {shown}"
+
+    def run(self, ctx: RolloutContext) -> None:
+        _wait_workloads(ctx, self.workloads, self.timeout, stale=_stale_deadlines(ctx))
+
+
+def others_wait(workloads: tuple[str, ...], timeout: float) -> list[Step]:
+    """The step that waits for the other workloads, when the app has any."""
+    return [WaitForWorkloads(workloads, timeout)] if workloads else []
+
+
+def ref_text(ref: str) -> str:
+    """``StatefulSet db`` → ``statefulset/db`` (as kubectl names it)."""
+    kind, _, name = ref.partition(" ")
+    return f"{kind.lower()}/{name}"
+
+
+def _stale_deadlines(ctx: RolloutContext) -> dict[str, Obj | None]:
+    """Each applied Deployment's timed-out condition from before the apply (stale)."""
+    report = ctx.apply_report
+    if report is None:
+        return {}
+    return {
+        f"{c.kind.kind} {c.name}": deadline_condition(c.before)
+        for c in report.changes
+        if c.kind.kind == "Deployment"
+    }
+
+
+def _wait_workloads(
+    ctx: RolloutContext, refs: tuple[str, ...], timeout: float, stale: dict[str, Obj | None]
+) -> None:
+    from ci_deploy.kube.workloads import wait_for_workloads
+
+    outcome = wait_for_workloads(
+        ctx.client,
+        ctx.namespace,
+        refs,
+        timeout=timeout,
+        cancel=ctx.cancel,
+        on_progress=ctx.progress.update,
+        fail_fast_grace=ctx.fail_fast_grace,
+        extra_stop=ctx.lock_lost,
+        stale_deadlines=stale,
+    )
+    if outcome.result == "done":
+        ctx.progress.line(f"rolled out: {', '.join(ref_text(r) for r in refs)}")
+        return
+    wait_failed(ctx, outcome.result, outcome.message)
+
+
+def wait_failed(ctx: RolloutContext, result: str, message: str) -> NoReturn:
+    """A wait that did not end in ``done``: its kind, or ``lost`` when the lock went meanwhile."""
+    if result == "failed" and ctx.lock_lost is not None and ctx.lock_lost.is_set():
+        raise StepFailed("lost", message)
+    raise StepFailed(result, message)
 
 
 @dataclass(frozen=True)
@@ -491,6 +558,93 @@ class RestoreObjects(Step):
 
     def run(self, ctx: RolloutContext) -> None:
         _undo(self.changes, ctx)
+
+
+@dataclass(frozen=True)
+class WaitForRestored(Step):
+    """After the other objects were put back: watch the workloads among them roll back.
+
+    A StatefulSet (``OrderedReady``) never replaces a pod of the broken revision that is not
+    Ready, so once its controller has taken the restored template, those pods are deleted
+    (the forced rollback of the Kubernetes documentation) and come back at the restored one.
+    """
+
+    timeout: float
+    name = "wait-restored"
+
+    def describe(self) -> str:
+        return (
+            "wait for the other workloads this run changed to roll back (a StatefulSet's pods "
+            f"stuck on the new revision are deleted) (timeout {self.timeout:.0f}s)"
+        )
+
+    def run(self, ctx: RolloutContext) -> None:
+        from ci_deploy.kube.workloads import WORKLOAD_KINDS
+
+        report = ctx.apply_report
+        restored = [
+            c
+            for c in (report.touched if report is not None else [])
+            if c.before is not None and c.kind.kind in WORKLOAD_KINDS and c.name in _others(ctx)
+        ]
+        if not restored:
+            ctx.progress.line("no other workload to wait for")
+            return
+        for change in restored:
+            if change.kind.kind == "StatefulSet" and change.before is not None:
+                _force_statefulset_back(ctx, change.before, self.timeout)
+        refs = tuple(f"{c.kind.kind} {c.name}" for c in restored)
+        _wait_workloads(ctx, refs, self.timeout, stale={})
+
+
+def _others(ctx: RolloutContext) -> set[str]:
+    """Names of the workloads the run's record does not live on (all but the primary)."""
+    primary = ctx.record.app
+    return {
+        c.name
+        for c in (ctx.apply_report.changes if ctx.apply_report is not None else [])
+        if not (c.kind.kind == "Deployment" and c.name == primary)
+    }
+
+
+def _force_statefulset_back(ctx: RolloutContext, before: Obj, timeout: float) -> None:
+    """Once the StatefulSet's controller has the restored template (its update revision is
+    the one it had before), delete its pods stuck on another revision and not Ready."""
+    from ci_deploy.kube.client import STATEFULSET
+    from ci_deploy.kube.workloads import broken_revision_pods
+
+    name = str(before["metadata"]["name"])
+    wanted = (before.get("status") or {}).get("updateRevision")
+    deadline = time.monotonic() + min(timeout, 60.0)
+    while True:
+        sts = ctx.client.get(STATEFULSET.path(ctx.namespace, name))
+        status = sts.get("status") or {}
+        caught_up = int(status.get("observedGeneration") or 0) >= int(
+            sts["metadata"].get("generation") or 0
+        )
+        if caught_up and status.get("updateRevision") == wanted:
+            break
+        if time.monotonic() > deadline or ctx.cancel.wait(0.2):
+            return  # the wait that follows says what is wrong
+    selector = selector_of(sts)
+    query = [("labelSelector", selector)] if selector else None
+    pods = ctx.client.get(POD.path(ctx.namespace), query).get("items") or []
+    stuck = broken_revision_pods({**sts, "status": {"updateRevision": wanted}}, pods)
+    for pod in stuck:
+        ctx.client.request(
+            "DELETE", POD.path(ctx.namespace, pod), body={"propagationPolicy": "Background"}
+        )
+    if stuck:
+        ctx.progress.line(
+            f"statefulset/{name}: deleted {pods_text(stuck)} stuck on the new revision (not "
+            "Ready): the controller recreates what it deleted at the restored revision"
+        )
+
+
+def selector_of(workload: Obj) -> str:
+    """A workload's ``spec.selector.matchLabels`` as label selector text."""
+    labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ class Helm:
             return []
         argv = [_helm(), "template", helm.release or cfg.app, str(chart)]
         argv += ["--namespace", env.namespace, "--kube-version", self.kube_version]
+        argv.append("--skip-tests")  # a chart's test Pods are for `helm test`, not a deploy
         for path in files:
             argv += ["--values", str(path)]
         for name, value in helm.set.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ci_deploy.kube.applyset import ApplySet
+from ci_deploy.rollout.hooks import POST_DEPLOY, hook_steps
 from ci_deploy.rollout.plan import Observed, Target
 from ci_deploy.rollout.prune import Prune
 from ci_deploy.rollout.steps import (
@@ -12,11 +13,13 @@ from ci_deploy.rollout.steps import (
     Step,
     VerifyRunning,
     WaitForRollout,
+    others_wait,
 )
 
 
 class RollingStrategy:
-    """record stable → apply → wait for the rollout → verify what runs → record Succeeded."""
+    """record stable → apply → wait for the rollout (and the other workloads) → verify what
+    runs → post-deploy hooks → prune → record Succeeded."""
 
     name = "rolling"
 
@@ -24,12 +27,15 @@ class RollingStrategy:
         """Every rendered app can be rolled."""
 
     def steps(self, target: Target, observed: Observed, previous_image: str | None) -> list[Step]:
-        """The six steps of a rolling update."""
+        """The steps of a rolling update (six, plus the waits for other workloads and the
+        post-deploy hooks when the app has them)."""
         return [
             RecordStable(previous_image),
             Apply(target.objects, target.image, target.manifests, target.app),
             WaitForRollout(target.app, target.timeout, target.selector),
+            *others_wait(target.workloads, target.timeout),
             VerifyRunning(target.app, target.images, target.selector),
+            *hook_steps(target.hooks, POST_DEPLOY, target.timeout),
             Prune(ApplySet(target.app, target.namespace)),
             Record("Succeeded"),
         ]

@@ -31,6 +31,7 @@ from typing import Any
 from ci_deploy.config.model import BlueGreenConfig
 from ci_deploy.kube.applyset import ApplySet
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.rollout.hooks import POST_DEPLOY, hook_steps, hooks_of
 from ci_deploy.rollout.labels import COLOR_LABEL
 from ci_deploy.rollout.plan import (
     FailurePath,
@@ -59,6 +60,7 @@ from ci_deploy.rollout.steps import (
     VerifyRunning,
     WaitForRollout,
     Watch,
+    others_wait,
 )
 from ci_deploy.rollout.strategies.blue_green.spec import (
     BLUE,
@@ -149,6 +151,7 @@ def rollout_steps(
     steps: list[Step] = [
         RecordStart(previous_image, old, plan=spec.to_dict()),
         Apply(refs, target.image, others, ""),
+        *others_wait(spec.workloads, spec.timeout),
     ]
     if spec.relabel:
         steps += [
@@ -215,6 +218,7 @@ def rollout_steps(
             spec.timeout,
             serving=spec.deployment(new),
         ),
+        *hook_steps(spec.post_hooks, POST_DEPLOY, spec.timeout),
         Prune(ApplySet(target.app, target.namespace)),
         Record("Succeeded", f"{target.image} serves from {new}; {old} scaled to 0"),
     ]
@@ -340,6 +344,8 @@ def spec_for(target: Target, now: Serving) -> BlueGreenSpec:
         relabel=now.relabel,
         autoscaler=autoscaler,
         analysis=target.analysis,
+        workloads=target.workloads,
+        post_hooks=hooks_of(target.hooks, POST_DEPLOY),
     )
 
 

@@ -67,6 +67,10 @@ class BlueGreenSpec:
     relabel: bool = False  # the serving pods carry no colour yet: labelled blue first
     autoscaler: str = ""  # an HPA of the app, pointed at the serving colour
     analysis: AnalysisSpec | None = field(default=None, compare=False)  # the smoke checks
+    # the app's other workloads (waited for after the apply) and its post-deploy hook Jobs
+    # (run before pruning): recorded, so that promote's steps are the deploy's
+    workloads: tuple[str, ...] = ()
+    post_hooks: tuple[Obj, ...] = field(default=(), compare=False)
 
     @property
     def preview_service(self) -> str:
@@ -100,6 +104,8 @@ class BlueGreenSpec:
             "relabel": self.relabel,
             "autoscaler": self.autoscaler,
             "analysis": self.analysis.to_dict() if self.analysis is not None else None,
+            "workloads": list(self.workloads),
+            "postHooks": list(self.post_hooks),
         }
 
     @classmethod
@@ -123,6 +129,8 @@ class BlueGreenSpec:
             relabel=bool(doc.get("relabel", False)),
             autoscaler=str(doc.get("autoscaler", "")),
             analysis=AnalysisSpec.from_dict(doc["analysis"]) if doc.get("analysis") else None,
+            workloads=tuple(str(w) for w in doc.get("workloads") or ()),
+            post_hooks=tuple(dict(h) for h in doc.get("postHooks") or ()),
         )
 
 

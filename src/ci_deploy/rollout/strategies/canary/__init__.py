@@ -38,6 +38,7 @@ from typing import Any
 
 from ci_deploy.kube.applyset import ApplySet
 from ci_deploy.kube.state import StateRecord
+from ci_deploy.rollout.hooks import POST_DEPLOY, hook_steps
 from ci_deploy.rollout.plan import (
     FailurePath,
     Observed,
@@ -64,6 +65,7 @@ from ci_deploy.rollout.steps import (
     VerifyRunning,
     WaitForRollout,
     Watch,
+    others_wait,
 )
 from ci_deploy.rollout.strategies.canary.spec import (
     BASELINE_SUFFIX,
@@ -153,6 +155,7 @@ def rollout_steps(
             WaitForRollout(names.stable_deployment, spec.timeout, spec.stable_selector),
         ]
     steps.append(Apply(other_refs, target.image, others, ""))
+    steps += others_wait(spec.workloads, spec.timeout)
     steps += _start_steps(spec, target.image, previous_image, stable)
     if spec.analysis is not None and spec.analysis.smoke:
         # the canary's own Service with a weighing router; with replicas, the app's Service
@@ -172,6 +175,7 @@ def rollout_steps(
         steps += _watches(spec, stage, names.canary_deployment, spec.canary_selector)
         if stage.pause:
             steps.append(Pause(f"after stage {stage.name}", target.environment))
+    steps += hook_steps(spec.post_hooks, POST_DEPLOY, spec.timeout)
     steps.append(Prune(ApplySet(target.app, target.namespace)))  # healthy: what is left over goes
     steps.append(Record("Succeeded"))
     return steps

@@ -12,6 +12,7 @@ from ci_deploy.config.model import CanaryConfig
 from ci_deploy.config.values import Duration
 from ci_deploy.errors import UserInputError
 from ci_deploy.kube.state import STATE_ANNOTATION
+from ci_deploy.rollout.hooks import POST_DEPLOY, hooks_of
 from ci_deploy.rollout.plan import (
     Target,
     check_recorded,
@@ -66,6 +67,10 @@ class CanarySpec:
     baseline: bool = False  # canary.baseline: <app>-baseline beside the canary (names say which)
     baseline_selector: str = ""  # the baseline's pods (the Deployment's selector + track)
     analysis: AnalysisSpec | None = field(default=None, compare=False)  # metric rules
+    # the app's other workloads (waited for after the apply) and its post-deploy hook Jobs
+    # (run before pruning): recorded, so that promote's steps are the deploy's
+    workloads: tuple[str, ...] = ()
+    post_hooks: tuple[Obj, ...] = field(default=(), compare=False)
 
     def baseline_at(self, stage: Stage) -> bool:
         """Whether the baseline runs at ``stage`` (on, and the stage below 50 %)."""
@@ -89,6 +94,8 @@ class CanarySpec:
             "baseline": self.baseline,
             "baselineSelector": self.baseline_selector,
             "analysis": self.analysis.to_dict() if self.analysis is not None else None,
+            "workloads": list(self.workloads),
+            "postHooks": list(self.post_hooks),
         }
 
     @classmethod
@@ -109,6 +116,8 @@ class CanarySpec:
             baseline=bool(doc.get("baseline", False)),
             baseline_selector=str(doc.get("baselineSelector", "")),
             analysis=AnalysisSpec.from_dict(doc["analysis"]) if doc.get("analysis") else None,
+            workloads=tuple(str(w) for w in doc.get("workloads") or ()),
+            post_hooks=tuple(dict(h) for h in doc.get("postHooks") or ()),
         )
 
 
@@ -313,6 +322,8 @@ def spec_for(target: Target) -> CanarySpec:
         if settings.baseline
         else "",
         analysis=target.analysis,
+        workloads=target.workloads,
+        post_hooks=hooks_of(target.hooks, POST_DEPLOY),
     )
 
 
