@@ -61,9 +61,12 @@ class App:
         for name, text in files.items():
             (folder / f"{name}.yaml").write_text(text)
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """``ci-deploy ARGS`` in the repository, KUBECONFIG the sandbox's (``extra``: more
+        environment, e.g. another KUBECONFIG)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITHUB_"))}
         env["KUBECONFIG"] = str(self.sb.kubeconfig)
+        env.update(extra)
         return subprocess.run(
             [sys.executable, "-m", "ci_deploy", *args],
             cwd=self.root,
@@ -87,10 +90,15 @@ class App:
 
 @contextlib.contextmanager
 def app_on_sandbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str = CONFIG, app: type[App] = App
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    config: str = CONFIG,
+    app: type[App] = App,
+    **sandbox: Any,
 ) -> Iterator[App]:
-    """A fresh sandbox and the app's repository (outside any CI's workspace)."""
+    """A fresh sandbox (``sandbox``: more arguments of ``running_sandbox``) and the app's
+    repository (outside any CI's workspace)."""
     for name in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
         monkeypatch.delenv(name, raising=False)
-    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05, **sandbox) as sb:
         yield app.create(tmp_path / "repo", sb, config)

@@ -95,7 +95,14 @@ def lock_ttl_option(fn: F) -> F:
 
 
 def cluster_options(fn: F) -> F:
-    """--kubeconfig, --context and --request-timeout."""
+    """--kubeconfig, --context, --request-timeout and --allow-insecure-tls."""
+    fn = click.option(
+        "--allow-insecure-tls",
+        is_flag=True,
+        default=False,
+        help="Use a kubeconfig whose cluster sets insecure-skip-tls-verify (refused otherwise: "
+        "the API server's certificate is then not checked).",
+    )(fn)
     fn = click.option(
         "--request-timeout",
         default="30s",

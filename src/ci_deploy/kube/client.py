@@ -175,6 +175,12 @@ class KubeClient:
         return str(self._api.configuration.host)
 
     @property
+    def insecure(self) -> bool:
+        """The server's certificate is not verified (the kubeconfig's insecure-skip-tls-verify)."""
+        configuration = self._api.configuration
+        return self.server.startswith("https") and not bool(configuration.verify_ssl)
+
+    @property
     def credentials(self) -> list[str]:
         """The credential values this client sends (for masking), e.g. an exec plugin's token."""
         from ci_deploy.kube.credentials import configuration_credentials
@@ -357,19 +363,23 @@ def connect(
     *,
     policy: RetryPolicy = DEFAULT_POLICY,
     timeout: float = DEFAULT_TIMEOUT,
+    allow_insecure: bool = False,
 ) -> KubeClient:
     """A client for the cluster of ``context`` in ``kubeconfig`` (default: $KUBECONFIG, ~/.kube).
 
     ``timeout`` bounds each request (seconds). A kubeconfig that cannot be used raises
-    UserInputError with one line naming the path.
+    UserInputError with one line naming the path; so does a cluster with
+    ``insecure-skip-tls-verify`` (unless ``allow_insecure``) and an exec credential plugin that
+    is not installed.
     """
     from kubernetes import config as kube_config
     from kubernetes.client import ApiClient, Configuration
 
     from ci_deploy.errors import UserInputError
-    from ci_deploy.kube.kubeconfig import choose
+    from ci_deploy.kube.kubeconfig import check_credentials, choose
 
     chosen = choose(kubeconfig, context)
+    check_credentials(chosen, allow_insecure=allow_insecure)
     configuration = Configuration()
     where = f"kubeconfig {chosen.where} context {chosen.context!r}"
     with _client_log() as logged:  # the client logs plugin failures (with their stderr)

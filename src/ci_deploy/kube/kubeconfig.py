@@ -10,6 +10,7 @@ the context is not found. The files are read here only to explain what is wrong 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ class Choice:
     missing: tuple[str, ...]
     context: str
     cluster: str | None
+    user: str | None = None
+    exec_command: str | None = None  # the user's exec credential plugin, if it has one
+    insecure: bool = False  # the cluster sets insecure-skip-tls-verify: true
 
     @property
     def config_file(self) -> str:
@@ -47,7 +51,30 @@ def kubeconfig_paths(kubeconfig: str | None) -> tuple[list[str], bool]:
     return [os.path.expanduser(DEFAULT_PATH)], True
 
 
+CONTAINER_WORKSPACE = "/github/workspace"  # where the runner mounts the workspace in a container
+
+
+def in_container_action() -> bool:
+    """Running as a container action: the runner gives it the workspace at /github/workspace."""
+    return (
+        os.environ.get("GITHUB_ACTIONS") == "true"
+        and os.environ.get("GITHUB_WORKSPACE") == CONTAINER_WORKSPACE
+    )
+
+
 def _missing_error(missing: list[str], default: bool) -> UserInputError:
+    unseen = [p for p in missing if not p.startswith("/github/")]
+    if not default and in_container_action() and unseen:
+        return UserInputError(
+            f"kubeconfig {unseen[0]} does not exist in this container: a container action sees "
+            f"the runner's workspace (as {CONTAINER_WORKSPACE}) and not the rest of the "
+            "runner's disk, so a KUBECONFIG an earlier step wrote under the runner's temp "
+            "folder ($RUNNER_TEMP: azure/k8s-set-context, aws eks update-kubeconfig, "
+            "google-github-actions/get-gke-credentials) is not here",
+            hint="pass the kubeconfig's content in the action's kubeconfig input, or write the "
+            "file under $GITHUB_WORKSPACE and pass its path relative to the workspace, or run "
+            "the ci-deploy CLI on the runner (docs/ci.md#cloud-credentials-eks-gke-aks)",
+        )
     if default:
         text = f"no kubeconfig: {missing[0]} does not exist and KUBECONFIG is not set"
     elif len(missing) == 1:
@@ -100,6 +127,61 @@ def _contexts(docs: list[dict[str, Any]]) -> dict[str, str | None]:
     return found
 
 
+def _entry(docs: list[dict[str, Any]], section: str, name: str | None) -> dict[str, Any]:
+    """The first file's ``section`` entry called ``name`` (its inner mapping), or {}."""
+    inner = section[:-1]  # clusters → cluster, users → user
+    for doc in docs:
+        for entry in doc.get(section) or []:
+            if isinstance(entry, dict) and entry.get("name") == name:
+                value = entry.get(inner)
+                return value if isinstance(value, dict) else {}
+    return {}
+
+
+def _user_of(docs: list[dict[str, Any]], context: str) -> str | None:
+    for doc in docs:
+        for entry in doc.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") == context:
+                inner = entry.get("context")
+                user = inner.get("user") if isinstance(inner, dict) else None
+                return user if isinstance(user, str) else None
+    return None
+
+
+# Where a short-lived token comes from, for the plugins of the three big clouds.
+TOKEN_COMMANDS = {
+    "aws": "aws eks get-token --cluster-name NAME",
+    "aws-iam-authenticator": "aws eks get-token --cluster-name NAME",
+    "gke-gcloud-auth-plugin": "gcloud auth print-access-token",
+    "kubelogin": "kubelogin get-token (or az account get-access-token)",
+}
+
+
+def check_credentials(choice: Choice, *, allow_insecure: bool = False) -> None:
+    """Refuse, with one line saying what to do, a cluster whose certificate is not checked
+    (unless allowed) and an exec credential plugin that is not installed here."""
+    where = f"kubeconfig {choice.where} context {choice.context!r}"
+    if choice.insecure and not allow_insecure:
+        raise UserInputError(
+            f"{where}: cluster {choice.cluster!r} sets insecure-skip-tls-verify: true, so the "
+            "API server's certificate would not be checked and whoever answers in its place "
+            "would get the credentials",
+            hint="add the cluster's CA (certificate-authority-data), or, for a throwaway "
+            "cluster, pass --allow-insecure-tls (the action's allow-insecure-tls input)",
+        )
+    command = choice.exec_command
+    if command and shutil.which(command) is None:
+        name = os.path.basename(command)
+        token = TOKEN_COMMANDS.get(name, "the cloud CLI's get-token command")
+        raise UserInputError(
+            f"{where}: user {choice.user!r} gets its credentials from the exec plugin "
+            f"{command!r}, which is not installed here (not on PATH)",
+            hint=f"obtain a short-lived token in an earlier step ({token}) and pass a "
+            "kubeconfig with that token (the action's kubeconfig input), or run the ci-deploy "
+            f"CLI on the runner, where {name} is (docs/ci.md#cloud-credentials-eks-gke-aks)",
+        )
+
+
 def choose(kubeconfig: str | None, context: str | None) -> Choice:
     """The files and context to use; UserInputError (exit 2) with one line when there are none."""
     candidates, default = kubeconfig_paths(kubeconfig)
@@ -129,4 +211,17 @@ def choose(kubeconfig: str | None, context: str | None) -> Choice:
             f"kubeconfig {where} has no context {name!r} (it has: {known}); pass --context NAME "
             f"of one of them{skipped}"
         )
-    return Choice(tuple(paths), tuple(missing), str(name), contexts[name])
+    cluster = contexts[name]
+    user = _user_of(docs, str(name))
+    plugin = _entry(docs, "users", user).get("exec")
+    command = plugin.get("command") if isinstance(plugin, dict) else None
+    insecure = _entry(docs, "clusters", cluster).get("insecure-skip-tls-verify") is True
+    return Choice(
+        tuple(paths),
+        tuple(missing),
+        str(name),
+        cluster,
+        user=user,
+        exec_command=command if isinstance(command, str) and command else None,
+        insecure=insecure,
+    )

@@ -37,6 +37,7 @@ OPTION_INPUTS: dict[str, str] = {
 }
 # action input (true or false) -> the CLI flag it sets when true.
 FLAG_INPUTS: dict[str, str] = {
+    "allow-insecure-tls": "--allow-insecure-tls",
     "dry-run": "--dry-run",
     "full": "--full",
     "no-pause": "--no-pause",

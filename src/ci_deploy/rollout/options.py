@@ -43,6 +43,7 @@ class DeployOptions:
     time_scale: float = 1.0  # divide every duration of the plan (refused off the sandbox)
     no_pause: bool = False  # deploy: manual gates pass; promote --full
     prune: bool = True  # delete what earlier deploys applied and this one no longer renders
+    allow_insecure_tls: bool = False  # a kubeconfig with insecure-skip-tls-verify is used
 
 
 def load_environment(opts: DeployOptions) -> tuple[Config, EnvironmentConfig]:
@@ -108,7 +109,19 @@ def cluster_session(opts: DeployOptions, env_cluster: str | None) -> Iterator[Ku
     line): the deploy engine handles every error itself once it has changed something.
     """
     mask_kubeconfig(opts.kubeconfig)
-    client = connect(opts.kubeconfig, opts.context or env_cluster, timeout=opts.request_timeout)
+    client = connect(
+        opts.kubeconfig,
+        opts.context or env_cluster,
+        timeout=opts.request_timeout,
+        allow_insecure=opts.allow_insecure_tls,
+    )
+    if opts.allow_insecure_tls and client.insecure:
+        from ci_deploy.platforms import detect_platform
+
+        detect_platform().warning(
+            "the API server's certificate is not checked (insecure-skip-tls-verify, allowed "
+            "by --allow-insecure-tls): use this for throwaway clusters only"
+        )
     mask(client.credentials)  # e.g. the token an exec plugin returned
     try:
         yield client
