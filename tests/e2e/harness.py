@@ -170,8 +170,10 @@ def run_act(
     timeout: float = 300,
     runner: str = "-self-hosted",
     variables: dict[str, str] | None = None,
+    action: Path = ROOT,
 ) -> Run:
-    """``act EVENT -W WORKFLOW`` offline, the action mapped to this checkout.
+    """``act EVENT -W WORKFLOW`` offline, the action mapped to this checkout (or ``action``:
+    another checkout of it, such as a release commit's).
 
     ``runner`` is what ``ubuntu-latest`` maps to: ``-self-hosted`` (steps on this host, the
     default) or an image for job-container mode (needed by ``uses: docker://`` steps, which
@@ -195,7 +197,7 @@ def run_act(
         "--container-options",
         f"--network host -v {cache}:{cache}",
         "--local-repository",
-        f"org/ci-deploy@v1={ROOT}",
+        f"org/ci-deploy@v1={action}",
     ]
     for name, value in (secrets or {}).items():
         cmd += ["-s", f"{name}={value}"]

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Point action.yml at a published image: the release step of .github/workflows/release.yml.
+
+On the default branch ``runs.image`` is ``Dockerfile`` (every job builds the image: development,
+act runs). A release rewrites that one line to ``docker://REGISTRY/IMAGE:vX.Y.Z@sha256:…`` so
+that ``uses: owner/ci-deploy@vX`` pulls the image the release pipeline built, scanned and
+signed, by digest, and builds nothing. Only that line changes (comments and the rest stay).
+
+    python3 scripts/pin_action_image.py action.yml ghcr.io/owner/ci-deploy:v1.2.3@sha256:<64 hex>
+    python3 scripts/pin_action_image.py --check action.yml    # which form it is in
+
+Exit 0 when done (or, with --check, always, printing ``development`` or the image), 2 for a
+reference that is not ``NAME:vX.Y.Z@sha256:<64 hex>`` or an action.yml that is not in the
+development form (already pinned: a release is made from the default branch's file).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+DEVELOPMENT = "  image: Dockerfile"
+REFERENCE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+)"
+    r":(?P<tag>v[0-9]+\.[0-9]+\.[0-9]+)@(?P<digest>sha256:[0-9a-f]{64})$"
+)
+IMAGE_LINE = re.compile(r"^  image: (?P<value>\S+)\s*$", re.M)
+
+
+def pinned(text: str, reference: str) -> str:
+    """``text`` (action.yml) with ``runs.image`` set to ``docker://reference``."""
+    if REFERENCE.match(reference) is None:
+        raise ValueError(
+            f"expected REGISTRY/NAME:vX.Y.Z@sha256:<64 hex digits>, found {reference!r}"
+        )
+    lines = text.splitlines(keepends=True)
+    runs = next((i for i, line in enumerate(lines) if line.rstrip() == "runs:"), None)
+    if runs is None:
+        raise ValueError("action.yml has no top-level runs: block")
+    for i in range(runs + 1, len(lines)):
+        line = lines[i]
+        if line.strip() and not line.startswith(" "):
+            break  # the next top-level key: runs has no image line
+        if line.rstrip("\n") == DEVELOPMENT:
+            lines[i] = f"  image: docker://{reference}\n"
+            return "".join(lines)
+        if line.startswith("  image:"):
+            raise ValueError(
+                f"runs.image is {line.split(':', 1)[1].strip()!r}, not Dockerfile: make a "
+                "release from the default branch's action.yml"
+            )
+    raise ValueError("runs: has no `image: Dockerfile` line")
+
+
+def form(text: str) -> str:
+    """``development`` (builds Dockerfile) or the ``docker://`` image the action runs."""
+    runs = text.split("\nruns:\n", 1)
+    match = IMAGE_LINE.search(runs[1]) if len(runs) == 2 else None
+    if match is None:
+        return "unknown"
+    value = match.group("value")
+    return "development" if value == "Dockerfile" else value
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--check":
+        print(form(Path(argv[1]).read_text(encoding="utf-8")))
+        return 0
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        print("usage: pin_action_image.py [--check] ACTION_YML [REFERENCE]", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    try:
+        text = pinned(path.read_text(encoding="utf-8"), argv[1])
+    except (OSError, ValueError) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    path.write_text(text, encoding="utf-8")
+    print(f"{path}: runs.image is docker://{argv[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Publish ci-deploy's image for a release and pin action.yml to it; .github/workflows/release.yml
+# runs it on a tag vX.Y.Z (after the tests), and it runs the same on a workstation.
+#
+#   scripts/release.sh vX.Y.Z IMAGE        IMAGE without a tag, e.g. ghcr.io/owner/ci-deploy
+#
+# 1. builds the image: with `docker buildx` for $PLATFORMS (default linux/amd64,linux/arm64),
+#    pushed by buildx; without buildx (or PLATFORMS=host) with scripts/build-image.sh for the
+#    host's platform only, then pushed;
+# 2. pushes the tags vX.Y.Z, vX.Y and vX (the major tag moves);
+# 3. writes the SBOM of the pushed image (syft, SPDX JSON) to $OUT/sbom.spdx.json;
+# 4. with SIGN=true, signs the digest with cosign (keyless: needs the OIDC token GitHub gives a
+#    job with `id-token: write`, and the internet) and attests the SBOM; else says it did not;
+# 5. rewrites action.yml's `image: Dockerfile` to docker://IMAGE:vX.Y.Z@sha256:… in a new commit
+#    on top of HEAD, and points the tags vX.Y.Z and vX at it (pushing them is the caller's).
+# $OUT (default dist/release) also gets `image`: the pinned reference. The work tree must be
+# clean and action.yml in its development form (a release is made from the default branch).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+die() { echo "release: $*" >&2; exit 2; }
+[ "$#" -eq 2 ] || die "usage: scripts/release.sh vX.Y.Z IMAGE"
+VERSION="$1" IMAGE="$2"
+[[ "$VERSION" =~ ^v([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || die "version $VERSION is not vX.Y.Z"
+MAJOR="v${BASH_REMATCH[1]}" MINOR="v${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+[[ "$IMAGE" =~ ^[a-z0-9.:-]+(/[a-z0-9._-]+)+$ ]] || die "image $IMAGE is not REGISTRY/NAME (no tag)"
+PYTHON="${PYTHON:-python3}"
+FORM="$("$PYTHON" scripts/pin_action_image.py --check action.yml)"
+[ "$FORM" = development ] || die "action.yml already runs $FORM: release from the default branch"
+git diff --quiet HEAD -- || die "the work tree has uncommitted changes"
+OUT="${OUT:-$ROOT/dist/release}"
+mkdir -p "$OUT"
+PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"
+started=$SECONDS
+
+if [ "$PLATFORMS" != host ] && docker buildx version >/dev/null 2>&1; then
+  echo "release: building $IMAGE:$VERSION for $PLATFORMS with buildx"
+  docker buildx build --platform "$PLATFORMS" --push --provenance=mode=max \
+    --metadata-file "$OUT/buildx.json" \
+    -t "$IMAGE:$VERSION" -t "$IMAGE:$MINOR" -t "$IMAGE:$MAJOR" .
+  DIGEST="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["containerimage.digest"])' "$OUT/buildx.json")"
+else
+  echo "release: no docker buildx (or PLATFORMS=host): building $IMAGE:$VERSION for this host's platform only"
+  scripts/build-image.sh "$IMAGE:$VERSION"
+  docker tag "$IMAGE:$VERSION" "$IMAGE:$MINOR"
+  docker tag "$IMAGE:$VERSION" "$IMAGE:$MAJOR"
+  pushed="$(docker push "$IMAGE:$VERSION")"
+  echo "$pushed"
+  DIGEST="$(grep -o 'digest: sha256:[0-9a-f]\{64\}' <<<"$pushed" | tail -1 | cut -d' ' -f2)"
+  docker push -q "$IMAGE:$MINOR" >/dev/null
+  docker push -q "$IMAGE:$MAJOR" >/dev/null
+fi
+[[ "$DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]] || die "no digest from the push (got '$DIGEST')"
+REF="$IMAGE:$VERSION@$DIGEST"
+echo "release: pushed $REF (tags $VERSION, $MINOR, $MAJOR) in $((SECONDS - started))s"
+
+case "$IMAGE" in  # syft reads a registry on loopback over plain HTTP, as docker does
+  127.0.0.1:*|localhost:*) export SYFT_REGISTRY_INSECURE_USE_HTTP=true ;;
+esac
+"${SYFT:-syft}" scan -q "registry:$IMAGE@$DIGEST" -o "spdx-json=$OUT/sbom.spdx.json"
+echo "release: SBOM $OUT/sbom.spdx.json ($(wc -c <"$OUT/sbom.spdx.json") bytes)"
+
+if [ "${SIGN:-false}" = true ]; then
+  cosign sign --yes "$IMAGE@$DIGEST"
+  cosign attest --yes --type spdxjson --predicate "$OUT/sbom.spdx.json" "$IMAGE@$DIGEST"
+  echo "release: signed $IMAGE@$DIGEST and attested its SBOM (cosign keyless)"
+else
+  echo "release: not signed (SIGN is not true)"
+fi
+
+"$PYTHON" scripts/pin_action_image.py action.yml "$REF"
+git -c user.name="ci-deploy release" -c user.email="release@ci-deploy.invalid" \
+  commit -q -m "Release $VERSION: action.yml runs $REF" -- action.yml
+git tag -f "$VERSION" >/dev/null
+git tag -f "$MAJOR" >/dev/null
+echo "$REF" >"$OUT/image"
+echo "release: $VERSION and $MAJOR point at $(git rev-parse --short HEAD), whose action.yml runs $REF"

@@ -1,0 +1,199 @@
+"""ci-deploy's own release: scripts/release.sh (what .github/workflows/release.yml runs on a tag)
+publishes the image to a real registry on loopback with its tags and SBOM and pins action.yml to
+it by digest in a release commit; then a user workflow under act, `uses: org/ci-deploy@v1`
+resolved to that commit, pulls the published image and deploys to the sandbox without building
+anything. And the pin script and the workflow file on their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.build.registry import Registry, running_registry
+from tests.e2e.harness import (
+    ACT_IMAGE_TAG,
+    APP_IMAGE,
+    E2E_CONFIG,
+    ROOT,
+    TOOLS,
+    act_with_kubeconfig_secret,
+    assert_actionlint_clean,
+    assert_schema_valid,
+    git_repo,
+    live_status,
+    require_docker,
+)
+
+from kube_sandbox.testing import SandboxHandle
+
+pytestmark = pytest.mark.e2e
+
+PIN = ROOT / "scripts" / "pin_action_image.py"
+DIGEST = "sha256:" + "ab" * 32
+
+
+def pin(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["python3", str(PIN), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_pinning_rewrites_only_the_image_line_into_valid_action_metadata(tmp_path: Path) -> None:
+    action = tmp_path / "action.yml"
+    original = (ROOT / "action.yml").read_text()
+    action.write_text(original)
+    assert pin("--check", str(action)).stdout.strip() == "development"
+    reference = f"ghcr.io/acme/ci-deploy:v1.2.3@{DIGEST}"
+    done = pin(str(action), reference)
+    assert done.returncode == 0, done.stderr
+    text = action.read_text()
+    pairs = zip(original.splitlines(), text.splitlines(), strict=True)
+    changed = [(a, b) for a, b in pairs if a != b]
+    assert changed == [("  image: Dockerfile", f"  image: docker://{reference}")]
+    assert pin("--check", str(action)).stdout.strip() == f"docker://{reference}"
+    # Both forms are valid action metadata (GitHub's schema, as check-jsonschema ships it).
+    assert_schema_valid("vendor.github-actions", ROOT / "action.yml")
+    assert_schema_valid("vendor.github-actions", action)
+    again = pin(str(action), reference)  # a release is made from the development form only
+    assert again.returncode == 2 and "make a release from the default branch" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "ghcr.io/acme/ci-deploy:v1.2.3",  # no digest
+        "ghcr.io/acme/ci-deploy:latest@" + DIGEST,  # not a version
+        "ghcr.io/acme/ci-deploy:v1.2.3@sha256:abc",  # a short digest
+        "ci-deploy:v1.2.3@" + DIGEST,  # no registry
+    ],
+)
+def test_pinning_refuses_a_reference_that_is_not_a_version_by_digest(
+    tmp_path: Path, reference: str
+) -> None:
+    action = tmp_path / "action.yml"
+    action.write_text((ROOT / "action.yml").read_text())
+    done = pin(str(action), reference)
+    assert done.returncode == 2 and "expected REGISTRY/NAME:vX.Y.Z@sha256:" in done.stderr
+    assert action.read_text() == (ROOT / "action.yml").read_text()
+
+
+def test_the_release_workflow_is_actionlint_and_schema_clean(tmp_path: Path) -> None:
+    workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    repo = git_repo(tmp_path / "repo", {".github/workflows/release.yml": workflow})
+    assert_actionlint_clean(repo)
+    assert_schema_valid("github-workflows", repo / ".github" / "workflows" / "release.yml")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with running_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> dict[str, str]:
+    """scripts/release.sh v1.2.3 run in a clone of this checkout against the registry."""
+    require_docker()
+    tmp = tmp_path_factory.mktemp("release")
+    clone = tmp / "ci-deploy"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    image = f"{registry.host}/acme/ci-deploy"
+    env = {
+        **os.environ,
+        "VENV": str(ROOT / ".venv"),  # build-image.sh's pip and the wheel cache of the checkout
+        "TOOLS": str(TOOLS),
+        "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
+        "SYFT": str(ROOT / ".venv" / "bin" / "syft"),
+        "PLATFORMS": "host",
+        "OUT": str(tmp / "out"),
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        ["bash", "scripts/release.sh", "v1.2.3", image],
+        cwd=clone, env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(f"scripts/release.sh: {took:.1f}s")
+    reference = (tmp / "out" / "image").read_text().strip()
+    return {"clone": str(clone), "image": image, "reference": reference, "out": str(tmp / "out"),
+            "log": done.stdout + done.stderr}  # fmt: skip
+
+
+def git(clone: str, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", clone, *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_the_release_publishes_tags_and_sbom_and_pins_action_yml_by_digest(
+    release: dict[str, str], registry: Registry
+) -> None:
+    clone, image, reference = release["clone"], release["image"], release["reference"]
+    match = re.fullmatch(re.escape(image) + r":v1\.2\.3@(sha256:[0-9a-f]{64})", reference)
+    assert match is not None, reference
+    digest = match.group(1)
+    assert {"v1.2.3", "v1.2", "v1"} <= set(registry.tags("acme/ci-deploy"))
+    for tag in ("v1.2.3", "v1.2", "v1"):  # the same image under every tag
+        assert registry.manifest_digest("acme/ci-deploy", tag) == digest
+    # The release commit: on top of the released one, only action.yml changed; both tags on it.
+    assert (
+        git(clone, "rev-parse", "v1.2.3")
+        == git(clone, "rev-parse", "v1")
+        == git(clone, "rev-parse", "HEAD")
+    )
+    assert git(clone, "diff", "--name-only", "HEAD~1", "HEAD") == "action.yml"
+    assert f"  image: docker://{reference}" in git(clone, "show", "v1:action.yml").splitlines()
+    assert "  image: Dockerfile" in git(clone, "show", "HEAD~1:action.yml").splitlines()
+    sbom = json.loads((Path(release["out"]) / "sbom.spdx.json").read_text())
+    assert sbom["spdxVersion"].startswith("SPDX-")
+    names = {p["name"] for p in sbom["packages"]}
+    assert {"click", "kubernetes", "ci-deploy"} <= names, sorted(names)[:40]
+    assert "release: not signed (SIGN is not true)" in release["log"]
+
+
+USER_WORKFLOW = """\
+name: deploy
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - id: deploy
+        uses: org/ci-deploy@v1
+        with:
+          environment: staging
+          image: registry.example.com/acme/web-app:1.0.0
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          timeout: 2m
+      - run: test "${{ steps.deploy.outputs.phase }}" = Succeeded
+"""
+
+
+def test_a_user_workflow_pulls_the_released_image_and_builds_nothing(
+    release: dict[str, str], cluster: SandboxHandle, tmp_path: Path
+) -> None:
+    reference = release["reference"]
+    # Nothing of the image is on this engine: act must pull it from the registry.
+    for tag in ("v1.2.3", "v1.2", "v1"):
+        subprocess.run(["docker", "rmi", "-f", f"{release['image']}:{tag}"], capture_output=True)
+    repo = git_repo(
+        tmp_path / "repo",
+        {"ci-deploy.yml": E2E_CONFIG, ".github/workflows/deploy.yml": USER_WORKFLOW},
+    )
+    run = act_with_kubeconfig_secret(
+        repo, "push", "deploy.yml", cluster.kubeconfig, action=Path(release["clone"])
+    )
+    assert run.returncode == 0, str(run)
+    assert "docker build" not in run.log and ACT_IMAGE_TAG not in run.log
+    assert f"docker pull image={reference}" in run.log
+    inspect = subprocess.run(["docker", "image", "inspect", reference], capture_output=True)
+    assert inspect.returncode == 0  # pulled, by digest
+    status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
+    assert status["state"]["phase"] == "Succeeded"
+    assert status["live"]["image"] == f"{APP_IMAGE}:1.0.0"
