@@ -249,3 +249,69 @@ def test_a_blue_green_release_whose_worker_breaks_keeps_serving_blue_and_restore
         service = app.get(f"/api/v1/namespaces/{NAMESPACE}/services/web-app")
         assert service["spec"]["selector"]["ci-deploy.dev/color"] == serving
         assert pod_images(app, "app=worker") == [("registry.example.com/acme/worker:1", True)] * 2
+
+
+PRIMARY = f"""\
+app: web-app
+image: {{repository: {REPOSITORY}}}
+manifests:
+  files: ["deploy/*.yaml"]
+  primary: frontend
+environments:
+  staging: {{namespace: {NAMESPACE}, create_namespace: true, replicas: 2}}
+  production:
+    namespace: {NAMESPACE}-prod
+    create_namespace: true
+    replicas: 2
+    strategy: canary
+canary:
+  traffic_router: replicas
+  stages:
+    - {{name: first, traffic_percentage: 50, pause: true}}
+    - {{name: all, traffic_percentage: 100}}
+"""
+FRONTEND = WEB.replace("name: web-app}", "name: frontend}").replace("app: web-app", "app: front")
+FRONT_SERVICE = SERVICE.replace("app: web-app", "app: front")
+
+
+def test_the_primary_can_be_another_deployment_than_the_app_named_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app_on_sandbox(tmp_path, monkeypatch, PRIMARY) as app:
+        app.files(web=FRONTEND, svc=FRONT_SERVICE, worker=WORKER.format(tag="1"))
+        first = app.deploy("1")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "wait for deployment/frontend to roll out" in first.stderr
+        assert "rolled out: deployment/worker" in first.stderr
+        live = app.get("deployments/frontend")
+        assert "ci-deploy.dev/state" in live["metadata"]["annotations"]  # the record is on it
+        assert app.deploy("2").returncode == 0
+        status = app.run("status", "--env", "staging", "--json")
+        assert status.returncode == 0, status.stderr
+        assert f'"image": "{REPOSITORY}:2"' in status.stdout
+        back = app.run("rollback", "--env", "staging")
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert image(app.get("deployments/frontend")) == f"{REPOSITORY}:1"
+        # A canary of it: frontend-canary beside frontend, promoted from a separate process.
+        prod = f"/apis/apps/v1/namespaces/{NAMESPACE}-prod/deployments"
+        assert app.run("deploy", "--env", "production", "--image", ":1").returncode == 0
+        paused = app.run("deploy", "--env", "production", "--image", ":2")
+        assert paused.returncode == 0 and "paused after stage first" in paused.stderr
+        assert app.client.get_or_none(f"{prod}/frontend-canary") is not None
+        promoted = app.run("promote", "--env", "production")
+        assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+        assert image(app.get(f"{prod}/frontend")) == f"{REPOSITORY}:2"
+        assert app.client.get_or_none(f"{prod}/frontend-canary") is None
+
+
+def test_a_primary_that_is_not_rendered_is_named_with_what_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app_on_sandbox(
+        tmp_path, monkeypatch, PRIMARY.replace("primary: frontend", "primary: front")
+    ) as app:
+        app.files(web=FRONTEND, worker=WORKER.format(tag="1"))
+        refused = app.deploy("1")
+        assert refused.returncode == 2, refused.stderr
+        assert "no Deployment named 'front' in what manifests.files gives" in refused.stderr
+        assert "(it gives: frontend, worker; set manifests.primary to one)" in refused.stderr

@@ -227,7 +227,8 @@ CASES: list[ErrorCase] = [
         "no Deployment named after the app",
         {"service.yaml.j2": '{% include "builtin/service.yaml.j2" %}\n'},
         "error: templates: no Deployment named 'web-app': ci-deploy rolls out the Deployment "
-        'named after the app (include "builtin/deployment.yaml.j2" to reuse the built-in one)',
+        "named after the app, or the one manifests.primary names (include "
+        '"builtin/deployment.yaml.j2" to reuse the built-in one)',
     ),
     ErrorCase(
         "httproute",

@@ -127,3 +127,28 @@ def test_a_chart_with_a_subchart_deploys_both_workloads_and_rolls_both_back(
         for name, image in (("web-app", f"{REPOSITORY}:1"), ("web-app-worker", "nginx:1.16.0")):
             live = app.get(f"deployments/{name}")
             assert live["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
+def test_a_release_named_otherwise_than_its_chart_is_deployed_through_manifests_primary(
+    tmp_path: Path,
+) -> None:
+    root = make_repo(tmp_path / "repo", subchart=False)
+    text = (
+        config()
+        .replace("app: web-app", "app: shop")
+        .replace("    chart: charts/web-app\n", "    chart: charts/web-app\n    release: shop\n")
+    )
+    (root / "ci-deploy.yml").write_text(text)
+    with running_sandbox(tmp_path / "sandbox", pod_ready_delay=0.05) as sb:
+        app = App(root, sb)
+        refused = app.run("deploy", "--env", "staging", "--image", ":1")
+        assert refused.returncode == 2  # helm's fullname: <release>-<chart>
+        assert "(it gives: shop-web-app; set manifests.primary to one)" in refused.stderr
+        (root / "ci-deploy.yml").write_text(
+            text.replace("  helm:", "  primary: shop-web-app\n  helm:")
+        )
+        done = app.run("deploy", "--env", "staging", "--image", ":1")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Succeeded: registry.example.com/acme/web-app:1 in staging" in done.stderr
+        live = app.get("deployments/shop-web-app")
+        assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{REPOSITORY}:1"

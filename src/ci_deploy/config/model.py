@@ -96,6 +96,9 @@ class ManifestsConfig:
     ingress: IngressConfig | None = None
     http_route: HTTPRouteConfig | None = None
     hpa: HPAConfig | None = None
+    # the Deployment the strategies roll out and the state record lives on (None: the app's
+    # name); the others are watched and rolled back with it
+    primary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,11 @@ class Config:
     # rendered pipeline has no build/scan jobs: the image is built elsewhere).
     build: BuildConfig | None = None
     scan: ScanConfig | None = None
+
+    @property
+    def primary(self) -> str:
+        """The name of the app's primary Deployment (``manifests.primary``, else ``app``)."""
+        return self.manifests.primary or self.app
 
     def manifests_for(self, env: EnvironmentConfig) -> ManifestsConfig:
         """The manifests settings of ``env``: the app's, with the environment's own source

@@ -473,6 +473,15 @@ MANIFESTS = Record(
         Field("ingress", INGRESS, "render an Ingress"),
         Field("http_route", HTTP_ROUTE, "render a Gateway API HTTPRoute"),
         Field("hpa", HPA, "render a HorizontalPodAutoscaler"),
+        Field(
+            "primary",
+            Scalar("DNS name", p_dns_subdomain),
+            "the Deployment among the rendered objects that the strategy rolls out and the"
+            " state record lives on (a chart's `release-chart`); the app's other Deployments,"
+            " StatefulSets and DaemonSets are watched and rolled back with it",
+            default="the app's name",
+            example="web-app-frontend",
+        ),
     ),
 )
 

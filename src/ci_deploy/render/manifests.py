@@ -183,8 +183,7 @@ def _shape_problem(item: RenderedObject) -> Problem | None:
 
 def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Problem]:
     """Set namespace and ownership labels; a template that sets them differently is an error
-    (except ``app.kubernetes.io/name`` on objects other than the app's Deployment: a
-    component's own name, such as a subchart's, stays)."""
+    (except ``app.kubernetes.io/name``: an object's own name, such as a chart's, stays)."""
     if item.kind in CLUSTER_SCOPED:
         return [
             item.problem((), f"{item.kind} is cluster-scoped; ci-deploy manages namespaced "
@@ -208,11 +207,10 @@ def _stamp(item: RenderedObject, cfg: Config, env: EnvironmentConfig) -> list[Pr
     labels = metadata["labels"]
     if not isinstance(labels, dict):
         return problems  # the schema check reports the wrong type
-    primary = item.kind == "Deployment" and item.name == cfg.app
     for key, value in ((LABEL_NAME, cfg.app), (LABEL_MANAGED_BY, "ci-deploy")):
         found = labels.setdefault(key, value)
-        if key == LABEL_NAME and not primary:
-            continue  # a component's own name (a chart's subchart, a worker) is kept
+        if key == LABEL_NAME:
+            continue  # an object's own name (a chart's, a subchart's, a worker's) is kept
         if found != value:
             path = ("metadata", "labels", key)
             problems.append(item.problem(path, f"is {found!r}, expected {value!r}"))
@@ -248,8 +246,17 @@ def _hook_annotations(items: list[RenderedObject]) -> list[Problem]:
 
 
 def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]:
-    if any(item.kind == "Deployment" and item.name == cfg.app for item in items):
+    primary = cfg.primary
+    if any(item.kind == "Deployment" and item.name == primary for item in items):
         return []
+    found = sorted(item.name for item in items if item.kind == "Deployment")
+    others = f" (it gives: {', '.join(found)}; set manifests.primary to one)" if found else ""
+    rule = (
+        f"ci-deploy rolls out the Deployment manifests.primary names ({primary!r})"
+        if cfg.manifests.primary
+        else "ci-deploy rolls out the Deployment named after the app, or the one"
+        " manifests.primary names"
+    )
     folder = cfg.manifests.templates
     where = Location(display_path(folder) if folder is not None else cfg.source)
     for key in ("files", "kustomize", "helm"):
@@ -258,16 +265,16 @@ def _primary_workload(cfg: Config, items: list[RenderedObject]) -> list[Problem]
                 Problem(
                     Location(cfg.source),
                     f"manifests.{key}",
-                    f"no Deployment named {cfg.app!r} in what manifests.{key} gives: ci-deploy"
-                    " rolls out the Deployment named after the app",
+                    f"no Deployment named {primary!r} in what manifests.{key} gives: "
+                    f"{rule}{others}",
                 )
             ]
     return [
         Problem(
             where,
             "",
-            f"no Deployment named {cfg.app!r}: ci-deploy rolls out the Deployment named "
-            'after the app (include "builtin/deployment.yaml.j2" to reuse the built-in one)',
+            f"no Deployment named {primary!r}: {rule}{others} (include "
+            '"builtin/deployment.yaml.j2" to reuse the built-in one)',
         )
     ]
 
@@ -285,7 +292,7 @@ def _app_container(cfg: Config, items: list[RenderedObject], image: str) -> list
     one); without it, a container must already run it. Otherwise ci-deploy would report a
     version as deployed that no pod runs.
     """
-    primary = next(i for i in items if i.kind == "Deployment" and i.name == cfg.app)
+    primary = next(i for i in items if i.kind == "Deployment" and i.name == cfg.primary)
     containers = _containers(primary)
     path = ("spec", "template", "spec", "containers")
     listed = ", ".join(f"{c.get('name')} ({c.get('image')})" for c in containers) or "none"
@@ -296,7 +303,7 @@ def _app_container(cfg: Config, items: list[RenderedObject], image: str) -> list
             return [
                 primary.problem(
                     path,
-                    f"image.container is {wanted!r} but Deployment {cfg.app} has no container "
+                    f"image.container is {wanted!r} but Deployment {cfg.primary} has no container "
                     f"of that name (containers: {listed})",
                 )
             ]
@@ -307,7 +314,7 @@ def _app_container(cfg: Config, items: list[RenderedObject], image: str) -> list
     return [
         primary.problem(
             path,
-            f"no container of Deployment {cfg.app} runs the image being deployed ({image}); "
+            f"no container of Deployment {cfg.primary} runs the image being deployed ({image}); "
             f"containers: {listed}. Use {{{{ image }}}} for the app's container in the template, "
             f"or set image.container in {cfg.source} to the container that runs the app",
         )
@@ -319,7 +326,7 @@ def app_container_name(cfg: Config, objects: list[dict[str, Any]], image: str) -
     if cfg.image.container is not None:
         return cfg.image.container
     for obj in objects:
-        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == cfg.app:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == cfg.primary:
             pod = (obj.get("spec") or {}).get("template") or {}
             for container in (pod.get("spec") or {}).get("containers") or []:
                 if container.get("image") == image:

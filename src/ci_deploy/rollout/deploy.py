@@ -92,7 +92,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         ApplySet(cfg.app, env.namespace),
     )
     primary = next(
-        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == cfg.app
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == cfg.primary
     )
     workloads = tuple(workload_ref(o) for o in objects if is_workload(o) and o is not primary)
     pod = (primary.get("spec") or {}).get("template") or {}
@@ -122,6 +122,7 @@ def prepare(opts: DeployOptions, cfg: Config, env: EnvironmentConfig, live: str 
         prune=opts.prune,
         workloads=workloads,
         hooks=hooks,
+        primary=cfg.manifests.primary or "",
     )
     strategy.validate(target)
     return Prepared(target, objects, chosen.warning, cfg)
@@ -158,10 +159,14 @@ def strategy_settings(cfg: Config, strategy: str) -> StrategySettings | None:
     return cfg.rolling
 
 
-def workloads_of(client: KubeClient, namespace: str, app: str) -> tuple[Workload, ...]:
-    """Every Deployment of ``app`` (label app.kubernetes.io/name), the app-named one first."""
+def workloads_of(
+    client: KubeClient, namespace: str, app: str, primary: str | None = None
+) -> tuple[Workload, ...]:
+    """Every Deployment of ``app`` (label app.kubernetes.io/name), the primary (``primary``,
+    else the app-named one) first."""
     from ci_deploy.render.context import LABEL_NAME
 
+    primary = primary or app
     query = [("labelSelector", f"{LABEL_NAME}={app}")]
     items = client.get(DEPLOYMENT.path(namespace), query).get("items") or []
     found = []
@@ -172,21 +177,27 @@ def workloads_of(client: KubeClient, namespace: str, app: str) -> tuple[Workload
         found.append(
             Workload(
                 name=name,
-                track=str(labels.get(TRACK_LABEL) or ("stable" if name == app else "unknown")),
+                track=str(labels.get(TRACK_LABEL) or ("stable" if name == primary else "unknown")),
                 color=labels.get(COLOR_LABEL),
                 replicas=int(spec.get("replicas", 1)),
                 ready=int((item.get("status") or {}).get("readyReplicas") or 0),
                 template=pod_template(item),
             )
         )
-    return tuple(sorted(found, key=lambda w: (w.name != app, w.name)))
+    return tuple(sorted(found, key=lambda w: (w.name != primary, w.name)))
 
 
 def observe(
-    client: KubeClient, namespace: str, app: str, container: str | None = None
+    client: KubeClient,
+    namespace: str,
+    app: str,
+    container: str | None = None,
+    *,
+    primary: str | None = None,
 ) -> tuple[Observed, StateStore]:
-    """The app's Deployments and its state record (reconciled when a run left it Progressing)."""
-    store = StateStore(client, namespace, app)
+    """The app's Deployments and its state record, on the primary Deployment (``primary``, else
+    the app-named one), reconciled when a run left it Progressing."""
+    store = StateStore(client, namespace, primary or app)
     record, deployment = store.read()
     if deployment is None:
         return Observed(deployment_exists=False, record=record), store
@@ -200,9 +211,18 @@ def observe(
         live_healthy=healthy,
         record=fixed or record,
         reconciled=fixed is not None,
-        workloads=workloads_of(client, namespace, app),
+        # the Deployments that carry the primary's name label: a canary, a colour (a chart
+        # names its Deployment after itself, not after the app)
+        workloads=workloads_of(client, namespace, _name_label(deployment, app), primary),
     )
     return observed, store
+
+
+def _name_label(deployment: Obj, app: str) -> str:
+    from ci_deploy.render.context import LABEL_NAME
+
+    labels = (deployment.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(LABEL_NAME) or app)
 
 
 def printed_plan(plan: Plan, client: KubeClient) -> Plan:
@@ -226,7 +246,7 @@ def _prepared(
     of the image live now."""
     if early is not None:
         return early
-    observed, _ = observe(client, env.namespace, cfg.app)
+    observed, _ = observe(client, env.namespace, cfg.app, primary=cfg.primary)
     return prepare(opts, cfg, env, observed.live_image)
 
 
@@ -253,7 +273,9 @@ def build_diff(opts: DeployOptions) -> tuple[Plan, Prepared, Changes]:
     with cluster_session(opts, env.cluster) as client:
         check_time_scale(client, opts)
         prepared = _prepared(opts, cfg, env, client, early)
-        observed, _ = observe(client, env.namespace, cfg.app, prepared.target.container)
+        observed, _ = observe(
+            client, env.namespace, cfg.app, prepared.target.container, primary=cfg.primary
+        )
         plan = printed_plan(make_plan(prepared.target, observed), client)
         missing = require_namespace(client, env.namespace, may_create=env.create_namespace)
         changes = plan_changes(client, plan, namespace_missing=missing)
@@ -267,7 +289,7 @@ def dry_run(opts: DeployOptions, platform: Platform) -> Plan:
     with cluster_session(opts, env.cluster) as client:
         prepared = _prepared(opts, cfg, env, client, early)
         t = prepared.target
-        observed, _ = observe(client, t.namespace, t.app, t.container)
+        observed, _ = observe(client, t.namespace, t.app, t.container, primary=t.deployment)
         plan = printed_plan(make_plan(t, observed), client)
         for line in plan.render().splitlines():
             platform.log(line)
@@ -363,7 +385,7 @@ def _deploy_locked(
     error: BaseException | None = None
     try:
         with deploy_lock(client, t.namespace, t.app, opts, cancel, progress) as lock:
-            observed, store = observe(client, t.namespace, t.app, t.container)
+            observed, store = observe(client, t.namespace, t.app, t.container, primary=t.deployment)
             _save_reconciled(store, observed, progress)
             plan = printed_plan(make_plan(t, observed), client)
             with progress.group("Plan"):

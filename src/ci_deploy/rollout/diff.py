@@ -41,7 +41,7 @@ def applied_objects(plan: Plan) -> tuple[list[Obj], tuple[str, ...]]:
     if apply is None or apply.deployment:  # a rolling plan (or nothing to do): everything
         return list(target.manifests), ()
     note = (
-        f"deployment/{target.app} is not in the diff: the {target.strategy} strategy rolls "
+        f"deployment/{target.deployment} is not in the diff: the {target.strategy} strategy rolls "
         "it out by the steps of the plan"
     )
     return list(apply.manifests), (note,)

@@ -64,6 +64,12 @@ class Target:
     # the app's Deployments, StatefulSets and DaemonSets besides the primary ("StatefulSet db")
     workloads: tuple[str, ...] = ()
     hooks: tuple[Obj, ...] = field(default=(), compare=False)  # hook Jobs (rollout/hooks.py)
+    primary: str = ""  # manifests.primary: the Deployment rolled out ("": the app's name)
+
+    @property
+    def deployment(self) -> str:
+        """The name of the primary Deployment (the one the strategy rolls out)."""
+        return self.primary or self.app
 
 
 @dataclass(frozen=True)
@@ -271,13 +277,15 @@ def rollback_steps(
     Deployment's; empty for a printed plan, where they are not known yet.
     """
     images = tuple(images_of(template)) if template else target.images
-    others: tuple[Step, ...] = (WaitForRestored(target.timeout),) if target.workloads else ()
+    others: tuple[Step, ...] = (
+        (WaitForRestored(target.timeout, target.deployment),) if target.workloads else ()
+    )
     return (
         RestoreObjects(tuple(c.ref for c in changes), changes),
-        RestoreTemplate(target.app, image, template),
-        WaitForRollout(target.app, target.timeout, target.selector),
+        RestoreTemplate(target.deployment, image, template),
+        WaitForRollout(target.deployment, target.timeout, target.selector),
         *others,
-        VerifyRunning(target.app, images, target.selector),
+        VerifyRunning(target.deployment, images, target.selector),
         Record("RolledBack"),
     )
 
@@ -302,7 +310,7 @@ def primary_manifest(target: Target) -> Obj:
     return next(
         o
         for o in target.manifests
-        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
+        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.deployment
     )
 
 
@@ -363,8 +371,10 @@ def recorded_target(
     images: tuple[tuple[str, str], ...] = (),
     replicas: int = 1,
     time_scale: float = 1.0,
+    primary: str = "",
 ) -> Target:
-    """A Target for the recorded rollout (no manifests: only what its later steps use)."""
+    """A Target for the recorded rollout (no manifests: only what its later steps use);
+    ``primary``: the Deployment the record lives on, when it is not the app-named one."""
     return Target(
         app=record.app,
         environment=record.environment,
@@ -378,4 +388,5 @@ def recorded_target(
         images=images,
         replicas=replicas,
         time_scale=time_scale,
+        primary="" if primary == record.app else primary,
     )

@@ -102,12 +102,18 @@ def abort(
 
 
 def plan_of(
-    observed: Observed, env: EnvironmentConfig, verb: str, timeout: float, prune: bool = True
+    observed: Observed,
+    env: EnvironmentConfig,
+    verb: str,
+    timeout: float,
+    prune: bool = True,
+    primary: str = "",
 ) -> Plan:
-    """The plan ``promote`` or ``abort`` runs, from the record alone (pure)."""
+    """The plan ``promote`` or ``abort`` runs, from the record alone (pure); ``primary``: the
+    Deployment the record lives on (manifests.primary), when not the app-named one."""
     record = _in_progress(observed.record, env.name, verb, observed)
     strategy = _progressive(record)
-    target = recorded_target(record, timeout=timeout, namespace=env.namespace)
+    target = recorded_target(record, timeout=timeout, namespace=env.namespace, primary=primary)
     if verb == "abort":
         steps: tuple[Step, ...] = tuple(strategy.abort_steps(record, observed))
         stop = FailurePath("if a step fails: stop and say what is left; a human must act (exit 3)")
@@ -136,13 +142,15 @@ def _run(
 
     cfg, env = load_environment(opts)
     with cluster_session(opts, env.cluster) as client:
-        observed, _ = observe(client, env.namespace, cfg.app)
-        plan_of(observed, env, verb, opts.timeout, opts.prune)  # exit 2 before the lock if nothing
+        primary = cfg.primary
+        observed, _ = observe(client, env.namespace, cfg.app, primary=primary)
+        # exit 2 before the lock if there is nothing to do
+        plan_of(observed, env, verb, opts.timeout, opts.prune, primary)
         progress = Progress(platform)
         try:
             with deploy_lock(client, env.namespace, cfg.app, opts, cancel, progress) as lock:
-                observed, store = observe(client, env.namespace, cfg.app)
-                plan = plan_of(observed, env, verb, opts.timeout, opts.prune)
+                observed, store = observe(client, env.namespace, cfg.app, primary=primary)
+                plan = plan_of(observed, env, verb, opts.timeout, opts.prune, primary)
                 session = Session(client, store, progress, platform, cancel, urgent, lock.lost)
                 events = verb_events(cfg, env.name, env.url, platform, verb)
                 return _execute(

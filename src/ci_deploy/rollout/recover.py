@@ -58,7 +58,8 @@ def _primary(report: ApplyReport | None, plan: Plan) -> ObjectChange | None:
     if report is None:
         return None
     return next(
-        (c for c in report.changes if c.kind == DEPLOYMENT and c.name == plan.target.app), None
+        (c for c in report.changes if c.kind == DEPLOYMENT and c.name == plan.target.deployment),
+        None,
     )
 
 
@@ -140,7 +141,7 @@ def _progressive(
         return unwanted
     promoted = failure.number >= promote_at
     path = plan.failure_paths[1 if promoted else 0]
-    steps = _with_restore(path.steps, touched, t.timeout if t.workloads else None)
+    steps = _with_restore(path.steps, touched, t.timeout if t.workloads else None, t.deployment)
     back = plan.previous_image or "the stable version"
     done = f"{reason}; rolled back: all traffic to {back}, the new version removed"
     if touched:
@@ -149,14 +150,17 @@ def _progressive(
 
 
 def _with_restore(
-    steps: tuple[Step, ...], touched: list[ObjectChange], wait: float | None = None
+    steps: tuple[Step, ...],
+    touched: list[ObjectChange],
+    wait: float | None = None,
+    primary: str = "",
 ) -> tuple[Step, ...]:
     """The path with the objects the apply step changed put back: where the path has its
     ``RestoreObjects`` step (a strategy that must restore them late says so), else first;
     with ``wait`` (the app has other workloads), followed by the wait for them to roll back."""
     restore: tuple[Step, ...] = (RestoreObjects(tuple(c.ref for c in touched), tuple(touched)),)
     if wait is not None:
-        restore += (WaitForRestored(wait),)
+        restore += (WaitForRestored(wait, primary),)
     if any(isinstance(s, RestoreObjects) for s in steps):
         if not touched:
             return tuple(s for s in steps if not isinstance(s, RestoreObjects))
@@ -183,7 +187,7 @@ def _first_deploy(
     else:
         todo = (
             f"fix the image and deploy again, or remove it: kubectl -n {t.namespace} delete "
-            f"deployment {t.app}"
+            f"deployment {t.deployment}"
         )
     return Terminal(
         "Failed",
@@ -237,7 +241,7 @@ def _shorter_wait(step: Step, seconds: float) -> Step:
     if isinstance(step, WaitForRollout):
         return WaitForRollout(step.deployment, seconds, step.selector)
     if isinstance(step, WaitForRestored):
-        return WaitForRestored(seconds)
+        return WaitForRestored(seconds, step.primary)
     return step
 
 
@@ -251,18 +255,18 @@ def _rollback_failed(
             f"{failure.message}; rollback to {previous} applied, not confirmed ({second.message})"
         )
         ctx.set_phase("Aborted", message)
-        _raise(ctx, RollbackFailed(message, hint=_look_at(t.namespace, t.app, ctx)))
+        _raise(ctx, RollbackFailed(message, hint=_look_at(t.namespace, t.deployment, t.app, ctx)))
     message = f"{failure.message}; the rollback to {previous} failed too: {second.message}"
     ctx.set_phase("Failed", message)
-    _raise(ctx, RollbackFailed(message, hint=_look_at(t.namespace, t.app, ctx)))
+    _raise(ctx, RollbackFailed(message, hint=_look_at(t.namespace, t.deployment, t.app, ctx)))
 
 
-def _look_at(namespace: str, app: str, ctx: RolloutContext) -> str:
+def _look_at(namespace: str, deployment: str, app: str, ctx: RolloutContext) -> str:
     touched = ctx.apply_report.touched if ctx.apply_report is not None else []
-    objects = ", ".join(c.ref for c in touched) or f"Deployment {namespace}/{app}"
+    objects = ", ".join(c.ref for c in touched) or f"Deployment {namespace}/{deployment}"
     return (
-        f"a human must act: look at {objects} (kubectl -n {namespace} describe deployment {app};"
-        f" get pods -l app.kubernetes.io/name={app}); then deploy a known-good image"
+        f"a human must act: look at {objects} (kubectl -n {namespace} describe deployment "
+        f"{deployment}; get pods -l app.kubernetes.io/name={app}); then deploy a known-good image"
     )
 
 

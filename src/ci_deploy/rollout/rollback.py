@@ -189,7 +189,7 @@ def _recorded_stable(
 
 def find(client: KubeClient, cfg: Config, env: EnvironmentConfig) -> Found:
     """The namespace, the Deployment, its record and revisions; exit 2 when there is none."""
-    app, namespace = cfg.app, env.namespace
+    app, namespace = cfg.primary, env.namespace
     if not namespace_exists(client, namespace):
         raise UserInputError(
             f"there is no deployment {app} in namespace {namespace} (the namespace does not exist)",
@@ -406,7 +406,7 @@ def build_rollback_plan(opts: DeployOptions, to_revision: str | None) -> Rollbac
         decision = decide(found, to)
     if isinstance(decision, NothingToDo):
         return decision
-    return rollback_plan(cfg.app, env, found, decision, opts.timeout)
+    return rollback_plan(cfg.primary, env, found, decision, opts.timeout)
 
 
 def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) -> RollbackResult:
@@ -424,7 +424,7 @@ def _rollback_locked(run: RollbackRun, to: Target | None, platform: Platform) ->
             ) from exc
         if isinstance(decision, NothingToDo):
             return RollbackResult(found.record, f"nothing to do: {decision.reason}")
-        plan = rollback_plan(app, run.env, found, decision, run.opts.timeout)
+        plan = rollback_plan(run.cfg.primary, run.env, found, decision, run.opts.timeout)
         events = verb_events(run.cfg, run.env.name, run.env.url, platform, "rollback")
         ctx = RolloutContext(
             client=run.client,
@@ -496,7 +496,7 @@ def _failed(
     run: RollbackRun, found: Found, ctx: RolloutContext, plan: RollbackPlan, failure: StepFailed
 ) -> NoReturn:
     """A step of the rollback failed: record and raise what the cluster is in."""
-    namespace, app, image = run.env.namespace, run.cfg.app, plan.choice.image
+    namespace, app, image = run.env.namespace, run.cfg.primary, plan.choice.image
     if failure.step == RecordRollback.name:
         raise NothingChanged(
             f"could not record the rollback: {failure.message}; nothing was changed"
@@ -524,7 +524,7 @@ def _not_applied(
     run: RollbackRun, found: Found, record: StateRecord, choice: RollbackChoice, reason: str
 ) -> NoReturn:
     """The template could not be restored: exit 4 if the Deployment is as it was, else exit 3."""
-    namespace, app = run.env.namespace, run.cfg.app
+    namespace, app = run.env.namespace, run.cfg.primary
     failed = f"the rollback to {choice.image} could not be applied: {reason}"
     try:
         now = run.client.get_or_none(DEPLOYMENT.path(namespace, app))

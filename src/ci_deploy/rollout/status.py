@@ -280,7 +280,7 @@ def read_status(opts: DeployOptions) -> Status:
     """Read the record, the live Deployment, its ReplicaSets and pods (reads only)."""
     cfg, env = load_environment(opts)
     with cluster_session(opts, env.cluster) as client:
-        record, deployment = StateStore(client, env.namespace, cfg.app).read()
+        record, deployment = StateStore(client, env.namespace, cfg.primary).read()
         if deployment is None:
             exists = namespace_exists(client, env.namespace)
             return Status(cfg.app, env.name, env.namespace, exists, None, record, [])
@@ -289,7 +289,7 @@ def read_status(opts: DeployOptions) -> Status:
             # The colour that serves is what is live; the app-named Deployment may be at zero.
             from ci_deploy.rollout.strategies.blue_green import deployment_of
 
-            name = deployment_of(cfg.app, record.active_color)
+            name = deployment_of(cfg.primary, record.active_color)
             deployment = client.get_or_none(DEPLOYMENT.path(env.namespace, name)) or deployment
             pods_of += f",{COLOR_LABEL}={record.active_color}"
         template = pod_template(deployment)

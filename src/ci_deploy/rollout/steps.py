@@ -570,6 +570,7 @@ class WaitForRestored(Step):
     """
 
     timeout: float
+    primary: str = ""  # the primary Deployment (restored by its own steps)
     name = "wait-restored"
 
     def describe(self) -> str:
@@ -585,7 +586,9 @@ class WaitForRestored(Step):
         restored = [
             c
             for c in (report.touched if report is not None else [])
-            if c.before is not None and c.kind.kind in WORKLOAD_KINDS and c.name in _others(ctx)
+            if c.before is not None
+            and c.kind.kind in WORKLOAD_KINDS
+            and not (c.kind.kind == "Deployment" and c.name == (self.primary or ctx.record.app))
         ]
         if not restored:
             ctx.progress.line("no other workload to wait for")
@@ -595,16 +598,6 @@ class WaitForRestored(Step):
                 _force_statefulset_back(ctx, change.before, self.timeout)
         refs = tuple(f"{c.kind.kind} {c.name}" for c in restored)
         _wait_workloads(ctx, refs, self.timeout, stale={})
-
-
-def _others(ctx: RolloutContext) -> set[str]:
-    """Names of the workloads the run's record does not live on (all but the primary)."""
-    primary = ctx.record.app
-    return {
-        c.name
-        for c in (ctx.apply_report.changes if ctx.apply_report is not None else [])
-        if not (c.kind.kind == "Deployment" and c.name == primary)
-    }
 
 
 def _force_statefulset_back(ctx: RolloutContext, before: Obj, timeout: float) -> None:

@@ -65,7 +65,7 @@ def verify(opts: DeployOptions, platform: Platform) -> Verification:
         )
     verdicts: list[Verdict] = []
     with cluster_session(opts, env.cluster) as client:
-        live, color, record = _live(client, env.namespace, cfg.app)
+        live, color, record = _live(client, env.namespace, cfg.primary)
         verdicts.append(live)
     track = color or "stable"  # blue-green: the serving colour's pods and metrics
     root = Path(cfg.source).resolve().parent

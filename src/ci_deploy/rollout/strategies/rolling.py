@@ -31,10 +31,10 @@ class RollingStrategy:
         post-deploy hooks when the app has them)."""
         return [
             RecordStable(previous_image),
-            Apply(target.objects, target.image, target.manifests, target.app),
-            WaitForRollout(target.app, target.timeout, target.selector),
+            Apply(target.objects, target.image, target.manifests, target.deployment),
+            WaitForRollout(target.deployment, target.timeout, target.selector),
             *others_wait(target.workloads, target.timeout),
-            VerifyRunning(target.app, target.images, target.selector),
+            VerifyRunning(target.deployment, target.images, target.selector),
             *hook_steps(target.hooks, POST_DEPLOY, target.timeout),
             Prune(ApplySet(target.app, target.namespace)),
             Record("Succeeded"),

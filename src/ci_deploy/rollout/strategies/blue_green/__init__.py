@@ -297,7 +297,7 @@ def _workload(observed: Observed, name: str) -> Workload | None:
 
 def serving(target: Target, observed: Observed) -> Serving:
     """The colour that serves now, from the cluster: the only one with pods, else the record's."""
-    app = target.app
+    app = target.deployment
     running = [
         c for c in (BLUE, GREEN) if (w := _workload(observed, deployment_of(app, c))) and w.replicas
     ]
@@ -323,10 +323,11 @@ def spec_for(target: Target, now: Serving) -> BlueGreenSpec:
     rendered = primary_manifest(target)
     match = ((rendered.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     autoscaler = next(
-        (str(o["metadata"]["name"]) for o in target.manifests if scales_app(o, target.app)), ""
+        (str(o["metadata"]["name"]) for o in target.manifests if scales_app(o, target.deployment)),
+        "",
     )
     return BlueGreenSpec(
-        app=target.app,
+        app=target.deployment,
         active=now.color,
         new=other(now.color),
         service=str(service["metadata"]["name"]),
@@ -393,9 +394,9 @@ class BlueGreenStrategy:
         spec = spec_for(target, now)
         if spec.relabel:
             notes += (
-                f"the pods of deployment/{target.app} carry no colour yet (an earlier rolling or "
-                f"canary deploy): they are labelled {BLUE} first, so that Service {spec.service} "
-                f"can select them alone while {spec.new} starts",
+                f"the pods of deployment/{target.deployment} carry no colour yet (an earlier "
+                f"rolling or canary deploy): they are labelled {BLUE} first, so that Service "
+                f"{spec.service} can select them alone while {spec.new} starts",
             )
         return self._plan(target, spec, now.image, now.template, prelude=prelude, notes=notes)
 
@@ -462,6 +463,7 @@ def target_of(record: StateRecord, spec: BlueGreenSpec) -> Target:
         images=spec.images,
         replicas=spec.replicas,
         time_scale=spec.time_scale,
+        primary=spec.app,
     )
 
 
@@ -480,7 +482,7 @@ def _abort_first(
         assert record.plan is not None
         color = BlueGreenSpec.from_dict(record.plan).active
     labels = ((template or {}).get("metadata") or {}).get("labels") or {}
-    live = _workload(observed, target.app)
+    live = _workload(observed, target.deployment)
     live_labels = (((live.template if live else {}) or {}).get("metadata") or {}).get("labels")
     relabel = color == BLUE and BLUE not in (
         labels.get(COLOR_LABEL),
@@ -492,7 +494,7 @@ def _abort_first(
 def _unchanged(target: Target, observed: Observed, now: Serving) -> str | None:
     """Why this deploy has nothing to do: the serving colour runs it, Succeeded, all ready."""
     record = observed.record
-    workload = _workload(observed, deployment_of(target.app, now.color))
+    workload = _workload(observed, deployment_of(target.deployment, now.color))
     if (
         record is not None
         and record.phase == "Succeeded"
@@ -541,8 +543,8 @@ def _first_plan(target: Target, observed: Observed) -> Plan:
 
     service = str(app_service(target)["metadata"]["name"])
     manifests = tuple(
-        color_manifest(o, target.app, BLUE, None)
-        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
+        color_manifest(o, target.deployment, BLUE, None)
+        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.deployment
         else o
         for o in (*routed_objects(target, service, BLUE), primary_manifest(target))
     )
@@ -550,8 +552,9 @@ def _first_plan(target: Target, observed: Observed) -> Plan:
     plan = make_rolling_plan(first, observed)
     *head, last = plan.steps
     note = (
-        f"no version serves here yet: the first deploy rolls deployment/{target.app} out directly "
-        f"as {BLUE} ({COLOR_LABEL}={BLUE}), and Service {service} selects the {BLUE} pods"
+        f"no version serves here yet: the first deploy rolls deployment/{target.deployment} "
+        f"out directly as {BLUE} ({COLOR_LABEL}={BLUE}), and Service {service} selects the "
+        f"{BLUE} pods"
     )
     return replace(plan, steps=(*head, RecordColor(BLUE), last), notes=(*_notes(target), note))
 

@@ -171,14 +171,14 @@ def routed_objects(target: Target, service: str, color: str | None) -> tuple[Obj
     out = []
     for obj in target.manifests:
         kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
-        if kind == "Deployment" and name == target.app:
+        if kind == "Deployment" and name == target.deployment:
             continue
         if color is not None and kind == "Service" and name == service:
             obj = copy.deepcopy(obj)
             obj["spec"]["selector"] = {**obj["spec"]["selector"], COLOR_LABEL: color}
-        elif color is not None and scales_app(obj, target.app):
+        elif color is not None and scales_app(obj, target.deployment):
             obj = copy.deepcopy(obj)
-            obj["spec"]["scaleTargetRef"]["name"] = deployment_of(target.app, color)
+            obj["spec"]["scaleTargetRef"]["name"] = deployment_of(target.deployment, color)
         out.append(obj)
     return tuple(out)
 
@@ -198,7 +198,7 @@ def app_service(target: Target) -> Obj:
     if service is None:
         raise UserInputError(
             f"strategy blue_green switches traffic with the selector of the Service in front of "
-            f"deployment/{target.app}; none of the rendered objects selects its pods",
+            f"deployment/{target.deployment}; none of the rendered objects selects its pods",
             hint="the built-in templates render one; add one to your templates",
         )
     return service

@@ -145,9 +145,9 @@ def rollout_steps(
     """The canary's steps, from its spec alone (the same list in deploy and in promote);
     ``stable`` is the stable pod template (recorded), the baseline's."""
     names = spec.names
-    primary = _primary_in(manifests, target.app)
+    primary = _primary_in(manifests, target.deployment)
     others = tuple(_narrowed(o, spec) for o in manifests if o is not primary)
-    other_refs = tuple(r for r in target.objects if r != f"Deployment {target.app}")
+    other_refs = tuple(r for r in target.objects if r != f"Deployment {target.deployment}")
     steps: list[Step] = [RecordStable(previous_image, plan=spec.to_dict())]
     if spec.relabel:  # before the apply, which may narrow the Service to the stable pods
         steps += [
@@ -560,6 +560,7 @@ def target_of(record: StateRecord, spec: CanarySpec, observed: Observed) -> Targ
         images=spec.images,
         replicas=spec.stable_replicas,
         time_scale=spec.time_scale,
+        primary=spec.names.stable_deployment,
     )
 
 
@@ -567,7 +568,7 @@ def _first_manifests(target: Target) -> tuple[Obj, ...]:
     """The rendered objects with the app's pods on the stable track (a first deploy)."""
     return tuple(
         with_track(o, "stable")
-        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.app
+        if o.get("kind") == "Deployment" and o["metadata"]["name"] == target.deployment
         else o
         for o in target.manifests
     )

@@ -212,8 +212,8 @@ def traffic_names(
     service = service_for_pods(target.manifests, manifest)
     if service is None:
         raise UserInputError(
-            f"strategy canary needs a Service that selects the pods of deployment/{target.app}; "
-            "none of the rendered objects does",
+            "strategy canary needs a Service that selects the pods of "
+            f"deployment/{target.deployment}; none of the rendered objects does",
             hint="the built-in templates render one; add one to your templates",
         )
     name = str(service["metadata"]["name"])
@@ -242,14 +242,14 @@ def traffic_names(
     selector = tuple(sorted((str(k), str(v)) for k, v in service["spec"]["selector"].items()))
     return TrafficNames(
         app=target.app,
-        stable_deployment=target.app,
-        canary_deployment=f"{target.app}{CANARY_SUFFIX}",
+        stable_deployment=target.deployment,
+        canary_deployment=f"{target.deployment}{CANARY_SUFFIX}",
         stable_service=name,
         canary_service=f"{name}{CANARY_SUFFIX}",
         selector=selector,
         http_routes=routes,
         ingresses=ingresses,
-        baseline_deployment=f"{target.app}{BASELINE_SUFFIX}" if baseline else "",
+        baseline_deployment=f"{target.deployment}{BASELINE_SUFFIX}" if baseline else "",
         baseline_service=f"{name}{BASELINE_SUFFIX}" if baseline and router != "replicas" else "",
     )
 
