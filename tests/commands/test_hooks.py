@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.commands.files_app import NAMESPACE, REPOSITORY, WEB, App, app_on_sandbox
+from tests.commands.files_app import CONFIG, NAMESPACE, REPOSITORY, WEB, App, app_on_sandbox
 from tests.commands.test_workloads import WORKER, image
 
 HOOK = """\
@@ -139,3 +139,40 @@ def test_a_hook_annotation_on_anything_but_a_job_is_refused_before_anything_chan
     assert unknown.returncode == 2
     assert "is 'pre-install'; expected one of pre-deploy, post-deploy" in unknown.stderr
     assert app.client.get_or_none(f"/api/v1/namespaces/{NAMESPACE}") is None  # nothing made
+
+
+HOOKS_BY_NAME = CONFIG.replace(
+    '  files: ["deploy/*.yaml"]\n',
+    '  files: ["deploy/*.yaml"]\n  hooks: {pre_deploy: [migrate], post_deploy: [smoke]}\n',
+)
+
+
+def plain_job(name: str, tag: str = "1") -> str:
+    """A Job with no hook annotation (a chart or folder the team cannot annotate)."""
+    return hook(name, "pre-deploy", tag).replace(
+        "  annotations: {ci-deploy.dev/hook: pre-deploy}\n", ""
+    )
+
+
+def test_hooks_can_be_named_in_the_configuration_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app_on_sandbox(tmp_path, monkeypatch, HOOKS_BY_NAME) as app:
+        app.files(web=WEB, migrate=plain_job("migrate"), smoke=plain_job("smoke"))
+        done = app.deploy("1")
+        out = done.stdout + done.stderr
+        assert done.returncode == 0, out
+        assert out.index("pre-deploy hook job/migrate completed") < out.index("step 2/")
+        assert out.index("post-deploy hook job/smoke completed") < out.index("Succeeded:")
+        app.files(web=WEB, migrate=plain_job("migrate", "crashloop"), smoke=plain_job("smoke"))
+        failed = app.deploy("2")
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "the deploy stopped before any workload changed" in failed.stderr
+        assert image(app.get("deployments/web-app")) == f"{REPOSITORY}:1"
+        app.files(web=WEB, smoke=plain_job("smoke"))  # migrate is gone from the files
+        missing = app.deploy("3")
+        assert missing.returncode == 2, missing.stderr
+        assert (
+            "manifests.hooks.pre_deploy[0]: no Job named 'migrate' is rendered "
+            "(no object of that name)" in missing.stderr
+        )

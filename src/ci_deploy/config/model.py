@@ -80,6 +80,14 @@ class ManifestSource:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    """Rendered Jobs run around the rollout, by name (as ``ci-deploy.dev/hook`` marks them)."""
+
+    pre_deploy: tuple[str, ...] = ()
+    post_deploy: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ManifestsConfig:
     """Which templates render the Kubernetes objects, and the values they need."""
 
@@ -99,6 +107,7 @@ class ManifestsConfig:
     # the Deployment the strategies roll out and the state record lives on (None: the app's
     # name); the others are watched and rolled back with it
     primary: str | None = None
+    hooks: HooksConfig = HooksConfig()
 
 
 @dataclass(frozen=True)

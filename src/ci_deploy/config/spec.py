@@ -474,6 +474,30 @@ MANIFESTS = Record(
         Field("http_route", HTTP_ROUTE, "render a Gateway API HTTPRoute"),
         Field("hpa", HPA, "render a HorizontalPodAutoscaler"),
         Field(
+            "hooks",
+            Record(
+                "hooks",
+                (
+                    Field(
+                        "pre_deploy",
+                        ListOf("list of Job names", Scalar("DNS name", p_dns_subdomain)),
+                        "rendered Jobs run (and awaited) before the rollout; one that fails stops"
+                        " the deploy before any workload changes",
+                        example="[db-migrate]",
+                    ),
+                    Field(
+                        "post_deploy",
+                        ListOf("list of Job names", Scalar("DNS name", p_dns_subdomain)),
+                        "rendered Jobs run once the new version is verified; one that fails"
+                        " rolls it back",
+                        example="[smoke-test]",
+                    ),
+                ),
+                build=model.HooksConfig,
+            ),
+            "hook Jobs by name, as the annotation ci-deploy.dev/hook marks them",
+        ),
+        Field(
             "primary",
             Scalar("DNS name", p_dns_subdomain),
             "the Deployment among the rendered objects that the strategy rolls out and the"

@@ -120,6 +120,7 @@ def render_objects(
         problems.extend(_stamp(item, cfg, env))
     items = [_with_image(item, cfg.image.repository, image) for item in items]
     problems.extend(_duplicates(items))
+    problems.extend(_configured_hooks(cfg, items))
     problems.extend(_hook_annotations(items))
     if not problems:  # a missing Deployment is noise next to the errors that caused it
         problems.extend(_primary_workload(cfg, items))
@@ -234,6 +235,39 @@ def _duplicates(items: list[RenderedObject]) -> list[Problem]:
                         f"{first.template} document {first.index}",
                 )
             )  # fmt: skip
+    return problems
+
+
+def _configured_hooks(cfg: Config, items: list[RenderedObject]) -> list[Problem]:
+    """Mark the Jobs ``manifests.hooks`` names as the annotation would (each must be a rendered
+    Job, not annotated as another hook)."""
+    from ci_deploy.kube.jobs import HOOK_ANNOTATION
+
+    problems: list[Problem] = []
+    hooks = cfg.manifests.hooks
+    for key, when in (("pre_deploy", "pre-deploy"), ("post_deploy", "post-deploy")):
+        for i, name in enumerate(getattr(hooks, key)):
+            at = f"manifests.hooks.{key}[{i}]"
+            found = [item for item in items if item.name == name]
+            job = next((item for item in found if item.kind == "Job"), None)
+            if job is None:
+                kinds = ", ".join(f"{item.kind}/{item.name}" for item in found)
+                what = f"only {kinds}" if kinds else "no object of that name"
+                problems.append(
+                    Problem(Location(cfg.source), at, f"no Job named {name!r} is rendered ({what})")
+                )
+                continue
+            annotations = job.obj["metadata"].setdefault("annotations", {}) or {}
+            job.obj["metadata"]["annotations"] = annotations
+            if annotations.setdefault(HOOK_ANNOTATION, when) != when:
+                problems.append(
+                    Problem(
+                        Location(cfg.source),
+                        at,
+                        f"Job {name} is annotated {HOOK_ANNOTATION}: "
+                        f"{annotations[HOOK_ANNOTATION]!r} in {job.template}; one or the other",
+                    )
+                )
     return problems
 
 
