@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from tests.commands.files_app import NAMESPACE, WEB, App, app_on_sandbox
 
+from kube_sandbox.testing import running_sandbox
+
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{a: b}}\n"
 CRONJOB = """\
 apiVersion: batch/v1
@@ -168,3 +170,40 @@ def test_a_prune_the_cluster_refuses_is_a_warning_and_the_next_deploy_prunes_it(
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert "pruned ConfigMap web-staging/old (no longer rendered)" in pruned.stdout + pruned.stderr
     assert "old" not in app.configmaps()
+
+
+def test_kubectl_writes_the_same_applyset_for_the_same_objects_and_leaves_ours_alone(
+    app: PruneApp, tmp_path: Path
+) -> None:
+    kubectl = os.environ.get("KUBECTL", "kubectl")
+    app.files(web=WEB, old=CONFIGMAP.format(name="old"), svc=SERVICE)
+    assert app.deploy("1").returncode == 0
+    rendered = app.run("render", "manifests", "--env", "staging", "--image", ":1")
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(rendered.stdout)
+    env = {**os.environ, "KUBECTL_APPLYSET": "true"}
+    apply = [kubectl, "apply", "-n", NAMESPACE, "--prune", "--applyset=secret/applyset-web-app",
+             "--server-side", "-f", str(manifest)]  # fmt: skip
+    # kubectl will not prune a set another tool manages (the KEP's tooling rule) ...
+    ours = subprocess.run(
+        [*apply[:1], "--kubeconfig", str(app.sb.kubeconfig), *apply[1:]],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert ours.returncode != 0
+    assert 'is managed by tooling "ci-deploy" instead of "kubectl"' in ours.stderr
+    # ... and on another cluster, applying the same objects itself, it writes the same set: the
+    # same parent id, the same part-of label on the members, the same group kinds.
+    with running_sandbox(tmp_path / "other", pod_ready_delay=0.05) as other:
+        client = PruneApp(app.root, other).client
+        client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}})
+        done = subprocess.run(
+            [*apply[:1], "--kubeconfig", str(other.kubeconfig), *apply[1:]],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        theirs = client.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/applyset-web-app")
+        assert theirs["metadata"]["labels"]["applyset.kubernetes.io/id"] == EXPECTED_ID
+        kinds = theirs["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
+        assert kinds == app.parent()["applyset.kubernetes.io/contains-group-kinds"]
+        member = client.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/old")
+        assert member["metadata"]["labels"]["applyset.kubernetes.io/part-of"] == EXPECTED_ID
