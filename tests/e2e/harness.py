@@ -171,6 +171,7 @@ def run_act(
     runner: str = "-self-hosted",
     variables: dict[str, str] | None = None,
     action: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> Run:
     """``act EVENT -W WORKFLOW`` offline, the action mapped to this checkout (or ``action``:
     another checkout of it, such as a release commit's).
@@ -205,9 +206,11 @@ def run_act(
         cmd += ["--input", f"{name}={value}"]
     for name, value in (variables or {}).items():  # ${{ vars.NAME }}
         cmd += ["--var", f"{name}={value}"]
-    env = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
-    env.pop("GITHUB_ACTIONS", None)
-    return run_logged(cmd, repo, env, timeout)
+    for name, value in (env or {}).items():  # the jobs' environment
+        cmd += ["--env", f"{name}={value}"]
+    environ = {**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"}
+    environ.pop("GITHUB_ACTIONS", None)
+    return run_logged(cmd, repo, environ, timeout)
 
 
 def run_gitlab_ci_local(

@@ -73,7 +73,8 @@ def _missing_error(missing: list[str], default: bool) -> UserInputError:
             "google-github-actions/get-gke-credentials) is not here",
             hint="pass the kubeconfig's content in the action's kubeconfig input, or write the "
             "file under $GITHUB_WORKSPACE and pass its path relative to the workspace, or run "
-            "the ci-deploy CLI on the runner (docs/ci.md#cloud-credentials-eks-gke-aks)",
+            "the ci-deploy CLI on the runner with the host-mode action org/ci-deploy/setup "
+            "(docs/ci.md#cloud-credentials-eks-gke-aks)",
         )
     if default:
         text = f"no kubeconfig: {missing[0]} does not exist and KUBECONFIG is not set"
@@ -178,7 +179,8 @@ def check_credentials(choice: Choice, *, allow_insecure: bool = False) -> None:
             f"{command!r}, which is not installed here (not on PATH)",
             hint=f"obtain a short-lived token in an earlier step ({token}) and pass a "
             "kubeconfig with that token (the action's kubeconfig input), or run the ci-deploy "
-            f"CLI on the runner, where {name} is (docs/ci.md#cloud-credentials-eks-gke-aks)",
+            f"CLI on the runner, where {name} is, with the host-mode action org/ci-deploy/setup "
+            "(docs/ci.md#cloud-credentials-eks-gke-aks)",
         )
 
 
