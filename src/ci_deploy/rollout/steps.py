@@ -25,7 +25,7 @@ from ci_deploy.kube.health import REVISION_ANNOTATION, deadline_condition
 from ci_deploy.kube.revisions import restore_template
 from ci_deploy.kube.state import Phase
 from ci_deploy.kube.verify import running_mismatches
-from ci_deploy.kube.watch import wait_for_rollout
+from ci_deploy.kube.watch import selector_text, wait_for_rollout
 from ci_deploy.rollout.session import RolloutContext, RolloutPaused, StepFailed
 
 if TYPE_CHECKING:
@@ -619,7 +619,7 @@ def _force_statefulset_back(ctx: RolloutContext, before: Obj, timeout: float) ->
             break
         if time.monotonic() > deadline or ctx.cancel.wait(0.2):
             return  # the wait that follows says what is wrong
-    selector = selector_of(sts)
+    selector = selector_text(sts)
     query = [("labelSelector", selector)] if selector else None
     pods = ctx.client.get(POD.path(ctx.namespace), query).get("items") or []
     stuck = broken_revision_pods({**sts, "status": {"updateRevision": wanted}}, pods)
@@ -632,12 +632,6 @@ def _force_statefulset_back(ctx: RolloutContext, before: Obj, timeout: float) ->
             f"statefulset/{name}: deleted {pods_text(stuck)} stuck on the new revision (not "
             "Ready): the controller recreates what it deleted at the restored revision"
         )
-
-
-def selector_of(workload: Obj) -> str:
-    """A workload's ``spec.selector.matchLabels`` as label selector text."""
-    labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 @dataclass(frozen=True)
