@@ -16,6 +16,33 @@ import pytest
 from kube_sandbox.storage.store import Store
 from kube_sandbox.testing import SandboxHandle, running_controllers, running_sandbox
 
+# Test folders whose tests use the Docker engine: they share its images (the action image is
+# built once per session and pruned around), so under pytest-xdist they run on one worker, and
+# first, since together they take longest. (Not with xdist's loadgroup and xdist_group marks:
+# pytest-xdist 3.8 groups by rewriting Item._nodeid, which pytest 9.2 no longer reads.)
+DOCKER_FOLDERS = ("e2e", "build")
+
+
+def on_docker(nodeid: str) -> bool:
+    parts = nodeid.split("/")
+    return len(parts) > 2 and parts[0] == "tests" and parts[1] in DOCKER_FOLDERS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not on_docker(item.nodeid))  # stable: the order within each stays
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown under -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The Docker tests as one unit of work, every other test a unit of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DockerTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "docker" if on_docker(nodeid) else nodeid
+
+    return DockerTogether(config, log)
+
 
 @pytest.fixture(autouse=True)
 def _not_in_a_ci_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
