@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Point action.yml at a published image: the release step of .github/workflows/release.yml.
+"""Point action.yml, the GitLab template and the GitLab component at a published image: the
+release step of .github/workflows/release.yml (scripts/release.sh).
 
 On the default branch ``runs.image`` is ``Dockerfile`` (every job builds the image: development,
 act runs). A release rewrites that one line to ``docker://REGISTRY/IMAGE:vX.Y.Z@sha256:…`` so
@@ -8,6 +9,11 @@ signed, by digest, and builds nothing. Only that line changes (comments and the 
 
     python3 scripts/pin_action_image.py action.yml ghcr.io/owner/ci-deploy:v1.2.3@sha256:<64 hex>
     python3 scripts/pin_action_image.py --check action.yml    # which form it is in
+
+The GitLab files get the same reference, without ``docker://``, as the image their jobs run in
+(on the default branch a placeholder, ``ghcr.io/org/ci-deploy:v1``, that no registry serves):
+``CI_DEPLOY_TOOL_IMAGE`` of ``.gitlab-ci-template.yml`` and the ``tool-image`` input's default
+of ``templates/ci-deploy/template.yml``; a file is told apart by its name.
 
 Exit 0 when done (or, with --check, always, printing ``development`` or the image), 2 for a
 reference that is not ``NAME:vX.Y.Z@sha256:<64 hex>`` or an action.yml that is not in the
@@ -53,6 +59,34 @@ def pinned(text: str, reference: str) -> str:
     raise ValueError("runs: has no `image: Dockerfile` line")
 
 
+# The development line of each GitLab file and its released form.
+GITLAB_LINES = {
+    ".gitlab-ci-template.yml": "  CI_DEPLOY_TOOL_IMAGE: {}",
+    "template.yml": "      default: {}",  # the first input default that is the placeholder
+}
+PLACEHOLDER = "ghcr.io/org/ci-deploy:v1"
+
+
+def pinned_gitlab(text: str, reference: str, name: str) -> str:
+    """``text`` (the GitLab template or component, by file ``name``) with its job image set to
+    ``reference``."""
+    if REFERENCE.match(reference) is None:
+        raise ValueError(
+            f"expected REGISTRY/NAME:vX.Y.Z@sha256:<64 hex digits>, found {reference!r}"
+        )
+    line = GITLAB_LINES[name]
+    development = line.format(PLACEHOLDER)
+    lines = text.splitlines(keepends=True)
+    at = [i for i, each in enumerate(lines) if each.rstrip("\n") == development]
+    if len(at) != 1:
+        raise ValueError(
+            f"expected one line {development.strip()!r}, found {len(at)}: make a release "
+            "from the default branch's file"
+        )
+    lines[at[0]] = line.format(reference) + "\n"
+    return "".join(lines)
+
+
 def form(text: str) -> str:
     """``development`` (builds Dockerfile) or the ``docker://`` image the action runs."""
     runs = text.split("\nruns:\n", 1)
@@ -72,13 +106,22 @@ def main(argv: list[str]) -> int:
         print("usage: pin_action_image.py [--check] ACTION_YML [REFERENCE]", file=sys.stderr)
         return 2
     path = Path(argv[0])
+    if path.name != "action.yml" and path.name not in GITLAB_LINES:
+        known = ", ".join(["action.yml", *GITLAB_LINES])
+        print(f"error: {path}: not a file this pins (expected one of {known})", file=sys.stderr)
+        return 2
     try:
-        text = pinned(path.read_text(encoding="utf-8"), argv[1])
+        original = path.read_text(encoding="utf-8")
+        if path.name == "action.yml":
+            text = pinned(original, argv[1])
+        else:
+            text = pinned_gitlab(original, argv[1], path.name)
     except (OSError, ValueError) as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return 2
     path.write_text(text, encoding="utf-8")
-    print(f"{path}: runs.image is docker://{argv[1]}")
+    prefix = "runs.image is docker://" if path.name == "action.yml" else "the jobs' image is "
+    print(f"{path}: {prefix}{argv[1]}")
     return 0
 
 

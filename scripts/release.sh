@@ -4,6 +4,12 @@
 #
 #   scripts/release.sh vX.Y.Z IMAGE        IMAGE without a tag, e.g. ghcr.io/owner/ci-deploy
 #
+# REPOSITORY (default $GITHUB_REPOSITORY): the GitHub repository users reference the action by,
+# OWNER/NAME; GITLAB_PROJECT (optional): the GitLab project that mirrors it, GROUP/NAME.
+#
+# 0. writes src/ci_deploy/release.json (version, REPOSITORY, IMAGE, GITLAB_PROJECT): the
+#    release that the CLI built from this commit is, which `render pipeline` writes into the
+#    pipelines it renders; it goes into the image and the release commit;
 # 1. builds the image: with `docker buildx` for $PLATFORMS (default linux/amd64,linux/arm64),
 #    pushed by buildx; without buildx (or PLATFORMS=host) with scripts/build-image.sh for the
 #    host's platform only, then pushed;
@@ -11,8 +17,10 @@
 # 3. writes the SBOM of the pushed image (syft, SPDX JSON) to $OUT/sbom.spdx.json;
 # 4. with SIGN=true, signs the digest with cosign (keyless: needs the OIDC token GitHub gives a
 #    job with `id-token: write`, and the internet) and attests the SBOM; else says it did not;
-# 5. rewrites action.yml's `image: Dockerfile` to docker://IMAGE:vX.Y.Z@sha256:… in a new commit
-#    on top of HEAD, and points the tags vX.Y.Z and vX at it (pushing them is the caller's).
+# 5. rewrites action.yml's `image: Dockerfile` to docker://IMAGE:vX.Y.Z@sha256:…, and the image
+#    the GitLab template's and component's jobs run in to IMAGE:vX.Y.Z@sha256:…, in a new commit
+#    on top of HEAD (with release.json), and points the tags vX.Y.Z and vX at it (pushing them
+#    is the caller's).
 # $OUT (default dist/release) also gets `image`: the pinned reference. The work tree must be
 # clean and action.yml in its development form (a release is made from the default branch).
 set -euo pipefail
@@ -28,8 +36,23 @@ PYTHON="${PYTHON:-python3}"
 FORM="$("$PYTHON" scripts/pin_action_image.py --check action.yml)"
 [ "$FORM" = development ] || die "action.yml already runs $FORM: release from the default branch"
 git diff --quiet HEAD -- || die "the work tree has uncommitted changes"
+REPOSITORY="${REPOSITORY:-${GITHUB_REPOSITORY:-}}"
+[[ "$REPOSITORY" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] \
+  || die "REPOSITORY is '$REPOSITORY': set it to the action's GitHub repository, OWNER/NAME"
+GITLAB_PROJECT="${GITLAB_PROJECT:-}"
+[ -z "$GITLAB_PROJECT" ] || [[ "$GITLAB_PROJECT" =~ ^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$ ]] \
+  || die "GITLAB_PROJECT is '$GITLAB_PROJECT': expected GROUP/NAME (or unset)"
 OUT="${OUT:-$ROOT/dist/release}"
 mkdir -p "$OUT"
+RELEASE_JSON=src/ci_deploy/release.json
+"$PYTHON" - "$RELEASE_JSON" "$VERSION" "$REPOSITORY" "$IMAGE" "$GITLAB_PROJECT" <<'PY'
+import json, sys
+path, version, action, image, gitlab = sys.argv[1:]
+release = {"version": version, "action": action, "image": image, "gitlab_project": gitlab or None}
+with open(path, "w", encoding="utf-8") as out:
+    out.write(json.dumps(release, indent=2) + "\n")
+PY
+echo "release: $RELEASE_JSON: $(tr -d '\n ' <"$RELEASE_JSON")"
 PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"
 started=$SECONDS
 
@@ -68,9 +91,11 @@ else
   echo "release: not signed (SIGN is not true)"
 fi
 
-"$PYTHON" scripts/pin_action_image.py action.yml "$REF"
+PINNED=(action.yml .gitlab-ci-template.yml templates/ci-deploy/template.yml)
+for file in "${PINNED[@]}"; do "$PYTHON" scripts/pin_action_image.py "$file" "$REF"; done
+git add -- "$RELEASE_JSON"
 git -c user.name="ci-deploy release" -c user.email="release@ci-deploy.invalid" \
-  commit -q -m "Release $VERSION: action.yml runs $REF" -- action.yml
+  commit -q -m "Release $VERSION: action.yml and the GitLab jobs run $REF" -- "${PINNED[@]}" "$RELEASE_JSON"
 git tag -f "$VERSION" >/dev/null
 git tag -f "$MAJOR" >/dev/null
 echo "$REF" >"$OUT/image"

@@ -11,6 +11,7 @@ import base64
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -259,6 +260,31 @@ def run_gitlab_ci_local(
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     cmd = [gitlab_ci_local_bin(), "--no-color", "--shell-isolation", "--no-artifacts-to-source"]
     return run_logged([*cmd, *args], repo, env, timeout, merge_stderr)
+
+
+def gitlab_dotenv(repo: Path, job: str) -> dict[str, str]:
+    """The dotenv report gitlab-ci-local kept for ``job`` (``:`` is spelled ``Og`` there)."""
+    path = (
+        repo
+        / ".gitlab-ci-local"
+        / "artifacts"
+        / job.replace(":", "Og")
+        / ".gitlab-ci-reports"
+        / "dotenv"
+        / "ci-deploy.env"
+    )
+    assert path.exists(), f"no dotenv report for {job}"
+    pairs = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        pairs[key] = value
+    return pairs
+
+
+def gitlab_result(run: Run, job: str) -> str | None:
+    """PASS or FAIL as gitlab-ci-local's summary reports ``job`` (None: not run)."""
+    match = re.search(rf"^ (PASS|FAIL) +{re.escape(job)}\s*$", run.log, re.M)
+    return match.group(1) if match else None
 
 
 def act_with_kubeconfig_secret(

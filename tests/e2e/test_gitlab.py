@@ -7,7 +7,6 @@ executor always tries to pull; ENVIRONMENT.md §6). What gitlab-ci-local does no
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from tests.e2e.harness import (
     example_production_with_stable,
     fake_gitlab_remote,
     git_repo,
+    gitlab_dotenv,
+    gitlab_result,
     live_status,
     run_gitlab_ci_local,
 )
@@ -81,31 +82,6 @@ def gcl(repo: Path, cluster: SandboxHandle, *args: str) -> Run:
     return run
 
 
-def dotenv(repo: Path, job: str) -> dict[str, str]:
-    """The dotenv report gitlab-ci-local kept for ``job`` (``:`` is spelled ``Og`` there)."""
-    path = (
-        repo
-        / ".gitlab-ci-local"
-        / "artifacts"
-        / job.replace(":", "Og")
-        / ".gitlab-ci-reports"
-        / "dotenv"
-        / "ci-deploy.env"
-    )
-    assert path.exists(), f"no dotenv report for {job}"
-    pairs = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition("=")
-        pairs[key] = value
-    return pairs
-
-
-def result(run: Run, job: str) -> str | None:
-    """PASS or FAIL as gitlab-ci-local's summary reports ``job`` (None: not run)."""
-    match = re.search(rf"^ (PASS|FAIL) +{re.escape(job)}\s*$", run.log, re.M)
-    return match.group(1) if match else None
-
-
 def live_image(cluster: SandboxHandle, repo: Path, env: str = "staging") -> str:
     return str(live_status(cluster.kubeconfig, repo / "ci-deploy.yml", env)["live"]["image"])
 
@@ -119,16 +95,16 @@ def test_template_pipeline_deploys_and_passes_dotenv_on(
     assert run.returncode == 0, str(run)
     jobs = ("validate", "staging", "staging:status", "production", "production:status")
     for job in (*jobs, "production:promote"):
-        assert result(run, f"ci-deploy:{job}") == "PASS", str(run)
+        assert gitlab_result(run, f"ci-deploy:{job}") == "PASS", str(run)
     # A rolling deploy never pauses: its gate has nothing to continue and passes at once.
     assert "the deploy job ended Succeeded: no rollout waits at a gate" in run.log, str(run)
     # The status jobs saw the deploy jobs' dotenv variables.
     said = f"deploy job said phase=Succeeded revision={APP_IMAGE}:1.0.0"
     assert run.log.count(said) == 2, str(run)
-    report = dotenv(repo, "ci-deploy:staging")
+    report = gitlab_dotenv(repo, "ci-deploy:staging")
     assert report["CI_DEPLOY_PHASE"] == "Succeeded"
     assert report["CI_DEPLOY_ENVIRONMENT_URL"] == "https://staging.example.com"
-    assert dotenv(repo, "ci-deploy:production")["CI_DEPLOY_ENVIRONMENT_URL"] == (
+    assert gitlab_dotenv(repo, "ci-deploy:production")["CI_DEPLOY_ENVIRONMENT_URL"] == (
         "https://app.example.com"
     )
     # GitLab's collapsible sections around the plan and the rollout.
@@ -145,9 +121,9 @@ def test_manual_rollback_job_restores_the_previous_revision(
         deploy_outside_ci(cluster.kubeconfig, repo / "ci-deploy.yml", f"{APP_IMAGE}:{tag}")
     run = gcl(repo, cluster, "ci-deploy:staging:rollback", "--manual", "ci-deploy:staging:rollback")
     assert run.returncode == 0, str(run)
-    assert result(run, "ci-deploy:staging:rollback") == "PASS", str(run)
+    assert gitlab_result(run, "ci-deploy:staging:rollback") == "PASS", str(run)
     assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
-    report = dotenv(repo, "ci-deploy:staging:rollback")
+    report = gitlab_dotenv(repo, "ci-deploy:staging:rollback")
     assert report["CI_DEPLOY_PREVIOUS_REVISION"] == f"{APP_IMAGE}:1.0.0", report
 
 
@@ -165,9 +141,9 @@ def test_failing_deploy_fails_the_pipeline_and_reports_rolled_back(
         "CI_DEPLOY_PRODUCTION_ENABLED=false",
     )
     assert run.returncode == 1, str(run)
-    assert result(run, "ci-deploy:staging") == "FAIL", str(run)
-    assert result(run, "ci-deploy:staging:status") is None  # its need failed
-    report = dotenv(repo, "ci-deploy:staging")
+    assert gitlab_result(run, "ci-deploy:staging") == "FAIL", str(run)
+    assert gitlab_result(run, "ci-deploy:staging:status") is None  # its need failed
+    report = gitlab_dotenv(repo, "ci-deploy:staging")
     assert report["CI_DEPLOY_PHASE"] == "RolledBack", report
     assert report["CI_DEPLOY_PREVIOUS_REVISION"] == f"{APP_IMAGE}:1.0.0"
     assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
@@ -198,10 +174,10 @@ def test_paused_production_canary_goes_on_by_the_manual_promote_or_abort_job(
         assert run.returncode == 0, str(run)
         assert "stage initial: 250ms passed, healthy, analysis passed" in run.log, str(run)
         for job in ("production", "production:status", f"production:{gate}"):
-            assert result(run, f"ci-deploy:{job}") == "PASS", str(run)
+            assert gitlab_result(run, f"ci-deploy:{job}") == "PASS", str(run)
         # The deploy job stopped at the gate after stage "expanded" and passed; its report
         # (and the status job) say Paused.
-        report = dotenv(repo, "ci-deploy:production")
+        report = gitlab_dotenv(repo, "ci-deploy:production")
         assert report["CI_DEPLOY_PHASE"] == "Paused", report
         assert report["CI_DEPLOY_REVISION"] == f"{APP_IMAGE}:{image}"
         assert report["CI_DEPLOY_CANARY_WEIGHT"] == "28.6"  # 2 canary pods beside 5 stable
@@ -209,8 +185,8 @@ def test_paused_production_canary_goes_on_by_the_manual_promote_or_abort_job(
         return run
 
     promoted = production("2.0.0", "promote")
-    assert result(promoted, "ci-deploy:production:abort") is None  # manual, not started
-    report = dotenv(repo, "ci-deploy:production:promote")
+    assert gitlab_result(promoted, "ci-deploy:production:abort") is None  # manual, not started
+    report = gitlab_dotenv(repo, "ci-deploy:production:promote")
     assert report["CI_DEPLOY_PHASE"] == "Succeeded", report
     assert report["CI_DEPLOY_REVISION"] == f"{APP_IMAGE}:2.0.0"
     status = live_status(cluster.kubeconfig, config, "production", "--context", SANDBOX_CONTEXT)
@@ -219,8 +195,8 @@ def test_paused_production_canary_goes_on_by_the_manual_promote_or_abort_job(
     assert deployment_names(cluster.store, EXAMPLE_PRODUCTION_NAMESPACE) == ["web-app"]
 
     aborted = production("3.0.0", "abort")
-    assert result(aborted, "ci-deploy:production:promote") is None
-    report = dotenv(repo, "ci-deploy:production:abort")
+    assert gitlab_result(aborted, "ci-deploy:production:promote") is None
+    report = gitlab_dotenv(repo, "ci-deploy:production:abort")
     assert report["CI_DEPLOY_PHASE"] == "Aborted", report
     status = live_status(cluster.kubeconfig, config, "production", "--context", SANDBOX_CONTEXT)
     assert status["state"]["phase"] == "Aborted"
@@ -293,7 +269,7 @@ def test_component_with_inputs_deploys_and_drops_disabled_jobs(
     run = gcl(repo, cluster)
     assert run.returncode == 0, str(run)
     assert f"deploy job said phase=Succeeded revision={APP_IMAGE}:3.0.0" in run.log, str(run)
-    assert dotenv(repo, "ci-deploy:staging")["CI_DEPLOY_PHASE"] == "Succeeded"
+    assert gitlab_dotenv(repo, "ci-deploy:staging")["CI_DEPLOY_PHASE"] == "Succeeded"
 
 
 def test_component_rejects_an_input_outside_its_options(
@@ -337,9 +313,9 @@ def test_template_gates_production_and_serialises_each_environment() -> None:
         deploy, rollback = jobs[f"ci-deploy:{env}"], jobs[f"ci-deploy:{env}:rollback"]
         group = f"ci-deploy-$CI_DEPLOY_{env.upper()}_ENVIRONMENT"
         assert deploy["resource_group"] == rollback["resource_group"] == group
-        assert deploy["environment"]["on_stop"] == f"ci-deploy:{env}:rollback"
+        assert "on_stop" not in deploy["environment"]  # rolling back stops nothing
         assert deploy["environment"]["url"] == "$CI_DEPLOY_ENVIRONMENT_URL"
-        assert rollback["environment"]["action"] == "stop"
+        assert rollback["environment"]["action"] == "access"  # the scoped KUBECONFIG
         assert rollback["rules"][-1]["when"] == "manual"
         assert {"if": '$CI_DEPLOY_FREEZE == "true"', "when": "never"} in deploy["rules"]
         assert not any("FREEZE" in str(rule) for rule in rollback["rules"])
@@ -373,7 +349,7 @@ def test_template_promote_and_abort_jobs_are_the_production_gate() -> None:
     # Promote blocks what follows (like the deploy gate) and is a deployment of the commit.
     assert promote["rules"][-1]["allow_failure"] is False
     assert "action" not in promote["environment"]
-    assert promote["environment"]["on_stop"] == "ci-deploy:production:rollback"
+    assert "on_stop" not in promote["environment"]
     assert abort["rules"][-1]["allow_failure"] is True
     assert abort["environment"]["action"] == "access"
     assert "--full" in " ".join(jobs[".ci-deploy-promote"]["script"])

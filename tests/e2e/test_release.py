@@ -7,27 +7,23 @@ anything. And the pin script and the workflow file on their own."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.build.registry import Registry, running_registry
+import yaml
+from tests.build.registry import Registry
 from tests.e2e.harness import (
     ACT_IMAGE_TAG,
     APP_IMAGE,
     E2E_CONFIG,
     ROOT,
-    TOOLS,
     act_with_kubeconfig_secret,
     assert_actionlint_clean,
     assert_schema_valid,
     git_repo,
     live_status,
-    require_docker,
 )
 
 from kube_sandbox.testing import SandboxHandle
@@ -88,42 +84,6 @@ def test_the_release_workflow_is_actionlint_and_schema_clean(tmp_path: Path) -> 
     assert_schema_valid("github-workflows", repo / ".github" / "workflows" / "release.yml")
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    with running_registry(tmp_path_factory.mktemp("registry")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> dict[str, str]:
-    """scripts/release.sh v1.2.3 run in a clone of this checkout against the registry."""
-    require_docker()
-    tmp = tmp_path_factory.mktemp("release")
-    clone = tmp / "ci-deploy"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    image = f"{registry.host}/acme/ci-deploy"
-    env = {
-        **os.environ,
-        "VENV": str(ROOT / ".venv"),  # build-image.sh's pip and the wheel cache of the checkout
-        "TOOLS": str(TOOLS),
-        "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
-        "SYFT": str(ROOT / ".venv" / "bin" / "syft"),
-        "PLATFORMS": "host",
-        "OUT": str(tmp / "out"),
-    }
-    started = time.monotonic()
-    done = subprocess.run(
-        ["bash", "scripts/release.sh", "v1.2.3", image],
-        cwd=clone, env=env, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
-    took = time.monotonic() - started
-    assert done.returncode == 0, done.stdout + done.stderr
-    print(f"scripts/release.sh: {took:.1f}s")
-    reference = (tmp / "out" / "image").read_text().strip()
-    return {"clone": str(clone), "image": image, "reference": reference, "out": str(tmp / "out"),
-            "log": done.stdout + done.stderr}  # fmt: skip
-
-
 def git(clone: str, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", clone, *args], capture_output=True, text=True, check=True
@@ -140,15 +100,34 @@ def test_the_release_publishes_tags_and_sbom_and_pins_action_yml_by_digest(
     assert {"v1.2.3", "v1.2", "v1"} <= set(registry.tags("acme/ci-deploy"))
     for tag in ("v1.2.3", "v1.2", "v1"):  # the same image under every tag
         assert registry.manifest_digest("acme/ci-deploy", tag) == digest
-    # The release commit: on top of the released one, only action.yml changed; both tags on it.
+    # The release commit: on top of the released one, only the pinned files and release.json
+    # changed; both tags on it.
     assert (
         git(clone, "rev-parse", "v1.2.3")
         == git(clone, "rev-parse", "v1")
         == git(clone, "rev-parse", "HEAD")
     )
-    assert git(clone, "diff", "--name-only", "HEAD~1", "HEAD") == "action.yml"
+    changed = git(clone, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
+    assert sorted(changed) == [
+        ".gitlab-ci-template.yml",
+        "action.yml",
+        "src/ci_deploy/release.json",
+        "templates/ci-deploy/template.yml",
+    ]
     assert f"  image: docker://{reference}" in git(clone, "show", "v1:action.yml").splitlines()
     assert "  image: Dockerfile" in git(clone, "show", "HEAD~1:action.yml").splitlines()
+    # The GitLab jobs run the same image, by digest; the development form is a placeholder.
+    template = git(clone, "show", "v1:.gitlab-ci-template.yml").splitlines()
+    assert f"  CI_DEPLOY_TOOL_IMAGE: {reference}" in template
+    component = next(yaml.safe_load_all(git(clone, "show", "v1:templates/ci-deploy/template.yml")))
+    assert component["spec"]["inputs"]["tool-image"]["default"] == reference
+    # What the CLI of this release tells `render pipeline` (the image carries it too).
+    assert json.loads(git(clone, "show", "v1:src/ci_deploy/release.json")) == {
+        "version": "v1.2.3",
+        "action": "acme/ci-deploy",
+        "image": image,
+        "gitlab_project": None,
+    }
     sbom = json.loads((Path(release["out"]) / "sbom.spdx.json").read_text())
     assert sbom["spdxVersion"].startswith("SPDX-")
     names = {p["name"] for p in sbom["packages"]}

@@ -65,7 +65,8 @@ def test_rendered_github_workflow_deploys_through_both_environments(
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "ci-deploy.yml").write_text(VERIFIED_CONFIG, encoding="utf-8")
-    workflow = render(repo, "--platform", "github")
+    # act maps this reference to the checkout (harness: --local-repository org/ci-deploy@v1=…)
+    workflow = render(repo, "--platform", "github", "--action-ref", "org/ci-deploy@v1")
     git_repo(repo, {".github/workflows/deploy.yml": workflow})
     run = act_with_kubeconfig_secret(repo, "push", "deploy.yml", cluster.kubeconfig)
     assert run.returncode == 0, str(run)

@@ -6,13 +6,14 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from tests.pipelines.releases import RELEASE
 
 import ci_deploy.commands
 from ci_deploy.config import Config, load_config_text
 from ci_deploy.config.model import BuildConfig, ScanConfig
 from ci_deploy.errors import UserInputError
 from ci_deploy.pipelines import plan_pipeline, verb_available
-from ci_deploy.pipelines.model import parse_gitlab_template
+from ci_deploy.pipelines.model import GitLabTemplate, parse_gitlab_template
 from ci_deploy.verbs import VERBS
 
 COMMANDS = Path(ci_deploy.commands.__file__).parent
@@ -35,7 +36,7 @@ def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
 
 
 def test_every_environment_in_file_order_last_one_gated(cfg: Config) -> None:
-    plan = plan_pipeline(cfg, "github")
+    plan = plan_pipeline(cfg, "github", release=RELEASE)
     assert [(e.name, e.gated, e.previous) for e in plan.environments] == [
         ("development", False, None),
         ("staging", False, "development"),
@@ -46,22 +47,22 @@ def test_every_environment_in_file_order_last_one_gated(cfg: Config) -> None:
 
 
 def test_chosen_environments_keep_the_given_order(cfg: Config) -> None:
-    plan = plan_pipeline(cfg, "gitlab", environments=["staging", "production"])
+    plan = plan_pipeline(cfg, "gitlab", release=RELEASE, environments=["staging", "production"])
     assert [e.name for e in plan.environments] == ["staging", "production"]
-    single = plan_pipeline(cfg, "gitlab", environments=["staging"])
+    single = plan_pipeline(cfg, "gitlab", release=RELEASE, environments=["staging"])
     assert [e.gated for e in single.environments] == [False]  # nothing to gate before
 
 
 def test_unknown_or_repeated_environment_is_bad_input(cfg: Config) -> None:
     with pytest.raises(UserInputError, match="did you mean 'production'"):
-        plan_pipeline(cfg, "github", environments=["staging", "prod"])
+        plan_pipeline(cfg, "github", release=RELEASE, environments=["staging", "prod"])
     with pytest.raises(UserInputError, match="repeated"):
-        plan_pipeline(cfg, "github", environments=["staging", "staging"])
+        plan_pipeline(cfg, "github", release=RELEASE, environments=["staging", "staging"])
 
 
 def test_stages_follow_the_verbs_that_exist(cfg: Config) -> None:
     asking = dataclasses.replace(cfg, build=BuildConfig(), scan=ScanConfig())
-    plan = plan_pipeline(asking, "github")
+    plan = plan_pipeline(asking, "github", release=RELEASE)
     for stage in ("build", "scan", "verify"):  # stage name = verb = command module
         exists = (COMMANDS / f"{stage}.py").is_file()  # an oracle independent of verb_available
         assert plan.has(stage) is exists
@@ -70,10 +71,12 @@ def test_stages_follow_the_verbs_that_exist(cfg: Config) -> None:
 
 def test_build_and_scan_jobs_only_when_the_configuration_asks(cfg: Config) -> None:
     assert cfg.build is None and cfg.scan is None
-    plan = plan_pipeline(cfg, "github")
+    plan = plan_pipeline(cfg, "github", release=RELEASE)
     assert not plan.has("build") and not plan.has("scan")
     assert "the configuration has no build: section" in " ".join(plan.notes)
-    scan_only = plan_pipeline(dataclasses.replace(cfg, scan=ScanConfig()), "gitlab")
+    scan_only = plan_pipeline(
+        dataclasses.replace(cfg, scan=ScanConfig()), "gitlab", release=RELEASE
+    )
     assert scan_only.has("scan") is (COMMANDS / "scan.py").is_file()
     assert not scan_only.has("build")
     assert plan.has("deploy") and plan.has("rollback") and plan.has("status")
@@ -114,13 +117,15 @@ def test_gitlab_template_forms(value: str, kind: str, location: str, ref: str | 
     [
         ("gitlab_template", "project:org", "--gitlab-template"),
         ("gitlab_template", "remote:http://insecure/t.yml", "--gitlab-template"),
-        ("action", "ci-deploy", "--action"),
+        ("action_ref", "ci-deploy", "--action-ref"),
+        ("action_ref", "owner/ci-deploy", "--action-ref"),
+        ("tool_image", "ghcr.io/owner/ci-deploy:v1 --x", "--image"),
         ("branch", "main; rm -rf /", "--branch"),
     ],
 )
 def test_bad_options_are_bad_input(cfg: Config, option: str, value: str, message: str) -> None:
     with pytest.raises(UserInputError, match=message):
-        plan_pipeline(cfg, "github", **{option: value})
+        plan_pipeline(cfg, "github", release=RELEASE, **{option: value})
 
 
 def test_configuration_outside_the_repository_is_bad_input(
@@ -130,4 +135,76 @@ def test_configuration_outside_the_repository_is_bad_input(
     monkeypatch.chdir(tmp_path / "repo")
     cfg = load_config_text(CONFIG, str(tmp_path / "elsewhere.yml"))
     with pytest.raises(UserInputError, match="outside the current directory"):
-        plan_pipeline(cfg, "gitlab")
+        plan_pipeline(cfg, "gitlab", release=RELEASE)
+
+
+# -- which ci-deploy the pipeline names ------------------------------------------------------
+
+
+def test_references_default_to_the_installed_release(cfg: Config) -> None:
+    github = plan_pipeline(cfg, "github", release=RELEASE)
+    assert github.action == "owner/ci-deploy@v1.2.3"
+    gitlab = plan_pipeline(cfg, "gitlab", release=RELEASE)
+    assert gitlab.gitlab_template == GitLabTemplate(
+        "remote",
+        "https://raw.githubusercontent.com/owner/ci-deploy/v1.2.3/.gitlab-ci-template.yml",
+    )
+    assert gitlab.tool_image is None  # the template of that release pins its image
+    mirrored = dataclasses.replace(RELEASE, gitlab_project="tools/ci-deploy")
+    assert plan_pipeline(cfg, "gitlab", release=mirrored).gitlab_template == GitLabTemplate(
+        "project", "tools/ci-deploy", ref="v1.2.3"
+    )
+
+
+@pytest.mark.parametrize(
+    ("platform", "what_to_pass"),
+    [
+        ("github", "--action-ref OWNER/REPO@REF"),
+        ("gitlab", "--gitlab-template project:GROUP/NAME@REF, local[:PATH] or remote:https://URL"),
+    ],
+)
+def test_a_development_install_must_be_told_which_ci_deploy(
+    cfg: Config, platform: str, what_to_pass: str
+) -> None:
+    # the other platform's option does not name ci-deploy on this one
+    other = {"github": {"gitlab_template": "local"}, "gitlab": {"action_ref": "me/ci-deploy@v2"}}
+    with pytest.raises(UserInputError) as caught:
+        plan_pipeline(cfg, platform, release=None, **other[platform])
+    assert caught.value.message == (
+        f"this ci-deploy is a development install (no release.json): pass {what_to_pass}"
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_explicit_references_win_over_the_release(cfg: Config) -> None:
+    github = plan_pipeline(cfg, "github", release=RELEASE, action_ref="me/fork@0a1b2c3")
+    assert github.action == "me/fork@0a1b2c3"
+    assert github.gitlab_template is None
+    gitlab = plan_pipeline(
+        cfg,
+        "gitlab",
+        release=RELEASE,
+        gitlab_template="local:ci/template.yml",
+        tool_image="registry.example.com/tools/ci-deploy:v2.0.0",
+    )
+    assert gitlab.gitlab_template == GitLabTemplate(
+        "local", "ci/template.yml", file="ci/template.yml"
+    )
+    assert gitlab.tool_image == "registry.example.com/tools/ci-deploy:v2.0.0"
+    assert gitlab.action is None
+
+
+def test_a_wrong_value_for_the_other_platform_is_still_bad_input(cfg: Config) -> None:
+    with pytest.raises(UserInputError, match="--gitlab-template 'project:org'"):
+        plan_pipeline(cfg, "github", release=RELEASE, gitlab_template="project:org")
+
+
+def test_image_names_the_gitlab_jobs_image_and_is_a_note_on_github(cfg: Config) -> None:
+    image = "ghcr.io/owner/ci-deploy:v1.2.3@sha256:" + "0" * 64
+    assert plan_pipeline(cfg, "gitlab", release=RELEASE, tool_image=image).tool_image == image
+    github = plan_pipeline(cfg, "github", release=RELEASE, tool_image=image)
+    assert github.tool_image is None
+    assert (
+        "--image is for GitLab's jobs: the action owner/ci-deploy@v1.2.3 runs its own image"
+        in github.notes
+    )

@@ -15,8 +15,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from tests.e2e.harness import assert_actionlint_clean, assert_schema_valid
+from tests.pipelines.releases import PLACEHOLDERS, RELEASE, RELEASE_JSON
 
-from ci_deploy.cli import cli
+import ci_deploy.release
+from ci_deploy.cli import cli, main
 from ci_deploy.config import load_config_text
 from ci_deploy.pipelines import PipelinePlan, plan_pipeline, render_pipeline
 
@@ -44,6 +46,12 @@ environments:
 """
 
 
+# A pipeline that builds and pushes with build.registry's credentials.
+REGISTRY_CONFIG = (
+    CONFIG + "build:\n  registry: {username_env: REG_USER, password_env: REG_PASSWORD}\n"
+)
+
+
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
@@ -52,8 +60,24 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def install_release(monkeypatch: pytest.MonkeyPatch, path: Path, text: str | None) -> None:
+    """Make the CLI read ``text`` as its release.json (None: a development install, no file)."""
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(ci_deploy.release, "release_resource", lambda: path)
+
+
+@pytest.fixture
+def released(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The CLI is an installed release (RELEASE): its release.json is a file outside ``repo``."""
+    install_release(monkeypatch, tmp_path_factory.mktemp("package") / "release.json", RELEASE_JSON)
+    return repo
+
+
 def plan(platform: str, *, every_stage: bool = False, config: str = CONFIG) -> PipelinePlan:
-    made = plan_pipeline(load_config_text(config, "ci-deploy.yml"), platform)
+    made = plan_pipeline(load_config_text(config, "ci-deploy.yml"), platform, release=RELEASE)
     if every_stage:  # what the templates emit once build, scan and verify exist (and have checks)
         made = dataclasses.replace(
             made,
@@ -83,7 +107,9 @@ def jobs_of(text: str) -> dict[str, Any]:
     return jobs
 
 
-CONFIGS = pytest.mark.parametrize("config", [CONFIG, GATED_CONFIG], ids=["rolling", "gated"])
+CONFIGS = pytest.mark.parametrize(
+    "config", [CONFIG, GATED_CONFIG, REGISTRY_CONFIG], ids=["rolling", "gated", "registry"]
+)
 
 
 @CONFIGS
@@ -112,7 +138,7 @@ def test_github_jobs_chain_environments_and_leave_out_missing_verbs(repo: Path) 
     assert sorted(jobs) == sorted(expected)
     assert jobs["deploy-production"]["needs"] == ["deploy-staging"]
     deploy = jobs["deploy-staging"]["steps"][1]
-    assert deploy["uses"] == "org/ci-deploy@v1"
+    assert deploy["uses"] == "owner/ci-deploy@v1.2.3"  # the release's action, at its tag
     assert deploy["with"]["environment"] == "staging"
     assert deploy["with"]["kubeconfig"] == "${{ secrets.KUBECONFIG }}"
     assert jobs["deploy-staging"]["environment"]["name"] == "staging"
@@ -138,9 +164,13 @@ def test_no_expression_is_interpolated_into_a_script(repo: Path) -> None:
 
 def test_gitlab_jobs_extend_the_template_and_gate_the_last_environment(repo: Path) -> None:
     doc = jobs_of(render_pipeline(plan("gitlab")))
-    assert doc["include"] == [
-        {"project": "org/ci-deploy", "ref": "v1", "file": ".gitlab-ci-template.yml"}
+    assert doc["include"] == [  # the release's template, at its tag
+        {
+            "remote": "https://raw.githubusercontent.com/owner/ci-deploy/v1.2.3"
+            "/.gitlab-ci-template.yml"
+        }
     ]
+    assert "CI_DEPLOY_TOOL_IMAGE" not in doc["variables"]  # that template pins its image
     assert doc["variables"]["CI_DEPLOY_IMAGE"] == "registry.example.com/acme/shop:$CI_COMMIT_SHA"
     assert doc["variables"]["CI_DEPLOY_STAGING_ENABLED"] == "false"
     staging, production = doc["deploy:staging"], doc["deploy:production"]
@@ -149,12 +179,15 @@ def test_gitlab_jobs_extend_the_template_and_gate_the_last_environment(repo: Pat
     assert "when" not in staging["rules"][-1]
     assert production["needs"] == ["status:staging"]
     assert production["resource_group"] == "ci-deploy-shop-production"
-    assert production["environment"]["on_stop"] == "rollback:production"
+    assert production["environment"] == {
+        "name": "production",
+        "url": "$CI_DEPLOY_ENVIRONMENT_URL",
+    }  # no on_stop: a rollback does not stop the environment
     assert doc["rollback:production"]["rules"][-1]["when"] == "manual"
 
 
-def test_cli_writes_the_file_and_reports_left_out_stages(repo: Path) -> None:
-    out = repo / ".github" / "workflows" / "deploy.yml"
+def test_cli_writes_the_file_and_reports_left_out_stages(released: Path) -> None:
+    out = released / ".github" / "workflows" / "deploy.yml"
     result = CliRunner().invoke(
         cli, ["render", "pipeline", "--platform", "github", "-o", str(out)], obj={}
     )
@@ -262,7 +295,7 @@ def test_github_promote_is_the_protected_environments_gate_after_a_paused_deploy
     # The environment of the same name: its required reviewers hold the job (the gate).
     assert promote["environment"]["name"] == "production"
     step = next(s for s in promote["steps"] if s.get("id") == "promote")
-    assert step["uses"] == "org/ci-deploy@v1"
+    assert step["uses"] == "owner/ci-deploy@v1.2.3"
     assert step["with"]["command"] == "promote"
     assert step["with"]["environment"] == "production"
     assert step["with"]["full"] is True
@@ -319,7 +352,7 @@ def test_gitlab_promote_is_a_blocking_manual_deployment_job_beside_the_deploy(
     assert promote["resource_group"] == deploy["resource_group"] == "ci-deploy-shop-production"
     assert promote["environment"]["name"] == "production"
     assert "action" not in promote["environment"]  # start: it finishes this commit's deploy
-    assert promote["environment"]["on_stop"] == "rollback:production"
+    assert "on_stop" not in promote["environment"]
     assert promote["variables"]["CI_DEPLOY_ENVIRONMENT"] == "production"
 
 
@@ -343,3 +376,180 @@ def test_gitlab_chain_needs_the_promotion_and_the_report_passes_a_pause(repo: Pa
     with_verify = jobs_of(render_pipeline(plan("gitlab", every_stage=True, config=GATED_CONFIG)))
     assert with_verify["verify:staging"]["needs"] == ["promote:staging"]
     assert with_verify["deploy:production"]["needs"] == ["verify:staging", "build"]
+
+
+# -- rendered to be committed as they are ---------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def render_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    """``ci-deploy render pipeline ARGS`` through the real entry point (its exit codes)."""
+    try:
+        main(["render", "pipeline", *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
+def test_defaults_name_the_installed_release_never_a_placeholder(
+    released: Path, platform: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = render_cli(capsys, "--platform", platform)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == render_pipeline(plan(platform))
+    for placeholder in PLACEHOLDERS:
+        assert placeholder not in result.stdout
+    expected = (
+        "uses: owner/ci-deploy@v1.2.3"
+        if platform == "github"
+        else '- remote: "https://raw.githubusercontent.com/owner/ci-deploy/v1.2.3/'
+    )
+    assert expected in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("platform", "option"), [("github", "--action-ref"), ("gitlab", "--gitlab-template")]
+)
+def test_a_development_install_without_the_option_is_exit_2_naming_it(
+    repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    platform: str,
+    option: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    install_release(monkeypatch, tmp_path / "no-release.json", None)
+    result = render_cli(capsys, "--platform", platform)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert (
+        f"error: this ci-deploy is a development install (no release.json): pass {option} "
+        in result.stderr
+    )
+
+
+def test_explicit_options_win_over_the_release_and_the_old_names_still_work(
+    released: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for flag in ("--action-ref", "--action"):
+        result = render_cli(capsys, "--platform", "github", flag, "me/fork@0a1b2c3")
+        assert result.exit_code == 0, result.output
+        uses = {s["uses"] for j in jobs_of(result.stdout).values() for s in j["steps"]}
+        assert "me/fork@0a1b2c3" in uses and not any("owner/ci-deploy" in u for u in uses)
+    for flag in ("--image", "--tool-image"):
+        result = render_cli(
+            capsys,
+            "--platform",
+            "gitlab",
+            "--gitlab-template",
+            "local",
+            flag,
+            "ghcr.io/me/ci-deploy:v9",
+        )
+        assert result.exit_code == 0, result.output
+        doc = jobs_of(result.stdout)
+        assert doc["include"] == [{"local": ".gitlab-ci-template.yml"}]
+        assert doc["variables"]["CI_DEPLOY_TOOL_IMAGE"] == "ghcr.io/me/ci-deploy:v9"
+
+
+def test_a_malformed_release_file_is_exit_2_naming_it(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "release.json"
+    install_release(monkeypatch, path, '{"version": "v1"}')
+    result = render_cli(capsys, "--platform", "github")
+    assert result.exit_code == 2
+    assert f"error: {path}: malformed release file: missing action, gitlab_project" in (
+        result.stderr
+    )
+    # an explicit reference does not need the release
+    assert render_cli(capsys, "--platform", "github", "--action-ref", "me/fork@v1").exit_code == 0
+
+
+@CONFIGS
+def test_gitlab_rollback_is_not_the_stop_job_and_only_accesses_the_environment(
+    repo: Path, config: str
+) -> None:
+    doc = jobs_of(render_pipeline(plan("gitlab", every_stage=True, config=config)))
+    environments = {name: job["environment"] for name, job in doc.items() if "environment" in job}
+    assert environments  # deploys, promotes, aborts, rollbacks
+    assert not any("on_stop" in env for env in environments.values())
+    assert not any(env.get("action") == "stop" for env in environments.values())
+    rollbacks = [name for name in doc if name.startswith("rollback:")]
+    assert len(rollbacks) == len(plan("gitlab", config=config).environments)
+    for name in rollbacks:
+        assert doc[name]["environment"] == {"name": name.partition(":")[2], "action": "access"}
+
+
+def uncommented_head(text: str) -> list[str]:
+    """The configure-by-hand items at the top of ``text``, their wrapped lines joined."""
+    lines = text.splitlines()
+    assert lines[0] == "# Configure by hand before the first run:"
+    items: list[str] = []
+    for line in lines[1:]:
+        assert len(line) <= 100, line  # wrapped to the width of the rest of the file
+        if line.startswith("#   - "):
+            items.append(line[len("#   - ") :])
+        elif line.startswith("#     "):
+            items[-1] += " " + line[len("#     ") :]
+        else:
+            assert line == "#"  # the block ends with an empty comment line
+            return items
+    raise AssertionError("the block does not end")
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
+def test_what_to_configure_by_hand_heads_the_file_and_follows_on_stderr(
+    released: Path, platform: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (released / "ci-deploy.yml").write_text(GATED_CONFIG, encoding="utf-8")
+    out = released / "pipeline.yml"
+    result = render_cli(capsys, "--platform", platform, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    items = plan(platform, config=GATED_CONFIG).by_hand
+    assert len(items) == 3  # staging and production gates, KUBECONFIG
+    text = out.read_text(encoding="utf-8")
+    assert uncommented_head(text) == items
+    printed = [line for line in result.stderr.splitlines() if line.startswith("configure by hand")]
+    assert printed == [f"configure by hand: {item}" for item in items]
+    # after the file is written, and beside the existing notes
+    stderr = result.stderr.splitlines()
+    assert stderr.index(f"wrote {out}") < stderr.index(printed[0])
+    assert any(line.startswith("note: ") for line in stderr)
+
+
+def test_build_registry_secrets_reach_the_build_and_scan_steps(repo: Path) -> None:
+    made = plan("github", config=REGISTRY_CONFIG)
+    assert made.has("build") and made.has("scan")
+    github = jobs_of(render_pipeline(made))
+    build = next(s for s in github["build"]["steps"] if s.get("id") == "build")
+    assert build["env"] == {
+        "REG_USER": "${{ secrets.REG_USER }}",
+        "REG_PASSWORD": "${{ secrets.REG_PASSWORD }}",
+    }
+    trivy = next(s for s in github["scan"]["steps"] if "trivy" in s.get("uses", ""))
+    assert trivy["env"] == {
+        "TRIVY_USERNAME": "${{ secrets.REG_USER }}",
+        "TRIVY_PASSWORD": "${{ secrets.REG_PASSWORD }}",
+    }
+    gitlab = jobs_of(render_pipeline(plan("gitlab", config=REGISTRY_CONFIG)))
+    assert gitlab["scan"]["variables"] == {
+        "TRIVY_USERNAME": "$REG_USER",
+        "TRIVY_PASSWORD": "$REG_PASSWORD",
+    }
+    # without build.registry: the job's own token, as before
+    plain = jobs_of(render_pipeline(plan("github", every_stage=True)))
+    assert "env" not in next(s for s in plain["build"]["steps"] if s.get("id") == "build")

@@ -43,19 +43,26 @@ def _split_names(ctx: click.Context, param: click.Parameter, value: str | None) 
 )
 @click.option("--branch", default="main", show_default=True, help="Branch that deploys.")
 @click.option(
+    "--action-ref",
     "--action",
-    default="org/ci-deploy@v1",
-    show_default=True,
-    help="GitHub: the ci-deploy action to use (OWNER/REPO@REF).",
+    "action_ref",
+    metavar="OWNER/REPO@REF",
+    help="GitHub: the ci-deploy action the jobs use [default: this release's, e.g. "
+    "owner/ci-deploy@v1.2.3].",
 )
 @click.option(
     "--gitlab-template",
-    default="project:org/ci-deploy@v1",
-    show_default=True,
-    help="GitLab: how to include the template: project:GROUP/NAME@REF, local[:PATH] "
-    "or remote:https://URL.",
+    metavar="INCLUDE",
+    help="GitLab: how to include the template: project:GROUP/NAME@REF, local[:PATH] or "
+    "remote:https://URL [default: this release's].",
 )
-@click.option("--tool-image", default=None, help="GitLab: the ci-deploy image for the jobs.")
+@click.option(
+    "--image",
+    "--tool-image",
+    "image",
+    metavar="REF",
+    help="GitLab: the ci-deploy image of the jobs [default: the one the template pins].",
+)
 @click.pass_context
 def pipeline(
     ctx: click.Context,
@@ -63,35 +70,43 @@ def pipeline(
     output: Path | None,
     environments: list[str] | None,
     branch: str,
-    action: str,
-    gitlab_template: str,
-    tool_image: str | None,
+    action_ref: str | None,
+    gitlab_template: str | None,
+    image: str | None,
 ) -> None:
     """Render a complete CI pipeline (workflow or .gitlab-ci.yml) for the configuration.
 
+    It names this release of ci-deploy (its action, or its GitLab template) unless told
+    otherwise; a development install needs --action-ref or --gitlab-template. What the
+    platform's settings must still provide is printed and written at the top of the file.
     Stages whose ci-deploy verb does not exist yet (build, scan, verify) are left out.
     """
     from ci_deploy.config import load_config
     from ci_deploy.pipelines import plan_pipeline, render_pipeline
+    from ci_deploy.release import installed_release
 
     cfg = load_config(ctx.find_root().obj["config_path"])
+    given = action_ref if platform == "github" else gitlab_template
     plan = plan_pipeline(
         cfg,
         platform,
         environments=environments,
         branch=branch,
-        action=action,
+        release=installed_release() if given is None else None,  # explicit values win
+        action_ref=action_ref,
         gitlab_template=gitlab_template,
-        tool_image=tool_image,
+        tool_image=image,
     )
     text = render_pipeline(plan)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     if output is None:
         click.echo(text, nl=False)
-        return
-    write_atomically(output, text)
-    click.echo(f"wrote {output}", err=True)
+    else:
+        write_atomically(output, text)
+        click.echo(f"wrote {output}", err=True)
+    for item in plan.by_hand:  # also the comment at the top of the file
+        click.echo(f"configure by hand: {item}", err=True)
 
 
 def write_atomically(path: Path, text: str) -> None:

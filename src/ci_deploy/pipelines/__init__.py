@@ -4,7 +4,8 @@
     text = render_pipeline(plan_pipeline(cfg, "github"))
 
 The templates are ``templates/pipelines/<platform>.yml.j2`` (shipped in the wheel as
-``ci_deploy/templates/pipelines``). They use ``[[ … ]]`` / ``[% … %]`` as Jinja delimiters, so
+``ci_deploy/templates/pipelines``); both start with ``by_hand.j2``, the comment that lists
+what to configure by hand. They use ``[[ … ]]`` / ``[% … %]`` as Jinja delimiters, so
 GitHub's ``${{ … }}`` expressions are written as they are.
 """
 

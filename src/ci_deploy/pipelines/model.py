@@ -9,6 +9,10 @@ verify) is left out, never emitted as a job that cannot run: adding the verb's m
 it on. For the same reason an environment gets a verify job only when the configuration gives
 ``ci-deploy verify`` something to check (smoke checks or rollback triggers), and build and scan
 jobs only when it has a ``build:`` or ``scan:`` section (many repositories build elsewhere).
+
+The action, template and image a pipeline names are this release's (``ci_deploy.release``) or
+given explicitly, never a placeholder: a development install without them is bad input.
+What the platform's settings must still provide is listed in ``PipelinePlan.by_hand``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import re
 from dataclasses import dataclass, field
 
 from ci_deploy.config import Config
+from ci_deploy.config.model import RegistryLoginConfig
 from ci_deploy.errors import UserInputError
+from ci_deploy.pipelines.by_hand import ITEMS, Gate, Surface
+from ci_deploy.release import ReleaseInfo
 from ci_deploy.verbs import verb_available
 
 PLATFORMS = ("github", "gitlab")
@@ -74,10 +81,13 @@ class PipelinePlan:
     branch: str
     environments: list[EnvironmentStep]
     stages: dict[str, bool]  # stage -> its verb exists
-    action: str
-    gitlab_template: GitLabTemplate
+    action: str | None  # GitHub: OWNER/REPO@REF of the action (None on GitLab)
+    gitlab_template: GitLabTemplate | None  # GitLab: the include (None on GitHub)
     tool_image: str | None = None
+    # build.registry of a pipeline that builds: the build and scan jobs pass its variables
+    registry: RegistryLoginConfig | None = None
     notes: list[str] = field(default_factory=list)
+    by_hand: list[str] = field(default_factory=list)  # to configure in the platform's settings
 
     def has(self, stage: str) -> bool:
         """Whether the pipeline contains ``stage`` (its verb exists)."""
@@ -89,6 +99,10 @@ class PipelinePlan:
 
 
 _PROJECT_RE = re.compile(r"^project:([\w.-]+(?:/[\w.-]+)+)@([\w./-]+)$")
+_ACTION_RE = re.compile(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+")
+# [REGISTRY[:PORT]/]NAME[:TAG][@sha256:DIGEST]
+_IMAGE_RE = re.compile(r"[\w][\w.-]*(:\d+)?(/[\w.-]+)*(:[\w.-]+)?(@sha256:[0-9a-f]{64})?")
+DEVELOPMENT_INSTALL = "this ci-deploy is a development install (no release.json)"
 
 
 def parse_gitlab_template(value: str) -> GitLabTemplate:
@@ -146,23 +160,8 @@ def choose_environments(cfg: Config, names: list[str] | None) -> list[Environmen
     ]
 
 
-def plan_pipeline(
-    cfg: Config,
-    platform: str,
-    *,
-    environments: list[str] | None = None,
-    branch: str = "main",
-    action: str = "org/ci-deploy@v1",
-    gitlab_template: str = "project:org/ci-deploy@v1",
-    tool_image: str | None = None,
-) -> PipelinePlan:
-    """Decide the pipeline's jobs from the configuration and the verbs this ci-deploy has."""
-    if platform not in PLATFORMS:
-        raise UserInputError(f"--platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+", action):
-        raise UserInputError(f"--action {action!r}: expected OWNER/REPO@REF")
-    if not re.fullmatch(r"[\w./-]+", branch):
-        raise UserInputError(f"--branch {branch!r}: not a branch name")
+def choose_stages(cfg: Config) -> tuple[dict[str, bool], list[str]]:
+    """Which stages the pipeline has (stage -> included), and notes on those left out."""
     stages = {stage: verb_available(verb) for stage, verb in STAGE_VERBS.items()}
     for required in ("validate", "deploy", "status", "rollback", "promote", "abort"):
         if not stages[required]:  # a broken installation, not user input
@@ -182,24 +181,120 @@ def plan_pipeline(
     if stages["scan"] and cfg.scan is None and cfg.build is None:
         stages["scan"] = False
         notes.append("no `scan` job: the configuration has no scan: or build: section")
-    chain = choose_environments(cfg, environments)
-    unverified = [cfg.environment(step.name) for step in chain if not step.checks]
-    if stages["verify"] and unverified:
-        keys = " or ".join(sorted({cfg.triggers_key(env.strategy) for env in unverified}))
-        notes.append(
-            f"`verify` jobs left out ({', '.join(env.name for env in unverified)}): the"
-            f" configuration has no analysis.smoke checks and no {keys} (docs/analysis.md)"
+    return stages, notes
+
+
+# platform -> the option that names ci-deploy there, and its forms
+REFERENCE_OPTIONS = {
+    "github": ("--action-ref", "OWNER/REPO@REF"),
+    "gitlab": ("--gitlab-template", "project:GROUP/NAME@REF, local[:PATH] or remote:https://URL"),
+}
+
+
+def choose_reference(
+    platform: str,
+    release: ReleaseInfo | None,
+    *,
+    action_ref: str | None,
+    gitlab_template: str | None,
+) -> str:
+    """How the pipeline names ci-deploy on ``platform``: as given, else this release's own.
+
+    Explicit values are checked whichever platform is rendered.
+    """
+    if action_ref is not None and not _ACTION_RE.fullmatch(action_ref):
+        raise UserInputError(f"--action-ref {action_ref!r}: expected OWNER/REPO@REF")
+    if gitlab_template is not None:
+        parse_gitlab_template(gitlab_template)
+    chosen = action_ref if platform == "github" else gitlab_template
+    if chosen is not None:
+        return chosen
+    if release is None:
+        option, form = REFERENCE_OPTIONS[platform]
+        raise UserInputError(
+            f"{DEVELOPMENT_INSTALL}: pass {option} {form}",
+            hint="name a published release of ci-deploy (a tag or commit), or install "
+            "ci-deploy from a release, whose references are the default",
         )
+    return release.action_ref if platform == "github" else release.gitlab_template
+
+
+def plan_pipeline(
+    cfg: Config,
+    platform: str,
+    *,
+    environments: list[str] | None = None,
+    branch: str = "main",
+    release: ReleaseInfo | None = None,
+    action_ref: str | None = None,
+    gitlab_template: str | None = None,
+    tool_image: str | None = None,
+) -> PipelinePlan:
+    """Decide the pipeline's jobs from the configuration and the verbs this ci-deploy has.
+
+    ci-deploy is named by ``action_ref`` (GitHub) or ``gitlab_template`` (GitLab), else by
+    ``release``'s references; ``tool_image`` sets the GitLab jobs' image (the release's
+    template pins its own).
+    """
+    if platform not in PLATFORMS:
+        raise UserInputError(f"--platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+    reference = choose_reference(
+        platform, release, action_ref=action_ref, gitlab_template=gitlab_template
+    )
+    if tool_image is not None and not _IMAGE_RE.fullmatch(tool_image):
+        raise UserInputError(
+            f"--image {tool_image!r}: expected an image reference "
+            "REGISTRY/NAME[:TAG][@sha256:DIGEST]"
+        )
+    if not re.fullmatch(r"[\w./-]+", branch):
+        raise UserInputError(f"--branch {branch!r}: not a branch name")
+    stages, notes = choose_stages(cfg)
+    if tool_image is not None and platform == "github":
+        notes.append(f"--image is for GitLab's jobs: the action {reference} runs its own image")
+        tool_image = None
+    chain = choose_environments(cfg, environments)
+    notes.extend(unverified_notes(cfg, chain, stages))
+    config_path = pipeline_config_path(cfg.source)
+    registry = cfg.build.registry if stages["build"] and cfg.build is not None else None
     return PipelinePlan(
         platform=platform,
         app=cfg.app,
         repository=cfg.image.repository,
-        config_path=pipeline_config_path(cfg.source),
+        config_path=config_path,
         branch=branch,
         environments=chain,
         stages=stages,
-        action=action,
-        gitlab_template=parse_gitlab_template(gitlab_template),
+        action=reference if platform == "github" else None,
+        gitlab_template=parse_gitlab_template(reference) if platform == "gitlab" else None,
         tool_image=tool_image,
+        registry=registry,
         notes=notes,
+        by_hand=ITEMS[platform](
+            Surface(
+                environments=[step.name for step in chain],
+                gates=[
+                    Gate(step.name, deploy=step.gated, promote=step.gates)
+                    for step in chain
+                    if step.gated or step.gates
+                ],
+                branch=branch,
+                config_path=config_path,
+                builds_to=cfg.image.repository if stages["build"] else None,
+                registry=registry,
+            )
+        ),
     )
+
+
+def unverified_notes(
+    cfg: Config, chain: list[EnvironmentStep], stages: dict[str, bool]
+) -> list[str]:
+    """A note on the environments that get no verify job although the verb exists."""
+    unverified = [cfg.environment(step.name) for step in chain if not step.checks]
+    if not (stages["verify"] and unverified):
+        return []
+    keys = " or ".join(sorted({cfg.triggers_key(env.strategy) for env in unverified}))
+    return [
+        f"`verify` jobs left out ({', '.join(env.name for env in unverified)}): the"
+        f" configuration has no analysis.smoke checks and no {keys} (docs/analysis.md)"
+    ]
