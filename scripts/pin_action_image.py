@@ -13,7 +13,12 @@ signed, by digest, and builds nothing. Only that line changes (comments and the 
 The GitLab files get the same reference, without ``docker://``, as the image their jobs run in
 (on the default branch a placeholder, ``ghcr.io/org/ci-deploy:v1``, that no registry serves):
 ``CI_DEPLOY_TOOL_IMAGE`` of ``.gitlab-ci-template.yml`` and the ``tool-image`` input's default
-of ``templates/ci-deploy/template.yml``; a file is told apart by its name.
+of ``templates/ci-deploy/template.yml``; a file is told apart by its name. With ``--tools``,
+the image of their build and scan jobs (``CI_DEPLOY_TOOLS_IMAGE``, the ``tools-image`` input;
+placeholder ``ghcr.io/org/ci-deploy:v1-tools``) gets ``NAME:vX.Y.Z-tools@sha256:…``.
+
+    python3 scripts/pin_action_image.py --tools .gitlab-ci-template.yml \
+        ghcr.io/owner/ci-deploy:v1.2.3-tools@sha256:<64 hex>
 
 Exit 0 when done (or, with --check, always, printing ``development`` or the image), 2 for a
 reference that is not ``NAME:vX.Y.Z@sha256:<64 hex>`` or an action.yml that is not in the
@@ -59,23 +64,31 @@ def pinned(text: str, reference: str) -> str:
     raise ValueError("runs: has no `image: Dockerfile` line")
 
 
-# The development line of each GitLab file and its released form.
+# The development line of each GitLab file and its released form: the deploy jobs' image, and
+# with --tools the build and scan jobs' image (the Dockerfile's tools target, tagged vX.Y.Z-tools).
 GITLAB_LINES = {
     ".gitlab-ci-template.yml": "  CI_DEPLOY_TOOL_IMAGE: {}",
-    "template.yml": "      default: {}",  # the first input default that is the placeholder
+    "template.yml": "      default: {}",  # the tool-image input's default
+}
+GITLAB_TOOLS_LINES = {
+    ".gitlab-ci-template.yml": "  CI_DEPLOY_TOOLS_IMAGE: {}",
+    "template.yml": "      default: {}",  # the tools-image input's default
 }
 PLACEHOLDER = "ghcr.io/org/ci-deploy:v1"
+TOOLS_PLACEHOLDER = "ghcr.io/org/ci-deploy:v1-tools"
+TOOLS_REFERENCE = re.compile(REFERENCE.pattern.replace(r"[0-9]+)@", r"[0-9]+-tools)@"))
 
 
-def pinned_gitlab(text: str, reference: str, name: str) -> str:
-    """``text`` (the GitLab template or component, by file ``name``) with its job image set to
-    ``reference``."""
-    if REFERENCE.match(reference) is None:
+def pinned_gitlab(text: str, reference: str, name: str, tools: bool = False) -> str:
+    """``text`` (the GitLab template or component, by file ``name``) with its jobs' image (with
+    ``tools``, its build and scan jobs' image) set to ``reference``."""
+    pattern, suffix = (TOOLS_REFERENCE, "-tools") if tools else (REFERENCE, "")
+    if pattern.match(reference) is None:
         raise ValueError(
-            f"expected REGISTRY/NAME:vX.Y.Z@sha256:<64 hex digits>, found {reference!r}"
+            f"expected REGISTRY/NAME:vX.Y.Z{suffix}@sha256:<64 hex digits>, found {reference!r}"
         )
-    line = GITLAB_LINES[name]
-    development = line.format(PLACEHOLDER)
+    line = (GITLAB_TOOLS_LINES if tools else GITLAB_LINES)[name]
+    development = line.format(TOOLS_PLACEHOLDER if tools else PLACEHOLDER)
     lines = text.splitlines(keepends=True)
     at = [i for i, each in enumerate(lines) if each.rstrip("\n") == development]
     if len(at) != 1:
@@ -101,26 +114,39 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "--check":
         print(form(Path(argv[1]).read_text(encoding="utf-8")))
         return 0
+    tools = bool(argv) and argv[0] == "--tools"
+    if tools:
+        argv = argv[1:]
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
-        print("usage: pin_action_image.py [--check] ACTION_YML [REFERENCE]", file=sys.stderr)
+        print(
+            "usage: pin_action_image.py [--check] ACTION_YML [REFERENCE]\n"
+            "       pin_action_image.py [--tools] GITLAB_FILE REFERENCE",
+            file=sys.stderr,
+        )
         return 2
     path = Path(argv[0])
-    if path.name != "action.yml" and path.name not in GITLAB_LINES:
-        known = ", ".join(["action.yml", *GITLAB_LINES])
-        print(f"error: {path}: not a file this pins (expected one of {known})", file=sys.stderr)
+    known = list(GITLAB_LINES) if tools else ["action.yml", *GITLAB_LINES]
+    if path.name not in known:
+        print(
+            f"error: {path}: not a file this pins{' with --tools' if tools else ''} "
+            f"(expected one of {', '.join(known)})",
+            file=sys.stderr,
+        )
         return 2
     try:
         original = path.read_text(encoding="utf-8")
         if path.name == "action.yml":
             text = pinned(original, argv[1])
         else:
-            text = pinned_gitlab(original, argv[1], path.name)
+            text = pinned_gitlab(original, argv[1], path.name, tools)
     except (OSError, ValueError) as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return 2
     path.write_text(text, encoding="utf-8")
     prefix = "runs.image is docker://" if path.name == "action.yml" else "the jobs' image is "
+    if tools:
+        prefix = "the build and scan jobs' image is "
     print(f"{path}: {prefix}{argv[1]}")
     return 0
 

@@ -13,16 +13,18 @@
 # 1. builds the image: with `docker buildx` for $PLATFORMS (default linux/amd64,linux/arm64),
 #    pushed by buildx; without buildx (or PLATFORMS=host) with scripts/build-image.sh for the
 #    host's platform only, then pushed;
-# 2. pushes the tags vX.Y.Z, vX.Y and vX (the major tag moves);
+# 2. pushes the tags vX.Y.Z, vX.Y and vX (the major tag moves); the same for the tools target
+#    (+ Trivy and syft: the GitLab build and scan jobs' image) as vX.Y.Z-tools, vX.Y-tools, vX-tools;
 # 3. writes the SBOM of the pushed image (syft, SPDX JSON) to $OUT/sbom.spdx.json;
 # 4. with SIGN=true, signs the digest with cosign (keyless: needs the OIDC token GitHub gives a
 #    job with `id-token: write`, and the internet) and attests the SBOM; else says it did not;
 # 5. rewrites action.yml's `image: Dockerfile` to docker://IMAGE:vX.Y.Z@sha256:…, and the image
-#    the GitLab template's and component's jobs run in to IMAGE:vX.Y.Z@sha256:…, in a new commit
-#    on top of HEAD (with release.json), and points the tags vX.Y.Z and vX at it (pushing them
-#    is the caller's).
-# $OUT (default dist/release) also gets `image`: the pinned reference. The work tree must be
-# clean and action.yml in its development form (a release is made from the default branch).
+#    the GitLab template's and component's jobs run in to IMAGE:vX.Y.Z@sha256:… (their build and
+#    scan jobs': IMAGE:vX.Y.Z-tools@sha256:…), in a new commit on top of HEAD (with
+#    release.json), and points the tags vX.Y.Z and vX at it (pushing them is the caller's).
+# $OUT (default dist/release) also gets `image` and `tools-image`: the pinned references. The
+# work tree must be clean and action.yml in its development form (a release is made from the
+# default branch).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -54,28 +56,40 @@ with open(path, "w", encoding="utf-8") as out:
 PY
 echo "release: $RELEASE_JSON: $(tr -d '\n ' <"$RELEASE_JSON")"
 PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"
-started=$SECONDS
 
-if [ "$PLATFORMS" != host ] && docker buildx version >/dev/null 2>&1; then
-  echo "release: building $IMAGE:$VERSION for $PLATFORMS with buildx"
-  docker buildx build --platform "$PLATFORMS" --push --provenance=mode=max \
-    --metadata-file "$OUT/buildx.json" \
-    -t "$IMAGE:$VERSION" -t "$IMAGE:$MINOR" -t "$IMAGE:$MAJOR" .
-  DIGEST="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["containerimage.digest"])' "$OUT/buildx.json")"
-else
-  echo "release: no docker buildx (or PLATFORMS=host): building $IMAGE:$VERSION for this host's platform only"
-  scripts/build-image.sh "$IMAGE:$VERSION"
-  docker tag "$IMAGE:$VERSION" "$IMAGE:$MINOR"
-  docker tag "$IMAGE:$VERSION" "$IMAGE:$MAJOR"
-  pushed="$(docker push "$IMAGE:$VERSION")"
-  echo "$pushed"
-  DIGEST="$(grep -o 'digest: sha256:[0-9a-f]\{64\}' <<<"$pushed" | tail -1 | cut -d' ' -f2)"
-  docker push -q "$IMAGE:$MINOR" >/dev/null
-  docker push -q "$IMAGE:$MAJOR" >/dev/null
-fi
-[[ "$DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]] || die "no digest from the push (got '$DIGEST')"
-REF="$IMAGE:$VERSION@$DIGEST"
-echo "release: pushed $REF (tags $VERSION, $MINOR, $MAJOR) in $((SECONDS - started))s"
+# publish TARGET SUFFIX: build the Dockerfile's TARGET (runtime: the default image; tools:
+# + Trivy and syft, for the GitLab build and scan jobs), push it as vX.Y.Z, vX.Y and vX (each
+# with SUFFIX), and set PUBLISHED to its vX.Y.Z reference by digest.
+publish() {
+  local target="$1" suffix="$2" digest pushed
+  local tags=("$IMAGE:$VERSION$suffix" "$IMAGE:$MINOR$suffix" "$IMAGE:$MAJOR$suffix")
+  local step_started=$SECONDS
+  if [ "$PLATFORMS" != host ] && docker buildx version >/dev/null 2>&1; then
+    echo "release: building ${tags[0]} for $PLATFORMS with buildx"
+    docker buildx build --platform "$PLATFORMS" --push --provenance=mode=max --target "$target" \
+      --metadata-file "$OUT/buildx-$target.json" -t "${tags[0]}" -t "${tags[1]}" -t "${tags[2]}" .
+    digest="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["containerimage.digest"])' "$OUT/buildx-$target.json")"
+  else
+    echo "release: no docker buildx (or PLATFORMS=host): building ${tags[0]} for this host's platform only"
+    if [ "$target" = tools ]; then scripts/build-image.sh --tools "${tags[0]}"; else scripts/build-image.sh "${tags[0]}"; fi
+    docker tag "${tags[0]}" "${tags[1]}"
+    docker tag "${tags[0]}" "${tags[2]}"
+    pushed="$(docker push "${tags[0]}")"
+    echo "$pushed"
+    digest="$(grep -o 'digest: sha256:[0-9a-f]\{64\}' <<<"$pushed" | tail -1 | cut -d' ' -f2)"
+    docker push -q "${tags[1]}" >/dev/null
+    docker push -q "${tags[2]}" >/dev/null
+  fi
+  [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die "no digest from the push of ${tags[0]} (got '$digest')"
+  PUBLISHED="${tags[0]}@$digest"
+  echo "release: pushed $PUBLISHED (tags $VERSION$suffix, $MINOR$suffix, $MAJOR$suffix) in $((SECONDS - step_started))s"
+}
+
+publish runtime ""
+REF="$PUBLISHED"
+DIGEST="${REF##*@}"
+publish tools "-tools"
+TOOLS_REF="$PUBLISHED"
 
 case "$IMAGE" in  # syft reads a registry on loopback over plain HTTP, as docker does
   127.0.0.1:*|localhost:*) export SYFT_REGISTRY_INSECURE_USE_HTTP=true ;;
@@ -86,17 +100,20 @@ echo "release: SBOM $OUT/sbom.spdx.json ($(wc -c <"$OUT/sbom.spdx.json") bytes)"
 if [ "${SIGN:-false}" = true ]; then
   cosign sign --yes "$IMAGE@$DIGEST"
   cosign attest --yes --type spdxjson --predicate "$OUT/sbom.spdx.json" "$IMAGE@$DIGEST"
-  echo "release: signed $IMAGE@$DIGEST and attested its SBOM (cosign keyless)"
+  cosign sign --yes "$IMAGE@${TOOLS_REF##*@}"
+  echo "release: signed $IMAGE@$DIGEST (and the tools image) and attested its SBOM (cosign keyless)"
 else
   echo "release: not signed (SIGN is not true)"
 fi
 
 PINNED=(action.yml .gitlab-ci-template.yml templates/ci-deploy/template.yml)
 for file in "${PINNED[@]}"; do "$PYTHON" scripts/pin_action_image.py "$file" "$REF"; done
+for file in "${PINNED[@]:1}"; do "$PYTHON" scripts/pin_action_image.py --tools "$file" "$TOOLS_REF"; done
 git add -- "$RELEASE_JSON"
 git -c user.name="ci-deploy release" -c user.email="release@ci-deploy.invalid" \
   commit -q -m "Release $VERSION: action.yml and the GitLab jobs run $REF" -- "${PINNED[@]}" "$RELEASE_JSON"
 git tag -f "$VERSION" >/dev/null
 git tag -f "$MAJOR" >/dev/null
 echo "$REF" >"$OUT/image"
+echo "$TOOLS_REF" >"$OUT/tools-image"
 echo "release: $VERSION and $MAJOR point at $(git rev-parse --short HEAD), whose action.yml runs $REF"

@@ -85,5 +85,7 @@ def release(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> dic
     assert done.returncode == 0, done.stdout + done.stderr
     print(f"scripts/release.sh: {took:.1f}s")
     reference = (tmp / "out" / "image").read_text().strip()
-    return {"clone": str(clone), "image": image, "reference": reference, "out": str(tmp / "out"),
+    tools_reference = (tmp / "out" / "tools-image").read_text().strip()
+    return {"clone": str(clone), "image": image, "reference": reference,
+            "tools_reference": tools_reference, "out": str(tmp / "out"),
             "log": done.stdout + done.stderr}  # fmt: skip

@@ -77,6 +77,26 @@ def test_pinning_refuses_a_reference_that_is_not_a_version_by_digest(
     assert action.read_text() == (ROOT / "action.yml").read_text()
 
 
+@pytest.mark.parametrize("name", [".gitlab-ci-template.yml", "templates/ci-deploy/template.yml"])
+def test_pinning_the_gitlab_files_rewrites_their_two_image_lines(tmp_path: Path, name: str) -> None:
+    path = tmp_path / Path(name).name
+    original = (ROOT / name).read_text()
+    path.write_text(original)
+    jobs, tools = (
+        f"ghcr.io/acme/ci-deploy:v1.2.3@{DIGEST}",
+        f"ghcr.io/acme/ci-deploy:v1.2.3-tools@{DIGEST}",
+    )
+    wrong = pin("--tools", str(path), jobs)  # the tools image must be the -tools tag
+    assert wrong.returncode == 2 and "vX.Y.Z-tools@sha256:" in wrong.stderr
+    assert pin(str(path), jobs).returncode == 0
+    assert pin("--tools", str(path), tools).returncode == 0
+    pairs = zip(original.splitlines(), path.read_text().splitlines(), strict=True)
+    changed = [(a.split(":", 1)[0], b.split(": ", 1)[1]) for a, b in pairs if a != b]
+    assert [value for _, value in changed] == [jobs, tools], changed
+    again = pin(str(path), jobs)  # a release is made from the default branch's file only
+    assert again.returncode == 2 and "make a release from the default branch" in again.stderr
+
+
 def test_the_release_workflow_is_actionlint_and_schema_clean(tmp_path: Path) -> None:
     workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text()
     repo = git_repo(tmp_path / "repo", {".github/workflows/release.yml": workflow})
@@ -97,9 +117,15 @@ def test_the_release_publishes_tags_and_sbom_and_pins_action_yml_by_digest(
     match = re.fullmatch(re.escape(image) + r":v1\.2\.3@(sha256:[0-9a-f]{64})", reference)
     assert match is not None, reference
     digest = match.group(1)
-    assert {"v1.2.3", "v1.2", "v1"} <= set(registry.tags("acme/ci-deploy"))
-    for tag in ("v1.2.3", "v1.2", "v1"):  # the same image under every tag
+    tools = re.fullmatch(
+        re.escape(image) + r":v1\.2\.3-tools@(sha256:[0-9a-f]{64})", release["tools_reference"]
+    )
+    assert tools is not None and tools.group(1) != digest, release["tools_reference"]
+    tags = {"v1.2.3", "v1.2", "v1"}
+    assert tags | {f"{tag}-tools" for tag in tags} <= set(registry.tags("acme/ci-deploy"))
+    for tag in tags:  # the same image under every tag, and the same tools image
         assert registry.manifest_digest("acme/ci-deploy", tag) == digest
+        assert registry.manifest_digest("acme/ci-deploy", f"{tag}-tools") == tools.group(1)
     # The release commit: on top of the released one, only the pinned files and release.json
     # changed; both tags on it.
     assert (
@@ -119,8 +145,10 @@ def test_the_release_publishes_tags_and_sbom_and_pins_action_yml_by_digest(
     # The GitLab jobs run the same image, by digest; the development form is a placeholder.
     template = git(clone, "show", "v1:.gitlab-ci-template.yml").splitlines()
     assert f"  CI_DEPLOY_TOOL_IMAGE: {reference}" in template
+    assert f"  CI_DEPLOY_TOOLS_IMAGE: {release['tools_reference']}" in template  # build, scan
     component = next(yaml.safe_load_all(git(clone, "show", "v1:templates/ci-deploy/template.yml")))
     assert component["spec"]["inputs"]["tool-image"]["default"] == reference
+    assert component["spec"]["inputs"]["tools-image"]["default"] == release["tools_reference"]
     # What the CLI of this release tells `render pipeline` (the image carries it too).
     assert json.loads(git(clone, "show", "v1:src/ci_deploy/release.json")) == {
         "version": "v1.2.3",
