@@ -254,7 +254,8 @@ def run_gitlab_ci_local(
         "GIT_SSH_VARIANT": "ssh",
     }
     for name in list(env):
-        if name.startswith(("CI_DEPLOY_", "GITLAB_", "GITHUB_")) or name == "CI":
+        # KUBECONFIG too: a job gets cluster credentials only from the variables a test gives.
+        if name.startswith(("CI_DEPLOY_", "GITLAB_", "GITHUB_")) or name in ("CI", "KUBECONFIG"):
             env.pop(name)
     # The jobs run in the shell: the ci-deploy under test is this checkout's venv.
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"

@@ -127,6 +127,43 @@ def test_manual_rollback_job_restores_the_previous_revision(
     assert report["CI_DEPLOY_PREVIOUS_REVISION"] == f"{APP_IMAGE}:1.0.0", report
 
 
+def scoped_kubeconfig_run(repo: Path, cluster: SandboxHandle, scope: str, *args: str) -> Run:
+    """gitlab-ci-local with KUBECONFIG a File variable scoped to the environment ``scope``
+    (what docs/ci.md recommends), not a global one: only jobs with that environment get it."""
+    variables = {"KUBECONFIG": {"values": {scope: str(cluster.kubeconfig)}}}
+    (repo / ".gitlab-ci-local-variables.yml").write_text(yaml.safe_dump(variables), "utf-8")
+    run = run_gitlab_ci_local(
+        repo,
+        "--force-shell-executor",
+        "--variables-file",
+        ".gitlab-ci-local-variables.yml",  # read relative to the repository
+        *("--variable", "CI_DEPLOY_PRODUCTION_ENABLED=false"),
+        *args,
+    )
+    assert_no_token(cluster.kubeconfig, run.log)
+    return run
+
+
+def test_an_environment_scoped_kubeconfig_reaches_deploy_status_and_rollback_jobs(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    deploy_outside_ci(cluster.kubeconfig, repo / "ci-deploy.yml", f"{APP_IMAGE}:0.9.0")
+    run = scoped_kubeconfig_run(repo, cluster, "staging")
+    assert run.returncode == 0, str(run)
+    for job in ("staging", "staging:status"):  # the status job has environment action verify
+        assert gitlab_result(run, f"ci-deploy:{job}") == "PASS", str(run)
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
+    rollback = ("ci-deploy:staging:rollback", "--manual", "ci-deploy:staging:rollback")
+    run = scoped_kubeconfig_run(repo, cluster, "staging", *rollback)
+    assert gitlab_result(run, "ci-deploy:staging:rollback") == "PASS", str(run)
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:0.9.0"
+    # The control: scoped to another environment, the staging jobs get no credentials.
+    run = scoped_kubeconfig_run(repo, cluster, "production")
+    assert gitlab_result(run, "ci-deploy:staging") == "FAIL", str(run)
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:0.9.0"
+
+
 def test_failing_deploy_fails_the_pipeline_and_reports_rolled_back(
     tmp_path: Path, cluster: SandboxHandle
 ) -> None:
@@ -149,10 +186,11 @@ def test_failing_deploy_fails_the_pipeline_and_reports_rolled_back(
     assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
 
 
-# The example's production canary on the sandbox: its context for `cluster: production`,
+# The example's production canary on the sandbox: production's own context (the sandbox's, for
+# `cluster: production`),
 # durations divided for a rehearsal, staging left out (not what is tested here).
 CANARY_VARIABLES = (
-    *("--variable", f"CI_DEPLOY_CONTEXT={SANDBOX_CONTEXT}"),
+    *("--variable", f"CI_DEPLOY_PRODUCTION_CONTEXT={SANDBOX_CONTEXT}"),
     *("--variable", f"CI_DEPLOY_TIME_SCALE={CANARY_TIME_SCALE}"),
     *("--variable", "CI_DEPLOY_STAGING_ENABLED=false"),
 )
@@ -205,11 +243,15 @@ def test_paused_production_canary_goes_on_by_the_manual_promote_or_abort_job(
     assert deployment_names(cluster.store, EXAMPLE_PRODUCTION_NAMESPACE) == ["web-app"]
 
 
-def job_names(run: Run) -> set[str]:
-    """Job names from ``gitlab-ci-local --list`` (first column after the header)."""
+def listed_when(run: Run) -> dict[str, str]:
+    """Job name -> its `when` column, from ``gitlab-ci-local --list`` (after the header)."""
     lines = run.log.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("name "))
-    return {line.split()[0] for line in lines[start + 1 :] if line.strip()}
+    return {line.split()[0]: line.split()[2] for line in lines[start + 1 :] if line.strip()}
+
+
+def job_names(run: Run) -> set[str]:
+    return set(listed_when(run))
 
 
 def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: SandboxHandle) -> None:
@@ -244,6 +286,39 @@ def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: Sandbo
     assert feature == {"ci-deploy:validate"}
 
 
+EXTENSION_RECIPE = (
+    INCLUDE_TEMPLATE
+    + """\
+deploy:eu:
+  extends: [.ci-deploy-deploy, .ci-deploy-production-rules]
+  stage: production_deploy
+  variables: {CI_DEPLOY_ENVIRONMENT: production-eu}
+  environment: {name: production-eu, url: $CI_DEPLOY_ENVIRONMENT_URL}
+"""
+)
+
+
+def test_the_extension_recipe_inherits_the_freeze_the_branches_and_the_manual_gate(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", EXTENSION_RECIPE)
+    assert listed_when(gcl(repo, cluster, "--list"))["deploy:eu"] == "manual"
+    frozen = job_names(gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_FREEZE=true"))
+    assert "deploy:eu" not in frozen and "ci-deploy:validate" in frozen
+    branch = ("--list", "--variable", "CI_COMMIT_BRANCH=feature/x")
+    assert "deploy:eu" not in job_names(gcl(repo, cluster, *branch))
+    # the staging branch deploys staging, never production (nor this production job)
+    staging_branch = job_names(
+        gcl(repo, cluster, "--list", "--variable", "CI_COMMIT_BRANCH=develop")
+    )
+    assert "ci-deploy:staging" in staging_branch and "deploy:eu" not in staging_branch
+    renamed = ("--variable", "CI_DEPLOY_STAGING_BRANCH=next")
+    on_next = job_names(
+        gcl(repo, cluster, "--list", "--variable", "CI_COMMIT_BRANCH=next", *renamed)
+    )
+    assert "ci-deploy:staging" in on_next
+
+
 # The form users write; gitlab-ci-local resolves it to templates/ci-deploy/template.yml
 # because the path is this project's and the ref is HEAD's commit.
 INCLUDE_COMPONENT_REF = INCLUDE_COMPONENT.replace(
@@ -270,6 +345,53 @@ def test_component_with_inputs_deploys_and_drops_disabled_jobs(
     assert run.returncode == 0, str(run)
     assert f"deploy job said phase=Succeeded revision={APP_IMAGE}:3.0.0" in run.log, str(run)
     assert gitlab_dotenv(repo, "ci-deploy:staging")["CI_DEPLOY_PHASE"] == "Succeeded"
+
+
+INCLUDE_COMPONENT_PRODUCTION = f"""\
+stages: [build, test, security, staging_deploy, staging_test, production_deploy, post_deploy]
+include:
+  - local: templates/ci-deploy/template.yml
+    inputs:
+      image: {APP_IMAGE}:2.0.0
+      staging: false
+      production-context: {SANDBOX_CONTEXT}
+      production-strategy: canary
+      timeout: 1h30m
+"""
+
+
+def test_component_inputs_reach_the_example_production_canary_in_its_own_context(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_COMPONENT_PRODUCTION, EXAMPLE_CONFIG)
+    config = repo / "ci-deploy.yml"
+    example_production_with_stable(cluster.kubeconfig, config, f"{APP_IMAGE}:1.0.0")
+    run = gcl(
+        repo,
+        cluster,
+        *("--variable", f"CI_DEPLOY_TIME_SCALE={CANARY_TIME_SCALE}"),
+        *("--variable", f"PROMETHEUS_URL={cluster.synthetic_prometheus_url}"),
+        *("--manual", "ci-deploy:production", "--manual", "ci-deploy:production:promote"),
+    )
+    assert run.returncode == 0, str(run)
+    for job in ("production", "production:status", "production:promote"):
+        assert gitlab_result(run, f"ci-deploy:{job}") == "PASS", str(run)
+    assert gitlab_dotenv(repo, "ci-deploy:production")["CI_DEPLOY_PHASE"] == "Paused"
+    assert gitlab_dotenv(repo, "ci-deploy:production:promote")["CI_DEPLOY_PHASE"] == "Succeeded"
+    status = live_status(cluster.kubeconfig, config, "production", "--context", SANDBOX_CONTEXT)
+    assert status["live"]["image"] == f"{APP_IMAGE}:2.0.0"
+
+
+def test_component_accepts_the_durations_the_cli_accepts(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    # tests/pipelines/test_component_inputs.py compares the two parsers value by value; this
+    # is gitlab-ci-local's own reading of the regex, for a value the old one refused.
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_COMPONENT.replace("2m", "1h30m"))
+    assert gcl(repo, cluster, "--list").returncode == 0
+    repo = pipeline_repo(tmp_path / "bad", INCLUDE_COMPONENT.replace("2m", "90"))
+    refused = gcl(repo, cluster, "--list")
+    assert refused.returncode != 0 and "timeout" in refused.log, str(refused)
 
 
 def test_component_rejects_an_input_outside_its_options(
@@ -307,8 +429,27 @@ def load(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def resolved(jobs: dict[str, Any], name: str) -> dict[str, Any]:
+    """A job with its ``extends:`` merged as GitLab merges them: parents in order, then the
+    job's own keys (top-level keys replaced, not deep-merged: enough for ``rules``)."""
+    job = jobs[name]
+    parents = job.get("extends", [])
+    merged: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged.update(resolved(jobs, parent))
+    merged.update({k: v for k, v in job.items() if k != "extends"})
+    return merged
+
+
+def resolved_jobs(path: Path) -> dict[str, Any]:
+    jobs = load(path)
+    return {
+        name: resolved(jobs, name) if isinstance(job, dict) else job for name, job in jobs.items()
+    }
+
+
 def test_template_gates_production_and_serialises_each_environment() -> None:
-    jobs = load(TEMPLATE)
+    jobs = resolved_jobs(TEMPLATE)
     for env in ("staging", "production"):
         deploy, rollback = jobs[f"ci-deploy:{env}"], jobs[f"ci-deploy:{env}:rollback"]
         group = f"ci-deploy-$CI_DEPLOY_{env.upper()}_ENVIRONMENT"
@@ -333,7 +474,7 @@ def test_template_gates_production_and_serialises_each_environment() -> None:
 
 
 def test_template_promote_and_abort_jobs_are_the_production_gate() -> None:
-    jobs = load(TEMPLATE)
+    jobs = resolved_jobs(TEMPLATE)
     deploy = jobs["ci-deploy:production"]
     promote, abort = jobs["ci-deploy:production:promote"], jobs["ci-deploy:production:abort"]
     for job in (promote, abort):

@@ -553,3 +553,19 @@ def test_build_registry_secrets_reach_the_build_and_scan_steps(repo: Path) -> No
     # without build.registry: the job's own token, as before
     plain = jobs_of(render_pipeline(plan("github", every_stage=True)))
     assert "env" not in next(s for s in plain["build"]["steps"] if s.get("id") == "build")
+
+
+@CONFIGS
+def test_gitlab_every_job_that_talks_to_a_cluster_has_its_environment(
+    repo: Path, config: str
+) -> None:
+    doc = jobs_of(render_pipeline(plan("gitlab", every_stage=True, config=config)))
+    cluster_verbs = ("deploy", "promote", "abort", "verify", "status", "rollback")
+    talking = {name: job for name, job in doc.items() if name.partition(":")[0] in cluster_verbs}
+    assert {name.partition(":")[0] for name in talking} >= {"deploy", "status", "rollback"}
+    for name, job in talking.items():
+        # so that an environment-scoped (or protected) KUBECONFIG reaches the job
+        assert job["environment"]["name"] == name.partition(":")[2], name
+    for name, job in talking.items():
+        if name.startswith(("status:", "verify:")):
+            assert job["environment"]["action"] == "verify", name  # no deployment recorded

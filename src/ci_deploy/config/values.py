@@ -59,8 +59,11 @@ def format_number(value: float) -> str:
 # --- durations ---------------------------------------------------------------------------
 
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|h|m|s))+$")
-_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+# What a duration looks like, also as the GitLab component's `regex:` for its duration inputs
+# (RE2 there; ASCII digits only, so both engines agree: tests/pipelines/test_component_inputs.py).
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|h|m|s))+$"
+_DURATION_RE = re.compile(DURATION_PATTERN)
+_DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
 
 
 @dataclass(frozen=True)
