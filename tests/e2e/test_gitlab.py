@@ -482,10 +482,13 @@ def test_template_promote_and_abort_jobs_are_the_production_gate() -> None:
         assert job["stage"] == deploy["stage"] == "production_deploy"
         assert job["resource_group"] == deploy["resource_group"]
         assert job["environment"]["name"] == deploy["environment"]["name"]
-        # The deploy job's rules first: a gate is never created without the job it needs.
-        assert job["rules"][:2] == [deploy["rules"][0], job["rules"][1]]
+        # The deploy job's rules: a gate is never created without the job it needs (freeze,
+        # schedule, the same refs), and its own switch beside the production one.
+        assert job["rules"][:2] == deploy["rules"][:2]
         assert job["rules"][0] == {"if": '$CI_DEPLOY_FREEZE == "true"', "when": "never"}
-        assert "CI_DEPLOY_PROMOTE_ENABLED" in job["rules"][1]["if"]
+        assert "CI_DEPLOY_ON_SCHEDULE" in job["rules"][1]["if"]
+        assert "CI_DEPLOY_PROMOTE_ENABLED" in job["rules"][2]["if"]
+        assert job["rules"][-1]["if"] == deploy["rules"][-1]["if"]
         assert job["rules"][-1]["when"] == "manual"
     # Promote blocks what follows (like the deploy gate) and is a deployment of the commit.
     assert promote["rules"][-1]["allow_failure"] is False
@@ -544,3 +547,109 @@ def test_the_image_runs_a_template_job_script_as_gitlabs_docker_executor_would(
     assert f"CI_DEPLOY_REVISION={APP_IMAGE}:5.0.0\n" in report
     assert "CI_DEPLOY_PHASE=Succeeded\n" in report
     assert live_image(cluster, repo) == f"{APP_IMAGE}:5.0.0"
+
+
+# -- which pipelines deploy ------------------------------------------------------------------
+
+NO_BRANCH = ("--variable", "CI_COMMIT_BRANCH=")  # gitlab-ci-local takes the branch from git
+MERGE_REQUEST = (*NO_BRANCH, "--variable", "CI_PIPELINE_SOURCE=merge_request_event")
+TAG = (*NO_BRANCH, "--variable", "CI_COMMIT_TAG=v1.0.0")
+SCHEDULE = ("--variable", "CI_PIPELINE_SOURCE=schedule")
+FROM_TAGS = ("--variable", "CI_DEPLOY_PRODUCTION_FROM_TAGS=true")
+PRODUCTION_JOBS = {
+    "ci-deploy:production",
+    "ci-deploy:production:promote",
+    "ci-deploy:production:abort",
+    "ci-deploy:production:status",
+    "ci-deploy:production:rollback",
+}
+STAGING_JOBS = {"ci-deploy:staging", "ci-deploy:staging:status", "ci-deploy:staging:rollback"}
+
+
+def test_merge_request_pipelines_deploy_nothing_and_a_branch_with_one_gets_no_twin(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    assert job_names(gcl(repo, cluster, "--list", *MERGE_REQUEST)) == {"ci-deploy:validate"}
+    # gitlab-ci-local reads workflow:rules for their variables only and never drops a pipeline,
+    # so the template's workflow rules are evaluated here as a probe job's rules (by
+    # gitlab-ci-local's own rule engine): the job is listed when the pipeline would be created.
+    probe = yaml.safe_dump(
+        {"probe": {"script": ["true"], "rules": load(TEMPLATE)["workflow"]["rules"]}}
+    )
+    repo = pipeline_repo(tmp_path / "probe", probe)
+
+    def created(*variables: str) -> bool:
+        return "probe" in job_names(gcl(repo, cluster, "--list", *variables))
+
+    assert created()  # a branch push
+    assert created(*MERGE_REQUEST)
+    assert created(*TAG)
+    assert created(*SCHEDULE)
+    # The push to a branch that has an open merge request: no pipeline (GitLab runs the merge
+    # request's only), so the commit is not validated twice. Its MR pipeline deploys nothing.
+    assert not created("--variable", "CI_OPEN_MERGE_REQUESTS=me/app!1")
+
+
+def test_schedules_deploy_only_when_asked(tmp_path: Path, cluster: SandboxHandle) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    everything = job_names(gcl(repo, cluster, "--list"))
+    scheduled = job_names(gcl(repo, cluster, "--list", *SCHEDULE))
+    assert scheduled == {
+        "ci-deploy:validate",
+        "ci-deploy:staging:rollback",
+        "ci-deploy:production:rollback",
+    }
+    asked = ("--variable", "CI_DEPLOY_ON_SCHEDULE=true")
+    assert job_names(gcl(repo, cluster, "--list", *SCHEDULE, *asked)) == everything
+
+
+def test_a_tag_pipeline_deploys_production_when_configured(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    assert job_names(gcl(repo, cluster, "--list", *TAG)) == {"ci-deploy:validate"}
+    assert job_names(gcl(repo, cluster, "--list", *TAG, *FROM_TAGS)) == {
+        "ci-deploy:validate",
+        *PRODUCTION_JOBS,
+    }
+    # and the default branch then deploys staging only
+    on_main = job_names(gcl(repo, cluster, "--list", *FROM_TAGS))
+    assert on_main == {"ci-deploy:validate", *STAGING_JOBS}
+    manual = ("--manual", "ci-deploy:production", "--manual", "ci-deploy:production:promote")
+    run = gcl(repo, cluster, *TAG, *FROM_TAGS, *manual)
+    assert run.returncode == 0, str(run)
+    for job in ("production", "production:status", "production:promote"):
+        assert gitlab_result(run, f"ci-deploy:{job}") == "PASS", str(run)
+    assert live_image(cluster, repo, "production") == f"{APP_IMAGE}:1.0.0"
+
+
+def test_component_inputs_move_production_to_tags_and_let_schedules_deploy(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    include = INCLUDE_COMPONENT.replace("production: false", "production-from-tags: true")
+    repo = pipeline_repo(tmp_path / "repo", include)
+    assert job_names(gcl(repo, cluster, "--list", *TAG)) >= PRODUCTION_JOBS
+    assert not job_names(gcl(repo, cluster, "--list")) & PRODUCTION_JOBS
+    assert "ci-deploy:staging" not in job_names(gcl(repo, cluster, "--list", *SCHEDULE))
+    scheduling = pipeline_repo(
+        tmp_path / "scheduling", INCLUDE_COMPONENT.replace("production: false", "on-schedule: true")
+    )
+    assert "ci-deploy:staging" in job_names(gcl(scheduling, cluster, "--list", *SCHEDULE))
+
+
+@pytest.mark.parametrize("path", [TEMPLATE, COMPONENT], ids=["template", "component"])
+def test_no_job_stops_an_environment(path: Path) -> None:
+    # GitLab runs an environment's on_stop job by itself when the deploying branch is deleted:
+    # with none, deleting `develop` rolls nothing back and stops nothing.
+    text = path.read_text(encoding="utf-8")
+    if path == COMPONENT:
+        text = text.split("\n---\n", 1)[1]
+    jobs = yaml.safe_load(text)
+    environments = [
+        job["environment"]
+        for job in jobs.values()
+        if isinstance(job, dict) and isinstance(job.get("environment"), dict)
+    ]
+    assert len(environments) >= 8
+    assert not any("on_stop" in env or env.get("action") == "stop" for env in environments)
