@@ -177,9 +177,11 @@ class Handler(BaseHTTPRequestHandler):
             status, body, label = HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", path
         else:
             status, body, label = HTTPStatus.NOT_FOUND, b"not found\n", "other"
-        self._send(status, body, "text/plain; charset=utf-8")
+        # Counted before the answer is written: a client that has its answer and then reads
+        # /metrics (another connection, another handler thread) must find it counted.
         DURATION.labels(method, label).observe(time.perf_counter() - started)
         REQUESTS.labels(str(int(status)), method, label).inc()
+        self._send(status, body, "text/plain; charset=utf-8")
 
     # -- admin ------------------------------------------------------------------------------
     def _admin(self, change: bool) -> None:
