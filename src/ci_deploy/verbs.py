@@ -24,6 +24,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "rollback": ("rollback", "Roll back to the previous stable revision."),
     "promote": ("promote", "Advance a paused canary or blue-green rollout."),
     "abort": ("abort", "Abort a rollout in progress and restore the stable revision."),
+    "teardown": ("teardown", "Delete what ci-deploy applied for the app in an environment."),
     "verify": ("verify", "Run post-deploy verification (smoke tests, metric checks)."),
     "build": ("build", "Build and push the application image."),
     "scan": ("scan", "Scan an image or directory and gate on findings."),

@@ -79,6 +79,20 @@ class App:
     def deploy(self, tag: str, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.run("deploy", "--env", "staging", "--image", f":{tag}", *extra)
 
+    def make_by_hand(self, part_of: str, name: str = "by-hand") -> None:
+        """A ConfigMap someone made with kubectl and labelled as a member of the set
+        ``part_of``: not ci-deploy's (no server-side apply of its field manager)."""
+        self.client.request(
+            "POST",
+            f"/api/v1/namespaces/{NAMESPACE}/configmaps",
+            body={
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"applyset.kubernetes.io/part-of": part_of}},
+            },
+            query=[("fieldManager", "kubectl-create")],
+        )
+
     def get(self, path: str) -> dict[str, Any]:
         """An object of the app's namespace: ``deployments/web-app`` (apps/v1 kinds), or a
         full API path."""

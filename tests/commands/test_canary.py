@@ -318,6 +318,26 @@ def test_abort_returns_all_traffic_and_a_retry_of_the_same_image_starts_again(
     assert "nothing to abort" in again.stderr
 
 
+@pytest.mark.parametrize("router", ["gateway-api", "nginx-ingress"])
+def test_teardown_of_a_paused_canary_leaves_none_of_its_objects(
+    cluster: Cluster, router: str
+) -> None:
+    first_release(cluster, router)
+    ok(cluster.deploy("2"))
+    assert cluster.deployment(f"{APP}-canary") is not None
+    done = cluster.run("teardown", "--env", "production", "--confirm", "production")
+    ok(done)
+    assert "torn down production:" in said(done)
+    assert f"deleted Deployment {NS}/{APP}-canary" in said(done)
+    assert cluster.inventory() == set()  # stable and canary: Deployments, Services, routes
+    assert cluster.get(f"/api/v1/namespaces/{NS}/secrets/applyset-{APP}") is None
+    cluster.wait_until(lambda: not cluster.pods("canary") and not cluster.pods("stable"))
+    # a first deploy again: a direct rollout, no canary beside nothing
+    ok(cluster.deploy("3"))
+    assert cluster.record().phase == "Succeeded"
+    assert cluster.deployment(f"{APP}-canary") is None
+
+
 def test_the_same_image_while_paused_changes_nothing(cluster: Cluster) -> None:
     first_release(cluster, "replicas")
     ok(cluster.deploy("2"))

@@ -127,19 +127,7 @@ def test_an_object_ci_deploy_did_not_apply_is_never_pruned(app: PruneApp) -> Non
     app.files(web=WEB)
     assert app.deploy("1").returncode == 0
     # Someone creates a ConfigMap by hand and gives it the set's label: not ci-deploy's.
-    app.client.request(
-        "POST",
-        f"/api/v1/namespaces/{NAMESPACE}/configmaps",
-        body={
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": "by-hand",
-                "labels": {"applyset.kubernetes.io/part-of": EXPECTED_ID},
-            },
-        },
-        query=[("fieldManager", "kubectl-create")],
-    )
+    app.make_by_hand(EXPECTED_ID)
     done = app.deploy("2")
     assert done.returncode == 0, done.stderr
     assert "by-hand" in app.configmaps()

@@ -283,8 +283,9 @@ def gitlab_dotenv(repo: Path, job: str) -> dict[str, str]:
 
 
 def gitlab_result(run: Run, job: str) -> str | None:
-    """PASS or FAIL as gitlab-ci-local's summary reports ``job`` (None: not run)."""
-    match = re.search(rf"^ (PASS|FAIL) +{re.escape(job)}\s*$", run.log, re.M)
+    """PASS, FAIL or WARN (failed, allowed to fail) as gitlab-ci-local's summary reports
+    ``job`` (None: not run)."""
+    match = re.search(rf"^ (PASS|FAIL|WARN) +{re.escape(job)}(?:\s|$)", run.log, re.M)
     return match.group(1) if match else None
 
 

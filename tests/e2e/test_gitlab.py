@@ -267,13 +267,11 @@ def test_freeze_and_switch_variables_remove_jobs(tmp_path: Path, cluster: Sandbo
         "ci-deploy:production:abort",
         "ci-deploy:production:status",
         "ci-deploy:production:rollback",
+        "ci-deploy:staging:stop",
+        "ci-deploy:production:stop",
     }
     frozen = job_names(gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_FREEZE=true"))
-    assert frozen == {
-        "ci-deploy:validate",
-        "ci-deploy:staging:rollback",
-        "ci-deploy:production:rollback",
-    }
+    assert frozen == {"ci-deploy:validate", *BY_HAND}
     no_prod = job_names(
         gcl(repo, cluster, "--list", "--variable", "CI_DEPLOY_PRODUCTION_ENABLED=false")
     )
@@ -340,6 +338,7 @@ def test_component_with_inputs_deploys_and_drops_disabled_jobs(
         "ci-deploy:staging",
         "ci-deploy:staging:status",
         "ci-deploy:staging:rollback",
+        "ci-deploy:staging:stop",
     }
     run = gcl(repo, cluster)
     assert run.returncode == 0, str(run)
@@ -454,7 +453,12 @@ def test_template_gates_production_and_serialises_each_environment() -> None:
         deploy, rollback = jobs[f"ci-deploy:{env}"], jobs[f"ci-deploy:{env}:rollback"]
         group = f"ci-deploy-$CI_DEPLOY_{env.upper()}_ENVIRONMENT"
         assert deploy["resource_group"] == rollback["resource_group"] == group
-        assert "on_stop" not in deploy["environment"]  # rolling back stops nothing
+        stop = jobs[f"ci-deploy:{env}:stop"]
+        # the stop job (a teardown) is the environment's on_stop; rolling back stops nothing
+        assert deploy["environment"]["on_stop"] == f"ci-deploy:{env}:stop"
+        assert stop["environment"]["action"] == "stop"
+        assert stop["resource_group"] == group
+        assert stop["rules"][-1] == {**stop["rules"][-1], "when": "manual", "allow_failure": True}
         assert deploy["environment"]["url"] == "$CI_DEPLOY_ENVIRONMENT_URL"
         assert rollback["environment"]["action"] == "access"  # the scoped KUBECONFIG
         assert rollback["rules"][-1]["when"] == "manual"
@@ -484,10 +488,12 @@ def test_template_promote_and_abort_jobs_are_the_production_gate() -> None:
         assert job["environment"]["name"] == deploy["environment"]["name"]
         # The deploy job's rules: a gate is never created without the job it needs (freeze,
         # schedule, the same refs), and its own switch beside the production one.
-        assert job["rules"][:2] == deploy["rules"][:2]
-        assert job["rules"][0] == {"if": '$CI_DEPLOY_FREEZE == "true"', "when": "never"}
-        assert "CI_DEPLOY_ON_SCHEDULE" in job["rules"][1]["if"]
-        assert "CI_DEPLOY_PROMOTE_ENABLED" in job["rules"][2]["if"]
+        # (and none in a rollback pipeline)
+        assert job["rules"][:3] == deploy["rules"][:3]
+        assert job["rules"][0] == {"if": "$CI_DEPLOY_ROLLBACK", "when": "never"}
+        assert job["rules"][1] == {"if": '$CI_DEPLOY_FREEZE == "true"', "when": "never"}
+        assert "CI_DEPLOY_ON_SCHEDULE" in job["rules"][2]["if"]
+        assert "CI_DEPLOY_PROMOTE_ENABLED" in job["rules"][3]["if"]
         assert job["rules"][-1]["if"] == deploy["rules"][-1]["if"]
         assert job["rules"][-1]["when"] == "manual"
     # Promote blocks what follows (like the deploy gate) and is a deployment of the commit.
@@ -562,8 +568,21 @@ PRODUCTION_JOBS = {
     "ci-deploy:production:abort",
     "ci-deploy:production:status",
     "ci-deploy:production:rollback",
+    "ci-deploy:production:stop",
 }
-STAGING_JOBS = {"ci-deploy:staging", "ci-deploy:staging:status", "ci-deploy:staging:rollback"}
+STAGING_JOBS = {
+    "ci-deploy:staging",
+    "ci-deploy:staging:status",
+    "ci-deploy:staging:rollback",
+    "ci-deploy:staging:stop",
+}
+# the jobs a person runs by hand, in a freeze and in a scheduled pipeline too
+BY_HAND = {
+    "ci-deploy:staging:rollback",
+    "ci-deploy:production:rollback",
+    "ci-deploy:staging:stop",
+    "ci-deploy:production:stop",
+}
 
 
 def test_merge_request_pipelines_deploy_nothing_and_a_branch_with_one_gets_no_twin(
@@ -595,11 +614,7 @@ def test_schedules_deploy_only_when_asked(tmp_path: Path, cluster: SandboxHandle
     repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
     everything = job_names(gcl(repo, cluster, "--list"))
     scheduled = job_names(gcl(repo, cluster, "--list", *SCHEDULE))
-    assert scheduled == {
-        "ci-deploy:validate",
-        "ci-deploy:staging:rollback",
-        "ci-deploy:production:rollback",
-    }
+    assert scheduled == {"ci-deploy:validate", *BY_HAND}
     asked = ("--variable", "CI_DEPLOY_ON_SCHEDULE=true")
     assert job_names(gcl(repo, cluster, "--list", *SCHEDULE, *asked)) == everything
 
@@ -639,17 +654,81 @@ def test_component_inputs_move_production_to_tags_and_let_schedules_deploy(
 
 
 @pytest.mark.parametrize("path", [TEMPLATE, COMPONENT], ids=["template", "component"])
-def test_no_job_stops_an_environment(path: Path) -> None:
+def test_only_the_stop_jobs_stop_an_environment(path: Path) -> None:
     # GitLab runs an environment's on_stop job by itself when the deploying branch is deleted:
-    # with none, deleting `develop` rolls nothing back and stops nothing.
+    # that is the teardown job (which deletes nothing unconfirmed), never a rollback.
     text = path.read_text(encoding="utf-8")
     if path == COMPONENT:
         text = text.split("\n---\n", 1)[1]
     jobs = yaml.safe_load(text)
-    environments = [
-        job["environment"]
-        for job in jobs.values()
+    environments = {
+        name: job["environment"]
+        for name, job in jobs.items()
         if isinstance(job, dict) and isinstance(job.get("environment"), dict)
-    ]
-    assert len(environments) >= 8
-    assert not any("on_stop" in env or env.get("action") == "stop" for env in environments)
+    }
+    assert len(environments) >= 10
+    stopping = {name for name, env in environments.items() if env.get("action") == "stop"}
+    assert stopping == {"ci-deploy:staging:stop", "ci-deploy:production:stop"}
+    on_stop = {name: env["on_stop"] for name, env in environments.items() if "on_stop" in env}
+    assert on_stop == {
+        "ci-deploy:staging": "ci-deploy:staging:stop",
+        "ci-deploy:production": "ci-deploy:production:stop",
+    }
+    teardown = " ".join(jobs[".ci-deploy-teardown"]["script"])
+    assert '${CI_DEPLOY_TEARDOWN_CONFIRM:+--confirm "$CI_DEPLOY_TEARDOWN_CONFIRM"}' in teardown
+
+
+def test_a_stop_job_deletes_nothing_unless_confirmed(
+    tmp_path: Path, cluster: SandboxHandle
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", INCLUDE_TEMPLATE)
+    deploy_outside_ci(cluster.kubeconfig, repo / "ci-deploy.yml", f"{APP_IMAGE}:1.0.0")
+    stop = ("ci-deploy:staging:stop", "--manual", "ci-deploy:staging:stop")
+    # what GitLab runs by itself when the deploying branch is deleted: no confirmation
+    run = gcl(repo, cluster, *stop)
+    # failed, allowed to fail (a manual job that never blocks the pipeline)
+    assert gitlab_result(run, "ci-deploy:staging:stop") == "WARN", str(run)
+    assert "ci-deploy teardown --env" in run.log
+    assert "nothing was deleted" in run.log, str(run)
+    assert "hint: repeat the environment's name to go on: --confirm staging" in run.log
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
+    # the wrong environment's name is no confirmation either
+    run = gcl(repo, cluster, *stop, "--variable", "CI_DEPLOY_TEARDOWN_CONFIRM=production")
+    assert gitlab_result(run, "ci-deploy:staging:stop") == "WARN", str(run)
+    assert "(--confirm 'production' is not 'staging')" in run.log
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
+    run = gcl(repo, cluster, *stop, "--variable", "CI_DEPLOY_TEARDOWN_CONFIRM=staging")
+    assert gitlab_result(run, "ci-deploy:staging:stop") == "PASS", str(run)
+    assert "torn down staging:" in run.log, str(run)
+    assert deployment_names(cluster.store, "web-app-staging") == []
+    status = live_status(cluster.kubeconfig, repo / "ci-deploy.yml")
+    assert status["live"] is None or not status["live"].get("image"), status
+
+
+@pytest.mark.parametrize(
+    "include", [INCLUDE_TEMPLATE, INCLUDE_COMPONENT], ids=["template", "component"]
+)
+def test_a_rollback_pipeline_runs_the_rollback_only_and_fails_with_it(
+    tmp_path: Path, cluster: SandboxHandle, include: str
+) -> None:
+    repo = pipeline_repo(tmp_path / "repo", include)
+    asked = ("--variable", "CI_DEPLOY_ROLLBACK=staging")
+    listed = listed_when(gcl(repo, cluster, "--list", *asked))
+    assert listed == {
+        "ci-deploy:validate": "on_success",
+        "ci-deploy:staging:rollback": "on_success",
+    }
+    if include is INCLUDE_COMPONENT:
+        return  # the same rules; the run below is the template's
+    for tag in ("1.0.0", "2.0.0", "3.0.0"):
+        deploy_outside_ci(cluster.kubeconfig, repo / "ci-deploy.yml", f"{APP_IMAGE}:{tag}")
+    run = gcl(repo, cluster, *asked, "--variable", "CI_DEPLOY_ROLLBACK_REVISION=1")
+    assert run.returncode == 0, str(run)
+    assert gitlab_result(run, "ci-deploy:staging:rollback") == "PASS", str(run)
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"
+    # a rollback that fails fails its job and the pipeline (not allowed to fail)
+    run = gcl(repo, cluster, *asked, "--variable", "CI_DEPLOY_ROLLBACK_REVISION=99")
+    assert run.returncode != 0, str(run)
+    assert gitlab_result(run, "ci-deploy:staging:rollback") == "FAIL", str(run)
+    assert "revision 99" in run.log, str(run)
+    assert live_image(cluster, repo) == f"{APP_IMAGE}:1.0.0"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from tests.e2e.harness import (
     run_gitlab_ci_local,
 )
 
-from kube_sandbox.testing import SandboxHandle
+from kube_sandbox.testing import SandboxHandle, running_sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -106,3 +108,55 @@ def test_rendered_gitlab_pipeline_runs_with_the_template(
     assert f"deploy job said phase=Succeeded revision={image}" in run.log
     assert "verify staging: pass (2 checks)" in run.log, str(run)
     assert live_image(cluster, repo, "production") == image
+
+
+def test_two_pushes_in_a_row_the_second_waits_and_neither_is_cancelled(
+    tmp_path: Path, action_image: str
+) -> None:
+    # act does not implement GitHub's concurrency groups (the rendered workflow's per
+    # environment group is checked on the YAML in tests/pipelines); beneath them ci-deploy's
+    # own lock serialises the two runs, as it does runs GitHub does not know about. Each pod
+    # takes 6 s to become ready, so the first run holds the staging lock while the second,
+    # started a second later, reaches it.
+    sandbox = running_sandbox(
+        tmp_path / "sandbox", pod_ready_delay=6.0, tls=True, synthetic_prometheus=True
+    )
+    with sandbox as cluster:
+        repos = []
+        for push in ("first", "second"):
+            repo = tmp_path / push
+            repo.mkdir()
+            (repo / "ci-deploy.yml").write_text(VERIFIED_CONFIG, encoding="utf-8")
+            workflow = render(repo, "--platform", "github", "--action-ref", "org/ci-deploy@v1")
+            # act names a job's container after the workflow and the job, one per Docker
+            # engine: the second run's workflow gets its own name (GitHub runs each on its own
+            # runner; nothing else changes)
+            if push == "second":
+                workflow = workflow.replace(
+                    '\nname: "Deploy web-app"\n', '\nname: "Deploy web-app 2"\n'
+                )
+                assert 'name: "Deploy web-app 2"' in workflow
+            git_repo(repo, {".github/workflows/deploy.yml": workflow, "push.txt": push})
+            repos.append(repo)
+        first, second = (f"{APP_IMAGE}:{head_sha(repo)}" for repo in repos)
+        assert first != second
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = []
+            for repo in repos:
+                runs.append(
+                    pool.submit(
+                        act_with_kubeconfig_secret, repo, "push", "deploy.yml", cluster.kubeconfig
+                    )
+                )
+                time.sleep(1.0)
+            done = [run.result() for run in runs]
+        for run in done:
+            assert run.returncode == 0, str(run)  # neither run was cancelled or failed
+        waited = [run for run in done if "for the deploy lock held by" in run.log]
+        assert len(waited) >= 1, "\n\n".join(str(run) for run in done)
+        for env in ("staging", "production"):
+            # both rollouts ran to the end, one after the other: both are revisions
+            status = live_status(cluster.kubeconfig, repos[0] / "ci-deploy.yml", env)
+            assert status["live"]["image"] in (first, second)
+            images = [row["image"] for row in status["revisions"]]
+            assert first in images and second in images, status["revisions"]

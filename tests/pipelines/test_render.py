@@ -145,6 +145,36 @@ def test_github_jobs_chain_environments_and_leave_out_missing_verbs(repo: Path) 
     assert set(jobs["deploy-staging"]["outputs"]) >= {"phase", "revision", "previous-revision"}
 
 
+def test_github_jobs_of_an_environment_queue_in_its_group_with_least_privilege(
+    repo: Path,
+) -> None:
+    jobs = jobs_of(render_pipeline(plan("github", every_stage=True, config=GATED_CONFIG)))
+    doc = yaml.safe_load(render_pipeline(plan("github", config=GATED_CONFIG)))
+    assert "concurrency" not in doc  # not one group for the whole run: one per environment
+    assert doc["permissions"] == {"contents": "read"}
+    posting = {"contents": "read", "deployments": "write", "statuses": "write"}
+    for env in ("dev", "staging", "production"):
+        group = {"group": f"ci-deploy-shop-{env}", "cancel-in-progress": False}
+        for kind in ("deploy", "verify", *(("promote", "abort") if env != "dev" else ())):
+            job = jobs[f"{kind}-{env}"]
+            assert job["concurrency"] == group, (kind, env)
+            assert job["timeout-minutes"] >= 20
+            if kind != "verify":  # it posts GitHub deployment statuses with the token
+                assert job["permissions"] == posting
+                assert job["steps"][1]["with"]["github-token"] == "${{ secrets.GITHUB_TOKEN }}"
+            else:
+                assert "permissions" not in job and "github-token" not in job["steps"][1]["with"]
+        assert jobs[f"deploy-{env}"]["environment"]["url"].startswith("${{ steps.")
+    # the canary's stage waits (5m) come on top of the rollout's timeout and the job's start
+    assert jobs["deploy-production"]["timeout-minutes"] == 10 + 10 + 5
+    assert jobs["deploy-dev"]["timeout-minutes"] == 20
+    assert jobs["rollback"]["concurrency"]["group"] == "ci-deploy-shop-${{ inputs.rollback }}"
+    assert jobs["rollback"]["permissions"] == posting
+    assert jobs["rollback"]["environment"]["name"] == "${{ inputs.rollback }}"
+    assert all("timeout-minutes" in job for job in jobs.values())
+    assert not any("id-token" in (job.get("permissions") or {}) for job in jobs.values())
+
+
 def test_every_stage_appears_once_its_verb_exists(repo: Path) -> None:
     github = jobs_of(render_pipeline(plan("github", every_stage=True)))
     assert {"build", "scan", "verify-staging", "verify-production"} <= set(github)
@@ -182,8 +212,23 @@ def test_gitlab_jobs_extend_the_template_and_gate_the_last_environment(repo: Pat
     assert production["environment"] == {
         "name": "production",
         "url": "$CI_DEPLOY_ENVIRONMENT_URL",
-    }  # no on_stop: a rollback does not stop the environment
-    assert doc["rollback:production"]["rules"][-1]["when"] == "manual"
+        "on_stop": "stop:production",
+    }  # the teardown job, not the rollback: a rollback does not stop the environment
+    stop = doc["stop:production"]
+    assert stop["extends"] == ".ci-deploy-teardown"
+    assert stop["environment"] == {"name": "production", "action": "stop"}
+    assert stop["rules"][-1] == {**stop["rules"][-1], "when": "manual", "allow_failure": True}
+    rollback = doc["rollback:production"]
+    assert rollback["environment"]["action"] == "access"
+    assert rollback["rules"][-1]["when"] == "manual"
+    # a pipeline run with CI_DEPLOY_ROLLBACK=production: that rollback, at once, nothing else
+    assert rollback["rules"][0] == {
+        "if": '$CI_DEPLOY_ROLLBACK == "production"',
+        "when": "on_success",
+    }
+    for name, job in doc.items():
+        if isinstance(job, dict) and "rules" in job and not name.startswith("rollback:"):
+            assert {"if": "$CI_DEPLOY_ROLLBACK", "when": "never"} in job["rules"], name
 
 
 def test_cli_writes_the_file_and_reports_left_out_stages(released: Path) -> None:
@@ -485,9 +530,12 @@ def test_gitlab_rollback_is_not_the_stop_job_and_only_accesses_the_environment(
 ) -> None:
     doc = jobs_of(render_pipeline(plan("gitlab", every_stage=True, config=config)))
     environments = {name: job["environment"] for name, job in doc.items() if "environment" in job}
-    assert environments  # deploys, promotes, aborts, rollbacks
-    assert not any("on_stop" in env for env in environments.values())
-    assert not any(env.get("action") == "stop" for env in environments.values())
+    assert environments  # deploys, promotes, aborts, rollbacks, stops
+    on_stop = {name: env["on_stop"] for name, env in environments.items() if "on_stop" in env}
+    names = [env.name for env in plan("gitlab", config=config).environments]
+    assert on_stop == {f"deploy:{name}": f"stop:{name}" for name in names}  # the teardowns
+    stopping = {name for name, env in environments.items() if env.get("action") == "stop"}
+    assert stopping == {f"stop:{name}" for name in names}
     rollbacks = [name for name in doc if name.startswith("rollback:")]
     assert len(rollbacks) == len(plan("gitlab", config=config).environments)
     for name in rollbacks:

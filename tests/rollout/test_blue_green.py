@@ -326,6 +326,23 @@ def test_abort_while_paused_restores_blue_and_leaves_nothing_behind(
     bg.serves("green")
 
 
+def test_teardown_while_paused_deletes_both_colours_and_the_preview(
+    make: Callable[..., Cluster],
+) -> None:
+    bg = make(auto_promote=False)
+    assert bg.deploy("1").returncode == 0
+    assert bg.deploy("2").returncode == 0
+    assert bg.record().phase == "Paused"
+    assert bg.services() == {"web-app", "web-app-preview"}
+    done = bg.engine.run("teardown", "--env", "staging", "--confirm", "staging")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "torn down staging:" in done.stdout + done.stderr
+    assert bg.deployment("blue") is None and bg.deployment("green") is None
+    assert bg.services() == set()
+    wait_until(lambda: bg.pods() == [] and bg._items("/apis/apps/v1", "replicasets") == [])
+    assert bg.engine.record() is None
+
+
 def test_a_new_image_while_paused_aborts_the_old_one_first(make: Callable[..., Cluster]) -> None:
     bg = make(auto_promote=False)
     assert bg.deploy("1").returncode == 0

@@ -133,13 +133,16 @@ def stale_members(
     current: set[str],
     *,
     exclude_labels: Iterable[str] = (),
+    managers: Iterable[str] = (FIELD_MANAGER,),
 ) -> list[Obj]:
-    """Members of ``applyset`` of ``kinds`` not in ``current`` that ci-deploy applied.
+    """Members of ``applyset`` of ``kinds`` not in ``current`` that ci-deploy applied (a
+    server-side apply by one of ``managers``).
 
     Objects carrying any of ``exclude_labels`` are left alone (workloads a strategy made and
     manages itself, such as a canary or the idle colour of a blue-green app).
     """
     excluded = set(exclude_labels)
+    appliers = set(managers)
     found: list[Obj] = []
     for name in sorted(set(kinds)):
         resource = resource_for(client, name)
@@ -155,14 +158,14 @@ def stale_members(
             item.setdefault("kind", resource.kind)
             if member_key(item) in current or excluded & set(meta.get("labels") or {}):
                 continue
-            if _applied_by_us(item):
+            if _applied_by(item, appliers):
                 found.append(item)
     return found
 
 
-def _applied_by_us(obj: Obj) -> bool:
+def _applied_by(obj: Obj, managers: set[str]) -> bool:
     entries = (obj.get("metadata") or {}).get("managedFields") or []
-    return any(e.get("manager") == FIELD_MANAGER and e.get("operation") == "Apply" for e in entries)
+    return any(e.get("manager") in managers and e.get("operation") == "Apply" for e in entries)
 
 
 def resource_for(client: KubeClient, name: str) -> ResourceKind | None:

@@ -17,12 +17,13 @@ What the platform's settings must still provide is listed in ``PipelinePlan.by_h
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 
 from ci_deploy.config import Config
-from ci_deploy.config.model import RegistryLoginConfig
+from ci_deploy.config.model import EnvironmentConfig, RegistryLoginConfig
 from ci_deploy.errors import UserInputError
 from ci_deploy.pipelines.by_hand import ITEMS, Gate, Surface
 from ci_deploy.release import ReleaseInfo
@@ -58,6 +59,7 @@ class EnvironmentStep:
     previous: str | None  # the environment deployed just before, None for the first
     gates: bool = False  # its strategy can pause: promote and abort jobs follow its deploy
     checks: bool = False  # it has something for `ci-deploy verify` to check (smoke, triggers)
+    minutes: int = 20  # timeout-minutes of a job that rolls it out (see job_minutes)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,26 @@ def pipeline_config_path(source: str) -> str:
     return relative.replace(os.sep, "/")
 
 
+# timeout-minutes of a job that rolls an environment out: the rollout's own timeout (deploy
+# --timeout's default, the action's `timeout` input), the waits its strategy makes by design,
+# and a margin for the job's start (the action's image, the checkout).
+ROLLOUT_TIMEOUT_MINUTES = 10
+JOB_START_MINUTES = 10
+
+
+def job_minutes(cfg: Config, env: EnvironmentConfig) -> int:
+    """A job's ``timeout-minutes`` for rolling ``env`` out; never less than the rollout's own
+    timeout, so GitHub's limit cannot cut a rollout (and its rollback) short first."""
+    waits = 0.0
+    if env.strategy == "canary" and cfg.canary is not None:
+        for stage in cfg.canary.stages:
+            for part in (stage.duration, stage.monitor_duration):
+                waits += part.seconds if part is not None else 0.0
+    elif env.strategy == "blue_green" and cfg.blue_green is not None:
+        waits = cfg.blue_green.scale_down_delay.seconds
+    return ROLLOUT_TIMEOUT_MINUTES + JOB_START_MINUTES + math.ceil(waits / 60)
+
+
 def choose_environments(cfg: Config, names: list[str] | None) -> list[EnvironmentStep]:
     """The deploy chain: ``names`` in that order (default: every environment, file order)."""
     chosen = names or cfg.environment_names
@@ -155,6 +177,7 @@ def choose_environments(cfg: Config, names: list[str] | None) -> list[Environmen
             previous=envs[index - 1].name if index else None,
             gates=env.strategy in PAUSING_STRATEGIES,
             checks=cfg.verifiable(env),  # else verify refuses: "nothing to verify"
+            minutes=job_minutes(cfg, env),
         )
         for index, env in enumerate(envs)
     ]
