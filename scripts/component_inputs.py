@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The GitLab component's inputs as a Markdown table, from its spec (the one source of truth).
 
-docs/ci.md keeps the table between ``<!-- component-inputs:start -->`` and
-``<!-- component-inputs:end -->``:
+docs/ci.md and the component's catalog README (templates/ci-deploy/README.md) keep the table
+between ``<!-- component-inputs:start -->`` and ``<!-- component-inputs:end -->``:
 
-    python3 scripts/component_inputs.py            # rewrite that part of docs/ci.md
+    python3 scripts/component_inputs.py            # rewrite that part of both files
     python3 scripts/component_inputs.py --check    # exit 1 when it is not the spec's
 
 tests/pipelines/test_component_inputs.py runs the check.
@@ -20,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "templates" / "ci-deploy" / "template.yml"
-DOC = ROOT / "docs" / "ci.md"
+DOCS = (ROOT / "docs" / "ci.md", COMPONENT.parent / "README.md")
 START, END = "<!-- component-inputs:start -->", "<!-- component-inputs:end -->"
 
 
@@ -64,15 +64,17 @@ def document(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = DOC.read_text(encoding="utf-8")
-    wanted = document(text)
-    if argv[1:] == ["--check"]:
-        if wanted != text:
-            print(f"{DOC}: the component's input table is not its spec's; run {argv[0]}")
-            return 1
-        return 0
-    DOC.write_text(wanted, encoding="utf-8")
-    return 0
+    stale = 0
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        wanted = document(text)
+        if argv[1:] == ["--check"]:
+            if wanted != text:
+                print(f"{doc}: the component's input table is not its spec's; run {argv[0]}")
+                stale += 1
+        else:
+            doc.write_text(wanted, encoding="utf-8")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -90,5 +90,5 @@ def test_the_documented_input_table_is_the_specs() -> None:
     )
     assert check.returncode == 0, check.stdout
     # the per-environment inputs are documented
-    doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
-    assert "| `staging-strategy` |" in doc
+    for path in (ROOT / "docs" / "ci.md", ROOT / "templates" / "ci-deploy" / "README.md"):
+        assert "| `staging-strategy` |" in path.read_text(encoding="utf-8"), path
