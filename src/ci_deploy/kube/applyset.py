@@ -183,18 +183,31 @@ def resource_for(client: KubeClient, name: str) -> ResourceKind | None:
         return None
 
 
-def delete(client: KubeClient, obj: Obj) -> None:
-    """Delete one member (background propagation, as kubectl's prune); gone already is fine."""
+def member_path(client: KubeClient, obj: Obj) -> str | None:
+    """The API path of ``obj``; None when its kind is no longer served."""
     meta = obj.get("metadata") or {}
     resource = resource_for(client, group_kind(obj))
     if resource is None:
-        return
+        return None
+    return resource.path(meta.get("namespace"), str(meta.get("name")))
+
+
+def delete_path(client: KubeClient, path: str) -> None:
+    """Delete the object at ``path`` (background propagation, as kubectl's prune); gone
+    already is fine."""
     try:
         client.request(
             "DELETE",
-            resource.path(meta.get("namespace"), str(meta.get("name"))),
+            path,
             body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
         )
     except ApiError as exc:
         if exc.status != 404:
             raise
+
+
+def delete(client: KubeClient, obj: Obj) -> None:
+    """Delete one member (see :func:`delete_path`); a kind no longer served has none left."""
+    path = member_path(client, obj)
+    if path is not None:
+        delete_path(client, path)

@@ -23,11 +23,10 @@ from ci_deploy.kube.apply import object_ref
 from ci_deploy.kube.applyset import (
     FIELD_MANAGER,
     ApplySet,
-    delete,
-    group_kind,
+    delete_path,
     kind_of_key,
+    member_path,
     read_parent,
-    resource_for,
     stale_members,
 )
 from ci_deploy.kube.cancel import CancelToken
@@ -55,11 +54,12 @@ class TeardownResult:
     summary: str
 
 
-def members(client: KubeClient, applyset: ApplySet) -> list[Obj]:
-    """Every live member of ``applyset`` that ci-deploy applied, primary Deployment last."""
+def members(client: KubeClient, applyset: ApplySet) -> list[Obj] | None:
+    """Every live member of ``applyset`` that ci-deploy applied, primary Deployment last;
+    None when there is no parent (ci-deploy never applied anything for the app here)."""
     kinds, listed = read_parent(client, applyset)
     if listed is None:
-        return []  # no parent: ci-deploy never applied anything for the app here
+        return None
     kinds |= {kind_of_key(key) for key in listed}
     # a strategy's own objects (the canary's Service and Ingress, a colour's Service) are
     # applied by the traffic router's field manager
@@ -89,14 +89,14 @@ def teardown(
     with cluster_session(opts, env.cluster) as client:
         if not namespace_exists(client, env.namespace):
             return TeardownResult((), f"nothing to tear down: namespace {env.namespace} is absent")
-        found = [object_ref(obj) for obj in members(client, applyset)]
-        parent = client.get_or_none(applyset.parent_path)
-        if not found and parent is None:
+        objs = members(client, applyset)
+        if objs is None:
             return TeardownResult(
                 (),
                 f"nothing to tear down: ci-deploy has applied nothing for {cfg.app} in "
                 f"namespace {env.namespace}",
             )
+        found = [object_ref(obj) for obj in objs]
         if confirm != env.name:
             what = listing(found) if found else "only the ApplySet's parent Secret"
             raise UserInputError(
@@ -130,27 +130,32 @@ def _delete_all(
     delete the parent. Any failure once something is deleted is TeardownIncomplete."""
     deleted: list[str] = []
     try:
-        objs = members(client, applyset)  # again: a deploy may have run while we waited
-        for obj in objs:
+        # again: a deploy may have run while we waited for the lock
+        paths = {
+            object_ref(obj): path
+            for obj in members(client, applyset) or []
+            if (path := member_path(client, obj)) is not None
+        }
+        for ref, path in paths.items():
             if cancel.is_set():
                 break
-            delete(client, obj)
-            deleted.append(object_ref(obj))
-            progress.line(f"deleted {object_ref(obj)}")
-        left = _wait_gone(client, objs, timeout, progress, cancel)
+            delete_path(client, path)
+            deleted.append(ref)
+            progress.line(f"deleted {ref}")
+        left = _wait_gone(client, paths, timeout, progress, cancel)
         if left or cancel.is_set():
             raise TeardownIncomplete(
-                f"teardown stopped with {count(len(left) or len(objs) - len(deleted))} left "
+                f"teardown stopped with {count(len(left) or len(paths) - len(deleted))} left "
                 f"({listing(left) if left else 'cancelled'}) after deleting {len(deleted)}",
                 hint="run the teardown again: what is left is still listed in the ApplySet",
             )
-        delete(client, _parent_ref(applyset))
+        delete_path(client, applyset.parent_path)
     except (ApiError, NetworkError) as exc:
         raise TeardownIncomplete(
             f"teardown stopped after deleting {count(len(deleted))}: {exc}",
             hint="run the teardown again: what is left is still listed in the ApplySet",
         ) from exc
-    if members(client, applyset) or client.get_or_none(applyset.parent_path) is not None:
+    if members(client, applyset) is not None:  # the parent, or members it lists, are back
         raise TeardownIncomplete(
             "teardown deleted every member it listed, yet the cluster still has members of "
             "the set (a deploy ran meanwhile?)",
@@ -160,31 +165,21 @@ def _delete_all(
 
 
 def _wait_gone(
-    client: KubeClient, objs: list[Obj], timeout: float, progress: Progress, cancel: CancelToken
+    client: KubeClient,
+    paths: dict[str, str],
+    timeout: float,
+    progress: Progress,
+    cancel: CancelToken,
 ) -> list[str]:
-    """Wait until every object in ``objs`` is gone (finalizers may hold one); what is left."""
+    """Wait until every object in ``paths`` (ref -> API path) is gone (finalizers may hold
+    one); the refs of what is left."""
     deadline = time.monotonic() + timeout
     told = 0.0
     while True:
-        left = [object_ref(o) for o in objs if client.get_or_none(_path(client, o)) is not None]
+        left = [ref for ref, path in paths.items() if client.get_or_none(path) is not None]
         if not left or time.monotonic() >= deadline or cancel.is_set():
             return left
         if time.monotonic() - told >= 10:
             progress.line(f"waiting for {count(len(left))} to go: {listing(left)}")
             told = time.monotonic()
         cancel.wait(0.2)
-
-
-def _path(client: KubeClient, obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    resource = resource_for(client, group_kind(obj))
-    assert resource is not None  # it was listed through this resource a moment ago
-    return resource.path(meta.get("namespace"), str(meta.get("name")))
-
-
-def _parent_ref(applyset: ApplySet) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": applyset.parent_name, "namespace": applyset.namespace},
-    }
