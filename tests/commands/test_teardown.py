@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from tests.commands.files_app import NAMESPACE, WEB, App, app_on_sandbox
 
+from ci_deploy.kube.client import MERGE_PATCH as MERGE
+
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{a: b}}\n"
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: web-app}\n"
 SERVICE += "spec: {selector: {app: web-app}, ports: [{port: 80}]}\n"
@@ -124,3 +126,37 @@ def test_an_interrupted_teardown_says_so_and_a_second_run_finishes_it(app: Teard
     assert finished.returncode == 0, finished.stderr
     assert "torn down staging: 2 objects deleted" in finished.stdout + finished.stderr
     assert app.applied() == {"deployments": set(), "services": set(), "configmaps": set()}
+
+
+def test_an_object_held_by_a_finalizer_past_the_timeout_is_reported_left(
+    app: TeardownApp,
+) -> None:
+    settings = f"/api/v1/namespaces/{NAMESPACE}/configmaps/settings"
+    hold = {"metadata": {"finalizers": ["example.com/hold"]}}
+    app.client.request("PATCH", settings, body=hold, content_type=MERGE)
+    stopped = app.run("teardown", "--env", "staging", "--confirm", "staging", "--timeout", "1s")
+    said = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 3, said
+    assert (
+        "error: teardown stopped with 1 object left (ConfigMap web-staging/settings) "
+        "after deleting 3" in said
+    )
+    assert "torn down" not in said
+    # the ConfigMap is still there (being deleted), and so is the set's parent
+    assert app.client.get(settings)["metadata"].get("deletionTimestamp")
+    assert app.client.get_or_none(PARENT) is not None
+    app.client.request(
+        "PATCH", settings, body={"metadata": {"finalizers": None}}, content_type=MERGE
+    )
+    finished = app.run("teardown", "--env", "staging", "--confirm", "staging")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert app.client.get_or_none(PARENT) is None
+    assert app.applied() == {"deployments": set(), "services": set(), "configmaps": set()}
+
+
+def test_a_namespace_that_is_not_there_has_nothing_to_tear_down(app: TeardownApp) -> None:
+    done = app.run("teardown", "--env", "staging", "--namespace", "nowhere")
+    assert done.returncode == 0, done.stderr
+    assert "nothing to tear down: namespace nowhere is absent" in done.stdout + done.stderr
+    assert app.client.get_or_none("/api/v1/namespaces/nowhere") is None
+    assert app.applied()["deployments"] == {"web-app"}  # the real one is untouched
